@@ -1,0 +1,60 @@
+"""The address plan of a topology: pure functions, no system access.
+
+Link i is a disjoint path client:c{i} -- rc{i}:router:rs{i} -- s{i}:server.
+Addresses come from the benchmarking ranges (RFC 2544 198.18.0.0/15 and
+RFC 5180 2001:2::/48): the client side of link i is 198.18.i.0/24 and
+2001:2:0:1{i:02x}::/64, the server side 198.19.i.0/24 and 2001:2:0:2{i:02x}::/64.
+Endpoints take host 1 and the router takes host 2 on every subnet.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+MAX_LINKS = 8
+FAMILIES = (4, 6)
+TABLE_BASE = 100  # policy routing table (and rule priority) of link i: TABLE_BASE + i
+
+
+@dataclass(frozen=True)
+class Subnet:
+    host: str      # the endpoint's address (client or server)
+    router: str    # the router's address on the same subnet
+    prefixlen: int
+
+    @property
+    def network(self) -> str:
+        return str(ipaddress.ip_interface(f"{self.host}/{self.prefixlen}").network)
+
+
+def _check(link: int, family: int) -> None:
+    if not 0 <= link < MAX_LINKS:
+        raise ValueError(f"link index {link} outside 0..{MAX_LINKS - 1}")
+    if family not in FAMILIES:
+        raise ValueError(f"address family must be 4 or 6, not {family}")
+
+
+def client_subnet(link: int, family: int) -> Subnet:
+    _check(link, family)
+    if family == 4:
+        return Subnet(f"198.18.{link}.1", f"198.18.{link}.2", 24)
+    return Subnet(f"2001:2:0:1{link:02x}::1", f"2001:2:0:1{link:02x}::2", 64)
+
+
+def server_subnet(link: int, family: int) -> Subnet:
+    _check(link, family)
+    if family == 4:
+        return Subnet(f"198.19.{link}.1", f"198.19.{link}.2", 24)
+    return Subnet(f"2001:2:0:2{link:02x}::1", f"2001:2:0:2{link:02x}::2", 64)
+
+
+def server_aggregate(family: int) -> str:
+    """One prefix covering every server-side subnet."""
+    return "198.19.0.0/16" if family == 4 else "2001:2:0:200::/56"
+
+
+def ifnames(link: int) -> dict[str, str]:
+    """Interface names of link i in each namespace (short: names are per
+    namespace, so runs never collide on them)."""
+    return {"client": f"c{link}", "router_client": f"rc{link}",
+            "router_server": f"rs{link}", "server": f"s{link}"}

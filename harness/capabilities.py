@@ -1,0 +1,150 @@
+"""What this kernel and machine offer, found by trying (in a throwaway
+namespace) rather than by guessing from versions: the kernel a program runs
+on may differ from the one it was built for.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+
+from harness import netns, runs
+from harness.errors import CapabilityError
+from harness.sockinfo import IPPROTO_MPTCP
+
+QDISCS = ("tbf", "htb", "netem")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool | None          # None: informational
+    detail: str
+    fix: str = ""
+
+
+def _mptcp_socket_check() -> Check:
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_MPTCP).close()
+        return Check("mptcp", True, "socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP) works")
+    except OSError as exc:
+        name = errno.errorcode.get(exc.errno, str(exc.errno))
+        if exc.errno == errno.ENOPROTOOPT:
+            fix = "MPTCP is disabled by net.mptcp.enabled=0; set it to 1 in the namespaces used"
+        else:
+            fix = ("this kernel has no MPTCP; boot a kernel built with CONFIG_MPTCP=y "
+                   "(Linux 5.6 or newer) to benchmark MPTCP")
+        return Check("mptcp", False, f"socket(..., IPPROTO_MPTCP) failed: {name}", fix)
+
+
+def _qdisc_check(ns: str, kind: str) -> Check:
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    args = {"tbf": dict(rate="10mbit", burst=16384, latency="20ms"),
+            "htb": dict(default=0), "netem": dict(delay=1000)}[kind]
+    with IPRoute(netns=ns, flags=0) as ipr:
+        lo = ipr.link_lookup(ifname="lo")[0]
+        try:
+            ipr.tc("add", kind, index=lo, handle="1:", **args)
+            ipr.tc("del", index=lo, root=True)
+            return Check(kind, True, f"qdisc {kind} can be added")
+        except NetlinkError as exc:
+            missing = exc.code == errno.ENOENT
+            return Check(kind, False,
+                         f"qdisc {kind}: {'not in this kernel' if missing else exc}",
+                         f"this kernel lacks sch_{kind}" + (
+                             "; scenarios with delay or jitter need it (use a kernel with netem, "
+                             "e.g. the VM lane)" if kind == "netem" else ""))
+
+
+def _nft_check(ns: str) -> Check:
+    if not shutil.which("nft"):
+        return Check("nftables", False, "nft not found", "install the Debian package nftables")
+    try:
+        netns.run(ns, ["nft", "add", "table", "inet", "mpb_probe"])
+        return Check("nftables", True, "nft can add tables")
+    except subprocess.CalledProcessError as exc:
+        return Check("nftables", False, f"nft failed: {exc.stderr.strip()}",
+                     "this kernel lacks nf_tables; lossy scenarios need it")
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def tool_version(argv: list[str]) -> str | None:
+    if not shutil.which(argv[0]):
+        return None
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = (out.stdout or out.stderr).strip().splitlines()
+    return lines[0] if lines else None
+
+
+def _namespace_checks() -> dict[str, Check]:
+    owner = f"probe{os.getpid()}"
+    name = f"{netns.PREFIX}-{owner}-probe"
+    checks: dict[str, Check] = {}
+    with runs.owning(owner, purpose="capability probe"):
+        try:
+            netns.create(name)
+            checks["netns"] = Check("netns", True, "network namespaces can be created")
+            checks["mptcp"] = netns.call_in(name, _mptcp_socket_check)
+            for kind in QDISCS:
+                checks[kind] = _qdisc_check(name, kind)
+            checks["nftables"] = _nft_check(name)
+        except OSError as exc:
+            checks["netns"] = Check("netns", False, f"cannot create a namespace: {exc}",
+                                    "run as root on a kernel with CONFIG_NET_NS")
+        finally:
+            netns.remove(name)
+    return checks
+
+
+def probe() -> dict[str, Check]:
+    """Every capability, keyed by name.  Needs root for the namespace part."""
+    checks: dict[str, Check] = {}
+    root = os.geteuid() == 0
+    checks["root"] = Check("root", root, "running as root" if root else "not root",
+                           "run as root: benchmarks create network namespaces")
+    if root:
+        checks.update(_namespace_checks())
+    enabled = _read("/proc/sys/net/mptcp/enabled")
+    checks["mptcp_root_ns"] = Check(
+        "mptcp_root_ns", None, f"net.mptcp.enabled={enabled} in the root namespace "
+        "(runs set it to 1 in their own namespaces)" if enabled is not None else
+        "no /proc/sys/net/mptcp: the kernel has no MPTCP")
+    checks["path_managers"] = Check("path_managers", None, _read(
+        "/proc/sys/net/mptcp/available_path_managers") or "kernel (in-kernel only)")
+    checks["schedulers"] = Check("schedulers", None, _read(
+        "/proc/sys/net/mptcp/available_schedulers") or "default")
+    for tool, argv in (("iperf3", ["iperf3", "--version"]), ("mptcpize", ["mptcpize", "--version"])):
+        version = tool_version(argv)
+        checks[tool] = Check(tool, version is not None, version or "not installed",
+                             f"install the Debian package {tool}")
+    cpus = sorted(os.sched_getaffinity(0))
+    checks["cpus"] = Check("cpus", None, f"{len(cpus)} usable CPU(s): {cpus}")
+    return checks
+
+
+def require(checks: dict[str, Check], needs: set[str], what: str) -> None:
+    """Raise CapabilityError naming the first missing need of `what`."""
+    order = ["root", "netns", "mptcp", *sorted(needs - {"root", "netns", "mptcp"})]
+    for need in order:
+        if need not in needs:
+            continue
+        check = checks.get(need)
+        if check is None or check.ok is False:
+            fix = check.fix if check else "run `python -m bench doctor` as root to see why"
+            detail = check.detail if check else "not probed"
+            raise CapabilityError(f"{what} needs {need} ({detail}): {fix}")

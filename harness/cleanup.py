@@ -1,0 +1,30 @@
+"""Removing what a killed run left: its namespaces (and with them every veth
+and qdisc) and any process still inside them.  Only namespaces with the
+project prefix whose owner is no longer alive are touched."""
+from __future__ import annotations
+
+from harness import netns, runs
+from harness.topology import kill_processes_in
+
+
+def owner_of(name: str) -> str:
+    """mpb-<owner>-<role> -> <owner>"""
+    return name[len(netns.PREFIX) + 1:].rsplit("-", 1)[0]
+
+
+def leftovers() -> tuple[list[str], list[str]]:
+    """(namespaces of dead owners, namespaces of live ones)."""
+    dead, live = [], []
+    for name in netns.list_names():
+        (live if runs.is_live(owner_of(name)) else dead).append(name)
+    return dead, live
+
+
+def clean() -> dict:
+    dead, live = leftovers()
+    killed = kill_processes_in(dead)
+    for name in dead:
+        netns.remove(name)
+    forgotten = runs.forget_dead()
+    return {"namespaces": dead, "processes": killed, "skipped_live": live,
+            "registry_entries": forgotten}

@@ -1,0 +1,69 @@
+"""Traffic drivers, registered by name.
+
+A driver runs one transfer between the client and server namespaces of a
+topology and returns what each end measured, as plain data.  The protocol
+is a field of TrialParams: no driver has a TCP path and an MPTCP path.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+from harness.errors import CapabilityError
+
+
+@dataclass(frozen=True)
+class TrialParams:
+    protocol: str                 # "tcp" | "mptcp"
+    family: int = 4
+    duration_s: float = 5.0
+    max_bytes: int = 0            # 0: run for duration_s
+    bufsize: int = 128 * 1024
+    interval_ms: float = 100.0
+    cpu_sender: int | None = None
+    cpu_receiver: int | None = None
+    link: int = 0                 # the link of the initial (or only) subflow
+    timeout_s: float = 0          # 0: derived from the duration
+    extra: dict = field(default_factory=dict)
+
+    def deadline_s(self) -> float:
+        if self.timeout_s:
+            return self.timeout_s
+        return 2 * self.duration_s + 15 if self.duration_s else 120
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Driver(Protocol):
+    name: str
+
+    def check(self) -> None:
+        """Raise CapabilityError when the driver cannot run here."""
+
+    def run(self, topo, params: TrialParams) -> dict:
+        """{"sender": {...}, "receiver": {...}, "error": None | {...}}"""
+
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def names() -> list[str]:
+    _load_builtin()
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> Driver:
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise CapabilityError(f"unknown driver {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]()
+
+
+def _load_builtin() -> None:
+    from harness.drivers import native  # noqa: F401  (registers itself)

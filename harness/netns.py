@@ -1,0 +1,117 @@
+"""Network namespaces the project owns: naming, creation, removal, and
+running code or commands inside one without touching the root namespace.
+
+Every namespace name starts with PREFIX, followed by the run id, so that
+`bench clean` can tell ours from anything else on the machine.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from typing import Callable, TypeVar
+
+from pyroute2 import netns as _pr_netns
+
+from harness import _engine
+
+PREFIX = "mpb"
+NETNS_DIR = "/run/netns"
+T = TypeVar("T")
+
+
+def path(name: str) -> str:
+    return os.path.join(NETNS_DIR, name)
+
+
+def exists(name: str) -> bool:
+    return os.path.exists(path(name))
+
+
+def create(name: str) -> None:
+    if exists(name):
+        raise FileExistsError(f"network namespace {name} already exists")
+    _pr_netns.create(name)
+
+
+def remove(name: str) -> None:
+    """Remove the namespace's name; the kernel frees it (and its veths) once
+    no process holds it, so callers kill the processes in it first."""
+    if exists(name):
+        _pr_netns.remove(name)
+
+
+def list_names(prefix: str = PREFIX + "-") -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith(prefix))
+    except FileNotFoundError:
+        return []
+
+
+def inode(name: str) -> int:
+    return os.stat(path(name)).st_ino
+
+
+def pids_in(names: list[str]) -> dict[int, str]:
+    """PIDs of processes whose network namespace is one of `names`."""
+    wanted = {}
+    for n in names:
+        try:
+            wanted[inode(n)] = n
+        except FileNotFoundError:
+            pass
+    found = {}
+    if not wanted:
+        return found
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            ino = os.stat(f"/proc/{entry}/ns/net").st_ino
+        except OSError:
+            continue
+        if ino in wanted:
+            found[int(entry)] = wanted[ino]
+    return found
+
+
+def call_in(name: str, fn: Callable[..., T], *args, **kwargs) -> T:
+    """Run fn in a short-lived thread that has entered namespace `name`.
+
+    setns(CLONE_NEWNET) changes only the calling thread, so the orchestrator
+    never leaves the root namespace.  Inside fn, /proc/sys/net reflects the
+    namespace; /proc/net must be read as /proc/thread-self/net.
+    """
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            fd = os.open(path(name), os.O_RDONLY)
+            try:
+                _engine.setns(fd)
+            finally:
+                os.close(fd)
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"netns:{name}")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
+
+
+def command(name: str, argv: list[str]) -> list[str]:
+    """argv wrapped to run inside namespace `name`."""
+    return ["nsenter", f"--net={path(name)}", "--", *argv]
+
+
+def run(name: str, argv: list[str], input: str | None = None, timeout: float = 30) -> str:
+    """Run a command inside the namespace; raise with its stderr on failure."""
+    proc = subprocess.run(command(name, argv), input=input, capture_output=True,
+                          text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, argv, proc.stdout, proc.stderr)
+    return proc.stdout

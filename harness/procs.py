@@ -1,0 +1,120 @@
+"""Worker processes seen from the orchestrator: start, read their JSON lines
+with deadlines, and always end them."""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+from harness.errors import WorkerError
+
+STDERR_KEEP = 4000  # characters of a worker's stderr kept for the record
+
+
+class Worker:
+    """One worker process.  Messages are the JSON lines it writes to stdout;
+    stderr is collected for error reports.  Use as a context manager: leaving
+    it kills the process if it is still running."""
+
+    def __init__(self, argv: list[str], label: str, env: dict | None = None):
+        self.label = label
+        self.argv = argv
+        try:
+            # A new session: a Ctrl-C in the terminal reaches the
+            # orchestrator only, which then ends its workers in order.
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, start_new_session=True, env=env)
+        except OSError as exc:
+            raise WorkerError(f"cannot start the {label} ({argv[0]}): {exc.strerror}") from None
+        self._sel = selectors.DefaultSelector()
+        self._bufs = {self.proc.stdout: b"", self.proc.stderr: b""}
+        for f in self._bufs:
+            os.set_blocking(f.fileno(), False)
+            self._sel.register(f, selectors.EVENT_READ)
+        self._lines: list[bytes] = []
+        self.stderr = b""
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def __enter__(self) -> "Worker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.kill()
+
+    def _pump(self, timeout: float) -> bool:
+        """Read what is available; False once both pipes are closed."""
+        if not self._sel.get_map():
+            return False
+        for key, _ in self._sel.select(timeout):
+            f = key.fileobj
+            chunk = os.read(f.fileno(), 65536)
+            if not chunk:
+                self._sel.unregister(f)
+                continue
+            if f is self.proc.stderr:
+                self.stderr = (self.stderr + chunk)[-STDERR_KEEP:]
+                continue
+            data = self._bufs[f] + chunk
+            *lines, self._bufs[f] = data.split(b"\n")
+            self._lines.extend(lines)
+        return True
+
+    def message(self, deadline: float) -> dict | None:
+        """The next JSON line, or None if the worker ended or the deadline
+        passed first."""
+        while not self._lines:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._pump(min(left, 0.5)) and not self._lines:
+                return None
+        line = self._lines.pop(0)
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {"event": "garbage", "line": line[:200].decode(errors="replace")}
+
+    def wait(self, deadline: float) -> int | None:
+        """Drain output until the process exits; its return code, or None
+        if the deadline passed."""
+        while time.monotonic() < deadline:
+            if not self._pump(min(0.2, max(0.0, deadline - time.monotonic()))):
+                try:
+                    return self.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    return None
+        return self.proc.poll()
+
+    def messages(self) -> list[dict]:
+        out = []
+        while self._lines:
+            msg = self.message(time.monotonic())
+            if msg is not None:
+                out.append(msg)
+        return out
+
+    def stderr_text(self) -> str:
+        return self.stderr.decode(errors="replace").strip()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            for sig, grace in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 5.0)):
+                try:
+                    self.proc.send_signal(sig)
+                    self.proc.wait(timeout=grace)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        self._sel.close()
+        for f in (self.proc.stdout, self.proc.stderr):
+            f.close()
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """argv running `module` with this interpreter."""
+    return [sys.executable, "-m", module, *args]
