@@ -1,0 +1,1 @@
+"""mptcp-bench: suites, orchestration, analysis and reports."""

@@ -1,0 +1,151 @@
+"""python -m bench {run,list,doctor,clean,report}
+
+Exit status: 0 success, 1 a benchmark failure (a failed trial, or a
+scenario with no usable trial), 2 bad input or a missing capability,
+128+N when ended by signal N.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import doctor, orchestrator, report, schema
+from bench.definitions import Catalog
+from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
+from bench.progress import RunProgress
+from bench.rundir import RESULTS, RunDir, check_writable, new_run_id, write_atomic
+from harness import cleanup
+from harness.drivers import names as driver_names
+from harness.errors import HarnessError
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--suite", help="suite to run (default: default); see `list`")
+    p.add_argument("--scenario", action="append", default=[], metavar="NAME",
+                   help="run this scenario (repeatable); overrides the suite's list")
+    p.add_argument("--scenario-file", action="append", default=[], metavar="PATH",
+                   help="TOML file with [scenario.NAME] / [suite.NAME] tables (repeatable)")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=(
+        "Benchmark MPTCP against TCP on namespaced multi-link topologies."))
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a suite and write a run directory")
+    _plan_args(run)
+    run.add_argument("--repeat", type=int, metavar="N", help="paired repeats per scenario")
+    run.add_argument("--warmup", type=int, metavar="N", help="warm-up pairs per scenario")
+    run.add_argument("--duration", type=float, metavar="S", help="seconds per trial")
+    run.add_argument("--driver", default="native", help=f"traffic driver (default native)")
+    run.add_argument("--out", default="reports", metavar="DIR",
+                     help="where run directories go (default: reports)")
+
+    lst = sub.add_parser("list", help="list scenarios and suites")
+    lst.add_argument("--scenario-file", action="append", default=[], metavar="PATH")
+
+    doc = sub.add_parser("doctor", help="show what this kernel and machine offer")
+    _plan_args(doc)
+
+    sub.add_parser("clean", help="remove namespaces and processes a killed run left")
+
+    rep = sub.add_parser("report", help="re-render report.md of a run directory")
+    rep.add_argument("run_dir", type=Path)
+    return ap
+
+
+def _positive(name: str, value, allow_zero: bool = False) -> None:
+    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+        raise InputError(f"--{name} must be {'zero or ' if allow_zero else ''}positive, not {value}")
+
+
+def cmd_run(args, console: Console) -> int:
+    _positive("repeat", args.repeat)
+    _positive("warmup", args.warmup, allow_zero=True)
+    _positive("duration", args.duration)
+    if args.driver not in driver_names():
+        raise InputError(f"unknown driver {args.driver!r}; available: {', '.join(driver_names())}")
+    catalog = Catalog(args.scenario_file)
+    plan = orchestrator.build_plan(catalog, args.suite, args.scenario, args.repeat, args.warmup,
+                                   args.duration, args.driver)
+    out = Path(args.out)
+    check_writable(out)
+    run = orchestrator.Run(plan, RunDir(out, new_run_id()), RunProgress(console), sys.argv)
+    run.preflight()
+    return run.execute()
+
+
+def cmd_list(args, console: Console) -> int:
+    catalog = Catalog(args.scenario_file)
+    t = Table(title="scenarios")
+    for col in ("name", "links", "protocols", "description"):
+        t.add_column(col)
+    for name, s in sorted(catalog.scenarios.items()):
+        links = ", ".join(_link_text(l) for l in s.links)
+        t.add_row(name, links, "/".join(s.protocols), s.description)
+    console.print(t)
+    t = Table(title="suites")
+    for col in ("name", "scenarios", "repeat", "duration", "description"):
+        t.add_column(col)
+    for name, s in sorted(catalog.suites.items()):
+        t.add_row(name, ", ".join(s.scenarios), str(s.repeat),
+                  f"{s.duration_s:g} s" if s.duration_s else "per scenario", s.description)
+    console.print(t)
+    return EXIT_OK
+
+
+def _link_text(link) -> str:
+    spec = link.spec()
+    rate = (f"{spec.rate_up_mbit:g}/{spec.rate_down_mbit:g} Mbit" if spec.rate_up_mbit
+            else "unshaped")
+    extra = [f"loss {spec.loss_up_pct:g}%" if spec.loss_up_pct else "",
+             f"delay {spec.delay_ms:g} ms" if spec.delay_ms else ""]
+    return " ".join([rate, *filter(None, extra)])
+
+
+def cmd_doctor(args, console: Console) -> int:
+    catalog = Catalog(args.scenario_file)
+    plan = orchestrator.build_plan(catalog, args.suite, args.scenario, None, None, None, "native")
+    doctor.run(plan, console)
+    return EXIT_OK
+
+
+def cmd_clean(args, console: Console) -> int:
+    done = cleanup.clean()
+    console.print(f"removed {len(done['namespaces'])} namespace(s) "
+                  f"{' '.join(done['namespaces'])}; ended {len(done['processes'])} process(es)")
+    if done["skipped_live"]:
+        console.print(f"left {len(done['skipped_live'])} namespace(s) of runs still going: "
+                      f"{' '.join(done['skipped_live'])}")
+    return EXIT_OK
+
+
+def cmd_report(args, console: Console) -> int:
+    doc = schema.load_results(args.run_dir / RESULTS)
+    write_atomic(args.run_dir / "report.md", report.markdown(doc))
+    console.print(f"wrote {args.run_dir / 'report.md'}")
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "clean": cmd_clean,
+            "report": cmd_report}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    err = Console(stderr=True, soft_wrap=True)
+    # Tables are output (stdout); a run's progress and errors go to stderr.
+    console = err if args.command == "run" else Console()
+    try:
+        return COMMANDS[args.command](args, console)
+    except (InputError, HarnessError) as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Scenarios and suites are data: TOML tables validated here.
+
+A definitions file holds any number of `[scenario.<name>]` and
+`[suite.<name>]` tables.  The built-in ones live in bench/scenarios/ and
+bench/suites/; `--scenario-file` adds a user's own, validated the same way.
+Every error names the file, the table and the key, in one sentence.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bench.errors import InputError
+from harness import addressing, pathmanager
+from harness.drivers import TrialParams
+from harness.topology import Endpoint, LinkSpec, TopologySpec
+
+BUILTIN_DIRS = (Path(__file__).parent / "scenarios", Path(__file__).parent / "suites")
+MAX_RATE_MBIT = 32_000  # tbf's 32-bit byte rate tops out near 34 Gbit/s
+PLACEMENTS = {"split": (0, 1), "same": (0, 0), "none": (None, None)}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Link(_Model):
+    """One path; `rate_mbit` and `loss_pct` set both directions at once."""
+    rate_mbit: float | None = Field(None, gt=0, le=MAX_RATE_MBIT)
+    rate_up_mbit: float | None = Field(None, gt=0, le=MAX_RATE_MBIT)
+    rate_down_mbit: float | None = Field(None, gt=0, le=MAX_RATE_MBIT)
+    loss_pct: float | None = Field(None, ge=0, lt=100)
+    loss_up_pct: float | None = Field(None, ge=0, lt=100)
+    loss_down_pct: float | None = Field(None, ge=0, lt=100)
+    delay_ms: float = Field(0, ge=0, le=10_000)
+    jitter_ms: float = Field(0, ge=0, le=10_000)
+    queue_ms: float = Field(25, gt=0, le=10_000)
+    mtu: int = Field(1500, ge=1280, le=65535)
+
+    def spec(self) -> LinkSpec:
+        return LinkSpec(
+            rate_up_mbit=_first(self.rate_up_mbit, self.rate_mbit),
+            rate_down_mbit=_first(self.rate_down_mbit, self.rate_mbit),
+            loss_up_pct=_first(self.loss_up_pct, self.loss_pct, 0.0),
+            loss_down_pct=_first(self.loss_down_pct, self.loss_pct, 0.0),
+            delay_ms=self.delay_ms, jitter_ms=self.jitter_ms, queue_ms=self.queue_ms,
+            mtu=self.mtu)
+
+
+def _first(*values):
+    return next((v for v in values if v is not None), None)
+
+
+class EndpointDef(_Model):
+    side: Literal["client", "server"] = "client"
+    link: int = Field(ge=0, lt=addressing.MAX_LINKS)
+    flags: tuple[Literal["signal", "subflow", "backup", "fullmesh"], ...] = ("subflow",)
+
+
+class MptcpDef(_Model):
+    endpoints: tuple[EndpointDef, ...] | None = None   # None: one subflow endpoint per extra link
+    subflows_limit: int = Field(pathmanager.MAX_LIMIT, ge=0, le=pathmanager.MAX_LIMIT)
+    add_addr_accepted_limit: int = Field(pathmanager.MAX_LIMIT, ge=0, le=pathmanager.MAX_LIMIT)
+    expected_subflows: int | None = Field(None, ge=1, le=64)
+
+
+class Workload(_Model):
+    kind: Literal["bulk"] = "bulk"
+    duration_s: float = Field(5.0, gt=0, le=3600)
+    bytes: int | None = Field(None, gt=0)
+    bufsize_kib: int = Field(128, ge=1, le=16384)
+    interval_ms: float = Field(100, ge=10, le=10_000)
+
+
+class Cpu(_Model):
+    """CPU placement of the sender and receiver workers."""
+    placement: Literal["split", "same", "none"] | None = "split"
+    sender: int | None = Field(None, ge=0)
+    receiver: int | None = Field(None, ge=0)
+
+    def cpus(self) -> tuple[int | None, int | None]:
+        if self.sender is not None or self.receiver is not None:
+            return self.sender, self.receiver
+        return PLACEMENTS[self.placement or "none"]
+
+    def label(self) -> str:
+        s, r = self.cpus()
+        return self.placement if self.sender is None and self.receiver is None else f"s{s}/r{r}"
+
+
+class Scenario(_Model):
+    name: str = ""
+    description: str
+    family: Literal[4, 6] = 4
+    links: tuple[Link, ...] = Field(min_length=1, max_length=addressing.MAX_LINKS)
+    workload: Workload = Workload()
+    mptcp: MptcpDef = MptcpDef()
+    cpu: Cpu = Cpu()
+    protocols: tuple[Literal["tcp", "mptcp"], ...] = ("tcp", "mptcp")
+    sysctls: dict[str, str | int] = {}
+
+    @model_validator(mode="after")
+    def _links_exist(self) -> "Scenario":
+        for ep in self.mptcp.endpoints or ():
+            if ep.link >= len(self.links):
+                raise ValueError(f"mptcp endpoint on link {ep.link}, but the scenario has "
+                                 f"{len(self.links)} link(s)")
+        return self
+
+    def topology(self) -> TopologySpec:
+        eps = (TopologySpec.default_endpoints(len(self.links)) if self.mptcp.endpoints is None
+               else tuple(Endpoint(e.side, e.link, e.flags) for e in self.mptcp.endpoints))
+        return TopologySpec(links=tuple(l.spec() for l in self.links), endpoints=eps,
+                            subflows_limit=self.mptcp.subflows_limit,
+                            add_addr_accepted_limit=self.mptcp.add_addr_accepted_limit,
+                            sysctls=tuple((k, str(v)) for k, v in self.sysctls.items()))
+
+    def expected_subflows(self) -> int:
+        """Subflows the path manager should establish: the initial one plus
+        one per client `subflow` endpoint, within the limit (signal and
+        fullmesh set-ups state theirs explicitly)."""
+        if self.mptcp.expected_subflows is not None:
+            return self.mptcp.expected_subflows
+        eps = self.topology().endpoints
+        extra = sum(1 for e in eps if e.side == "client" and "subflow" in e.flags)
+        return 1 + min(extra, self.mptcp.subflows_limit)
+
+    def trial_params(self, protocol: str, duration_s: float | None = None) -> TrialParams:
+        w = self.workload
+        sender, receiver = self.cpu.cpus()
+        return TrialParams(
+            protocol=protocol, family=self.family,
+            duration_s=0 if w.bytes else (duration_s or w.duration_s),
+            max_bytes=w.bytes or 0, bufsize=w.bufsize_kib * 1024, interval_ms=w.interval_ms,
+            cpu_sender=sender, cpu_receiver=receiver)
+
+
+class Suite(_Model):
+    name: str = ""
+    description: str
+    scenarios: tuple[str, ...] = Field(min_length=1)
+    repeat: int = Field(5, ge=1, le=1000)
+    warmup: int = Field(1, ge=0, le=100)
+    duration_s: float | None = Field(None, gt=0, le=3600)
+
+
+class Catalog:
+    """All scenarios and suites known to a run: built-ins plus user files."""
+
+    def __init__(self, extra_files: list[str | Path] = ()):
+        self.scenarios: dict[str, Scenario] = {}
+        self.suites: dict[str, Suite] = {}
+        self.origin: dict[str, Path] = {}
+        files = sorted(p for d in BUILTIN_DIRS for p in d.glob("*.toml"))
+        for path in [*files, *map(Path, extra_files)]:
+            self._load(path)
+        for suite in self.suites.values():
+            for name in suite.scenarios:
+                if name not in self.scenarios:
+                    raise InputError(f"{self.origin['suite:' + suite.name]}: suite {suite.name!r} "
+                                     f"names unknown scenario {name!r}; known: "
+                                     f"{', '.join(sorted(self.scenarios))}")
+
+    def _load(self, path: Path) -> None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such scenario file") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"{path}: not valid TOML ({exc})") from None
+        unknown = set(data) - {"scenario", "suite"}
+        if unknown:
+            raise InputError(f"{path}: unknown top-level table(s) {', '.join(sorted(unknown))}; "
+                             "a definitions file holds [scenario.<name>] and [suite.<name>] tables")
+        if not data:
+            raise InputError(f"{path}: no [scenario.<name>] or [suite.<name>] table in it")
+        for kind, model, store in (("scenario", Scenario, self.scenarios),
+                                   ("suite", Suite, self.suites)):
+            for name, table in data.get(kind, {}).items():
+                if not isinstance(table, dict):
+                    raise InputError(f"{path}: {kind} {name!r} must be a table")
+                key = f"{kind}:{name}"
+                if key in self.origin:
+                    raise InputError(f"{path}: {kind} {name!r} is already defined in "
+                                     f"{self.origin[key]}; give it another name")
+                store[name] = _validate(model, {**table, "name": name}, path, kind, name)
+                self.origin[key] = path
+
+    def scenario(self, name: str) -> Scenario:
+        if name not in self.scenarios:
+            raise InputError(f"unknown scenario {name!r}; known: {', '.join(sorted(self.scenarios))}"
+                             " (see `python -m bench list`)")
+        return self.scenarios[name]
+
+    def suite(self, name: str) -> Suite:
+        if name not in self.suites:
+            raise InputError(f"unknown suite {name!r}; known: {', '.join(sorted(self.suites))}"
+                             " (see `python -m bench list`)")
+        return self.suites[name]
+
+
+def _validate(model, table: dict, path: Path, kind: str, name: str):
+    try:
+        return model.model_validate(table)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(table)"
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown key {where!r}"
+        elif err["type"] == "missing":
+            msg = f"missing required key {where!r}"
+        else:
+            msg = f"{where}: {err['msg'].lower()} (got {err.get('input')!r})"
+        raise InputError(f"{path}: {kind} {name!r}: {msg}") from None

@@ -1,0 +1,29 @@
+"""`bench doctor`: what the kernel and machine offer, as a table, and
+whether a suite can run here."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from harness import capabilities
+
+MARK = {True: "[green]yes[/]", False: "[red]no[/]", None: "[dim]info[/]"}
+
+
+def table(checks: dict[str, capabilities.Check]) -> Table:
+    t = Table(title="mptcp-bench doctor")
+    t.add_column("capability")
+    t.add_column("available")
+    t.add_column("detail")
+    for check in checks.values():
+        detail = check.detail + (f"\n[dim]{check.fix}[/]" if check.ok is False and check.fix else "")
+        t.add_row(check.name, MARK[check.ok], detail)
+    return t
+
+
+def run(plan, console: Console) -> None:
+    """Print the table; raise CapabilityError if `plan` needs what is missing."""
+    checks = capabilities.probe()
+    console.print(table(checks))
+    capabilities.require(checks, plan.needs(), f"suite {plan.name!r}")
+    console.print(f"suite {plan.name!r} can run here.")

@@ -1,0 +1,42 @@
+"""What physics allows: the goodput limit of a scenario from its link model.
+
+A shaper (tbf) counts whole frames, Ethernet header included, so the
+application sees rate x payload share, where the share is the segment
+payload over the frame size.  Every data segment carries TCP timestamps
+(12 bytes); an MPTCP one also carries a DSS option, 22 bytes padded to 24
+(observed on 6.18: 1424 payload bytes in a 1500-byte IPv4 packet, against
+1448 for TCP).  Loss and delay are not modelled: with them the figure is
+an upper bound, and is labelled so.
+"""
+from __future__ import annotations
+
+ETH_HEADER = 14
+IP_HEADER = {4: 20, 6: 40}
+TCP_HEADER_WITH_TIMESTAMPS = 32
+MPTCP_DSS = 24
+
+
+def payload_share(protocol: str, family: int, mtu: int = 1500) -> float:
+    payload = mtu - IP_HEADER[family] - TCP_HEADER_WITH_TIMESTAMPS
+    if protocol == "mptcp":
+        payload -= MPTCP_DSS
+    return payload / (mtu + ETH_HEADER)
+
+
+def goodput_limit_bps(scenario, protocol: str) -> float | None:
+    """Client-to-server goodput limit: TCP uses the first link, MPTCP every
+    link the path manager should use.  None when a used link is unshaped
+    (the CPU is then the bottleneck, which no model predicts)."""
+    topo = scenario.topology()
+    n = 1 if protocol == "tcp" else min(scenario.expected_subflows(), len(topo.links))
+    total = 0.0
+    for link in topo.links[:n]:
+        if link.rate_up_mbit is None:
+            return None
+        total += link.rate_up_mbit * 1e6 * payload_share(protocol, scenario.family, link.mtu)
+    return total
+
+
+def is_upper_bound(scenario) -> bool:
+    """True when loss or delay make the limit an optimistic bound."""
+    return any(l.loss_up_pct or l.delay_ms or l.jitter_ms for l in scenario.topology().links)

@@ -1,0 +1,78 @@
+"""Run metadata: what makes two runs comparable, recorded once per run, and
+what each scenario's topology looked like as read back from the kernel."""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness import _engine, capabilities, sysctl, sysinfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("mptcp-bench", "pyroute2", "numpy", "pandas", "pyperf", "rich", "pydantic")
+TCP_SYSCTLS = (
+    "net.ipv4.tcp_congestion_control", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",
+    "net.ipv4.tcp_mem", "net.ipv4.tcp_sack", "net.ipv4.tcp_timestamps",
+    "net.ipv4.tcp_window_scaling", "net.ipv4.tcp_ecn", "net.ipv4.tcp_autocorking",
+    "net.ipv4.tcp_limit_output_bytes", "net.ipv4.tcp_notsent_lowat",
+    "net.ipv4.tcp_min_tso_segs", "net.ipv4.tcp_no_metrics_save", "net.ipv4.tcp_mtu_probing",
+    "net.ipv4.tcp_pacing_ss_ratio", "net.ipv4.tcp_pacing_ca_ratio", "net.core.rmem_max",
+    "net.core.wmem_max", "net.core.default_qdisc",
+)
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(PROJECT_ROOT), *args], capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _versions() -> dict[str, str | None]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def run_metadata(argv: list[str], suite: dict) -> dict:
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    tools = {name: capabilities.tool_version([name, "--version"]) for name in ("iperf3", "mptcpize")}
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "argv": argv,
+        "hostname": platform.node(),
+        "kernel": sysinfo.kernel(),
+        "cpu": sysinfo.cpu(),
+        "loadavg_start": sysinfo.loadavg(),
+        "python": sys.version.split()[0],
+        "packages": _versions(),
+        "tools": {**tools, "engine_compiler": _engine.COMPILER},
+        "git": {"revision": _git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None},
+        "suite": suite,
+        "pid": os.getpid(),
+    }
+
+
+def scenario_readback(topo) -> dict:
+    """The topology as the kernel reports it, plus the endpoint sysctls."""
+    out = topo.read_back()
+    out["sysctls"] = {
+        role: sysctl.read(topo.ns(role), TCP_SYSCTLS, trees=["net.mptcp"])
+        for role in ("client", "server")
+    }
+    return out
+
+
+def finish(meta: dict) -> None:
+    meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    meta["loadavg_end"] = sysinfo.loadavg()

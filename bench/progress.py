@@ -1,0 +1,61 @@
+"""What a run shows while it goes: a progress bar on stderr and one line per
+finished trial, so a stall or a fallback is seen when it happens."""
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+STATUS_STYLE = {"ok": "green", "fallback": "yellow", "partial": "yellow", "stalled": "yellow",
+                "failed": "red", "unsupported": "magenta", "interrupted": "red"}
+
+
+def trial_line(rec: dict) -> str:
+    gp = rec.get("goodput_bps")
+    cpu = rec.get("cpu_system_s_per_gb")
+    parts = [f"{rec['scenario']:<22}", f"{rec['protocol'].upper():<5}", f"#{rec['repeat']:<3}",
+             f"[{STATUS_STYLE.get(rec['status'], 'white')}]{rec['status']:<11}[/]"]
+    if gp is not None:
+        parts.append(f"{gp / 1e6:9.2f} Mbit/s")
+    if cpu is not None:
+        parts.append(f"CPU {cpu:6.3f} s/GB")
+    if rec.get("subflows") is not None and rec["protocol"] == "mptcp":
+        parts.append(f"subflows {rec['subflows']}/{rec['subflows_expected']}")
+    if rec["status"] != "ok" and rec.get("reason"):
+        parts.append(f"— {rec['reason']}")
+    return " ".join(parts)
+
+
+class RunProgress:
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=self.console, transient=True)
+        self.task = None
+
+    def start(self, plan, path) -> None:
+        total = sum(len(s.protocols) * plan.repeat for s in plan.scenarios)
+        self.console.print(f"[bold]suite {plan.name}[/]: {len(plan.scenarios)} scenario(s), "
+                           f"{total} trials, about {plan.estimate_s() / 60:.1f} min → {path}")
+        self.bar.start()
+        self.task = self.bar.add_task("starting", total=total)
+
+    def scenario(self, s) -> None:
+        self.bar.update(self.task, description=f"{s.name}: topology")
+
+    def warmup(self, s, proto: str, rec: dict) -> None:
+        self.bar.update(self.task, description=f"{s.name}: warm-up")
+        if rec["status"] not in ("ok",):
+            self.console.print(f"warm-up {s.name} {proto}: {rec['status']} — {rec['reason']}")
+
+    def trial(self, rec: dict) -> None:
+        self.console.print(trial_line(rec), highlight=False)
+        self.bar.update(self.task, advance=1, description=rec["scenario"])
+
+    def finish(self, trials: list[dict], path, interrupted: int | None) -> None:
+        self.bar.stop()
+        counts = Counter(t["status"] for t in trials)
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials"
+        state = "interrupted" if interrupted else "done"
+        self.console.print(f"[bold]{state}[/]: {summary}. Report: {path}/report.md")

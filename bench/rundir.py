@@ -1,0 +1,123 @@
+"""A run's output directory, written so that a crash never leaves a
+half-written file: the journal is appended line by line and fsynced, every
+other file is written to a temporary name and renamed into place."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+from bench import schema
+from bench.errors import InputError
+
+JOURNAL = "trials.jsonl"
+RESULTS = "results.json"
+CSV = "trials.csv"
+REPORT = "report.md"
+LATEST = "latest"
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + f"-{random.getrandbits(16):04x}"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def check_writable(root: Path) -> None:
+    """Refuse an --out that cannot hold a run, before anything is built."""
+    probe = Path(root)
+    while True:
+        try:
+            probe.stat()
+            break
+        except (FileNotFoundError, NotADirectoryError):
+            probe = probe.parent
+        except OSError as exc:
+            raise InputError(f"cannot write run results under {root}: {exc.strerror} on {probe}; "
+                             "pass --out with a directory you can write") from None
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write run results under {root}: {probe} is not a writable "
+                         "directory; pass --out with a directory you can write")
+
+
+class RunDir:
+    def __init__(self, root: Path, run_id: str):
+        self.root = Path(root)
+        self.run_id = run_id
+        self.path = self.root / run_id
+
+    def create(self) -> "RunDir":
+        check_writable(self.root)
+        try:
+            self.path.mkdir(parents=True, exist_ok=False)
+        except OSError as exc:
+            raise InputError(f"cannot create {self.path}: {exc.strerror}; "
+                             "pass --out with a directory you can write") from None
+        return self
+
+    def append_trial(self, record: dict) -> None:
+        with open(self.path / JOURNAL, "a") as f:
+            f.write(json.dumps(record, default=_jsonable) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def write_results(self, doc: dict) -> None:
+        write_atomic(self.path / RESULTS, json.dumps(doc, indent=1, default=_jsonable) + "\n")
+
+    def write_csv(self, trials: list[dict]) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=[*schema.CORE_COLUMNS, *schema.EXTRA_COLUMNS])
+        writer.writeheader()
+        for t in trials:
+            writer.writerow(schema.csv_row(t))
+        write_atomic(self.path / CSV, buf.getvalue())
+
+    def write_text(self, name: str, text: str) -> None:
+        write_atomic(self.path / name, text)
+
+    def point_latest(self) -> None:
+        """reports/latest -> this run, replaced atomically."""
+        link = self.root / LATEST
+        tmp = self.root / f".{LATEST}.tmp-{os.getpid()}"
+        if tmp.is_symlink():
+            tmp.unlink()
+        os.symlink(self.run_id, tmp)
+        os.replace(tmp, link)
+
+
+def read_journal(path: Path) -> list[dict]:
+    """Trials from a journal; a torn last line (a crash mid-write) is skipped."""
+    out = []
+    try:
+        lines = (path / JOURNAL).read_text().splitlines()
+    except FileNotFoundError:
+        return out
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def _jsonable(value):
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")

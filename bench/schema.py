@@ -1,0 +1,76 @@
+"""The result format, owned here and nowhere else.
+
+A run directory holds:
+  trials.jsonl  the journal: one trial record per line, appended and flushed
+                as each trial ends (its status is the per-trial verdict);
+  results.json  the whole run once it ends: metadata, scenario definitions
+                and every trial with its final classification;
+  trials.csv    one row per trial, the core columns plus scalar metrics.
+
+Every results.json carries `schema_version`.  Loading upgrades older
+versions step by step and refuses newer ones.
+
+History:
+  1  (2026-11) first format.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.errors import InputError
+
+SCHEMA_VERSION = 1
+
+STATUSES = ("ok", "fallback", "partial", "stalled", "failed", "unsupported", "skipped",
+            "interrupted")
+
+# One row per trial; every record has these keys (None when not applicable).
+CORE_COLUMNS = (
+    "run_id", "scenario", "protocol", "driver", "repeat", "seq", "status", "reason",
+    "duration_s", "bytes", "goodput_bps", "cpu_sender_s", "cpu_receiver_s", "cpu_system_s",
+    "cpu_system_s_per_gb", "subflows", "retransmits",
+)
+
+# Scalar extras that also go to trials.csv (nested detail stays in JSON).
+EXTRA_COLUMNS = (
+    "family", "cpu_placement", "cpu_sender", "cpu_receiver", "subflows_expected",
+    "expected_goodput_bps", "expected_is_upper_bound", "cpu_sender_s_per_gb",
+    "cpu_receiver_s_per_gb", "cpu_softirq_s", "mptcp_verified", "started_at",
+)
+
+# Upgraders: UPGRADES[n] turns a version-n document into version n+1.
+UPGRADES: dict[int, callable] = {}
+
+
+def results_document(run_id: str, metadata: dict, scenarios: dict, trials: list[dict],
+                     state: str) -> dict:
+    return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "state": state,
+            "metadata": metadata, "scenarios": scenarios, "trials": trials}
+
+
+def upgrade(doc: dict, source: str) -> dict:
+    version = doc.get("schema_version")
+    if not isinstance(version, int):
+        raise InputError(f"{source}: no schema_version; this is not an mptcp-bench results file")
+    if version > SCHEMA_VERSION:
+        raise InputError(f"{source}: written by a newer mptcp-bench (schema {version}, this one "
+                         f"reads up to {SCHEMA_VERSION}); upgrade mptcp-bench to read it")
+    while version < SCHEMA_VERSION:
+        doc = UPGRADES[version](doc)
+        version = doc["schema_version"]
+    return doc
+
+
+def load_results(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; is this a run directory?") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    return upgrade(doc, str(path))
+
+
+def csv_row(trial: dict) -> dict:
+    return {k: trial.get(k) for k in (*CORE_COLUMNS, *EXTRA_COLUMNS)}

@@ -1,0 +1,157 @@
+"""From what a driver measured to a trial record, and the verdict on it.
+
+The record is flat where the core columns are, nested for detail.  An
+MPTCP trial is `ok` only when both ends and the MIB counters agree it was
+MPTCP and the expected subflows were there; otherwise it is `fallback` or
+`partial` and stays out of the MPTCP aggregates.
+"""
+from __future__ import annotations
+
+import statistics
+
+from bench import linkmodel
+from harness.sockinfo import IPPROTO_MPTCP
+
+UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
+STALL_FRACTION = 0.5      # below half the scenario's median goodput
+GB = 1e9
+
+
+def _base(scenario, protocol: str, p: dict, driver: str, *, run_id: str, repeat: int,
+          seq: int, started_at: float) -> dict:
+    rec: dict = {
+        "run_id": run_id, "scenario": scenario.name, "protocol": protocol, "driver": driver,
+        "repeat": repeat, "seq": seq, "status": "ok", "reason": None,
+        "family": p["family"], "started_at": started_at,
+        "cpu_placement": scenario.cpu.label(), "cpu_sender": p["cpu_sender"],
+        "cpu_receiver": p["cpu_receiver"],
+        "subflows_expected": scenario.expected_subflows() if protocol == "mptcp" else 1,
+        "expected_goodput_bps": linkmodel.goodput_limit_bps(scenario, protocol),
+        "expected_is_upper_bound": linkmodel.is_upper_bound(scenario),
+    }
+    for key in ("duration_s", "bytes", "goodput_bps", "cpu_sender_s", "cpu_receiver_s",
+                "cpu_system_s", "cpu_system_s_per_gb", "subflows", "retransmits"):
+        rec[key] = None
+    return rec
+
+
+def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: int) -> dict:
+    rec = _base(scenario, protocol, raw["params"], raw["driver"], run_id=run_id,
+                repeat=repeat, seq=seq, started_at=raw["started_at"])
+    rec["mib"], rec["error"] = raw["mib"], raw["error"]
+    if raw["error"]:
+        err = raw["error"]
+        unsupported = (err.get("call", "").startswith("socket(")
+                       and err.get("errno") in UNSUPPORTED_ERRNOS)
+        rec["status"] = "unsupported" if unsupported else "failed"
+        rec["reason"] = err.get("message")
+        return rec
+    _measures(rec, raw)
+    verdict = _verify(rec, raw, protocol)
+    if verdict:
+        rec["status"], rec["reason"] = verdict
+    return rec
+
+
+def interrupted(scenario, protocol: str, params, driver: str, *, run_id: str, repeat: int,
+                seq: int, signame: str = "a signal") -> dict:
+    """The record of a trial cut short by Ctrl-C or SIGTERM."""
+    rec = _base(scenario, protocol, params.as_dict(), driver, run_id=run_id, repeat=repeat,
+                seq=seq, started_at=None)
+    rec["status"], rec["reason"] = "interrupted", f"interrupted by {signame}"
+    return rec
+
+
+def _measures(rec: dict, raw: dict) -> None:
+    snd, rcv = raw["sender"], raw["receiver"]
+    loop = rcv["loop"]
+    span_s = (loop["last_ns"] - loop["first_ns"]) / 1e9
+    gb = loop["bytes"] / GB
+    system = snd["system"]
+    rec.update({
+        "duration_s": span_s, "bytes": loop["bytes"],
+        "goodput_bps": loop["bytes"] * 8 / span_s if span_s > 0 else None,
+        "cpu_sender_s": snd["cpu_s"], "cpu_receiver_s": rcv["cpu_s"],
+        "cpu_system_s": system["busy_s"], "cpu_softirq_s": system["softirq_s"],
+        "cpu_system_s_per_gb": system["busy_s"] / gb if gb else None,
+        "cpu_sender_s_per_gb": snd["cpu_s"] / gb if gb else None,
+        "cpu_receiver_s_per_gb": rcv["cpu_s"] / gb if gb else None,
+        "retransmits": raw["mib"]["client"].get("TcpRetransSegs", 0),
+        "interval_s": loop["interval_ns"] / 1e9,
+        "intervals_bytes": loop["intervals"],
+        "system": system,
+        "sender_send_bytes": snd["loop"]["bytes"],
+    })
+    info = snd["info"]
+    full = info.get("full_info")
+    if full:
+        rec["subflows"] = full["num_subflows"]
+        rec["subflow_detail"] = full["subflows"]
+    elif "mptcp_info" in info:
+        rec["subflows"] = info["mptcp_info"].get("subflows", 0) + 1
+    else:
+        rec["subflows"] = 1
+    rec["mptcp"] = {"client": _mptcp_view(info), "server": _mptcp_view(rcv["info"])}
+
+
+def _mptcp_view(info: dict) -> dict:
+    view = {"so_protocol": info["so_protocol"]}
+    if "mptcp_info" in info:
+        view["mptcp_info"] = info["mptcp_info"]
+    if "mptcp_info_error" in info:
+        view["mptcp_info_error"] = info["mptcp_info_error"]
+    return view
+
+
+def _verify(rec: dict, raw: dict, protocol: str) -> tuple[str, str] | None:
+    """(status, reason) when the trial is not what it claims to be."""
+    if protocol == "tcp":
+        protos = {rec["mptcp"][s]["so_protocol"] for s in ("client", "server")}
+        rec["mptcp_verified"] = None
+        if protos != {6}:
+            return "failed", f"a TCP trial ran on protocol(s) {sorted(protos)}"
+        return None
+    evidence = mptcp_evidence(rec["mptcp"], raw["mib"])
+    rec["mptcp_verified"] = not evidence
+    if evidence:
+        return "fallback", "; ".join(evidence)
+    if rec["subflows"] < rec["subflows_expected"]:
+        return "partial", f"{rec['subflows']} of {rec['subflows_expected']} expected subflows"
+    return None
+
+
+def mptcp_evidence(views: dict, mib: dict) -> list[str]:
+    """Every sign that an MPTCP trial was in fact TCP; empty when verified."""
+    found = []
+    for side in ("client", "server"):
+        v = views[side]
+        if v["so_protocol"] != IPPROTO_MPTCP:
+            found.append(f"{side} socket protocol is {v['so_protocol']}, not MPTCP")
+        elif "mptcp_info_error" in v:
+            found.append(f"{side} MPTCP_INFO: {v['mptcp_info_error']}")
+        elif v.get("mptcp_info", {}).get("fallback"):
+            found.append(f"{side} MPTCP_INFO flags fallback")
+    for side in ("client", "server"):
+        for name, value in mib[side].items():
+            if name.startswith("MPTcpExt") and "Fallback" in name and value > 0:
+                found.append(f"{side} {name} +{value}")
+    return found
+
+
+def classify_stalls(trials: list[dict]) -> None:
+    """Mark `ok` trials far below their scenario x protocol median goodput as
+    `stalled` (in place).  Needs at least three ok trials to judge."""
+    groups: dict[tuple, list[dict]] = {}
+    for t in trials:
+        if t["status"] == "ok" and t.get("goodput_bps"):
+            groups.setdefault((t["scenario"], t["protocol"]), []).append(t)
+    for group in groups.values():
+        if len(group) < 3:
+            continue
+        median = statistics.median(t["goodput_bps"] for t in group)
+        for t in group:
+            if t["goodput_bps"] < STALL_FRACTION * median:
+                t["status"] = "stalled"
+                t["reason"] = (f"goodput {t['goodput_bps'] / 1e6:.1f} Mbit/s is "
+                               f"{t['goodput_bps'] / median:.0%} of the median "
+                               f"{median / 1e6:.1f} Mbit/s")
