@@ -1,0 +1,112 @@
+"""Real namespaces: build, route, shape, read back, and remove."""
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from harness import netns, sockinfo
+from harness.errors import TopologyError
+from harness.topology import LinkSpec, Topology, TopologySpec
+
+
+def prefix(tag: str) -> str:
+    return f"mpb-test{os.getpid()}{tag}"
+
+
+def test_two_link_topology_comes_up_and_goes_away_completely():
+    spec = TopologySpec(links=(LinkSpec(rate_up_mbit=50, rate_down_mbit=20),) * 2,
+                        endpoints=TopologySpec.default_endpoints(2))
+    with Topology(spec, prefix("up")) as topo:
+        names = topo.namespaces()
+        assert all(netns.exists(n) for n in names)
+        rb = topo.read_back()
+        # Shaping is on the router's egress, in both directions, never on an endpoint.
+        assert {q["kind"] for qs in rb["qdiscs"].values() for q in qs} == {"tbf"}
+        assert rb["qdiscs"]["rs0"][0]["rate_bps"] == 50_000_000
+        assert rb["qdiscs"]["rc1"][0]["rate_bps"] == 20_000_000
+        eps = rb["path_manager"]["client"]["endpoints"]
+        assert {e["address"] for e in eps} == {"198.18.1.1", "2001:2:0:101::1"}
+        assert all(e["flags"] == ["subflow"] for e in eps)
+        assert rb["path_manager"]["server"]["limits"]["subflows"] == 8
+        # A process left inside a namespace is ended with it.
+        stray = subprocess.Popen(netns.command(names[0], ["sleep", "60"]))
+        deadline = time.monotonic() + 5
+        while stray.pid not in netns.pids_in(names) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stray.pid in netns.pids_in(names)
+        t0 = time.monotonic()
+    assert time.monotonic() - t0 < 10
+    assert not any(netns.exists(n) for n in names)
+    assert stray.wait(timeout=1) is not None
+    assert not netns.pids_in(names)
+
+
+def _rx_bytes(topo, ifname: str) -> int:
+    from pyroute2 import IPRoute
+    with IPRoute(netns=topo.ns("router"), flags=0) as ipr:
+        link = ipr.get_links(ipr.link_lookup(ifname=ifname)[0])[0]
+        return link.get_attr("IFLA_STATS64")["rx_bytes"]
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_each_client_address_reaches_the_server_over_its_own_link_only(family):
+    spec = TopologySpec(links=(LinkSpec(),) * 3)
+    with Topology(spec, prefix(f"route{family}")) as topo:
+        af = socket.AF_INET if family == 4 else socket.AF_INET6
+        server = topo.server_address(family, 0)
+        lsock = netns.call_in(topo.ns("server"), socket.socket, af, socket.SOCK_STREAM)
+        lsock.bind((server, 0))
+        lsock.listen(4)
+        port = lsock.getsockname()[1]
+        for link in range(3):
+            before = {i: _rx_bytes(topo, f"rc{i}") for i in range(3)}
+            sink = threading.Thread(target=lambda: _drain(lsock))
+            sink.start()
+            c = netns.call_in(topo.ns("client"), socket.socket, af, socket.SOCK_STREAM)
+            c.bind((topo.client_address(family, link), 0))
+            c.connect((server, port))
+            c.sendall(b"x" * 1_000_000)
+            c.close()
+            sink.join()
+            grew = {i: _rx_bytes(topo, f"rc{i}") - before[i] for i in range(3)}
+            assert grew[link] > 1_000_000
+            assert all(grew[i] < 10_000 for i in grew if i != link), grew
+        lsock.close()
+
+
+def _drain(lsock):
+    conn, _ = lsock.accept()
+    while conn.recv(65536):
+        pass
+    conn.close()
+
+
+def test_loss_rules_are_installed_in_the_router_only():
+    spec = TopologySpec(links=(LinkSpec(rate_up_mbit=10, rate_down_mbit=10, loss_up_pct=2.5),))
+    with Topology(spec, prefix("loss")) as topo:
+        rules = topo.read_back()["nftables"]
+        assert 'iifname "rc0"' in rules and "< 25000" in rules and "drop" in rules
+        assert netns.run(topo.ns("client"), ["nft", "list", "ruleset"]).strip() == ""
+
+
+def test_failure_half_way_rolls_back_everything():
+    spec = TopologySpec(links=(LinkSpec(),), sysctls=(("net.mptcp.no_such_knob", "1"),))
+    p = prefix("rollback")
+    with pytest.raises(TopologyError, match="sysctl net.mptcp.no_such_knob does not exist"):
+        with Topology(spec, p):
+            pass
+    assert not [n for n in netns.list_names() if n.startswith(p)]
+
+
+def test_mptcp_is_enabled_in_the_endpoint_namespaces():
+    from harness import sysctl
+    with Topology(TopologySpec(links=(LinkSpec(),)), prefix("sysctl")) as topo:
+        for role in ("client", "server"):
+            assert sysctl.read(topo.ns(role), ["net.mptcp.enabled"]) == {"net.mptcp.enabled": "1"}
+        assert sysctl.read(topo.ns("router"), ["net.ipv4.ip_forward"])["net.ipv4.ip_forward"] == "1"
+        s = netns.call_in(topo.ns("client"), socket.socket, socket.AF_INET, socket.SOCK_STREAM,
+                          sockinfo.IPPROTO_MPTCP)
+        s.close()

@@ -1,0 +1,60 @@
+"""Real trials on real namespaces, through the driver and the record builder."""
+import os
+
+import pytest
+
+from bench import trial
+from bench.definitions import Catalog
+from harness import drivers, trialrun
+from harness.topology import Topology
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return Catalog()
+
+
+def run(topo, scenario, proto, duration=3.0, **override):
+    params = scenario.trial_params(proto, duration)
+    if override:
+        params = drivers.TrialParams(**{**params.as_dict(), **override})
+    raw = trialrun.run_trial(drivers.get("native"), topo, params)
+    return trial.build(raw, scenario, proto, run_id="t", repeat=0, seq=0)
+
+
+def test_tcp_on_a_50_mbit_link_gets_85_to_100_percent_of_it(catalog, write_defs):
+    cat = Catalog([write_defs('[scenario.one]\ndescription = "d"\nlinks = [{ rate_mbit = 50 }]\n')])
+    s = cat.scenario("one")
+    with Topology(s.topology(), f"mpb-test{os.getpid()}tcp") as topo:
+        rec = run(topo, s, "tcp")
+    assert rec["status"] == "ok", rec["reason"]
+    assert 0.85 * 50e6 <= rec["goodput_bps"] <= 50e6
+
+
+@pytest.mark.parametrize("name", ["aggregate-2x", "aggregate-2x-ipv6"])
+def test_mptcp_over_two_shaped_links_uses_both(catalog, name):
+    s = catalog.scenario(name)
+    with Topology(s.topology(), f"mpb-test{os.getpid()}agg{s.family}") as topo:
+        rec = run(topo, s, "mptcp")
+    assert rec["status"] == "ok", rec["reason"]
+    assert rec["mptcp_verified"] and rec["subflows"] == 2
+    carried = {sf["local_address"]: sf["bytes_acked"] for sf in rec["subflow_detail"]}
+    assert set(carried) == {_client(s, 0), _client(s, 1)}
+    assert all(b > 0.2 * rec["bytes"] for b in carried.values()), carried
+    # Aggregation: clearly more than one link can carry.
+    assert rec["goodput_bps"] > 1.5 * 50e6 * 0.9
+
+
+def _client(s, link):
+    from harness import addressing
+    return addressing.client_subnet(link, s.family).host
+
+
+def test_a_crashing_worker_makes_a_failed_trial_with_its_reason(catalog):
+    s = catalog.scenario("single-link")
+    with Topology(s.topology(), f"mpb-test{os.getpid()}crash") as topo:
+        rec = run(topo, s, "tcp", duration=1.0, cpu_sender=4096)
+        ok = run(topo, s, "tcp", duration=1.0)
+    assert rec["status"] == "failed"
+    assert "sender exited with status 1" in rec["reason"] and "Invalid argument" in rec["reason"]
+    assert ok["status"] == "ok"

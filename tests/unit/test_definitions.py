@@ -1,0 +1,93 @@
+import pytest
+
+from bench.definitions import Catalog
+from bench.errors import InputError
+from harness.topology import TopologySpec
+
+
+def test_every_builtin_scenario_and_suite_loads_and_builds_a_topology():
+    cat = Catalog()
+    assert {"single-link", "aggregate-2x", "aggregate-2x-ipv6"} <= set(cat.scenarios)
+    assert {"default", "quick"} <= set(cat.suites)
+    for s in cat.scenarios.values():
+        spec = s.topology()
+        assert isinstance(spec, TopologySpec)
+        assert 1 <= len(spec.links) <= 8
+        assert s.expected_subflows() >= 1
+    for suite in cat.suites.values():
+        assert all(name in cat.scenarios for name in suite.scenarios)
+
+
+def test_default_endpoints_announce_one_subflow_per_extra_link():
+    s = Catalog().scenario("aggregate-2x")
+    eps = s.topology().endpoints
+    assert [(e.side, e.link, e.flags) for e in eps] == [("client", 1, ("subflow",))]
+    assert s.expected_subflows() == 2
+
+
+def test_rate_shorthand_sets_both_directions():
+    link = Catalog().scenario("aggregate-2x").topology().links[0]
+    assert link.rate_up_mbit == link.rate_down_mbit == 50
+
+
+BASE = '''
+[scenario.x]
+description = "d"
+links = [{ rate_mbit = 10 }]
+'''
+
+
+@pytest.mark.parametrize("text, fragment", [
+    (BASE.replace('rate_mbit = 10', 'rate_mbit = 10, colour = "red"'), "unknown key 'links.0.colour'"),
+    (BASE.replace('rate_mbit = 10', 'rate_mbit = -5'), "links.0.rate_mbit: input should be greater than 0"),
+    (BASE.replace('rate_mbit = 10', 'rate_mbit = 0'), "greater than 0"),
+    (BASE.replace('rate_mbit = 10', 'rate_mbit = "fast"'), "links.0.rate_mbit"),
+    (BASE.replace('rate_mbit = 10', 'loss_pct = 150'), "links.0.loss_pct: input should be less than 100"),
+    (BASE.replace('rate_mbit = 10', 'loss_pct = -1'), "loss_pct"),
+    (BASE.replace('links = [{ rate_mbit = 10 }]', 'links = [' + '{},' * 9 + ']'), "at most 8 items"),
+    (BASE.replace('links = [{ rate_mbit = 10 }]', 'links = []'), "at least 1 item"),
+    (BASE.replace('description = "d"\n', ''), "missing required key 'description'"),
+    (BASE + 'family = 5\n', "family"),
+    (BASE + '[scenario.x.mptcp]\nendpoints = [{ link = 3 }]\n', "mptcp endpoint on link 3"),
+    (BASE + '[scenario.x.workload]\nduration_s = 0\n', "workload.duration_s"),
+    ('[scenrio.x]\ndescription = "d"\n', "unknown top-level table(s) scenrio"),
+    ('[scenario.x\n', "not valid TOML"),
+    ('', "no [scenario.<name>] or [suite.<name>] table"),
+    ('[suite.s]\ndescription = "d"\nscenarios = ["nope"]\n', "names unknown scenario 'nope'"),
+    ('[scenario.single-link]\ndescription = "d"\nlinks = [{}]\n', "already defined"),
+])
+def test_bad_definitions_get_one_clear_sentence(write_defs, text, fragment):
+    path = write_defs(text)
+    with pytest.raises(InputError) as err:
+        Catalog([path])
+    msg = str(err.value)
+    assert str(path) in msg
+    assert fragment in msg
+    assert "\n" not in msg
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(InputError, match="no such scenario file"):
+        Catalog([tmp_path / "absent.toml"])
+
+
+def test_unknown_scenario_and_suite_are_named():
+    cat = Catalog()
+    with pytest.raises(InputError, match="unknown scenario 'nope'"):
+        cat.scenario("nope")
+    with pytest.raises(InputError, match="unknown suite 'nope'"):
+        cat.suite("nope")
+
+
+def test_user_scenario_and_suite_validate_like_builtins(write_defs):
+    path = write_defs(BASE + '[suite.mine]\ndescription = "d"\nscenarios = ["x", "single-link"]\nrepeat = 3\n')
+    cat = Catalog([path])
+    assert cat.suite("mine").repeat == 3
+    params = cat.scenario("x").trial_params("mptcp")
+    assert params.protocol == "mptcp" and params.cpu_sender == 0 and params.cpu_receiver == 1
+
+
+def test_placements_and_explicit_cpus(write_defs):
+    cat = Catalog([write_defs(BASE + '[scenario.x.cpu]\nsender = 1\nreceiver = 1\n')])
+    assert cat.scenario("x").cpu.cpus() == (1, 1)
+    assert cat.scenario("x").cpu.label() == "s1/r1"

@@ -1,0 +1,66 @@
+"""Parsers on buffers captured from a live 2-link MPTCP connection (6.18)."""
+import json
+import struct
+
+import pytest
+
+from harness import sockinfo
+
+
+@pytest.fixture
+def captured(data_dir):
+    return json.loads((data_dir / "sockinfo-6.18.44.json").read_text())
+
+
+def _full(doc):
+    f = doc["full_info"]
+    return {**f, "mptcp_info": bytes.fromhex(f["mptcp_info"]),
+            "subflows": [(bytes.fromhex(a), bytes.fromhex(b)) for a, b in f["subflows"]]}
+
+
+def test_mptcp_info_fields(captured):
+    info = sockinfo.parse_mptcp_info(bytes.fromhex(captured["mptcp_info"]))
+    assert info["subflows"] == 1 and info["subflows_total"] == 2
+    assert info["fallback"] is False
+    assert info["bytes_acked"] == captured["bytes_sent"]
+    assert info["subflows_max"] == 8
+
+
+def test_tcp_info_fields(captured):
+    info = sockinfo.parse_tcp_info(bytes.fromhex(captured["tcp_info"]))
+    assert info["snd_mss"] == 1448 and info["pmtu"] == 1500
+    assert 0 < info["bytes_acked"] <= captured["bytes_sent"] + 1
+
+
+def test_full_info_gives_both_subflows_with_addresses_and_bytes(captured):
+    full = sockinfo.parse_full_info(_full(captured))
+    assert full["num_subflows"] == 2
+    assert full["size_tcpinfo_kernel"] == 280 and full["size_sfinfo_kernel"] == 264
+    locals_ = [sf["local_address"] for sf in full["subflows"]]
+    assert locals_ == ["198.18.0.1", "198.18.1.1"]
+    assert all(sf["remote"].startswith(captured["server"] + ":") for sf in full["subflows"])
+    # Every data byte went over one subflow or another; reinjections add the rest.
+    carried = sum(sf["bytes_acked"] - 1 for sf in full["subflows"])  # -1: each SYN
+    mi = full["mptcp_info"]
+    assert carried == mi["bytes_acked"] + mi["bytes_retrans"]
+
+
+def test_short_buffers_yield_only_complete_fields():
+    assert sockinfo.parse_mptcp_info(b"\x02\x00") == {"subflows": 2, "add_addr_signal": 0}
+    buf = struct.pack("=B", 1) + bytes(7) + struct.pack("=I", 200)
+    assert sockinfo.parse_tcp_info(buf)["rto"] == 200
+    assert "snd_mss" not in sockinfo.parse_tcp_info(buf)
+
+
+def test_fallback_flag():
+    buf = bytearray(96)
+    struct.pack_into("=I", buf, 8, sockinfo.MPTCP_INFO_FLAG_FALLBACK)
+    assert sockinfo.parse_mptcp_info(bytes(buf))["fallback"] is True
+
+
+def test_sockaddr_v6_and_unknown_family():
+    import socket
+    sa6 = struct.pack("=H", socket.AF_INET6) + struct.pack("!H", 443) + bytes(4) + \
+        socket.inet_pton(socket.AF_INET6, "2001:2:0:100::1") + bytes(4)
+    assert sockinfo.parse_sockaddr(sa6) == ("2001:2:0:100::1", 443)
+    assert sockinfo.parse_sockaddr(bytes(16)) is None

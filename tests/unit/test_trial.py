@@ -1,0 +1,119 @@
+"""Trial records and verdicts, built from raw results of real trials."""
+import copy
+import json
+
+import pytest
+
+from bench import trial
+from bench.definitions import Catalog
+
+
+@pytest.fixture
+def raw(data_dir):
+    return json.loads((data_dir / "raw-trials.json").read_text())
+
+
+@pytest.fixture
+def scenario():
+    return Catalog().scenario("aggregate-2x")
+
+
+def build(raw, scenario, proto):
+    return trial.build(raw, scenario, proto, run_id="r", repeat=0, seq=0)
+
+
+def test_tcp_record_measures_goodput_and_cpu(raw, scenario):
+    rec = build(raw["tcp"], scenario, "tcp")
+    assert rec["status"] == "ok", rec["reason"]
+    assert rec["bytes"] == raw["tcp"]["receiver"]["loop"]["bytes"]
+    assert 0.8 * 50e6 < rec["goodput_bps"] <= 50e6
+    assert rec["cpu_system_s"] > 0 and rec["cpu_system_s_per_gb"] > 0
+    assert rec["subflows"] == 1 and rec["mptcp_verified"] is None
+    assert len(rec["intervals_bytes"]) >= 9
+
+
+def test_mptcp_record_is_verified_with_two_subflows(raw, scenario):
+    rec = build(raw["mptcp"], scenario, "mptcp")
+    assert rec["status"] == "ok", rec["reason"]
+    assert rec["mptcp_verified"] is True
+    assert rec["subflows"] == 2 == rec["subflows_expected"]
+    assert all(sf["bytes_acked"] > 0 for sf in rec["subflow_detail"])
+    assert rec["expected_goodput_bps"] == pytest.approx(2 * 50e6 * 1424 / 1514)
+
+
+def test_client_fallback_is_caught(raw, scenario):
+    r = copy.deepcopy(raw["mptcp"])
+    info = r["sender"]["info"]
+    for key in ("mptcp_info", "full_info"):
+        info.pop(key)
+    info["mptcp_info_error"] = "EOPNOTSUPP"
+    rec = build(r, scenario, "mptcp")
+    assert rec["status"] == "fallback"
+    assert "client MPTCP_INFO: EOPNOTSUPP" in rec["reason"]
+    assert rec["mptcp_verified"] is False
+
+
+def test_plain_tcp_server_is_caught(raw, scenario):
+    r = copy.deepcopy(raw["mptcp"])
+    r["receiver"]["info"] = {"so_protocol": 6, "tcp_info": {}}
+    rec = build(r, scenario, "mptcp")
+    assert rec["status"] == "fallback"
+    assert "server socket protocol is 6" in rec["reason"]
+
+
+def test_mptcp_fallback_counters_are_evidence_but_tcp_ones_are_not(raw, scenario):
+    r = copy.deepcopy(raw["mptcp"])
+    r["mib"]["client"]["TcpExtTCPSackShiftFallback"] = 12
+    assert build(r, scenario, "mptcp")["status"] == "ok"
+    r["mib"]["server"]["MPTcpExtMPCapableFallbackACK"] = 1
+    rec = build(r, scenario, "mptcp")
+    assert rec["status"] == "fallback"
+    assert "server MPTcpExtMPCapableFallbackACK +1" in rec["reason"]
+
+
+def test_missing_subflow_makes_a_partial_trial(raw, scenario):
+    r = copy.deepcopy(raw["mptcp"])
+    full = r["sender"]["info"]["full_info"]
+    full["subflows"] = full["subflows"][:1]
+    full["num_subflows"] = 1
+    rec = build(r, scenario, "mptcp")
+    assert rec["status"] == "partial"
+    assert rec["reason"] == "1 of 2 expected subflows"
+
+
+@pytest.mark.parametrize("err, status", [
+    ({"call": "socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP)", "errno": "EPROTONOSUPPORT",
+      "message": "m"}, "unsupported"),
+    ({"call": "connect", "errno": "ECONNREFUSED", "message": "connect: ECONNREFUSED"}, "failed"),
+])
+def test_errors(raw, scenario, err, status):
+    r = copy.deepcopy(raw["mptcp"])
+    r["error"], r["sender"], r["receiver"] = err, None, None
+    rec = build(r, scenario, "mptcp")
+    assert rec["status"] == status and rec["reason"] == err["message"]
+    assert rec["goodput_bps"] is None
+
+
+def _t(gp, proto="mptcp", status="ok"):
+    return {"scenario": "s", "protocol": proto, "goodput_bps": gp, "status": status, "reason": None}
+
+
+def test_stalls_are_classified_against_the_scenario_median():
+    trials = [_t(90e6), _t(92e6), _t(91e6), _t(20e6), _t(40e6, "tcp"), _t(41e6, "tcp"), _t(5e6, "tcp")]
+    trial.classify_stalls(trials)
+    assert [t["status"] for t in trials] == ["ok", "ok", "ok", "stalled", "ok", "ok", "stalled"]
+    assert "22% of the median" in trials[3]["reason"]
+
+
+def test_too_few_trials_are_not_judged():
+    trials = [_t(90e6), _t(1e6)]
+    trial.classify_stalls(trials)
+    assert all(t["status"] == "ok" for t in trials)
+
+
+def test_interrupted_record_has_core_columns(scenario):
+    rec = trial.interrupted(scenario, "tcp", scenario.trial_params("tcp"), "native",
+                            run_id="r", repeat=2, seq=5, signame="SIGINT")
+    assert rec["status"] == "interrupted" and rec["reason"] == "interrupted by SIGINT"
+    from bench import schema
+    assert set(schema.CORE_COLUMNS) <= set(rec)
