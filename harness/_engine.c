@@ -132,6 +132,24 @@ static PyObject *loop_result(struct loop *l)
         "error", error);
 }
 
+/* Runs one loop with the GIL released, frees its buffer, and returns its
+ * result (or NULL when a Python signal handler raised). */
+typedef int (*loop_fn)(const void *args, struct loop *l);
+
+static PyObject *run_loop(loop_fn fn, const void *args, uint64_t interval_ns, void *buf)
+{
+    struct loop l = {.s = {.interval_ns = interval_ns}};
+    Py_BEGIN_ALLOW_THREADS
+    l.start_ns = l.s.t0 = now_ns();
+    fn(args, &l);
+    l.end_ns = now_ns();
+    Py_END_ALLOW_THREADS
+    free(buf);
+    PyObject *r = PyErr_Occurred() ? NULL : loop_result(&l);
+    free(l.s.v);
+    return r;
+}
+
 /* ---------------------------------------------------------------- send */
 
 struct send_args {
@@ -154,8 +172,9 @@ static ssize_t send_once(const struct send_args *a, size_t len)
 
 /* Sends until the deadline or the byte budget; SO_SNDTIMEO (set by the
  * caller) turns a blocked send into EAGAIN so the deadline is honoured. */
-static int send_loop(const struct send_args *a, struct loop *l)
+static int send_loop(const void *args, struct loop *l)
 {
+    const struct send_args *a = args;
     uint64_t deadline = a->duration_ns ? l->start_ns + a->duration_ns : 0;
     for (;;) {
         uint64_t t = now_ns();
@@ -228,16 +247,7 @@ static PyObject *bulk_send(PyObject *self, PyObject *args, PyObject *kw)
     for (size_t i = 0; i < a.bufsize; i++)
         a.buf[i] = (char)(i * 131 + 7);
 
-    struct loop l = {.s = {.interval_ns = interval}};
-    Py_BEGIN_ALLOW_THREADS
-    l.start_ns = l.s.t0 = now_ns();
-    send_loop(&a, &l);
-    l.end_ns = now_ns();
-    Py_END_ALLOW_THREADS
-    free(a.buf);
-    PyObject *r = PyErr_Occurred() ? NULL : loop_result(&l);
-    free(l.s.v);
-    return r;
+    return run_loop(send_loop, &a, interval, a.buf);
 }
 
 /* ---------------------------------------------------------------- recv */
@@ -263,8 +273,9 @@ static ssize_t recv_once(const struct recv_args *a)
 /* Receives until the peer's FIN.  Intervals count from the first byte, so
  * the series is the goodput the application saw.  SO_RCVTIMEO (set by the
  * caller) bounds each wait; idle_timeout_ns bounds a silence. */
-static int recv_loop(const struct recv_args *a, struct loop *l)
+static int recv_loop(const void *args, struct loop *l)
 {
+    const struct recv_args *a = args;
     for (;;) {
         ssize_t n = recv_once(a);
         uint64_t t = now_ns();
@@ -317,16 +328,7 @@ static PyObject *bulk_recv(PyObject *self, PyObject *args, PyObject *kw)
     if (posix_memalign((void **)&a.buf, 4096, a.bufsize))
         return PyErr_NoMemory();
 
-    struct loop l = {.s = {.interval_ns = interval}};
-    Py_BEGIN_ALLOW_THREADS
-    l.start_ns = l.s.t0 = now_ns();
-    recv_loop(&a, &l);
-    l.end_ns = now_ns();
-    Py_END_ALLOW_THREADS
-    free(a.buf);
-    PyObject *r = PyErr_Occurred() ? NULL : loop_result(&l);
-    free(l.s.v);
-    return r;
+    return run_loop(recv_loop, &a, interval, a.buf);
 }
 
 /* ------------------------------------------------------- introspection */

@@ -11,7 +11,7 @@ import socket
 import subprocess
 from dataclasses import dataclass
 
-from harness import netns, runs
+from harness import netns, runs, sysinfo
 from harness.errors import CapabilityError
 from harness.sockinfo import IPPROTO_MPTCP
 
@@ -72,14 +72,6 @@ def _nft_check(ns: str) -> Check:
                      "this kernel lacks nf_tables; lossy scenarios need it")
 
 
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
 def tool_version(argv: list[str]) -> str | None:
     if not shutil.which(argv[0]):
         return None
@@ -119,14 +111,14 @@ def probe() -> dict[str, Check]:
                            "run as root: benchmarks create network namespaces")
     if root:
         checks.update(_namespace_checks())
-    enabled = _read("/proc/sys/net/mptcp/enabled")
+    enabled = sysinfo.read_text("/proc/sys/net/mptcp/enabled")
     checks["mptcp_root_ns"] = Check(
         "mptcp_root_ns", None, f"net.mptcp.enabled={enabled} in the root namespace "
         "(runs set it to 1 in their own namespaces)" if enabled is not None else
         "no /proc/sys/net/mptcp: the kernel has no MPTCP")
-    checks["path_managers"] = Check("path_managers", None, _read(
+    checks["path_managers"] = Check("path_managers", None, sysinfo.read_text(
         "/proc/sys/net/mptcp/available_path_managers") or "kernel (in-kernel only)")
-    checks["schedulers"] = Check("schedulers", None, _read(
+    checks["schedulers"] = Check("schedulers", None, sysinfo.read_text(
         "/proc/sys/net/mptcp/available_schedulers") or "default")
     for tool, argv in (("iperf3", ["iperf3", "--version"]), ("mptcpize", ["mptcpize", "--version"])):
         version = tool_version(argv)

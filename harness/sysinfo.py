@@ -26,7 +26,7 @@ def kernel_config() -> dict[str, str] | None:
     return out
 
 
-def _read(path: str) -> str | None:
+def read_text(path: str) -> str | None:
     try:
         with open(path) as f:
             return f.read().strip()
@@ -36,13 +36,13 @@ def _read(path: str) -> str | None:
 
 def cpu() -> dict:
     model = None
-    for line in (_read("/proc/cpuinfo") or "").splitlines():
+    for line in (read_text("/proc/cpuinfo") or "").splitlines():
         if line.startswith("model name"):
             model = line.split(":", 1)[1].strip()
             break
     return {"model": model, "count": os.cpu_count(),
             "usable": sorted(os.sched_getaffinity(0)),
-            "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")}
+            "governor": read_text("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")}
 
 
 def kernel() -> dict:
@@ -52,5 +52,5 @@ def kernel() -> dict:
 
 
 def loadavg() -> list[float] | None:
-    text = _read("/proc/loadavg")
+    text = read_text("/proc/loadavg")
     return [float(x) for x in text.split()[:3]] if text else None
