@@ -27,7 +27,12 @@ def _alive(pid: int) -> bool:
 
 @contextmanager
 def owning(owner: str, **info):
-    """Register `owner` for the duration of the block."""
+    """Register `owner` for the duration of the block.  Re-entrant: an owner
+    this process already holds is left to the outer block."""
+    held = entry(owner)
+    if held and held.get("pid") == os.getpid():
+        yield
+        return
     os.makedirs(RUNS_DIR, exist_ok=True)
     with open(_path(owner), "w") as f:
         json.dump({"owner": owner, "pid": os.getpid(), "started": time.time(), **info}, f)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pyroute2 import IPRoute
 
 from harness import addressing as plan
-from harness import netns, pathmanager, shaping, sysctl
+from harness import netns, pathmanager, runs, shaping, sysctl
 from harness.errors import TopologyError
 
 IFA_F_NODAD = 0x02
@@ -110,10 +110,15 @@ class Topology:
 
     # --------------------------------------------------------- lifecycle
     def __enter__(self) -> "Topology":
+        # Registered as the owner of its namespaces, so that `bench clean`
+        # (from another process) never removes a topology in use.
+        self._owner = runs.owning(self.owner)
+        self._owner.__enter__()
         try:
             self._build()
         except BaseException as exc:
             self.destroy()
+            self._owner.__exit__(None, None, None)
             if isinstance(exc, TopologyError) or not isinstance(exc, Exception):
                 raise
             raise TopologyError(f"building the topology failed ({exc}); "
@@ -121,7 +126,14 @@ class Topology:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.destroy()
+        try:
+            self.destroy()
+        finally:
+            self._owner.__exit__(None, None, None)
+
+    @property
+    def owner(self) -> str:
+        return self.prefix[len(netns.PREFIX) + 1:]
 
     def destroy(self) -> None:
         """End processes left inside our namespaces, then remove them."""

@@ -110,3 +110,10 @@ def test_mptcp_is_enabled_in_the_endpoint_namespaces():
         s = netns.call_in(topo.ns("client"), socket.socket, socket.AF_INET, socket.SOCK_STREAM,
                           sockinfo.IPPROTO_MPTCP)
         s.close()
+
+
+def test_clean_from_another_process_spares_a_topology_in_use():
+    import sys
+    with Topology(TopologySpec(links=(LinkSpec(),)), prefix("inuse")) as topo:
+        subprocess.run([sys.executable, "-m", "bench", "clean"], check=True, capture_output=True)
+        assert all(netns.exists(n) for n in topo.namespaces())
