@@ -33,11 +33,32 @@ CORE_COLUMNS = (
 )
 
 # Scalar extras that also go to trials.csv (nested detail stays in JSON).
+# Workload-specific ones are None where they do not apply (latency columns
+# on a bulk trial, goodput on an RR one).
 EXTRA_COLUMNS = (
     "family", "cpu_placement", "cpu_sender", "cpu_receiver", "subflows_expected",
     "expected_goodput_bps", "expected_is_upper_bound", "cpu_sender_s_per_gb",
     "cpu_receiver_s_per_gb", "cpu_softirq_s", "mptcp_verified", "started_at",
+    # workload and engine modes
+    "workload", "send_mode", "recv_mode",
+    # latency workloads (rr, crr, rr_under_load): per-transaction latency
+    "transactions", "transactions_per_s", "latency_us_p50", "latency_us_p90",
+    "latency_us_p99", "latency_us_p999", "latency_us_max", "cpu_system_us_per_transaction",
 )
+
+# Nested fields of a trial record (JSON only), by the issue that fills them:
+#   intervals_bytes, interval_s   bytes delivered per interval (receiver side)
+#   subflow_detail                per-subflow dicts from MPTCP_FULL_INFO
+#   mptcp {client, server}        so_protocol, mptcp_info / mptcp_info_error per end
+#   mib {client, server}          MIB counter deltas per namespace
+#   system                        /proc/stat deltas over the sender's window
+#   error                         {call, errno, message, side} of a failed trial
+#   mode_support {send, recv}     {status: works|unsupported, reason, zc_completions,
+#                                  zc_copied} — what the engine mode really did
+#   latency_samples_us            per-transaction latencies (may be downsampled)
+#   verify                        {enabled, mismatches, missing_bytes}
+#   tool {name, ...}              a second driver's own figures (iperf3: its cpu_* and
+#                                 retransmits), beside ours
 
 # Upgraders: UPGRADES[n] turns a version-n document into version n+1.
 UPGRADES: dict[int, callable] = {}
