@@ -8,7 +8,7 @@ import os
 import signal
 from dataclasses import dataclass, field
 
-from bench import metadata, report, schema, trial
+from bench import metadata, report, schema, stalls, trial
 from bench.definitions import Catalog, Scenario
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
 from bench.rundir import RunDir
@@ -172,7 +172,7 @@ class Run:
         self.progress.trial(rec)
 
     def _write(self, meta: dict) -> None:
-        trial.classify_stalls(self.trials)
+        stalls.classify(self.trials)
         metadata.finish(meta)
         state = "interrupted" if self.interrupted_by else "complete"
         doc = schema.results_document(self.rundir.run_id, meta, self.scenarios, self.trials, state)

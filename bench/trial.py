@@ -7,13 +7,10 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-import statistics
-
 from bench import linkmodel
 from harness.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
-STALL_FRACTION = 0.5      # below half the scenario's median goodput
 GB = 1e9
 
 
@@ -136,22 +133,3 @@ def mptcp_evidence(views: dict, mib: dict) -> list[str]:
             if name.startswith("MPTcpExt") and "Fallback" in name and value > 0:
                 found.append(f"{side} {name} +{value}")
     return found
-
-
-def classify_stalls(trials: list[dict]) -> None:
-    """Mark `ok` trials far below their scenario x protocol median goodput as
-    `stalled` (in place).  Needs at least three ok trials to judge."""
-    groups: dict[tuple, list[dict]] = {}
-    for t in trials:
-        if t["status"] == "ok" and t.get("goodput_bps"):
-            groups.setdefault((t["scenario"], t["protocol"]), []).append(t)
-    for group in groups.values():
-        if len(group) < 3:
-            continue
-        median = statistics.median(t["goodput_bps"] for t in group)
-        for t in group:
-            if t["goodput_bps"] < STALL_FRACTION * median:
-                t["status"] = "stalled"
-                t["reason"] = (f"goodput {t['goodput_bps'] / 1e6:.1f} Mbit/s is "
-                               f"{t['goodput_bps'] / median:.0%} of the median "
-                               f"{median / 1e6:.1f} Mbit/s")

@@ -94,23 +94,6 @@ def test_errors(raw, scenario, err, status):
     assert rec["goodput_bps"] is None
 
 
-def _t(gp, proto="mptcp", status="ok"):
-    return {"scenario": "s", "protocol": proto, "goodput_bps": gp, "status": status, "reason": None}
-
-
-def test_stalls_are_classified_against_the_scenario_median():
-    trials = [_t(90e6), _t(92e6), _t(91e6), _t(20e6), _t(40e6, "tcp"), _t(41e6, "tcp"), _t(5e6, "tcp")]
-    trial.classify_stalls(trials)
-    assert [t["status"] for t in trials] == ["ok", "ok", "ok", "stalled", "ok", "ok", "stalled"]
-    assert "22% of the median" in trials[3]["reason"]
-
-
-def test_too_few_trials_are_not_judged():
-    trials = [_t(90e6), _t(1e6)]
-    trial.classify_stalls(trials)
-    assert all(t["status"] == "ok" for t in trials)
-
-
 def test_interrupted_record_has_core_columns(scenario):
     rec = trial.interrupted(scenario, "tcp", scenario.trial_params("tcp"), "native",
                             run_id="r", repeat=2, seq=5, signame="SIGINT")

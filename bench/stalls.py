@@ -1,0 +1,95 @@
+"""Stalls: trials whose goodput collapsed, for the whole run or a stretch.
+
+Two rules, both on what the receiver saw:
+  - the whole trial delivered less than STALL_FRACTION of the median of its
+    scenario x protocol x driver (needs at least MIN_GROUP ok trials);
+  - a sustained stretch — at least MIN_STRETCH_S, or STRETCH_SHARE of the
+    trial — ran below STARVED_FRACTION of the trial's own good rate (its
+    90th-percentile interval), e.g. a path lost mid-transfer.
+A stalled trial keeps its MIB evidence (MPTCP-level and TCP retransmits,
+duplicate data) so that a reader can tell a scheduler stall from loss.
+"""
+from __future__ import annotations
+
+import statistics
+
+STALL_FRACTION = 0.5
+MIN_GROUP = 3
+STARVED_FRACTION = 0.1
+MIN_STRETCH_S = 1.0
+STRETCH_SHARE = 0.25
+EVIDENCE_COUNTERS = ("MPTcpExtMPTCPRetrans", "MPTcpExtDuplicateData", "MPTcpExtRcvPruned",
+                     "TcpRetransSegs", "TcpExtTCPTimeouts", "TcpExtTCPLostRetransmit",
+                     "TcpExtTCPOFOQueue")
+
+
+def starved_stretch(intervals: list[int], interval_s: float) -> tuple[float, float] | None:
+    """(start_s, length_s) of the longest run of intervals below
+    STARVED_FRACTION of the trial's good rate, or None.  The last interval
+    is partial and ignored."""
+    series = intervals[:-1]
+    if len(series) < 3:
+        return None
+    good = sorted(series)[int(0.9 * (len(series) - 1))]
+    if good <= 0:
+        return None
+    limit = STARVED_FRACTION * good
+    best, start = (0, 0), None
+    for i, value in enumerate(series + [good]):   # sentinel closes a final run
+        if value < limit and start is None:
+            start = i
+        elif value >= limit and start is not None:
+            if i - start > best[1]:
+                best = (start, i - start)
+            start = None
+    if best[1] == 0:
+        return None
+    return best[0] * interval_s, best[1] * interval_s
+
+
+def evidence(trial: dict) -> dict:
+    mib = trial.get("mib") or {}
+    out = {}
+    for side in ("client", "server"):
+        for name in EVIDENCE_COUNTERS:
+            value = (mib.get(side) or {}).get(name)
+            if value:
+                out[f"{side}.{name}"] = value
+    return out
+
+
+def _mark(trial: dict, reason: str, **detail) -> None:
+    trial["status"] = "stalled"
+    trial["reason"] = reason
+    trial["stall"] = {**detail, "evidence": evidence(trial)}
+
+
+def _stretch_rule(trial: dict) -> bool:
+    found = starved_stretch(trial.get("intervals_bytes") or [], trial.get("interval_s") or 0.1)
+    if not found:
+        return False
+    start, length = found
+    span = trial.get("duration_s") or 0
+    threshold = min(MIN_STRETCH_S, STRETCH_SHARE * span) if span else MIN_STRETCH_S
+    if length < threshold:
+        return False
+    _mark(trial, f"goodput fell below {STARVED_FRACTION:.0%} of its own rate for "
+                 f"{length:.1f} s from {start:.1f} s", stretch_start_s=start, stretch_s=length)
+    return True
+
+
+def classify(trials: list[dict]) -> None:
+    """Mark stalled trials in place (only trials that are `ok` so far)."""
+    groups: dict[tuple, list[dict]] = {}
+    for t in trials:
+        if t["status"] == "ok" and t.get("goodput_bps"):
+            groups.setdefault((t["scenario"], t["protocol"], t.get("driver")), []).append(t)
+    for group in groups.values():
+        median = statistics.median(t["goodput_bps"] for t in group) if len(group) >= MIN_GROUP else None
+        for t in group:
+            if median and t["goodput_bps"] < STALL_FRACTION * median:
+                _mark(t, f"goodput {t['goodput_bps'] / 1e6:.1f} Mbit/s is "
+                         f"{t['goodput_bps'] / median:.0%} of the median {median / 1e6:.1f} Mbit/s",
+                      fraction_of_median=t["goodput_bps"] / median)
+            else:
+                _stretch_rule(t)

@@ -1,0 +1,59 @@
+"""Stall classification on interval series."""
+import json
+
+import pytest
+
+from bench import stalls
+
+
+def _t(gp, proto="mptcp", intervals=None, status="ok", mib=None):
+    return {"scenario": "s", "protocol": proto, "driver": "native", "goodput_bps": gp,
+            "status": status, "reason": None, "intervals_bytes": intervals or [],
+            "interval_s": 0.1, "duration_s": len(intervals or []) * 0.1, "mib": mib or {}}
+
+
+def test_whole_trial_far_below_its_scenario_median():
+    trials = [_t(90e6), _t(92e6), _t(91e6), _t(20e6, mib={"client": {"MPTcpExtMPTCPRetrans": 7}}),
+              _t(40e6, "tcp"), _t(41e6, "tcp"), _t(5e6, "tcp")]
+    stalls.classify(trials)
+    assert [t["status"] for t in trials] == ["ok", "ok", "ok", "stalled", "ok", "ok", "stalled"]
+    assert "22% of the median 90.5 Mbit/s" in trials[3]["reason"]
+    assert trials[3]["stall"]["evidence"] == {"client.MPTcpExtMPTCPRetrans": 7}
+
+
+def test_too_few_trials_are_not_judged_against_a_median():
+    trials = [_t(90e6), _t(1e6)]
+    stalls.classify(trials)
+    assert all(t["status"] == "ok" for t in trials)
+
+
+def test_a_sustained_collapse_mid_trial_is_a_stall_even_alone():
+    series = [600_000] * 15 + [1_000] * 15 + [600_000] * 10 + [12]
+    trials = [_t(30e6, intervals=series)]
+    stalls.classify(trials)
+    assert trials[0]["status"] == "stalled"
+    assert trials[0]["stall"]["stretch_s"] == pytest.approx(1.5)
+    assert trials[0]["stall"]["stretch_start_s"] == pytest.approx(1.5)
+
+
+def test_a_short_dip_or_the_partial_last_interval_is_not():
+    series = [600_000] * 20 + [1_000] * 3 + [600_000] * 17 + [5]
+    trials = [_t(30e6, intervals=series)]
+    stalls.classify(trials)
+    assert trials[0]["status"] == "ok"
+
+
+def test_only_ok_trials_are_reclassified():
+    t = _t(1e6, intervals=[600_000] * 10 + [0] * 20 + [1], status="fallback")
+    stalls.classify([t])
+    assert t["status"] == "fallback"
+
+
+def test_real_shaped_trials_are_steady(data_dir):
+    from bench import trial
+    from bench.definitions import Catalog
+    raw = json.loads((data_dir / "raw-trials.json").read_text())
+    s = Catalog().scenario("aggregate-2x")
+    recs = [trial.build(raw[p], s, p, run_id="r", repeat=0, seq=0) for p in ("tcp", "mptcp")]
+    stalls.classify(recs)
+    assert [r["status"] for r in recs] == ["ok", "ok"]
