@@ -65,6 +65,9 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
         picked = [catalog.scenario(n) for n in base.scenarios]
         name, desc = base.name, base.description
     drivers.get(driver)  # unknown driver: a clear error now, not mid-run
+    if base and repeat is not None and repeat < base.min_repeat:
+        raise InputError(f"suite {base.name!r} needs at least {base.min_repeat} repeats to support "
+                         f"a conclusion; use --repeat {base.min_repeat} or more")
     return Plan(name=name, scenarios=picked, description=desc,
                 repeat=repeat or (base.repeat if base else 5),
                 warmup=warmup if warmup is not None else (base.warmup if base else 1),
@@ -143,6 +146,7 @@ class Run:
                 for proto in scenario.protocols:
                     raw = trialrun.run_trial(driver, topo,
                                              scenario.trial_params(proto, WARMUP_DURATION_S))
+                    # (warm-ups run without link events: they only warm the path)
                     rec = trial.build(raw, scenario, proto, run_id=self.rundir.run_id,
                                       repeat=-1 - w, seq=-1)
                     entry["warmup"].append({"protocol": proto, "status": rec["status"],
@@ -157,7 +161,7 @@ class Run:
         params = scenario.trial_params(proto, self.plan.duration_s)
         seq = len(self.trials)
         try:
-            raw = trialrun.run_trial(driver, topo, params)
+            raw = trialrun.run_trial(driver, topo, params, scenario.link_events())
         except Interrupted as exc:
             rec = trial.interrupted(scenario, proto, params, driver.name, signame=str(exc),
                                     run_id=self.rundir.run_id, repeat=repeat, seq=seq)
@@ -182,14 +186,13 @@ class Run:
         self.rundir.point_latest()
 
     def exit_status(self) -> int:
-        """1 when a trial failed or a scenario produced no usable trial for
-        one of its protocols; 0 otherwise."""
-        if any(t["status"] == "failed" for t in self.trials):
-            return EXIT_BENCH_FAILURE
+        """1 when a trial failed or came out other than its scenario expects
+        (by default: ok), or a scenario produced no trial for a protocol."""
         for name, entry in self.scenarios.items():
+            expect = entry["definition"]["expect"]
             for proto in entry["definition"]["protocols"]:
-                if not any(t["scenario"] == name and t["protocol"] == proto
-                           and t["status"] == "ok" for t in self.trials):
+                mine = [t for t in self.trials if t["scenario"] == name and t["protocol"] == proto]
+                if not mine or any(t["status"] not in expect[proto] for t in mine):
                     return EXIT_BENCH_FAILURE
         return EXIT_OK
 

@@ -20,6 +20,7 @@ def _base(scenario, protocol: str, p: dict, driver: str, *, run_id: str, repeat:
         "run_id": run_id, "scenario": scenario.name, "protocol": protocol, "driver": driver,
         "repeat": repeat, "seq": seq, "status": "ok", "reason": None,
         "family": p["family"], "started_at": started_at,
+        "server_protocol": p.get("server_protocol") or protocol,
         "cpu_placement": scenario.cpu.label(), "cpu_sender": p["cpu_sender"],
         "cpu_receiver": p["cpu_receiver"],
         "subflows_expected": scenario.expected_subflows() if protocol == "mptcp" else 1,
@@ -36,6 +37,8 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
     rec = _base(scenario, protocol, raw["params"], raw["driver"], run_id=run_id,
                 repeat=repeat, seq=seq, started_at=raw["started_at"])
     rec["mib"], rec["error"] = raw["mib"], raw["error"]
+    rec["noise"] = raw.get("noise")
+    rec["events"] = raw.get("events") or []
     if raw["error"]:
         err = raw["error"]
         unsupported = (err.get("call", "").startswith("socket(")
@@ -62,6 +65,8 @@ def interrupted(scenario, protocol: str, params, driver: str, *, run_id: str, re
 def _measures(rec: dict, raw: dict) -> None:
     snd, rcv = raw["sender"], raw["receiver"]
     loop = rcv["loop"]
+    for ev in rec["events"]:   # placed on the receiver's series (same monotonic clock)
+        ev["at_s_from_first_byte"] = (ev["at_ns"] - loop["first_ns"]) / 1e9 if loop["first_ns"] else None
     span_s = (loop["last_ns"] - loop["first_ns"]) / 1e9
     gb = loop["bytes"] / GB
     system = snd["system"]
@@ -78,6 +83,7 @@ def _measures(rec: dict, raw: dict) -> None:
         "intervals_bytes": loop["intervals"],
         "system": system,
         "sender_send_bytes": snd["loop"]["bytes"],
+        "window_s": snd["window_ns"] / 1e9,
     })
     info = snd["info"]
     full = info.get("full_info")

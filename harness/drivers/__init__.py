@@ -15,6 +15,7 @@ from harness.errors import CapabilityError
 @dataclass(frozen=True)
 class TrialParams:
     protocol: str                 # "tcp" | "mptcp"
+    server_protocol: str | None = None  # the listener's, when it differs (a plain-TCP server)
     family: int = 4
     duration_s: float = 5.0
     max_bytes: int = 0            # 0: run for duration_s
