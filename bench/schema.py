@@ -49,6 +49,12 @@ EXTRA_COLUMNS = (
 # Nested fields of a trial record (JSON only), by the issue that fills them:
 #   intervals_bytes, interval_s   bytes delivered per interval (receiver side)
 #   subflow_detail                per-subflow dicts from MPTCP_FULL_INFO
+#   subflow_share                 each subflow's share of the bytes acked
+#   window_s                      the sender's transfer window (CPU figures cover it)
+#   noise                         other processes' and kernel threads' CPU s in the trial
+#   events                        link events applied: action, link, at_ns, at_s_from_first_byte, error
+#   stall                         why a trial is stalled: stretch or fraction of median, MIB evidence
+#   server_protocol               the listener's protocol (tcp for a plain-TCP server)
 #   mptcp {client, server}        so_protocol, mptcp_info / mptcp_info_error per end
 #   mib {client, server}          MIB counter deltas per namespace
 #   system                        /proc/stat deltas over the sender's window

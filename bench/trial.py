@@ -90,6 +90,9 @@ def _measures(rec: dict, raw: dict) -> None:
     if full:
         rec["subflows"] = full["num_subflows"]
         rec["subflow_detail"] = full["subflows"]
+        carried = [sf.get("bytes_acked") or 0 for sf in full["subflows"]]
+        total = sum(carried)
+        rec["subflow_share"] = [c / total for c in carried] if total else None
     elif "mptcp_info" in info:
         rec["subflows"] = info["mptcp_info"].get("subflows", 0) + 1
     else:
@@ -119,7 +122,11 @@ def _verify(rec: dict, raw: dict, protocol: str) -> tuple[str, str] | None:
     if evidence:
         return "fallback", "; ".join(evidence)
     if rec["subflows"] < rec["subflows_expected"]:
-        return "partial", f"{rec['subflows']} of {rec['subflows_expected']} expected subflows"
+        joins = {k[len("MPTcpExt"):]: v for k, v in raw["mib"]["client"].items()
+                 if k.startswith("MPTcpExtMPJoin")}
+        detail = ", ".join(f"{k} +{v}" for k, v in joins.items()) or "no join attempted"
+        return "partial", (f"{rec['subflows']} of {rec['subflows_expected']} expected subflows "
+                           f"(client {detail})")
     return None
 
 
