@@ -150,7 +150,19 @@ class Scenario(_Model):
             if link >= len(self.links):
                 raise ValueError(f"{what} on link {link}, but the scenario has "
                                  f"{len(self.links)} link(s)")
+        if self.events:
+            # A timeline needs a trial long enough for it, whatever a suite says.
+            if "duration_s" not in self.workload.model_fields_set or self.workload.bytes:
+                raise ValueError("a scenario with events must set workload.duration_s")
+            late = [e.at_s for e in self.events if e.at_s >= self.workload.duration_s]
+            if late:
+                raise ValueError(f"event at {late[0]} s falls outside the "
+                                 f"{self.workload.duration_s} s trial")
         return self
+
+    def own_duration(self) -> float | None:
+        """The scenario's own trial duration, which a suite does not override."""
+        return self.workload.duration_s if "duration_s" in self.workload.model_fields_set else None
 
     def link_events(self) -> tuple[LinkEvent, ...]:
         return tuple(LinkEvent(**e.model_dump()) for e in self.events)

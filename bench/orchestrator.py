@@ -30,7 +30,7 @@ class Plan:
     description: str = ""
 
     def trial_duration(self, scenario: Scenario) -> float:
-        return self.duration_s or scenario.workload.duration_s
+        return scenario.own_duration() or self.duration_s or scenario.workload.duration_s
 
     def estimate_s(self) -> float:
         total = 0.0
@@ -107,6 +107,7 @@ class Run:
         self.rundir.create()
         meta = metadata.run_metadata(self.argv, self.plan.as_dict())
         self.progress.start(self.plan, self.rundir.path)
+        self._pid = os.getpid()
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             with runs.owning(self.rundir.run_id, out=str(self.rundir.path)):
@@ -126,6 +127,11 @@ class Run:
         return self.exit_status()
 
     def _on_signal(self, signum, frame) -> None:
+        if os.getpid() != self._pid:
+            # A forked child (pyroute2 forks to open netlink sockets in a
+            # namespace, then SIGTERMs it) inherits this handler: it must
+            # just die, never unwind the orchestrator's stack as its own.
+            os._exit(128 + signum)
         # Further signals are ignored while what exists is torn down.
         for s in (signal.SIGINT, signal.SIGTERM):
             signal.signal(s, signal.SIG_IGN)
@@ -158,7 +164,7 @@ class Run:
         entry["state"] = "complete"
 
     def _trial(self, driver, topo, scenario: Scenario, proto: str, repeat: int) -> None:
-        params = scenario.trial_params(proto, self.plan.duration_s)
+        params = scenario.trial_params(proto, self.plan.trial_duration(scenario))
         seq = len(self.trials)
         try:
             raw = trialrun.run_trial(driver, topo, params, scenario.link_events())

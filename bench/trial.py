@@ -7,7 +7,7 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-from bench import linkmodel
+from bench import failover, linkmodel
 from harness.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
@@ -67,6 +67,13 @@ def _measures(rec: dict, raw: dict) -> None:
     loop = rcv["loop"]
     for ev in rec["events"]:   # placed on the receiver's series (same monotonic clock)
         ev["at_s_from_first_byte"] = (ev["at_ns"] - loop["first_ns"]) / 1e9 if loop["first_ns"] else None
+        if ev["action"] in ("down", "up") and ev["at_s_from_first_byte"] is not None:
+            ev["delivery"] = failover.metrics(loop["intervals"], loop["interval_ns"] / 1e9,
+                                              ev["at_s_from_first_byte"])
+    down = next((ev for ev in rec["events"] if ev["action"] == "down" and ev.get("delivery")), None)
+    if down:
+        rec["failover_gap_ms"] = down["delivery"]["gap_ms"]
+        rec["failover_recover_s"] = down["delivery"]["recover_s"]
     span_s = (loop["last_ns"] - loop["first_ns"]) / 1e9
     gb = loop["bytes"] / GB
     system = snd["system"]
