@@ -177,7 +177,7 @@ class Scenario(_Model):
                             subflows_limit=self.mptcp.subflows_limit,
                             add_addr_accepted_limit=self.mptcp.add_addr_accepted_limit,
                             sysctls=tuple((k, str(v)) for k, v in self.sysctls.items()),
-                            strip_mptcp_links=strip)
+                            strip_mptcp_links=strip, families=(self.family,))
 
     def expected_subflows(self) -> int:
         """Subflows the path manager should establish: the initial one plus
