@@ -71,6 +71,11 @@ class TopologySpec:
         for ep in self.endpoints:
             if ep.side not in ("client", "server") or not 0 <= ep.link < len(self.links):
                 raise TopologyError(f"endpoint {ep} names no existing side/link")
+        for side in ("client", "server"):
+            count = sum(1 for ep in self.endpoints if ep.side == side) * len(self.families)
+            if count > pathmanager.MAX_LIMIT:
+                raise TopologyError(f"{count} {side} path-manager endpoints (one per link and address "
+                                    f"family), but the kernel holds at most {pathmanager.MAX_LIMIT}")
         if any(not 0 <= i < len(self.links) for i in self.strip_mptcp_links):
             raise TopologyError(f"middlebox on a link the topology lacks: {self.strip_mptcp_links}")
 
