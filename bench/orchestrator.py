@@ -13,6 +13,7 @@ from bench.definitions import Catalog, Scenario
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
 from bench.rundir import RunDir
 from harness import capabilities, drivers, netns, runs, trialrun
+from harness.errors import CapabilityError
 from harness.topology import Topology
 
 WARMUP_DURATION_S = 1.0
@@ -28,6 +29,7 @@ class Plan:
     duration_s: float | None
     driver: str = "native"
     description: str = ""
+    explicit: bool = False   # scenarios named on the command line, not taken from a suite
 
     def trial_duration(self, scenario: Scenario) -> float:
         return scenario.own_duration() or self.duration_s or scenario.workload.duration_s
@@ -43,9 +45,7 @@ class Plan:
     def needs(self) -> set[str]:
         need = {"root", "netns"}
         for s in self.scenarios:
-            need |= s.topology().needs()
-            if "mptcp" in s.protocols:
-                need.add("mptcp")
+            need |= scenario_needs(s)
         return need
 
     def as_dict(self) -> dict:
@@ -68,10 +68,14 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
     if base and repeat is not None and repeat < base.min_repeat:
         raise InputError(f"suite {base.name!r} needs at least {base.min_repeat} repeats to support "
                          f"a conclusion; use --repeat {base.min_repeat} or more")
-    return Plan(name=name, scenarios=picked, description=desc,
+    return Plan(name=name, scenarios=picked, description=desc, explicit=bool(scenarios),
                 repeat=repeat or (base.repeat if base else 5),
                 warmup=warmup if warmup is not None else (base.warmup if base else 1),
                 duration_s=duration_s or (base.duration_s if base else None), driver=driver)
+
+
+def scenario_needs(s: Scenario) -> set[str]:
+    return s.topology().needs() | ({"mptcp"} if "mptcp" in s.protocols else set())
 
 
 class Interrupted(Exception):
@@ -88,12 +92,25 @@ class Run:
     argv: list[str]
     trials: list[dict] = field(default_factory=list)
     scenarios: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)   # scenario -> why it cannot run here
     interrupted_by: int | None = None
 
     def preflight(self) -> None:
         """Everything that can be refused is refused before anything is made."""
         checks = capabilities.probe()
-        capabilities.require(checks, self.plan.needs(), f"suite {self.plan.name!r}")
+        what = f"suite {self.plan.name!r}"
+        capabilities.require(checks, {"root", "netns"}, what)
+        for s in self.plan.scenarios:
+            try:
+                capabilities.require(checks, scenario_needs(s), f"scenario {s.name!r}")
+            except CapabilityError as exc:
+                # Named on the command line: refuse.  Part of a suite: skip it,
+                # listed as skipped — never run with a different meaning.
+                if self.plan.explicit:
+                    raise
+                self.skipped[s.name] = str(exc)
+        if len(self.skipped) == len(self.plan.scenarios):
+            capabilities.require(checks, self.plan.needs(), what)
         driver = drivers.get(self.plan.driver)
         driver.check()
         cpus = set(os.sched_getaffinity(0))
@@ -146,6 +163,15 @@ class Run:
             "warmup": [], "state": "started",
         }
         self.progress.scenario(scenario)
+        if scenario.name in self.skipped:
+            entry["state"] = "skipped"
+            entry["reason"] = self.skipped[scenario.name]
+            for proto in scenario.protocols:
+                params = scenario.trial_params(proto, self.plan.trial_duration(scenario))
+                self._record(trial.skipped(scenario, proto, params, self.plan.driver,
+                                           run_id=self.rundir.run_id, seq=len(self.trials),
+                                           reason=self.skipped[scenario.name]))
+            return
         with Topology(scenario.topology(), prefix) as topo:
             entry["readback"] = metadata.scenario_readback(topo)
             for w in range(self.plan.warmup):
@@ -195,6 +221,8 @@ class Run:
         """1 when a trial failed or came out other than its scenario expects
         (by default: ok), or a scenario produced no trial for a protocol."""
         for name, entry in self.scenarios.items():
+            if entry["state"] == "skipped":
+                continue
             expect = entry["definition"]["expect"]
             for proto in entry["definition"]["protocols"]:
                 mine = [t for t in self.trials if t["scenario"] == name and t["protocol"] == proto]

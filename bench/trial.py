@@ -62,6 +62,15 @@ def interrupted(scenario, protocol: str, params, driver: str, *, run_id: str, re
     return rec
 
 
+def skipped(scenario, protocol: str, params, driver: str, *, run_id: str, seq: int,
+            reason: str) -> dict:
+    """The record standing for a scenario this kernel cannot run."""
+    rec = _base(scenario, protocol, params.as_dict(), driver, run_id=run_id, repeat=0,
+                seq=seq, started_at=None)
+    rec["status"], rec["reason"] = "skipped", f"skipped: {reason}"
+    return rec
+
+
 def _measures(rec: dict, raw: dict) -> None:
     snd, rcv = raw["sender"], raw["receiver"]
     loop = rcv["loop"]

@@ -57,8 +57,8 @@ def _qdisc_check(ns: str, kind: str) -> Check:
             return Check(kind, False,
                          f"qdisc {kind}: {'not in this kernel' if missing else exc}",
                          f"this kernel lacks sch_{kind}" + (
-                             "; scenarios with delay or jitter need it (use a kernel with netem, "
-                             "e.g. the VM lane)" if kind == "netem" else ""))
+                             "; scenarios with delay or jitter need it "
+                             "(use --kernel IMAGE to run them in a VM)" if kind == "netem" else ""))
 
 
 def _nft_check(ns: str) -> Check:
