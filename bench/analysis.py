@@ -1,87 +1,98 @@
-"""Trials as a pandas DataFrame and the statistics a report states.
+"""The statistics a report states, on the frames of bench.rundata.
+
+    run = analysis.open_run("reports/latest")   # or analysis.load(dir): the trials
+    analysis.describe(run.trials)   # per scenario x driver x protocol x metric
 
 Only `ok` trials enter a median.  Everything else is counted beside it:
 a fallback, a stall or a failure is a finding, never noise to average away.
+MPTCP/TCP ratios come from trials paired by repeat (both ok) and appear as
+the pseudo-protocol "mptcp/tcp", so every statistic treats them alike.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from bench import schema
+from bench import stats
+from bench.metrics import METRICS
+from bench.rundata import (KEYS, RATIO, RunData, frame, intervals_long,  # noqa: F401
+                           latency_long, load, open_run, samples)
 
-# metric -> (label, unit, scale to unit, better direction)
-METRICS = {
-    "goodput_bps": ("goodput", "Mbit/s", 1e-6, "higher"),
-    "cpu_system_s_per_gb": ("system CPU", "s/GB", 1.0, "lower"),
-    "cpu_sender_s_per_gb": ("sender CPU", "s/GB", 1.0, "lower"),
-    "cpu_receiver_s_per_gb": ("receiver CPU", "s/GB", 1.0, "lower"),
-    "retransmits": ("retransmits", "segments", 1.0, "lower"),
-}
 HIGH_SPREAD = 0.10       # relative IQR above which a median supports no conclusion
-BOOTSTRAP_RESAMPLES = 2000
-COUNTED = ("ok", "fallback", "partial", "stalled", "failed", "unsupported", "interrupted")
+COUNTED = ("ok", "fallback", "partial", "stalled", "failed", "unsupported", "skipped",
+           "interrupted")
+STATS = ("n", "median", "q1", "q3", "min", "max", "rel_iqr", "ci_low", "ci_high")
+bootstrap_median_ci = stats.median_ci
 
 
-def frame(trials: list[dict]) -> pd.DataFrame:
-    cols = [*schema.CORE_COLUMNS, *schema.EXTRA_COLUMNS]
-    return pd.DataFrame([schema.csv_row(t) for t in trials], columns=cols)
+def factorize(long: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group codes per row and the groups' keys (as plain objects), ordered
+    by the columns' codes.  Column by column, then one np.unique: cheap on
+    the categorical columns of `samples`."""
+    codes = np.zeros(len(long), dtype=np.int64)
+    for c in cols:
+        k, uniques = pd.factorize(long[c], use_na_sentinel=False)
+        codes = codes * max(len(uniques), 1) + k
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    keys = long[cols].iloc[first].reset_index(drop=True)
+    return inverse.ravel(), keys.astype(object)
+
+
+def describe(df: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario x driver x protocol x metric over ok trials: n, median,
+    quartiles, min, max, relative IQR and a bootstrap 95 % CI of the median."""
+    return describe_samples(samples(df))
+
+
+def describe_samples(long: pd.DataFrame) -> pd.DataFrame:
+    if long.empty:
+        return pd.DataFrame(columns=[*KEYS, "metric", *STATS])
+    codes, keys = factorize(long, [*KEYS, "metric"])
+    out = keys.assign(**stats.summary(stats.Grouped(long["value"].to_numpy(), codes, len(keys))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rel_iqr"] = np.where(out["median"] != 0,
+                                  (out["q3"] - out["q1"]) / out["median"].abs(), np.nan)
+    return out[[*KEYS, "metric", *STATS]]
+
+
+def status_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario x driver x protocol: n and n_<status> for every status."""
+    keys = [df[k].astype(object) for k in KEYS]
+    counts = pd.crosstab(keys, df["status"], dropna=False)
+    counts = counts.reindex(columns=list(COUNTED), fill_value=0).add_prefix("n_")
+    counts.insert(0, "n", counts.sum(axis=1))
+    counts = counts.reset_index()
+    # In the run's order (first appearance), TCP before MPTCP.
+    first = {k: i for i, k in enumerate(dict.fromkeys(zip(df["scenario"], df["driver"])))}
+    rank = [(first.get((s, d), 0), p != "tcp") for s, d, p in
+            zip(counts["scenario"], counts["driver"], counts["protocol"])]
+    return counts.iloc[sorted(range(len(counts)), key=rank.__getitem__)].reset_index(drop=True)
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per scenario x protocol: counts per status and, over ok
-    trials, median / quartiles / min / max of each metric."""
-    rows = []
-    for (scenario, protocol), g in df.groupby(["scenario", "protocol"], sort=False):
-        row = {"scenario": scenario, "protocol": protocol, "n": len(g)}
-        for status in COUNTED:
-            row[f"n_{status}"] = int((g["status"] == status).sum())
-        ok = g[g["status"] == "ok"]
-        for metric in METRICS:
-            values = pd.to_numeric(ok[metric], errors="coerce").dropna()
-            row.update(_describe(metric, values))
-        row["expected_goodput_bps"] = g["expected_goodput_bps"].iloc[0]
-        row["subflows_median"] = pd.to_numeric(ok["subflows"], errors="coerce").median()
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """One row per scenario x driver x protocol: status counts and, over ok
+    trials, `<metric>_<stat>` columns (NaN where no ok trial gave a value)."""
+    counts = status_counts(df)
+    d = describe(df)
+    d = d[d["protocol"] != RATIO]
+    wide = d.pivot_table(index=KEYS, columns="metric", values=list(STATS[1:]),
+                         aggfunc="first", dropna=False)
+    wide.columns = [f"{metric}_{stat}" for stat, metric in wide.columns]
+    wanted = [f"{m}_{s}" for m in METRICS for s in STATS[1:]]
+    wide = wide.reindex(columns=wanted).reset_index() if len(wide) else \
+        pd.DataFrame(columns=[*KEYS, *wanted])
+    out = counts.merge(wide, on=KEYS, how="left")
+    first = df.groupby(KEYS, sort=False, dropna=False)["expected_goodput_bps"].first()
+    out = out.merge(first.reset_index(), on=KEYS, how="left")
+    ok = df[df["status"] == "ok"]
+    subflows = pd.to_numeric(ok["subflows"]).groupby([ok[k] for k in KEYS], dropna=False).median()
+    return out.merge(subflows.rename("subflows_median").reset_index(), on=KEYS, how="left")
 
 
-def _describe(metric: str, values: pd.Series) -> dict:
-    if values.empty:
-        return {f"{metric}_{k}": np.nan for k in ("median", "q1", "q3", "min", "max", "rel_iqr")}
-    q1, med, q3 = np.percentile(values, [25, 50, 75])
-    return {f"{metric}_median": med, f"{metric}_q1": q1, f"{metric}_q3": q3,
-            f"{metric}_min": values.min(), f"{metric}_max": values.max(),
-            f"{metric}_rel_iqr": (q3 - q1) / med if med else np.nan}
-
-
-def paired_ratios(df: pd.DataFrame, metric: str, num: str = "mptcp", den: str = "tcp") -> pd.DataFrame:
-    """Per scenario: num/den ratio of `metric` from trials paired by repeat
-    (both ok), its median and a bootstrap 95 % interval of that median."""
-    rows = []
-    for scenario, g in df.groupby("scenario", sort=False):
-        ok = g[g["status"] == "ok"]
-        a = ok[ok["protocol"] == num].set_index("repeat")[metric]
-        b = ok[ok["protocol"] == den].set_index("repeat")[metric]
-        both = pd.concat([a, b], axis=1, keys=["a", "b"]).dropna()
-        both = both[both["b"] > 0]
-        ratios = (both["a"] / both["b"]).to_numpy(dtype=float)
-        lo, hi = bootstrap_median_ci(ratios)
-        rows.append({"scenario": scenario, "metric": metric, "pairs": len(ratios),
-                     "ratio": float(np.median(ratios)) if len(ratios) else np.nan,
-                     "ci_low": lo, "ci_high": hi})
-    return pd.DataFrame(rows)
-
-
-def bootstrap_median_ci(values: np.ndarray, level: float = 0.95,
-                        seed: int = 20261128) -> tuple[float, float]:
-    """Percentile bootstrap interval of the median (fixed seed: a report
-    re-rendered from the same data states the same interval)."""
-    if len(values) < 2:
-        return (np.nan, np.nan)
-    rng = np.random.default_rng(seed)
-    draws = rng.choice(values, size=(BOOTSTRAP_RESAMPLES, len(values)), replace=True)
-    medians = np.median(draws, axis=1)
-    tail = (1 - level) / 2 * 100
-    lo, hi = np.percentile(medians, [tail, 100 - tail])
-    return float(lo), float(hi)
+def paired_ratios(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per scenario and driver: the median of the per-repeat MPTCP/TCP
+    ratios of `metric` (both trials ok) with its bootstrap 95 % interval."""
+    d = describe(df)
+    d = d[(d["protocol"] == RATIO) & (d["metric"] == metric)]
+    return d.rename(columns={"n": "pairs", "median": "ratio"})[
+        ["scenario", "driver", "metric", "pairs", "ratio", "ci_low", "ci_high"]]

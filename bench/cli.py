@@ -1,23 +1,25 @@
-"""python -m bench {run,list,doctor,clean,report}
+"""python -m bench {run,list,doctor,clean,report,compare,gate,export}
 
 Exit status: 0 success, 1 a benchmark failure (a failed trial, or a
-scenario with no usable trial), 2 bad input or a missing capability,
-128+N when ended by signal N.
+scenario with no usable trial) or, for `gate`, a regression, 2 bad input,
+a missing capability or runs that cannot be compared, 128+N when ended by
+signal N.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from bench import doctor, orchestrator, report, schema
+from bench import analysis, compare, doctor, export, gate, orchestrator, report
 from bench.definitions import Catalog
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from bench.progress import RunProgress
-from bench.rundir import RESULTS, RunDir, check_writable, new_run_id, write_atomic
+from bench.rundir import RunDir, check_writable, new_run_id
 from harness import cleanup
 from harness.drivers import names as driver_names
 from harness.errors import HarnessError
@@ -53,9 +55,33 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("clean", help="remove namespaces and processes a killed run left")
 
-    rep = sub.add_parser("report", help="re-render report.md of a run directory")
+    rep = sub.add_parser("report", help="re-render report.md and report.html of a run directory")
     rep.add_argument("run_dir", type=Path)
+
+    cmp = sub.add_parser("compare", help="compare a candidate run with a base run")
+    _compare_args(cmp)
+    gt = sub.add_parser("gate", help="exit 1 when the candidate run regressed against the base")
+    _compare_args(gt)
+    gt.add_argument("--max-regression", action="append", default=[], metavar="METRIC=PCT",
+                    help="tolerated regression of a metric in percent, or METRIC=off "
+                         "(repeatable; defaults: " + ", ".join(
+                             f"{m}={p:g}" for m, p in gate.default_thresholds().items() if p) + ")")
+
+    exp = sub.add_parser("export", help="export a run for pyperf, as CSV or as Parquet")
+    exp.add_argument("run_dir", type=Path)
+    exp.add_argument("--pyperf", action="store_true", help="pyperf JSON (pyperf compare_to/stats/hist)")
+    exp.add_argument("--csv", action="store_true", help="tidy CSV tables")
+    exp.add_argument("--parquet", action="store_true", help="tidy Parquet tables")
+    exp.add_argument("--out", type=Path, metavar="DIR", help="default: RUN_DIR/export")
     return ap
+
+
+def _compare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("base", type=Path, metavar="BASE", help="base run directory")
+    p.add_argument("cand", type=Path, metavar="CAND", help="candidate run directory")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--force", action="store_true",
+                   help="compare even when the runs measured different things")
 
 
 def _positive(name: str, value, allow_zero: bool = False) -> None:
@@ -125,14 +151,49 @@ def cmd_clean(args, console: Console) -> int:
 
 
 def cmd_report(args, console: Console) -> int:
-    doc = schema.load_results(args.run_dir / RESULTS)
-    write_atomic(args.run_dir / "report.md", report.markdown(doc))
-    console.print(f"wrote {args.run_dir / 'report.md'}")
+    run = analysis.open_run(args.run_dir)
+    for path in report.write(run):
+        console.print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_compare(args, console: Console) -> int:
+    c = compare.compare(analysis.open_run(args.base), analysis.open_run(args.cand))
+    if args.json:
+        print(json.dumps(compare.as_json(c), indent=1))
+    else:
+        print("\n".join(compare.lines(c)))
+    if c.incomparable and not args.force:
+        if not args.json:
+            print("cannot compare: the runs differ in what was measured (INCOMPARABLE above); "
+                  "pass --force to compare anyway", file=sys.stderr)
+        return gate.INCOMPARABLE
+    return EXIT_OK
+
+
+def cmd_gate(args, console: Console) -> int:
+    thresholds = gate.parse_thresholds(args.max_regression)
+    c = compare.compare(analysis.open_run(args.base), analysis.open_run(args.cand))
+    result = gate.evaluate(c, thresholds, force=args.force)
+    if args.json:
+        print(json.dumps(result.as_json(c, thresholds), indent=1))
+    else:
+        print("\n".join(result.lines))
+    return result.status
+
+
+def cmd_export(args, console: Console) -> int:
+    formats = [f for f in ("pyperf", "csv", "parquet") if getattr(args, f)]
+    if not formats:
+        raise InputError("export needs at least one of --pyperf, --csv, --parquet")
+    run = analysis.open_run(args.run_dir)
+    for path in export.write(run, formats, args.out or args.run_dir / "export"):
+        console.print(f"wrote {path}")
     return EXIT_OK
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "clean": cmd_clean,
-            "report": cmd_report}
+            "report": cmd_report, "compare": cmd_compare, "gate": cmd_gate, "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -214,7 +214,7 @@ class Run:
         doc = schema.results_document(self.rundir.run_id, meta, self.scenarios, self.trials, state)
         self.rundir.write_results(doc)
         self.rundir.write_csv(self.trials)
-        self.rundir.write_text("report.md", report.markdown(doc))
+        report.write_doc(self.rundir.path, doc)   # report.md, report.html, plots/
         self.rundir.point_latest()
 
     def exit_status(self) -> int:

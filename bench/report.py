@@ -1,167 +1,187 @@
-"""report.md: the answer first, then the tables, then what was run on.
+"""report.md and report.html: the answer first, then per-scenario tables
+and figures, trial outcomes, send modes, and what the run ran on.
 
-Rendered from a results document only, so `bench report RUN_DIR` gives the
-same text as the run did.
+Rendered from the results document only, so `bench report RUN_DIR` gives
+the same text as the run did.  Figures are drawn when their data exists
+and only then linked; report.html is report.md rendered with the figures
+embedded (bench.html).
 """
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
-import pandas as pd
+from bench import analysis, html, plots, sections
+from bench.analysis import RATIO, RunData
+from bench.metrics import HEADLINE, METRICS
+from bench.rundir import write_atomic
 
-from bench import analysis
+PLOTS = "plots"
+OVERVIEW_METRICS = ("goodput_bps", "cpu_system_s_per_gb", "latency_us_p50", "latency_us_p99")
 
 
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _fmt(value, digits: int = 1, scale: float = 1.0) -> str:
-    if _missing(value):
-        return "–"
-    v = value * scale
-    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.{digits}f}"
+class Report:
+    """One run's report: markdown lines plus the PNG figures they link."""
 
+    def __init__(self, run: RunData):
+        self.run, self.doc = run, run.doc
+        self.df = run.trials
+        self.desc = analysis.describe(self.df)
+        self.counts = analysis.status_counts(self.df)
+        self.several = self.df["driver"].nunique(dropna=False) > 1
+        self.figures: dict[str, bytes] = {}
 
-def _spread(row: dict, metric: str, digits: int, scale: float = 1.0) -> str:
-    """median [q1–q3], or a dash when no ok trial gave a value."""
-    if _missing(row[f"{metric}_median"]):
-        return "–"
-    return (f"{_fmt(row[f'{metric}_median'], digits, scale)} [{_fmt(row[f'{metric}_q1'], digits, scale)}"
-            f"–{_fmt(row[f'{metric}_q3'], digits, scale)}]")
+    def figure(self, name: str, alt: str, png: bytes | None) -> list[str]:
+        if png is None:
+            return []
+        path = f"{PLOTS}/{name}.png"
+        self.figures[path] = png
+        return ["", f"![{alt}]({path})", ""]
 
+    def stat(self, scenario, driver, protocol, metric) -> dict | None:
+        d = self.desc
+        rows = d[(d["scenario"] == scenario) & (d["driver"] == driver) &
+                 (d["protocol"] == protocol) & (d["metric"] == metric)]
+        return rows.iloc[0].to_dict() if len(rows) else None
 
-def _range(row: dict, metric: str, digits: int, scale: float = 1.0) -> str:
-    if _missing(row[f"{metric}_min"]):
-        return "–"
-    return f"{_fmt(row[f'{metric}_min'], digits, scale)}–{_fmt(row[f'{metric}_max'], digits, scale)}"
+    def count(self, scenario, driver, protocol) -> dict | None:
+        c = self.counts
+        rows = c[(c["scenario"] == scenario) & (c["driver"] == driver) & (c["protocol"] == protocol)]
+        return rows.iloc[0].to_dict() if len(rows) else None
 
+    def pairs(self):
+        """(scenario, driver) in the run's scenario order."""
+        order = {name: i for i, name in enumerate(self.doc["scenarios"])}
+        keys = self.df[["scenario", "driver"]].drop_duplicates().itertuples(index=False)
+        return sorted(keys, key=lambda k: order.get(k[0], len(order)))
 
-def _pct(value) -> str:
-    return "–" if _missing(value) else f"{value:.0%}"
+    def title(self, scenario, driver) -> str:
+        return f"{scenario} ({driver})" if self.several else scenario
 
+    # -- the answer --------------------------------------------------------
+    def headline(self, scenario, driver) -> str:
+        entry = self.doc["scenarios"].get(scenario, {})
+        parts = []
+        for name in HEADLINE:
+            r, tcp, mptcp = (self.stat(scenario, driver, p, name) for p in (RATIO, "tcp", "mptcp"))
+            if not (r and tcp and mptcp):
+                continue
+            m = METRICS[name]
+            ci = "" if _missing(r["ci_low"]) else f" [{r['ci_low']:.2f}–{r['ci_high']:.2f}]"
+            first = not parts
+            parts.append(f"{'MPTCP ' * first}{m.label} ×{r['median']:.2f}{ci}{' of TCP' * first} "
+                         f"({m.show(mptcp['median'])} vs {m.show(tcp['median'])} {m.unit})"
+                         + self._limit(name, entry, mptcp))
+        if not parts and self.count(scenario, driver, "mptcp") and self.count(scenario, driver, "tcp"):
+            parts.append("no repeat with both its TCP and MPTCP trial ok, so no ratio")
+        proto = "mptcp" if self.count(scenario, driver, "mptcp") else "tcp"
+        parts.append(sections.counts_text(self.count(scenario, driver, proto), proto))
+        noisy = self._noisy(scenario, driver)
+        if noisy:
+            parts.append(f"spread too high to conclude ({', '.join(noisy)} IQR above "
+                         f"{analysis.HIGH_SPREAD:.0%} of the median)")
+        return f"- **{self.title(scenario, driver)}**: " + "; ".join(parts)
 
-def _row_for(summary: pd.DataFrame, scenario: str, protocol: str) -> dict | None:
-    rows = summary[(summary["scenario"] == scenario) & (summary["protocol"] == protocol)]
-    return rows.iloc[0].to_dict() if len(rows) else None
+    def _limit(self, name: str, entry: dict, mptcp: dict) -> str:
+        if name != "goodput_bps":
+            return ""
+        limits = self.df.loc[(self.df["scenario"] == mptcp["scenario"]) &
+                             (self.df["protocol"] == "mptcp"), "expected_goodput_bps"].dropna()
+        if limits.empty or not limits.iloc[0]:
+            return ""
+        n_links = len(entry.get("definition", {}).get("links", []))
+        return f", {mptcp['median'] / limits.iloc[0]:.0%} of the {n_links}-link limit"
 
+    def _noisy(self, scenario, driver) -> list[str]:
+        out = []
+        for name in HEADLINE[:2]:
+            for proto in ("tcp", "mptcp"):
+                s = self.stat(scenario, driver, proto, name)
+                if s and not _missing(s["rel_iqr"]) and s["rel_iqr"] > analysis.HIGH_SPREAD:
+                    out.append(f"{proto.upper()} {METRICS[name].label}")
+        return out
 
-def _ratio_text(ratios: pd.DataFrame, scenario: str, label: str) -> str | None:
-    r = ratios[ratios["scenario"] == scenario]
-    if r.empty or math.isnan(r.iloc[0]["ratio"]):
-        return None
-    r = r.iloc[0]
-    ci = (f" [{r['ci_low']:.2f}–{r['ci_high']:.2f}]" if not math.isnan(r["ci_low"]) else "")
-    return f"{label} ×{r['ratio']:.2f}{ci}"
+    def headlines(self) -> list[str]:
+        """The one-line answer per scenario (and driver), skipped ones too."""
+        out = [self.headline(scenario, driver) for scenario, driver in self.pairs()
+               if self.doc["scenarios"].get(scenario, {}).get("state") != "skipped"]
+        return out + [f"- **{name}**: skipped — {entry.get('reason')}"
+                      for name, entry in self.doc["scenarios"].items()
+                      if entry.get("state") == "skipped"]
 
+    def answer(self) -> list[str]:
+        return (["## Answer", "",
+                 "MPTCP against TCP, median of the per-repeat ratios with a bootstrap 95 % interval:",
+                 ""] + self.headlines() +
+                self.figure("overview", "TCP vs MPTCP medians with 95 % CIs",
+                            plots.bars(self.desc, OVERVIEW_METRICS)))
 
-def _counts(row: dict | None, protocol: str) -> str:
-    if not row:
-        return f"no {protocol.upper()} trials"
-    verified = "verified" if protocol == "mptcp" else "ok"
-    text = f"{row['n_ok']}/{row['n']} {protocol.upper()} trials {verified}"
-    extras = [f"{row[f'n_{s}']} {s}" for s in ("fallback", "partial", "stalled", "failed",
-                                               "unsupported", "interrupted")
-              if row[f"n_{s}"] or s in ("fallback", "stalled") and protocol == "mptcp"]
-    return text + (", " + ", ".join(extras) if extras else "")
+    # -- per scenario ------------------------------------------------------
+    def scenario(self, name: str, entry: dict) -> list[str]:
+        d = entry["definition"]
+        out = ["", f"## {name}", "", d["description"] + ".", "",
+               f"{len(d['links'])} link(s); CPU placement {d['cpu']['placement']}; "
+               f"{entry['expected_subflows']} MPTCP subflow(s) expected."]
+        if entry.get("state") == "skipped":
+            return out + ["", f"Skipped: {entry.get('reason')}"]
+        for scenario, driver in self.pairs():
+            if scenario != name:
+                continue
+            if self.several:
+                out += ["", f"### driver {driver}"]
+            out += [""] + sections.metric_table(self, scenario, driver)
+        out += sections.not_ok(self.doc["trials"], name, self.several)
+        out += self.figure(f"{name}-goodput", f"{name}: goodput over time",
+                           plots.timeseries(self.doc, name))
+        out += self.figure(f"{name}-latency", f"{name}: latency CDF",
+                           plots.latency_cdf(self.run.latency, name))
+        return out
 
-
-def headline(name: str, summary, goodput, cpu, n_links: int) -> str:
-    tcp, mptcp = _row_for(summary, name, "tcp"), _row_for(summary, name, "mptcp")
-    parts = []
-    g = _ratio_text(goodput, name, "MPTCP goodput")
-    if g and tcp and mptcp:
-        parts.append(f"{g} of TCP ({_fmt(mptcp['goodput_bps_median'], 1, 1e-6)} vs "
-                     f"{_fmt(tcp['goodput_bps_median'], 1, 1e-6)} Mbit/s)")
-        limit = mptcp["expected_goodput_bps"]
-        if limit and not math.isnan(limit):
-            parts[-1] += f", {_pct(mptcp['goodput_bps_median'] / limit)} of the {n_links}-link limit"
-    c = _ratio_text(cpu, name, "system CPU/GB")
-    if c:
-        parts.append(c)
-    parts.append(_counts(mptcp, "mptcp"))
-    noisy = [p for p, row in (("TCP", tcp), ("MPTCP", mptcp)) if row and
-             row["goodput_bps_rel_iqr"] > analysis.HIGH_SPREAD]
-    if noisy:
-        parts.append(f"spread too high to conclude ({', '.join(noisy)} goodput IQR above "
-                     f"{analysis.HIGH_SPREAD:.0%} of the median)")
-    return f"- **{name}**: " + "; ".join(parts)
-
-
-def scenario_table(name: str, summary: pd.DataFrame) -> list[str]:
-    lines = ["| protocol | ok / n | goodput Mbit/s median [IQR] | min–max | limit | achieved / limit "
-             "| system CPU s/GB median [IQR] | retransmits median | subflows |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for proto in ("tcp", "mptcp"):
-        row = _row_for(summary, name, proto)
-        if not row:
-            continue
-        m = 1e-6
-        limit = row["expected_goodput_bps"]
-        achieved = None if _missing(limit) or not limit else row["goodput_bps_median"] / limit
-        lines.append(
-            f"| {proto.upper()} | {row['n_ok']} / {row['n']} "
-            f"| {_spread(row, 'goodput_bps', 2, m)} | {_range(row, 'goodput_bps', 2, m)} "
-            f"| {_fmt(limit, 1, m)} | {_pct(achieved)} "
-            f"| {_spread(row, 'cpu_system_s_per_gb', 3)} "
-            f"| {_fmt(row['retransmits_median'], 0)} | {_fmt(row['subflows_median'], 0)} |")
-    return lines
-
-
-def not_ok(trials: list[dict], name: str) -> list[str]:
-    bad = [t for t in trials if t["scenario"] == name and t["status"] != "ok"]
-    if not bad:
-        return []
-    lines = ["", "Trials that are not ok (kept out of the medians):", ""]
-    for t in bad:
-        lines.append(f"- {t['protocol'].upper()} repeat {t['repeat']}: **{t['status']}** — {t['reason']}")
-    return lines
-
-
-def metadata_section(meta: dict) -> list[str]:
-    k, cpu, git = meta.get("kernel", {}), meta.get("cpu", {}), meta.get("git", {})
-    tools = meta.get("tools", {})
-    lines = ["## What this ran on", "",
-             f"- kernel {k.get('release')} ({k.get('machine')})",
-             f"- CPU: {cpu.get('count')} × {cpu.get('model')}, governor {cpu.get('governor') or 'not exposed'}",
-             f"- load average at start {meta.get('loadavg_start')}, at end {meta.get('loadavg_end')}",
-             f"- mptcp-bench revision {git.get('revision') or 'unknown'}"
-             f"{' (uncommitted changes)' if git.get('dirty') else ''}; engine built with "
-             f"{tools.get('engine_compiler')}",
-             f"- iperf3: {tools.get('iperf3') or 'not installed'}; mptcpize: {tools.get('mptcpize') or 'not installed'}",
-             f"- Python {meta.get('python')}; " + ", ".join(
-                 f"{p} {v}" for p, v in (meta.get("packages") or {}).items() if v),
-             f"- started {meta.get('started')}, finished {meta.get('finished')}"]
-    return lines
+    def markdown(self) -> str:
+        trials, meta = self.doc["trials"], self.doc["metadata"]
+        suite = meta.get("suite", {})
+        out = [f"# mptcp-bench run {self.doc['run_id']}", "",
+               f"Suite **{suite.get('name')}** — {suite.get('description')}. "
+               f"{len(trials)} trials, {suite.get('repeat')} paired repeats per scenario, "
+               f"driver {suite.get('driver')}, run {self.doc['state']}.", ""]
+        if self.df.empty:
+            out += ["No trial finished.", ""]
+        else:
+            out += self.answer()
+            out += ["", "## Trial outcomes", ""] + sections.outcome_table(self.counts, self.several)
+            out += sections.send_modes(trials)
+        for name, entry in self.doc["scenarios"].items():
+            out += self.scenario(name, entry)
+        out += [""] + sections.metadata_section(meta) + sections.appendix(self.doc) + [""]
+        return "\n".join(out)
 
 
 def markdown(doc: dict) -> str:
-    trials, scenarios, meta = doc["trials"], doc["scenarios"], doc["metadata"]
-    df = analysis.frame(trials)
-    suite = meta.get("suite", {})
-    out = [f"# mptcp-bench run {doc['run_id']}", "",
-           f"Suite **{suite.get('name')}** — {suite.get('description')}. "
-           f"{len(trials)} trials, {suite.get('repeat')} paired repeats per scenario, "
-           f"driver {suite.get('driver')}, run {doc['state']}.", ""]
-    if df.empty:
-        out += ["No trial finished.", ""]
-    else:
-        summary = analysis.summarize(df)
-        goodput = analysis.paired_ratios(df, "goodput_bps")
-        cpu = analysis.paired_ratios(df, "cpu_system_s_per_gb")
-        out += ["## Answer", "",
-                "MPTCP against TCP, median of the per-repeat ratios with a bootstrap 95 % interval:", ""]
-        for name, entry in scenarios.items():
-            if name in set(df["scenario"]):
-                n_links = len(entry["definition"]["links"])
-                out.append(headline(name, summary, goodput, cpu, n_links))
-        for name, entry in scenarios.items():
-            d = entry["definition"]
-            out += ["", f"## {name}", "", d["description"] + ".", "",
-                    f"{len(d['links'])} link(s); CPU placement {d['cpu']['placement']}; "
-                    f"{entry['expected_subflows']} MPTCP subflow(s) expected.", ""]
-            if name in set(df["scenario"]):
-                out += scenario_table(name, summary)
-            out += not_ok(trials, name)
-    out += [""] + metadata_section(meta) + [""]
-    return "\n".join(out)
+    return Report(RunData(doc)).markdown()
+
+
+def write(run: RunData, out: Path | None = None) -> list[Path]:
+    """report.md, its figures under plots/, and the self-contained
+    report.html, into the run directory (or `out`)."""
+    out = Path(out or run.path)
+    rep = Report(run)
+    text = rep.markdown()
+    (out / PLOTS).mkdir(exist_ok=True)
+    written = []
+    for rel, png in rep.figures.items():
+        (out / rel).write_bytes(png)
+        written.append(out / rel)
+    write_atomic(out / "report.md", text)
+    write_atomic(out / "report.html", html.render(text, rep.figures,
+                                                  title=f"mptcp-bench run {run.run_id}"))
+    return [out / "report.md", out / "report.html", *written]
+
+
+def write_doc(path: Path, doc: dict) -> None:
+    """The orchestrator's entry point at the end of a run."""
+    write(RunData(doc, Path(path)))
+

@@ -65,6 +65,8 @@ EXTRA_COLUMNS = (
 #   mode_support {send, recv}     {status: works|unsupported, reason, zc_completions,
 #                                  zc_copied} — what the engine mode really did
 #   latency_samples_us            per-transaction latencies (may be downsampled)
+#   subflow_intervals_bytes       per subflow, bytes per interval (aligned with intervals_bytes);
+#                                 reserved: the report stacks it when a driver records it
 #   verify                        {enabled, mismatches, missing_bytes}
 #   tool {name, ...}              a second driver's own figures (iperf3: its cpu_* and
 #                                 retransmits), beside ours
@@ -75,18 +77,27 @@ UPGRADES: dict[int, callable] = {}
 
 def results_document(run_id: str, metadata: dict, scenarios: dict, trials: list[dict],
                      state: str) -> dict:
+    # `trials` stays the last key: load_head() stops reading there.
     return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "state": state,
             "metadata": metadata, "scenarios": scenarios, "trials": trials}
 
 
-def upgrade(doc: dict, source: str) -> dict:
+def check_version(doc: dict, source: str) -> int:
     version = doc.get("schema_version")
     if not isinstance(version, int):
         raise InputError(f"{source}: no schema_version; this is not an mptcp-bench results file")
     if version > SCHEMA_VERSION:
         raise InputError(f"{source}: written by a newer mptcp-bench (schema {version}, this one "
                          f"reads up to {SCHEMA_VERSION}); upgrade mptcp-bench to read it")
+    return version
+
+
+def upgrade(doc: dict, source: str) -> dict:
+    version = check_version(doc, source)
     while version < SCHEMA_VERSION:
+        if version not in UPGRADES:
+            raise InputError(f"{source}: schema {version} is too old: this mptcp-bench has no "
+                             f"upgrade from schema {version}; read it with an older release")
         doc = UPGRADES[version](doc)
         version = doc["schema_version"]
     return doc
@@ -100,6 +111,54 @@ def load_results(path: Path) -> dict:
     except ValueError as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
     return upgrade(doc, str(path))
+
+
+def load_head(path: Path) -> dict:
+    """A results document without its trials, read only up to the `trials`
+    key (the last one): the metadata of a 100 000-trial run without
+    building its trials.  Its version is checked, not upgraded."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text, chunk = "", 1 << 16
+            while True:
+                more = f.read(chunk)
+                text, chunk = text + more, chunk * 4
+                try:
+                    head = _head(text)
+                    break
+                except ValueError:
+                    if not more:
+                        raise
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; is this a run directory?") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    check_version(head, str(path))
+    return head
+
+
+def _head(text: str) -> dict:
+    """Top-level keys of a JSON object in order, up to "trials"; ValueError
+    when the text ends first."""
+    decoder, ws = json.JSONDecoder(), json.decoder.WHITESPACE
+    i = ws.match(text, 0).end()
+    if text[i:i + 1] != "{":
+        raise json.JSONDecodeError("expected an object", text, i)
+    head, i = {}, i + 1
+    while True:
+        i = ws.match(text, i).end()
+        if text[i:i + 1] == "}":
+            return head
+        key, i = decoder.raw_decode(text, i)
+        i = ws.match(text, i).end()
+        if text[i:i + 1] != ":":
+            raise json.JSONDecodeError("expected ':'", text, i)
+        if key == "trials":
+            return head
+        head[key], i = decoder.raw_decode(text, ws.match(text, i + 1).end())
+        i = ws.match(text, i).end()
+        if text[i:i + 1] == ",":
+            i += 1
 
 
 def csv_row(trial: dict) -> dict:

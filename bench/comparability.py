@@ -1,0 +1,165 @@
+"""The metadata registry: what every recorded key means and whether two
+runs that differ in it can be compared.
+
+A run's metadata and scenario entries are flattened to dotted keys
+("kernel.release", "scenarios.aggregate-2x.definition.links").  The first
+registry entry whose pattern matches a key says:
+
+  incomparable  a difference changes what was measured (a scenario's
+                definition, the suite's repeat count or trial duration, the
+                protocol set, the driver): compare refuses, exit 2, unless
+                forced;
+  warn          worth a warning but comparing across it is the point
+                (kernel release, sysctls, tool versions, CPU model...);
+  info          expected to differ, listed for the record (git revision,
+                load averages);
+  ignore        differs on every run (timestamps, pid, namespace names).
+
+Keys no entry matches are tolerated and listed as "unregistered": add them
+here when metadata.py learns to record something new.
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Callable
+
+POLICIES = ("incomparable", "warn", "info", "ignore")
+
+
+def plain(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return " ".join(plain(v) for v in value) if all(
+            not isinstance(v, (dict, list)) for v in value) else repr(value)
+    return "–" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Key:
+    pattern: str
+    label: str
+    policy: str
+    kind: str = "str"       # str | int | float | bool | list | dict
+    unit: str = ""
+    fmt: Callable = plain
+
+    def show(self, value) -> str:
+        text = self.fmt(value)
+        return f"{text} {self.unit}" if self.unit and value is not None else text
+
+
+REGISTRY: tuple[Key, ...] = (
+    # What was measured: a difference means different experiments.
+    Key("suite.repeat", "paired repeats per scenario", "incomparable", "int"),
+    Key("suite.duration_s", "trial duration", "incomparable", "float", "s"),
+    Key("suite.driver", "traffic driver", "incomparable"),
+    Key("suite.drivers", "traffic drivers", "incomparable", "list"),
+    Key("scenarios.*.definition.name", "scenario name", "ignore"),
+    Key("scenarios.*.definition.description", "scenario description", "ignore"),
+    Key("scenarios.*.definition.protocols", "protocols", "incomparable", "list"),
+    Key("scenarios.*.definition.*", "scenario definition", "incomparable", "dict"),
+    Key("scenarios.*.expected_subflows", "expected MPTCP subflows", "incomparable", "int"),
+    # What it ran on: comparing across these is the point, but say so.
+    Key("suite.warmup", "warm-up pairs", "warn", "int"),
+    Key("suite.name", "suite", "warn"),
+    Key("suite.scenarios", "suite scenarios", "warn", "list"),
+    Key("suite.description", "suite description", "ignore"),
+    Key("scenarios.*.state", "scenario state", "warn"),
+    Key("scenarios.*.reason", "why the scenario was skipped", "warn"),
+    Key("scenarios.*.warmup", "warm-up outcomes", "ignore", "list"),
+    Key("scenarios.*.readback.namespaces", "namespaces", "ignore", "list"),
+    Key("scenarios.*.readback.sysctls.*", "sysctl read back", "warn"),
+    Key("scenarios.*.readback.qdiscs.*", "qdiscs read back", "warn", "list"),
+    Key("scenarios.*.readback.path_manager.*", "path manager read back", "warn"),
+    Key("scenarios.*.readback.nftables", "nftables rules read back", "warn"),
+    Key("kernel.release", "kernel release", "warn"),
+    Key("kernel.version", "kernel build", "warn"),
+    Key("kernel.machine", "architecture", "warn"),
+    Key("kernel.config.*", "kernel config option", "warn"),
+    Key("cpu.model", "CPU model", "warn"),
+    Key("cpu.count", "CPU count", "warn", "int"),
+    Key("cpu.usable", "usable CPUs", "warn", "list"),
+    Key("cpu.governor", "frequency governor", "warn"),
+    Key("tools.*", "tool version", "warn"),
+    Key("packages.*", "package version", "warn"),
+    Key("python", "Python", "warn"),
+    Key("hostname", "host", "warn"),
+    Key("git.dirty", "uncommitted changes", "warn", "bool"),
+    # For the record.
+    Key("git.revision", "mptcp-bench revision", "info"),
+    Key("loadavg_start", "load average at start", "info", "list"),
+    Key("loadavg_end", "load average at end", "info", "list"),
+    Key("started", "started", "ignore"),
+    Key("finished", "finished", "ignore"),
+    Key("argv", "command line", "ignore", "list"),
+    Key("pid", "orchestrator pid", "ignore", "int"),
+)
+
+
+def lookup(key: str) -> Key | None:
+    return next((k for k in REGISTRY if fnmatch.fnmatchcase(key, k.pattern)), None)
+
+
+def flatten(value, prefix: str = "") -> dict:
+    """Nested dicts to dotted keys; lists and scalars are leaves."""
+    if not isinstance(value, dict) or (prefix and not value):
+        return {prefix: value}
+    out = {}
+    for k, v in value.items():
+        out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def view(doc: dict, scenarios: set[str] | None = None) -> dict:
+    """The comparable part of a results document, flattened: the run's
+    metadata and its scenario entries (only `scenarios`, when given)."""
+    entries = {n: e for n, e in (doc.get("scenarios") or {}).items()
+               if scenarios is None or n in scenarios}
+    return {**flatten(doc.get("metadata") or {}), **flatten({"scenarios": entries})}
+
+
+@dataclass(frozen=True)
+class Difference:
+    key: str
+    label: str
+    policy: str            # a registry policy, or "unregistered"
+    base: str
+    cand: str
+
+    def line(self) -> str:
+        return f"{self.label} ({self.key}): {self.base} → {self.cand}"
+
+
+_MISSING = object()
+
+
+def differences(base: dict, cand: dict, scenarios: set[str]) -> list[Difference]:
+    """Every metadata key whose value differs between two results documents,
+    over the scenarios both ran, with its policy; ignored keys left out."""
+    a, b = view(base, scenarios), view(cand, scenarios)
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key, _MISSING), b.get(key, _MISSING)
+        if va == vb:
+            continue
+        entry = lookup(key)
+        if entry and entry.policy == "ignore":
+            continue
+        show = entry.show if entry else plain
+        text = [("(absent)" if v is _MISSING else show(v)) for v in (va, vb)]
+        out.append(Difference(key, entry.label if entry else "unregistered key",
+                              entry.policy if entry else "unregistered", *text))
+    return out
+
+
+def incomparable(diffs: list[Difference]) -> list[Difference]:
+    return [d for d in diffs if d.policy == "incomparable"]
+
+
+def unregistered(doc: dict) -> list[str]:
+    """Keys of a document the registry does not know."""
+    return sorted(k for k in view(doc) if lookup(k) is None)

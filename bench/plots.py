@@ -1,0 +1,166 @@
+"""The report's figures, drawn with matplotlib (Agg) into PNG bytes.
+
+Each function returns None when the run holds nothing to draw, so a
+report shows exactly the figures its data supports.
+"""
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench import analysis  # noqa: E402
+from bench.metrics import METRICS  # noqa: E402
+
+COLORS = {"tcp": "#1f77b4", "mptcp": "#d62728"}
+NOT_OK_STYLE = {"linestyle": "--", "linewidth": 1.0, "alpha": 0.9}
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _trials_of(doc: dict, scenario: str, protocol: str) -> list[dict]:
+    return [t for t in doc["trials"] if t["scenario"] == scenario and t["protocol"] == protocol
+            and t.get("intervals_bytes")]
+
+
+def _series(t: dict) -> tuple[np.ndarray, np.ndarray]:
+    b = np.asarray(t["intervals_bytes"], dtype=float)
+    step = t.get("interval_s") or 0.1
+    return np.arange(1, len(b) + 1) * step, b * 8 / step / 1e6
+
+
+def _lines(ax, trials: list[dict], color: str) -> None:
+    for t in trials:
+        x, y = _series(t)
+        ok = t["status"] == "ok"
+        ax.plot(x, y, color=color if ok else "black", linewidth=1.2, alpha=0.7,
+                label=None if ok else f"#{t['repeat']} {t['status']}",
+                **({} if ok else NOT_OK_STYLE))
+
+
+def _stacked(ax, t: dict) -> bool:
+    """One MPTCP trial stacked per subflow, when its per-subflow series exist."""
+    per = t.get("subflow_intervals_bytes")
+    if not per:
+        return False
+    step = t.get("interval_s") or 0.1
+    n = min(len(s) for s in per)
+    rates = [np.asarray(s[:n], dtype=float) * 8 / step / 1e6 for s in per]
+    ax.stackplot(np.arange(1, n + 1) * step, rates, alpha=0.6,
+                 labels=[f"subflow {i + 1} (#{t['repeat']})" for i in range(len(rates))])
+    return True
+
+
+def _median_trial(trials: list[dict]) -> dict | None:
+    ok = sorted((t for t in trials if t["status"] == "ok" and t.get("goodput_bps")),
+                key=lambda t: t["goodput_bps"])
+    return ok[len(ok) // 2] if ok else None
+
+
+def timeseries(doc: dict, scenario: str) -> bytes | None:
+    """Goodput over time, one line per trial, a panel per protocol; MPTCP's
+    median trial stacked per subflow when per-subflow series exist, else a
+    panel of each trial's per-subflow byte shares."""
+    protos = [p for p in ("tcp", "mptcp") if _trials_of(doc, scenario, p)]
+    if not protos:
+        return None
+    mptcp = _trials_of(doc, scenario, "mptcp")
+    shares = [t for t in mptcp if len(t.get("subflow_share") or []) > 1]
+    panels = len(protos) + bool(shares)
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.4), squeeze=False,
+                             layout="constrained")
+    top = 0.0
+    for ax, proto in zip(axes[0], protos):
+        trials = _trials_of(doc, scenario, proto)
+        title = f"{proto.upper()}: goodput per trial"
+        if proto == "mptcp" and _stacked(ax, _median_trial(trials) or {}):
+            title = "MPTCP: median trial per subflow, others as lines"
+        _lines(ax, trials, COLORS[proto])
+        ax.set(title=title, xlabel="time since first byte (s)", ylabel="goodput (Mbit/s)")
+        top = max(top, ax.get_ylim()[1])
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
+    for ax in axes[0][:len(protos)]:
+        ax.set_ylim(0, top)
+        ax.grid(alpha=0.3)
+    if shares:
+        _share_panel(axes[0][-1], shares)
+    fig.suptitle(scenario)
+    return _png(fig)
+
+
+def _share_panel(ax, trials: list[dict]) -> None:
+    """Horizontal 100 % bars: each MPTCP trial's bytes per subflow."""
+    width = max(len(t["subflow_share"]) for t in trials)
+    for row, t in enumerate(trials):
+        left = 0.0
+        for i, share in enumerate(t["subflow_share"]):
+            ax.barh(row, share * 100, left=left, color=f"C{i}",
+                    label=f"subflow {i + 1}" if row == 0 else None)
+            left += share * 100
+    ax.set_yticks(range(len(trials)), [f"#{t['repeat']} {t['status']}" for t in trials])
+    ax.set(title="MPTCP: bytes per subflow", xlabel="share of bytes acked (%)", xlim=(0, 100))
+    ax.legend(fontsize=7, ncol=min(width, 4), loc="upper center", bbox_to_anchor=(0.5, -0.22))
+
+
+def bars(describe: pd.DataFrame, metric_names: tuple[str, ...]) -> bytes | None:
+    """TCP vs MPTCP medians with bootstrap 95 % CIs, a panel per metric."""
+    d = describe[describe["protocol"].isin(["tcp", "mptcp"])]
+    present = [m for m in metric_names if (d["metric"] == m).any()]
+    if not present:
+        return None
+    fig, axes = plt.subplots(1, len(present), figsize=(5.2 * len(present), 3.4), squeeze=False,
+                             layout="constrained")
+    for ax, name in zip(axes[0], present):
+        _bar_panel(ax, d[d["metric"] == name], METRICS[name])
+    return _png(fig)
+
+
+def _bar_panel(ax, d: pd.DataFrame, m) -> None:
+    several = d["driver"].nunique(dropna=False) > 1
+    d = d.assign(label=d["scenario"] + (" (" + d["driver"].astype(str) + ")" if several else ""))
+    labels = list(dict.fromkeys(d["label"]))
+    x = np.arange(len(labels))
+    for i, proto in enumerate(("tcp", "mptcp")):
+        rows = d[d["protocol"] == proto].set_index("label").reindex(labels)
+        med = rows["median"].to_numpy(dtype=float) * m.scale
+        err = np.abs(np.vstack([med - rows["ci_low"].to_numpy(dtype=float) * m.scale,
+                                rows["ci_high"].to_numpy(dtype=float) * m.scale - med]))
+        ax.bar(x + (i - 0.5) * 0.38, med, 0.38, yerr=np.nan_to_num(err), capsize=3,
+               color=COLORS[proto], label=proto.upper())
+    positive = d["median"][d["median"] > 0] * m.scale
+    if len(positive) and positive.max() / positive.min() > 20:
+        ax.set_yscale("log")
+    ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
+    ax.set(ylabel=f"{m.label} ({m.unit})", title=f"{m.label}: median, 95 % CI")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def latency_cdf(latency: pd.DataFrame, scenario: str) -> bytes | None:
+    """Per protocol, the distribution of per-transaction latencies of the
+    ok trials, pooled."""
+    d = latency[(latency["scenario"] == scenario) & (latency["status"] == "ok")]
+    if d.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
+    for proto, g in d.groupby("protocol", sort=False):
+        v = np.sort(g["latency_us"].to_numpy(dtype=float))
+        ax.step(v, np.arange(1, len(v) + 1) / len(v), where="post",
+                color=COLORS.get(proto), label=f"{str(proto).upper()} ({len(v)} samples)")
+    ax.set_xscale("log")
+    ax.set(xlabel="transaction latency (µs)", ylabel="fraction of transactions ≤ x",
+           title=f"{scenario}: latency CDF", ylim=(0, 1.01))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _png(fig)

@@ -1,0 +1,185 @@
+"""The report's tables: per-scenario metrics, trial outcomes, the send-mode
+support matrix, and the metadata appendix (labels and formats from the
+comparability registry, so a report and a comparison name keys alike)."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from bench import comparability
+from bench.analysis import COUNTED, RATIO
+from bench.metrics import METRICS
+
+ALWAYS_COUNTED = ("ok", "fallback", "stalled", "failed")
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def counts_text(row: dict | None, protocol: str) -> str:
+    if not row:
+        return f"no {protocol.upper()} trials"
+    verified = "verified" if protocol == "mptcp" else "ok"
+    text = f"{row['n_ok']}/{row['n']} {protocol.upper()} trials {verified}"
+    extras = [f"{row[f'n_{s}']} {s}" for s in COUNTED[1:]
+              if row[f"n_{s}"] or (s in ("fallback", "stalled") and protocol == "mptcp")]
+    return text + (", " + ", ".join(extras) if extras else "")
+
+
+def _cell(m, s: dict | None) -> tuple[str, str]:
+    """(median [IQR], min–max) of one stat row, in the metric's unit."""
+    if not s:
+        return "–", "–"
+    return (f"{m.show(s['median'])} [{m.show(s['q1'])}–{m.show(s['q3'])}]",
+            f"{m.show(s['min'])}–{m.show(s['max'])}")
+
+
+def metric_table(rep, scenario: str, driver) -> list[str]:
+    """Rows are metrics, columns the protocols' medians and the ratio."""
+    protos = [p for p in ("tcp", "mptcp") if rep.count(scenario, driver, p)]
+    head = ["metric"] + [f"{p.upper()} {h}" for p in protos for h in ("median [IQR]", "min–max")]
+    ratio = len(protos) == 2
+    head += ["MPTCP/TCP [95 % CI]"] * ratio
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    ok = [rep.count(scenario, driver, p) for p in protos]
+    cells = [c for row in ok for c in (f"{row['n_ok']} / {row['n']}", "")] + [""] * ratio
+    lines.append("| trials ok / n | " + " | ".join(cells) + " |")
+    for name, m in METRICS.items():
+        stats = [rep.stat(scenario, driver, p, name) for p in protos]
+        if not any(stats):
+            continue
+        cells = [c for s in stats for c in _cell(m, s)]
+        if ratio:
+            r = rep.stat(scenario, driver, RATIO, name)
+            cells.append("–" if not r else f"×{r['median']:.2f}" + (
+                "" if _missing(r["ci_low"]) else f" [{r['ci_low']:.2f}–{r['ci_high']:.2f}]"))
+        lines.append(f"| {m.label} ({m.unit}) | " + " | ".join(cells) + " |")
+    return lines + _limits(rep, scenario, driver, protos)
+
+
+def _limits(rep, scenario: str, driver, protos: list[str]) -> list[str]:
+    df = rep.df[(rep.df["scenario"] == scenario) & (rep.df["driver"] == driver)]
+    parts = []
+    for p in protos:
+        limit = df.loc[df["protocol"] == p, "expected_goodput_bps"].dropna()
+        s = rep.stat(scenario, driver, p, "goodput_bps")
+        if limit.empty or not limit.iloc[0]:
+            continue
+        achieved = f", {s['median'] / limit.iloc[0]:.0%} achieved" if s else ""
+        parts.append(f"{p.upper()} {limit.iloc[0] / 1e6:.1f} Mbit/s{achieved}")
+    if not parts:
+        return []
+    bound = df["expected_is_upper_bound"].dropna()
+    note = " (an upper bound: loss and delay are not modelled)" if len(bound) and bound.iloc[0] else ""
+    return ["", "Link-model goodput limit: " + "; ".join(parts) + note + "."]
+
+
+def not_ok(trials: list[dict], name: str, several: bool) -> list[str]:
+    bad = [t for t in trials if t["scenario"] == name and t["status"] != "ok"]
+    if not bad:
+        return []
+    lines = ["", "Trials that are not ok (kept out of the medians):", ""]
+    for t in bad:
+        driver = f" ({t.get('driver')})" if several else ""
+        lines.append(f"- {t['protocol'].upper()}{driver} repeat {t['repeat']}: **{t['status']}** — "
+                     f"{t['reason']}")
+    return lines
+
+
+def outcome_table(counts: pd.DataFrame, several: bool) -> list[str]:
+    shown = [s for s in COUNTED if s in ALWAYS_COUNTED or counts[f"n_{s}"].any()]
+    head = ["scenario"] + ["driver"] * several + ["protocol", "trials", *shown]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in counts.itertuples(index=False):
+        row = r._asdict()
+        cells = [row["scenario"]] + [str(row["driver"])] * several + [
+            str(row["protocol"]).upper(), str(row["n"]), *(str(row[f"n_{s}"]) for s in shown)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def send_modes(trials: list[dict]) -> list[str]:
+    """Mode x protocol: works / unsupported and why / zero-copy completions
+    the kernel copied — what the engine mode really did, per trial."""
+    cells: dict[tuple, dict] = {}
+    for t in trials:
+        for side, support in (t.get("mode_support") or {}).items():
+            if not support:
+                continue
+            key = (f"{side} {t.get(f'{side}_mode') or 'default'}", t["protocol"])
+            c = cells.setdefault(key, {"works": 0, "unsupported": 0, "reasons": {}, "zc": 0,
+                                       "copied": 0})
+            status = support.get("status", "works")
+            c["works" if status == "works" else "unsupported"] += 1
+            if status != "works":
+                c["reasons"][support.get("reason") or "no reason given"] = None
+            c["zc"] += support.get("zc_completions") or 0
+            c["copied"] += support.get("zc_copied") or 0
+    if not cells:
+        return []
+    protos = [p for p in ("tcp", "mptcp") if any(k[1] == p for k in cells)]
+    lines = ["", "## Send and receive modes", "",
+             "| mode | " + " | ".join(p.upper() for p in protos) + " |", "|---|" + "---|" * len(protos)]
+    for mode in dict.fromkeys(k[0] for k in cells):
+        lines.append(f"| {mode} | " + " | ".join(_mode_cell(cells.get((mode, p))) for p in protos) + " |")
+    return lines
+
+
+def _mode_cell(c: dict | None) -> str:
+    if not c:
+        return "–"
+    n = c["works"] + c["unsupported"]
+    parts = []
+    if c["works"]:
+        parts.append("works" + (f" ({c['works']} of {n} trials)" if c["unsupported"] else ""))
+        if c["zc"]:
+            parts.append(f"copied {c['copied']} of {c['zc']} zero-copy completions")
+    if c["unsupported"]:
+        parts.append(f"unsupported ({c['unsupported']} of {n} trials): " + "; ".join(c["reasons"]))
+    return ", ".join(parts)
+
+
+def metadata_section(meta: dict) -> list[str]:
+    k, cpu, git = meta.get("kernel", {}), meta.get("cpu", {}), meta.get("git", {})
+    tools = meta.get("tools", {})
+    return ["## What this ran on", "",
+            f"- kernel {k.get('release')} ({k.get('machine')})",
+            f"- CPU: {cpu.get('count')} × {cpu.get('model')}, governor {cpu.get('governor') or 'not exposed'}",
+            f"- load average at start {meta.get('loadavg_start')}, at end {meta.get('loadavg_end')}",
+            f"- mptcp-bench revision {git.get('revision') or 'unknown'}"
+            f"{' (uncommitted changes)' if git.get('dirty') else ''}; engine built with "
+            f"{tools.get('engine_compiler')}",
+            f"- iperf3: {tools.get('iperf3') or 'not installed'}; mptcpize: {tools.get('mptcpize') or 'not installed'}",
+            f"- Python {meta.get('python')}; " + ", ".join(
+                f"{p} {v}" for p, v in (meta.get("packages") or {}).items() if v),
+            f"- started {meta.get('started')}, finished {meta.get('finished')}"]
+
+
+def appendix(doc: dict) -> list[str]:
+    """Every metadata key with its registry label and format, then each
+    scenario's sysctls as read back inside its namespaces."""
+    lines = ["", "<details><summary>All run metadata</summary>", "",
+             "| key | what | value |", "|---|---|---|"]
+    for key, value in comparability.flatten(doc.get("metadata") or {}).items():
+        entry = comparability.lookup(key)
+        text = entry.show(value) if entry else comparability.plain(value)
+        lines.append(f"| `{key}` | {entry.label if entry else 'unregistered'} | {_escape(text)} |")
+    lines += ["", "</details>"]
+    for name, entry in doc.get("scenarios", {}).items():
+        sysctls = (entry.get("readback") or {}).get("sysctls") or {}
+        if not sysctls:
+            continue
+        roles = list(sysctls)
+        lines += ["", f"<details><summary>{name}: sysctls read back</summary>", "",
+                  "| sysctl | " + " | ".join(roles) + " |", "|---|" + "---|" * len(roles)]
+        for key in sorted(set().union(*(sysctls[r] for r in roles))):
+            lines.append(f"| `{key}` | " + " | ".join(
+                _escape(str(sysctls[r].get(key, "–"))) for r in roles) + " |")
+        lines += ["", "</details>"]
+    return lines
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\t", " ").replace("\n", " ")
