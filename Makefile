@@ -8,24 +8,33 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := iproute2 nftables iptables iperf3 mptcpize util-linux procps \
                 build-essential python3 python3-dev python3-venv liburing-dev
+# Only the tests need these: the HTML report is opened in a real headless browser.
+TEST_APT_PACKAGES := chromium
 ARGS ?=
 
-.PHONY: run test deps venv bench-micro clean-venv
+.PHONY: run test deps test-deps venv bench-micro clean-venv
 
 run: deps venv
 	$(PY) -m bench run $(ARGS)
 
-test: deps venv
+test: deps test-deps venv
 	$(PY) -m pytest $(ARGS)
 
 # Install only the Debian packages that are missing (fast when none are).
-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do \
+define install_missing
+	@missing=$$(for p in $(1); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:" $$missing; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(APT_PACKAGES))
+
+test-deps:
+	$(call install_missing,$(TEST_APT_PACKAGES))
 
 venv: $(VENV)/.installed
 

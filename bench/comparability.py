@@ -43,7 +43,7 @@ class Key:
     pattern: str
     label: str
     policy: str
-    kind: str = "str"       # str | int | float | bool | list | dict
+    kind: str = "str"       # str | int | float | bool | list | any (a JSON value)
     unit: str = ""
     fmt: Callable = plain
 
@@ -61,7 +61,7 @@ REGISTRY: tuple[Key, ...] = (
     Key("scenarios.*.definition.name", "scenario name", "ignore"),
     Key("scenarios.*.definition.description", "scenario description", "ignore"),
     Key("scenarios.*.definition.protocols", "protocols", "incomparable", "list"),
-    Key("scenarios.*.definition.*", "scenario definition", "incomparable", "dict"),
+    Key("scenarios.*.definition.*", "scenario definition", "incomparable", "any"),
     Key("scenarios.*.expected_subflows", "expected MPTCP subflows", "incomparable", "int"),
     # What it ran on: comparing across these is the point, but say so.
     Key("suite.warmup", "warm-up pairs", "warn", "int"),
@@ -74,8 +74,9 @@ REGISTRY: tuple[Key, ...] = (
     Key("scenarios.*.readback.namespaces", "namespaces", "ignore", "list"),
     Key("scenarios.*.readback.sysctls.*", "sysctl read back", "warn"),
     Key("scenarios.*.readback.qdiscs.*", "qdiscs read back", "warn", "list"),
-    Key("scenarios.*.readback.path_manager.*", "path manager read back", "warn"),
+    Key("scenarios.*.readback.path_manager.*", "path manager read back", "warn", "any"),
     Key("scenarios.*.readback.nftables", "nftables rules read back", "warn"),
+    Key("scenarios.*.readback.iptables", "iptables rules read back", "warn"),
     Key("kernel.release", "kernel release", "warn"),
     Key("kernel.version", "kernel build", "warn"),
     Key("kernel.machine", "architecture", "warn"),

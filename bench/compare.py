@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _scipy
 
 from bench import analysis, comparability, metrics, stats
 from bench.analysis import KEYS, RunData
@@ -113,8 +112,9 @@ def outcome_rows(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fisher(r) -> float:
+    from scipy.stats import fisher_exact
     table = [[r.cand_bad, r.cand_n - r.cand_bad], [r.base_bad, r.base_n - r.base_bad]]
-    return float(_scipy.fisher_exact(table, alternative="greater").pvalue)
+    return float(fisher_exact(table, alternative="greater").pvalue)
 
 
 def group_label(row, show_driver: bool) -> str:

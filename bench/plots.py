@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -159,6 +160,9 @@ def latency_cdf(latency: pd.DataFrame, scenario: str) -> bytes | None:
         ax.step(v, np.arange(1, len(v) + 1) / len(v), where="post",
                 color=COLORS.get(proto), label=f"{str(proto).upper()} ({len(v)} samples)")
     ax.set_xscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
     ax.set(xlabel="transaction latency (µs)", ylabel="fraction of transactions ≤ x",
            title=f"{scenario}: latency CDF", ylim=(0, 1.01))
     ax.grid(alpha=0.3, which="both")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from bench import analysis, html, plots, sections
+from bench import analysis, html, sections
 from bench.analysis import RATIO, RunData
 from bench.metrics import HEADLINE, METRICS
 from bench.rundir import write_atomic
@@ -22,6 +22,13 @@ OVERVIEW_METRICS = ("goodput_bps", "cpu_system_s_per_gb", "latency_us_p50", "lat
 
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _plots():
+    """matplotlib is imported when a figure is drawn, not by every command
+    that imports this module (it also wants a writable config directory)."""
+    from bench import plots
+    return plots
 
 
 class Report:
@@ -118,7 +125,7 @@ class Report:
                  "MPTCP against TCP, median of the per-repeat ratios with a bootstrap 95 % interval:",
                  ""] + self.headlines() +
                 self.figure("overview", "TCP vs MPTCP medians with 95 % CIs",
-                            plots.bars(self.desc, OVERVIEW_METRICS)))
+                            _plots().bars(self.desc, OVERVIEW_METRICS)))
 
     # -- per scenario ------------------------------------------------------
     def scenario(self, name: str, entry: dict) -> list[str]:
@@ -136,9 +143,9 @@ class Report:
             out += [""] + sections.metric_table(self, scenario, driver)
         out += sections.not_ok(self.doc["trials"], name, self.several)
         out += self.figure(f"{name}-goodput", f"{name}: goodput over time",
-                           plots.timeseries(self.doc, name))
+                           _plots().timeseries(self.doc, name))
         out += self.figure(f"{name}-latency", f"{name}: latency CDF",
-                           plots.latency_cdf(self.run.latency, name))
+                           _plots().latency_cdf(self.run.latency, name))
         return out
 
     def markdown(self) -> str:

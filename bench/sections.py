@@ -167,18 +167,29 @@ def appendix(doc: dict) -> list[str]:
         text = entry.show(value) if entry else comparability.plain(value)
         lines.append(f"| `{key}` | {entry.label if entry else 'unregistered'} | {_escape(text)} |")
     lines += ["", "</details>"]
-    for name, entry in doc.get("scenarios", {}).items():
-        sysctls = (entry.get("readback") or {}).get("sysctls") or {}
-        if not sysctls:
-            continue
-        roles = list(sysctls)
-        lines += ["", f"<details><summary>{name}: sysctls read back</summary>", "",
-                  "| sysctl | " + " | ".join(roles) + " |", "|---|" + "---|" * len(roles)]
-        for key in sorted(set().union(*(sysctls[r] for r in roles))):
-            lines.append(f"| `{key}` | " + " | ".join(
-                _escape(str(sysctls[r].get(key, "–"))) for r in roles) + " |")
-        lines += ["", "</details>"]
-    return lines
+    return lines + _sysctls(doc)
+
+
+def _sysctls(doc: dict) -> list[str]:
+    """One row per sysctl: its value, or each value with where it was read
+    when namespaces or scenarios differ."""
+    seen: dict[str, dict[str, list[str]]] = {}
+    scenarios = doc.get("scenarios", {})
+    for name, entry in scenarios.items():
+        for role, values in ((entry.get("readback") or {}).get("sysctls") or {}).items():
+            for key, value in values.items():
+                where = role if len(scenarios) == 1 else f"{name} {role}"
+                seen.setdefault(key, {}).setdefault(str(value), []).append(where)
+    if not seen:
+        return []
+    lines = ["", "<details><summary>sysctls read back inside the namespaces</summary>", "",
+             "| sysctl | value |", "|---|---|"]
+    for key in sorted(seen):
+        values = seen[key]
+        cell = next(iter(values)) if len(values) == 1 else "; ".join(
+            f"{v} ({', '.join(where)})" for v, where in values.items())
+        lines.append(f"| `{key}` | {_escape(cell)} |")
+    return lines + ["", "</details>"]
 
 
 def _escape(text: str) -> str:

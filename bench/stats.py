@@ -22,7 +22,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import stats as _scipy
 
 SEED = 20261128
 N_BOOT = 2000
@@ -142,8 +141,9 @@ def u_tests(base: Grouped, cand: Grouped) -> np.ndarray:
         ties = small and len(np.unique(both)) < len(both)
         method = "exact" if small and not ties else "asymptotic"
         buckets.setdefault((base.n[i], cand.n[i], method), []).append(i)
+    from scipy.stats import mannwhitneyu    # here: scipy takes a while to import
     for (_, _, method), idx in buckets.items():
         x = np.vstack([base.group(i) for i in idx])
         y = np.vstack([cand.group(i) for i in idx])
-        p[idx] = _scipy.mannwhitneyu(x, y, alternative="two-sided", method=method, axis=1).pvalue
+        p[idx] = mannwhitneyu(x, y, alternative="two-sided", method=method, axis=1).pvalue
     return p

@@ -64,6 +64,7 @@ def test_quick_suite_writes_a_complete_run_directory(tmp_path):
     report = (run / "report.md").read_text()
     assert "## Answer" in report and "**aggregate-2x**: MPTCP goodput ×" in report
     assert "2/2 MPTCP trials verified, 0 fallback, 0 stalled" in report
+    assert (run / "report.html").stat().st_size > 10_000 and (run / "plots" / "overview.png").exists()
 
 
 def test_not_root_is_refused_before_anything_is_made():

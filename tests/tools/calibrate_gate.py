@@ -93,6 +93,42 @@ def _gate(base, cand) -> tuple[bool, bool]:
     return bool(result.status), goodput
 
 
+def _gated_rows(base, cand):
+    """The rows a gate could fail on: per protocol and metric the change,
+    p and whether it went the bad way; plus whether trial outcomes got worse."""
+    from bench import compare, metrics
+    c = compare.compare(base, cand)
+    rows = c.rows[c.rows["protocol"].isin(["tcp", "mptcp"]) & c.rows["metric"].isin(SWEEP)]
+    worse = [metrics.worse(m, ch) for m, ch in zip(rows["metric"], rows["change"])]
+    ok_n = [compare.min_p(int(a), int(b)) < compare.ALPHA for a, b in
+            zip(rows["base_n"], rows["cand_n"])]
+    return (rows.assign(worse=worse, judged=ok_n)[["metric", "change", "p_value", "worse", "judged"]],
+            bool((c.outcomes["verdict"] == "worse").any()))
+
+
+SWEEP = {"goodput_bps": (2.0, 3.0, 4.0), "cpu_system_s_per_gb": (15.0, 25.0, 50.0, 100.0, None)}
+
+
+def _fires(rows, outcome_worse: bool, thresholds: dict, alpha: float) -> bool:
+    thr = rows["metric"].map(thresholds)
+    bad = rows["judged"] & rows["worse"] & (rows["p_value"] < alpha) & thr.notna() & \
+        (rows["change"].abs() * 100 > thr.fillna(float("inf")))
+    return bool(bad.any()) or outcome_worse
+
+
+def _sweep(name: str, draws: list) -> None:
+    """Share of draws the gate fails for each setting of the rule."""
+    print(f"{name}: share of pseudo-run pairs failing, by goodput / system CPU threshold (%)")
+    for alpha in (0.05, 0.01):
+        cells = []
+        for g in SWEEP["goodput_bps"]:
+            for cpu in SWEEP["cpu_system_s_per_gb"]:
+                rate = np.mean([_fires(r, o, {"goodput_bps": g, "cpu_system_s_per_gb": cpu}, alpha)
+                                for r, o in draws])
+                cells.append(f"{g:g}/{'off' if cpu is None else f'{cpu:g}'}: {rate:.1%}")
+        print(f"  alpha {alpha:g}: " + ", ".join(cells))
+
+
 def analyse(out: Path, draws: int, seed: int = 1) -> None:
     a, b = _runs(out, "a"), _runs(out, "b")
     repeats = len({t["repeat"] for t in a[0].doc["trials"]})
@@ -102,17 +138,15 @@ def analyse(out: Path, draws: int, seed: int = 1) -> None:
     aa = [(x, y) for x, y in itertools.permutations(a, 2)]
     ab = [(x, y) for x in a for y in b]
     for name, pairs in (("A/A false alarms", aa), ("A/B detection", ab)):
-        fails = goodput = 0
+        rows = []
         for _ in range(draws):
             x, y = pairs[rng.integers(len(pairs))]
-            f, g = _gate(pseudo_run(x, rng, repeats), pseudo_run(y, rng, repeats))
-            fails, goodput = fails + f, goodput + g
-        print(f"{name}: gate failed in {fails}/{draws} = {fails / draws:.1%} of pseudo-run pairs "
-              f"(on goodput: {goodput / draws:.1%})")
+            rows.append(_gated_rows(pseudo_run(x, rng, repeats), pseudo_run(y, rng, repeats)))
+        _sweep(f"{name} ({draws} draws)", rows)
     for name, pairs in (("real A/A", aa), ("real A/B", ab)):
         results = [_gate(x, y) for x, y in pairs]
-        print(f"{name}: gate failed in {sum(f for f, _ in results)}/{len(results)} real run pairs "
-              f"(on goodput: {sum(g for _, g in results)})")
+        print(f"{name} with the default thresholds: gate failed in {sum(f for f, _ in results)}/"
+              f"{len(results)} real run pairs (on goodput: {sum(g for _, g in results)})")
 
 
 def _describe(runs, label: str) -> None:

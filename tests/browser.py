@@ -1,0 +1,46 @@
+"""Open an HTML file in Debian's headless chromium and report what a reader
+would see: each image's load state and size, and any script or resource
+error.  A probe script is added to a copy of the page; the DOM chromium
+dumps after the load event carries its findings."""
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PROBE = """<script>
+window.__errors = [];
+window.addEventListener("error", e => window.__errors.push(
+  e.message || ("failed to load " + (e.target && (e.target.src || e.target.href)))), true);
+window.addEventListener("load", () => {
+  const images = [...document.images].map(i => ({alt: i.alt, complete: i.complete,
+    width: i.naturalWidth, height: i.naturalHeight}));
+  document.documentElement.setAttribute("data-probe",
+    JSON.stringify({images, errors: window.__errors, title: document.title}));
+});
+</script>"""
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def probe(page: Path, timeout_s: float = 90) -> dict:
+    """{images: [{alt, complete, width, height}], errors: [...], title}."""
+    with tempfile.TemporaryDirectory(prefix="mpb-chromium-") as tmp:
+        copy = Path(tmp) / page.name
+        copy.write_text(page.read_text().replace("<head>", "<head>" + PROBE, 1))
+        out = subprocess.run([chromium(), *FLAGS, f"--user-data-dir={tmp}/profile",
+                              "--virtual-time-budget=10000", "--dump-dom", copy.as_uri()],
+                             capture_output=True, text=True, timeout=timeout_s)
+    found = re.search(r'data-probe="([^"]*)"', out.stdout)
+    if not found:
+        raise AssertionError(f"chromium gave no probe result (exit {out.returncode}): "
+                             f"{out.stderr[-2000:]}")
+    return json.loads(html.unescape(found.group(1)))

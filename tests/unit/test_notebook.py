@@ -1,0 +1,33 @@
+"""notebooks/analysis.ipynb runs top to bottom on a real run, comparing it
+with another (parameters injected after its `parameters` cell)."""
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "analysis.ipynb"
+
+
+def test_notebook_is_committed_without_outputs():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(not c.outputs and c.execution_count is None for c in code)
+    assert [c for c in code if "parameters" in c.metadata.get("tags", [])]
+
+
+def test_notebook_executes_on_a_fixture_run(data_dir):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
+        f"RUN_DIR = {str(data_dir / 'runs' / 'quick-b')!r}\n"
+        f"BASE_DIR = {str(data_dir / 'runs' / 'quick-a')!r}"))
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    text = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/markdown", ""))
+                     for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "run 20261129-001014-faa8: 8 trials" in text
+    assert "**aggregate-2x**: MPTCP goodput ×" in text
+    assert "gate passed" in text
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if "image/png" in o.get("data", {})]
+    assert len(images) == 3

@@ -1,0 +1,134 @@
+"""report.md (golden file on a real run), report.html in a real browser,
+and the sections synthetic data exercises: latency, send modes, skipped
+scenarios, per-subflow series."""
+import base64
+import os
+import re
+import shutil
+
+import matplotlib.pyplot as plt
+import pytest
+
+import browser
+import synthetic
+from bench import analysis, plots, report
+from bench.cli import main
+
+GOLDEN = "golden/report-quick-a.md"
+
+
+@pytest.fixture
+def fixture_run(tmp_path, data_dir):
+    path = tmp_path / "quick-a"
+    shutil.copytree(data_dir / "runs" / "quick-a", path)
+    return path
+
+
+def test_report_text_matches_the_golden_file(fixture_run, data_dir):
+    """Regenerate after an intended change with MPTCP_BENCH_UPDATE_GOLDEN=1."""
+    text = report.markdown(analysis.open_run(fixture_run).doc)
+    golden = data_dir / GOLDEN
+    if os.environ.get("MPTCP_BENCH_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_report_command_writes_markdown_html_and_figures(fixture_run, capsys):
+    assert main(["report", str(fixture_run)]) == 0
+    md = (fixture_run / "report.md").read_text()
+    linked = re.findall(r"!\[[^\]]*\]\((plots/[^)]+\.png)\)", md)
+    assert linked == ["plots/overview.png", "plots/single-link-goodput.png",
+                      "plots/aggregate-2x-goodput.png"]
+    for rel in linked:
+        assert (fixture_run / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (fixture_run / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3
+    assert not re.search(r'(src|href)="(https?:|//|plots/)', page), "not self-contained"
+    assert "wrote" in capsys.readouterr().out
+
+
+def _needs_chromium():
+    if browser.chromium() is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: `make test` installs it")
+        pytest.skip("chromium is not installed (`make test` installs it)")
+
+
+def test_html_report_loads_and_its_images_render_in_chromium(fixture_run):
+    _needs_chromium()
+    report.write(analysis.open_run(fixture_run))
+    seen = browser.probe(fixture_run / "report.html")
+    assert seen["errors"] == [] and seen["title"].startswith("mptcp-bench run")
+    assert len(seen["images"]) == 3
+    for img in seen["images"]:
+        assert img["complete"] and img["width"] > 300 and img["height"] > 150, img
+
+
+def test_the_browser_check_catches_a_broken_image(fixture_run):
+    _needs_chromium()
+    report.write(analysis.open_run(fixture_run))
+    page = fixture_run / "report.html"
+    good = base64.b64encode((fixture_run / "plots" / "overview.png").read_bytes()).decode()
+    page.write_text(page.read_text().replace(good, base64.b64encode(b"not a png").decode(), 1))
+    seen = browser.probe(page)
+    broken = [i for i in seen["images"] if i["width"] == 0]
+    assert len(broken) == 1 and seen["errors"], seen
+
+
+def rr_run():
+    trials = synthetic.paired("rr", [50.0] * 4, [60.0] * 4, metric="latency_us_p50",
+                              workload="rr", goodput_bps=None, latency_us_p99=200.0,
+                              cpu_system_s_per_gb=None, expected_goodput_bps=None,
+                              cpu_system_us_per_transaction=8.0, transactions_per_s=20000.0)
+    for t in trials:
+        t["latency_samples_us"] = [40.0, 50.0, 55.0, 200.0] if t["protocol"] == "tcp" else \
+            [50.0, 60.0, 65.0, 240.0]
+    return synthetic.run(trials)
+
+
+def test_a_latency_workload_states_latency_and_draws_its_cdf():
+    rep = report.Report(rr_run())
+    text = rep.markdown()
+    assert ("- **rr**: MPTCP latency p50 ×1.20 [1.20–1.20] of TCP (60.0 vs 50.0 µs); latency p99 "
+            "×1.00 [1.00–1.00] (200.0 vs 200.0 µs); system CPU/transaction ×1.00 [1.00–1.00] "
+            "(8.0 vs 8.0 µs); 4/4 MPTCP trials verified, 0 fallback, 0 stalled") in text
+    assert "Link-model" not in text and "goodput" not in text
+    assert "![rr: latency CDF](plots/rr-latency.png)" in text
+    assert rep.figures["plots/rr-latency.png"][:4] == b"\x89PNG"
+    assert "| transactions (1/s) | 20000 [20000–20000]" in text
+
+
+def test_send_mode_matrix_shows_support_reasons_and_copied_completions():
+    trials = synthetic.paired("s", [1e9] * 2, [1e9] * 2, send_mode="zerocopy")
+    for t in trials:
+        t["mode_support"] = {"send": {"status": "works", "zc_completions": 10, "zc_copied": 10}}
+        if t["protocol"] == "mptcp":
+            t["mode_support"]["send"] = {"status": "unsupported",
+                                         "reason": "setsockopt(SO_ZEROCOPY): EOPNOTSUPP"}
+    text = report.Report(synthetic.run(trials)).markdown()
+    assert "| mode | TCP | MPTCP |" in text
+    assert ("| send zerocopy | works, copied 20 of 20 zero-copy completions | unsupported (2 of 2 "
+            "trials): setsockopt(SO_ZEROCOPY): EOPNOTSUPP |") in text
+
+
+def test_fallbacks_and_skips_are_counted_never_averaged():
+    trials = synthetic.paired("s", [10e6] * 4, [20e6] * 4,
+                              statuses={("mptcp", i): "fallback" for i in range(4)})
+    run = synthetic.run(trials)
+    run.head["scenarios"]["wan"] = {**synthetic.scenario_entry("wan"), "state": "skipped",
+                                    "reason": "needs netem"}
+    text = report.Report(run).markdown()
+    assert ("- **s**: no repeat with both its TCP and MPTCP trial ok, so no ratio; 0/4 MPTCP "
+            "trials verified, 4 fallback, 0 stalled") in text
+    assert "- **wan**: skipped — needs netem" in text
+    assert "- MPTCP repeat 0: **fallback** — synthetic fallback" in text
+
+
+def test_mptcp_is_stacked_per_subflow_when_series_exist():
+    t = synthetic.trial("s", "mptcp", 0, goodput_bps=1e6, interval_s=0.1,
+                        intervals_bytes=[30, 30], subflow_intervals_bytes=[[10, 20], [20, 10]])
+    fig, ax = plt.subplots()
+    assert plots._stacked(ax, t)
+    assert len(ax.collections) == 2        # one filled band per subflow
+    plt.close(fig)
+    assert plots.timeseries({"trials": [t]}, "s")[:4] == b"\x89PNG"
