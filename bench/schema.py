@@ -48,17 +48,39 @@ EXTRA_COLUMNS = (
 
 # Nested fields of a trial record (JSON only), by the issue that fills them:
 #   intervals_bytes, interval_s   bytes delivered per interval (receiver side)
-#   subflow_detail                per-subflow dicts from MPTCP_FULL_INFO
+#   intervals_transactions        rr/crr: transactions completed per interval (client)
+#   subflow_detail                per-subflow dicts as the client saw them (MPTCP_FULL_INFO,
+#                                 or MPTCP_TCPINFO + MPTCP_SUBFLOW_ADDRS on older kernels):
+#                                 local/remote address, bytes_sent/acked/received/retrans,
+#                                 rtt, snd_cwnd, total_retrans
+#   subflow_detail_server         the same, from the server's accepted socket
 #   mptcp {client, server}        so_protocol, mptcp_info / mptcp_info_error per end
+#                                 (crr server: accepted_protocols {tcp, mptcp, other})
 #   mib {client, server}          MIB counter deltas per namespace
 #   system                        /proc/stat deltas over the sender's window
-#   error                         {call, errno, message, side} of a failed trial
-#   mode_support {send, recv}     {status: works|unsupported, reason, zc_completions,
-#                                  zc_copied} — what the engine mode really did
-#   latency_samples_us            per-transaction latencies (may be downsampled)
-#   verify                        {enabled, mismatches, missing_bytes}
+#   error                         {call, errno, message, side, unsupported, mode} of a
+#                                 failed or unsupported trial
+#   mode_support {send, recv}     {mode, status: works|unsupported, reason, zc_requests,
+#                                  zc_completions, zc_copied} — what the engine mode really
+#                                 did (zc_* for zerocopy / io_uring_zc only: sends that
+#                                 promised a completion, completions reaped, and of those
+#                                 the ones the kernel copied anyway)
+#   latency_samples_us            per-transaction latencies in completion order, evenly
+#                                 decimated to at most 2000 (percentiles use all of them)
+#   transactions_detail           {client_per_flow, server, server_per_flow} counts (and
+#                                 client_unloaded_per_flow for rr_under_load)
+#   latency_unloaded              rr_under_load: the latency columns and samples of the
+#                                 phase without load (the flat columns are the loaded phase)
+#   load                          rr_under_load: {flows, bytes, goodput_bps, sender_bytes}
+#                                 of the bulk flows
+#   verify                        {enabled, checked_bytes, mismatches, first_bad_offset,
+#                                  missing_bytes} (bulk; missing = sent - received)
 #   tool {name, ...}              a second driver's own figures (iperf3: its cpu_* and
 #                                 retransmits), beside ours
+# Workload columns: `workload` is bulk|rr|crr|rr_under_load; send_mode / recv_mode are
+# None where no bulk flow runs (rr, crr); goodput_bps and expected_goodput_bps are None
+# for every non-bulk workload; cpu_system_us_per_transaction is None for rr_under_load
+# (its busy time is the load's).
 
 # Upgraders: UPGRADES[n] turns a version-n document into version n+1.
 UPGRADES: dict[int, callable] = {}

@@ -7,7 +7,7 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-from bench import linkmodel
+from bench import linkmodel, workload_fields
 from harness.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
@@ -29,6 +29,9 @@ def _base(scenario, protocol: str, p: dict, driver: str, *, run_id: str, repeat:
     for key in ("duration_s", "bytes", "goodput_bps", "cpu_sender_s", "cpu_receiver_s",
                 "cpu_system_s", "cpu_system_s_per_gb", "subflows", "retransmits"):
         rec[key] = None
+    rec.update(workload_fields.base(p))
+    if rec["workload"] != "bulk":
+        rec["expected_goodput_bps"] = None
     return rec
 
 
@@ -38,13 +41,21 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
     rec["mib"], rec["error"] = raw["mib"], raw["error"]
     if raw["error"]:
         err = raw["error"]
-        unsupported = (err.get("call", "").startswith("socket(")
-                       and err.get("errno") in UNSUPPORTED_ERRNOS)
+        unsupported = err.get("unsupported") or (err.get("call", "").startswith("socket(")
+                                                 and err.get("errno") in UNSUPPORTED_ERRNOS)
         rec["status"] = "unsupported" if unsupported else "failed"
         rec["reason"] = err.get("message")
+        if err.get("unsupported"):
+            rec["mode_support"] = workload_fields.support_from_error(err, raw["params"])
         return rec
-    _measures(rec, raw)
-    verdict = _verify(rec, raw, protocol)
+    if rec["workload"] == "bulk":
+        _measures(rec, raw)
+        workload_fields.bulk_extras(rec, raw)
+    else:
+        workload_fields.MEASURES[rec["workload"]](rec, raw)
+        introspection(rec, raw["sender"]["info"], raw["receiver"]["info"])
+    checked = _verify(rec, raw, protocol)
+    verdict = workload_fields.verdict(rec) or checked
     if verdict:
         rec["status"], rec["reason"] = verdict
     return rec
@@ -79,20 +90,29 @@ def _measures(rec: dict, raw: dict) -> None:
         "system": system,
         "sender_send_bytes": snd["loop"]["bytes"],
     })
-    info = snd["info"]
-    full = info.get("full_info")
+    introspection(rec, snd["info"], rcv["info"])
+
+
+def introspection(rec: dict, client: dict, server: dict) -> None:
+    """Subflows as the client saw them (and per-subflow detail from both
+    ends), and each end's MPTCP view for the verdict."""
+    full = client.get("full_info")
     if full:
         rec["subflows"] = full["num_subflows"]
         rec["subflow_detail"] = full["subflows"]
-    elif "mptcp_info" in info:
-        rec["subflows"] = info["mptcp_info"].get("subflows", 0) + 1
+    elif "mptcp_info" in client:
+        rec["subflows"] = client["mptcp_info"].get("subflows", 0) + 1
     else:
         rec["subflows"] = 1
-    rec["mptcp"] = {"client": _mptcp_view(info), "server": _mptcp_view(rcv["info"])}
+    if server.get("full_info"):
+        rec["subflow_detail_server"] = server["full_info"]["subflows"]
+    rec["mptcp"] = {"client": _mptcp_view(client), "server": _mptcp_view(server)}
 
 
 def _mptcp_view(info: dict) -> dict:
     view = {"so_protocol": info["so_protocol"]}
+    if "accepted_protocols" in info:
+        view["accepted_protocols"] = info["accepted_protocols"]
     if "mptcp_info" in info:
         view["mptcp_info"] = info["mptcp_info"]
     if "mptcp_info_error" in info:
@@ -112,7 +132,7 @@ def _verify(rec: dict, raw: dict, protocol: str) -> tuple[str, str] | None:
     rec["mptcp_verified"] = not evidence
     if evidence:
         return "fallback", "; ".join(evidence)
-    if rec["subflows"] < rec["subflows_expected"]:
+    if rec["subflows_expected"] and rec["subflows"] < rec["subflows_expected"]:
         return "partial", f"{rec['subflows']} of {rec['subflows_expected']} expected subflows"
     return None
 

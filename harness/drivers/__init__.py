@@ -24,7 +24,16 @@ class TrialParams:
     cpu_receiver: int | None = None
     link: int = 0                 # the link of the initial (or only) subflow
     timeout_s: float = 0          # 0: derived from the duration
-    extra: dict = field(default_factory=dict)
+    workload: str = "bulk"        # bulk | rr | crr | rr_under_load
+    send_mode: str = "send"       # engine send mode (bulk, and the load of rr_under_load)
+    recv_mode: str = "recv"       # engine receive mode (likewise)
+    verify: bool = False          # the receiver checks every byte of the seeded pattern
+    seed: int = 1                 # seed of the payload pattern
+    request_bytes: int = 1        # RR / CRR message sizes
+    response_bytes: int = 1
+    flows: int = 1                # concurrent RR flows
+    load_flows: int = 1           # bulk flows beside the RR flows (rr_under_load)
+    extra: dict = field(default_factory=dict)   # test hooks, e.g. {"corrupt_at": offset}
 
     def deadline_s(self) -> float:
         if self.timeout_s:
