@@ -6,10 +6,13 @@ is a field of TrialParams: no driver has a TCP path and an MPTCP path.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from harness.errors import CapabilityError
+
+TIMEOUT_SCALE_ENV = "MPTCP_BENCH_TIMEOUT_SCALE"
 
 
 @dataclass(frozen=True)
@@ -28,9 +31,13 @@ class TrialParams:
     extra: dict = field(default_factory=dict)
 
     def deadline_s(self) -> float:
+        """How long a trial may take before it is failed as hung.  The VM
+        lane's emulated CPU is an order of magnitude slower: it sets
+        TIMEOUT_SCALE_ENV."""
         if self.timeout_s:
             return self.timeout_s
-        return 2 * self.duration_s + 15 if self.duration_s else 120
+        base = 2 * self.duration_s + 15 if self.duration_s else 120
+        return base * float(os.environ.get(TIMEOUT_SCALE_ENV, "1"))
 
     def as_dict(self) -> dict:
         return asdict(self)
