@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import doctor, orchestrator, report, schema
+from bench import doctor, orchestrator, report, schema, vmlane
 from bench.definitions import Catalog
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from bench.progress import RunProgress
@@ -31,6 +31,12 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                    help="TOML file with [scenario.NAME] / [suite.NAME] tables (repeatable)")
 
 
+def _vm_args(p: argparse.ArgumentParser, help: str, default: str | None = None) -> None:
+    p.add_argument("--kernel", default=default, metavar="IMAGE", help=help)
+    p.add_argument("--kvm", action="store_true", help="use KVM (only when the host can boot IMAGE)")
+    p.add_argument("--vm-timeout", type=float, metavar="S", help="give up on the VM after S seconds")
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bench", description=(
         "Benchmark MPTCP against TCP on namespaced multi-link topologies."))
@@ -44,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--driver", default="native", help=f"traffic driver (default native)")
     run.add_argument("--out", default="reports", metavar="DIR",
                      help="where run directories go (default: reports)")
+    _vm_args(run, "run the suite inside a VM booted from IMAGE (vmlinuz path, or auto)")
 
     lst = sub.add_parser("list", help="list scenarios and suites")
     lst.add_argument("--scenario-file", action="append", default=[], metavar="PATH")
@@ -52,6 +59,10 @@ def parser() -> argparse.ArgumentParser:
     _plan_args(doc)
 
     sub.add_parser("clean", help="remove namespaces and processes a killed run left")
+
+    vm = sub.add_parser("vm", help="run a command inside the VM lane (e.g. the netem tests)")
+    _vm_args(vm, "kernel image to boot (vmlinuz path, or auto: the newest in /boot)", default="auto")
+    vm.add_argument("vm_command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
     rep = sub.add_parser("report", help="re-render report.md of a run directory")
     rep.add_argument("run_dir", type=Path)
@@ -74,9 +85,40 @@ def cmd_run(args, console: Console) -> int:
                                    args.duration, args.driver)
     out = Path(args.out)
     check_writable(out)
+    if args.kernel:
+        return _run_in_vm(args, plan, out)
     run = orchestrator.Run(plan, RunDir(out, new_run_id()), RunProgress(console), sys.argv)
     run.preflight()
     return run.execute()
+
+
+def _run_in_vm(args, plan, out: Path) -> int:
+    """Re-run this very command inside the VM, minus the VM options."""
+    out.mkdir(parents=True, exist_ok=True)
+    argv, skip = [], 0
+    for arg in sys.argv[1:]:
+        if skip:
+            skip -= 1
+        elif arg in ("--kernel", "--vm-timeout"):
+            skip = 1
+        elif arg.startswith(("--kernel=", "--vm-timeout=")) or arg == "--kvm":
+            continue
+        elif arg == "--out" or arg.startswith("--out="):
+            skip = 1 if arg == "--out" else 0
+        else:
+            argv.append(arg)
+    argv += ["--out", str(out.resolve())]
+    timeout = args.vm_timeout or plan.estimate_s() * (1 if args.kvm else vmlane.EMULATION_SLOWDOWN) + 120
+    return vmlane.boot(args.kernel, [sys.executable, "-m", "bench", *argv], [out.resolve()],
+                       timeout, kvm=args.kvm)
+
+
+def cmd_vm(args, console: Console) -> int:
+    command = args.vm_command[1:] if args.vm_command[:1] == ["--"] else args.vm_command
+    if not command:
+        raise InputError("give the command to run in the VM after --, e.g. "
+                         "`python -m bench vm -- .venv/bin/python -m pytest tests/vm`")
+    return vmlane.boot(args.kernel, command, [], args.vm_timeout or 1800, kvm=args.kvm)
 
 
 def cmd_list(args, console: Console) -> int:
@@ -132,7 +174,7 @@ def cmd_report(args, console: Console) -> int:
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "clean": cmd_clean,
-            "report": cmd_report}
+            "report": cmd_report, "vm": cmd_vm}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bench.errors import InputError
 from harness import addressing, engine, pathmanager
 from harness.drivers import TrialParams
+from harness.events import LinkEvent
 from harness.topology import Endpoint, LinkSpec, TopologySpec
 
 BUILTIN_DIRS = (Path(__file__).parent / "scenarios", Path(__file__).parent / "suites")
@@ -66,6 +67,40 @@ class MptcpDef(_Model):
     subflows_limit: int = Field(pathmanager.MAX_LIMIT, ge=0, le=pathmanager.MAX_LIMIT)
     add_addr_accepted_limit: int = Field(pathmanager.MAX_LIMIT, ge=0, le=pathmanager.MAX_LIMIT)
     expected_subflows: int | None = Field(None, ge=1, le=64)
+
+
+class Middlebox(_Model):
+    """What the router does to MPTCP: strip its TCP option on these links
+    (all of them when `links` is not given)."""
+    strip_mptcp: bool = False
+    links: tuple[int, ...] | None = None
+
+
+class EventDef(_Model):
+    """A link event during every trial, `at_s` seconds after it starts."""
+    at_s: float = Field(ge=0, le=3600)
+    link: int = Field(ge=0, lt=addressing.MAX_LINKS)
+    action: Literal["down", "up", "rate"]
+    rate_mbit: float | None = Field(None, gt=0, le=MAX_RATE_MBIT)
+    direction: Literal["up", "down", "both"] = "both"
+
+    @model_validator(mode="after")
+    def _rate_given(self) -> "EventDef":
+        if (self.action == "rate") != (self.rate_mbit is not None):
+            raise ValueError("a rate event needs rate_mbit, and only a rate event takes it")
+        return self
+
+
+Status = Literal["ok", "fallback", "partial", "stalled", "unsupported"]
+
+
+class Expect(_Model):
+    """Trial statuses that are this scenario's expected outcome per protocol
+    (a middlebox scenario expects MPTCP to fall back).  Anything else makes
+    the run exit 1.  A stall is a finding about the kernel, counted and shown
+    beside the median, so by default it does not fail the run."""
+    tcp: tuple[Status, ...] = ("ok", "stalled")
+    mptcp: tuple[Status, ...] = ("ok", "stalled")
 
 
 class Workload(_Model):
@@ -168,22 +203,48 @@ class Scenario(_Model):
     cpu: Cpu = Cpu()
     protocols: tuple[Literal["tcp", "mptcp"], ...] = ("tcp", "mptcp")
     sysctls: dict[str, str | int] = {}
+    server_protocol: Literal["tcp", "mptcp"] | None = None   # None: the trial's protocol
+    middlebox: Middlebox = Middlebox()
+    events: tuple[EventDef, ...] = ()
+    expect: Expect = Expect()
 
     @model_validator(mode="after")
     def _links_exist(self) -> "Scenario":
-        for ep in self.mptcp.endpoints or ():
-            if ep.link >= len(self.links):
-                raise ValueError(f"mptcp endpoint on link {ep.link}, but the scenario has "
+        used = [("mptcp endpoint", ep.link) for ep in self.mptcp.endpoints or ()]
+        used += [("event", ev.link) for ev in self.events]
+        used += [("middlebox", i) for i in self.middlebox.links or ()]
+        for what, link in used:
+            if link >= len(self.links):
+                raise ValueError(f"{what} on link {link}, but the scenario has "
                                  f"{len(self.links)} link(s)")
+        if self.events:
+            # A timeline needs a trial long enough for it, whatever a suite says.
+            if "duration_s" not in self.workload.model_fields_set or self.workload.bytes:
+                raise ValueError("a scenario with events must set workload.duration_s")
+            late = [e.at_s for e in self.events if e.at_s >= self.workload.duration_s]
+            if late:
+                raise ValueError(f"event at {late[0]} s falls outside the "
+                                 f"{self.workload.duration_s} s trial")
         return self
+
+    def own_duration(self) -> float | None:
+        """The scenario's own trial duration, which a suite does not override."""
+        return self.workload.duration_s if "duration_s" in self.workload.model_fields_set else None
+
+    def link_events(self) -> tuple[LinkEvent, ...]:
+        return tuple(LinkEvent(**e.model_dump()) for e in self.events)
 
     def topology(self) -> TopologySpec:
         eps = (TopologySpec.default_endpoints(len(self.links)) if self.mptcp.endpoints is None
                else tuple(Endpoint(e.side, e.link, e.flags) for e in self.mptcp.endpoints))
+        strip = ()
+        if self.middlebox.strip_mptcp:
+            strip = self.middlebox.links if self.middlebox.links is not None else tuple(range(len(self.links)))
         return TopologySpec(links=tuple(l.spec() for l in self.links), endpoints=eps,
                             subflows_limit=self.mptcp.subflows_limit,
                             add_addr_accepted_limit=self.mptcp.add_addr_accepted_limit,
-                            sysctls=tuple((k, str(v)) for k, v in self.sysctls.items()))
+                            sysctls=tuple((k, str(v)) for k, v in self.sysctls.items()),
+                            strip_mptcp_links=strip, families=(self.family,))
 
     def expected_subflows(self) -> int:
         """Subflows the path manager should establish: the initial one plus
@@ -199,7 +260,7 @@ class Scenario(_Model):
         w = self.workload
         sender, receiver = self.cpu.cpus()
         return TrialParams(
-            protocol=protocol, family=self.family,
+            protocol=protocol, server_protocol=self.server_protocol, family=self.family,
             duration_s=0 if w.bytes else (duration_s or w.duration_s),
             max_bytes=w.bytes or 0, bufsize=w.bufsize_kib * 1024, interval_ms=w.interval_ms,
             cpu_sender=sender, cpu_receiver=receiver, workload=w.kind, send_mode=w.send_mode,
@@ -213,8 +274,15 @@ class Suite(_Model):
     description: str
     scenarios: tuple[str, ...] = Field(min_length=1)
     repeat: int = Field(5, ge=1, le=1000)
+    min_repeat: int = Field(1, ge=1, le=1000)   # below this, no conclusion is supported
     warmup: int = Field(1, ge=0, le=100)
     duration_s: float | None = Field(None, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _enough(self) -> "Suite":
+        if self.repeat < self.min_repeat:
+            raise ValueError(f"repeat {self.repeat} is below the suite's min_repeat {self.min_repeat}")
+        return self
 
 
 class Catalog:
@@ -284,6 +352,8 @@ def _validate(model, table: dict, path: Path, kind: str, name: str):
             msg = f"unknown key {where!r}"
         elif err["type"] == "missing":
             msg = f"missing required key {where!r}"
+        elif err["type"] == "value_error":
+            msg = (f"{where}: " if err["loc"] else "") + str(err["ctx"]["error"])
         else:
             msg = f"{where}: {err['msg'].lower()} (got {err.get('input')!r})"
         raise InputError(f"{path}: {kind} {name!r}: {msg}") from None

@@ -10,19 +10,13 @@ import sys
 import time
 from pathlib import Path
 
+from bench import vmlane
 from harness import _engine, capabilities, sysctl, sysinfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("mptcp-bench", "pyroute2", "numpy", "pandas", "pyperf", "rich", "pydantic")
-TCP_SYSCTLS = (
-    "net.ipv4.tcp_congestion_control", "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",
-    "net.ipv4.tcp_mem", "net.ipv4.tcp_sack", "net.ipv4.tcp_timestamps",
-    "net.ipv4.tcp_window_scaling", "net.ipv4.tcp_ecn", "net.ipv4.tcp_autocorking",
-    "net.ipv4.tcp_limit_output_bytes", "net.ipv4.tcp_notsent_lowat",
-    "net.ipv4.tcp_min_tso_segs", "net.ipv4.tcp_no_metrics_save", "net.ipv4.tcp_mtu_probing",
-    "net.ipv4.tcp_pacing_ss_ratio", "net.ipv4.tcp_pacing_ca_ratio", "net.core.rmem_max",
-    "net.core.wmem_max", "net.core.default_qdisc",
-)
+SYSCTLS = ("net.mptcp", "net.ipv4.tcp_*", "net.core.rmem_*", "net.core.wmem_*",
+           "net.core.default_qdisc", "net.core.netdev_max_backlog", "net.ipv4.ip_forward")
 
 
 def _git(*args: str) -> str | None:
@@ -59,6 +53,7 @@ def run_metadata(argv: list[str], suite: dict) -> dict:
         "tools": {**tools, "engine_compiler": _engine.COMPILER},
         "git": {"revision": _git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None},
         "suite": suite,
+        "lane": vmlane.lane() or {"kind": "host"},
         "pid": os.getpid(),
     }
 
@@ -67,8 +62,7 @@ def scenario_readback(topo) -> dict:
     """The topology as the kernel reports it, plus the endpoint sysctls."""
     out = topo.read_back()
     out["sysctls"] = {
-        role: sysctl.read(topo.ns(role), TCP_SYSCTLS, trees=["net.mptcp"])
-        for role in ("client", "server")
+        role: sysctl.read(topo.ns(role), SYSCTLS) for role in ("client", "server", "router")
     }
     return out
 

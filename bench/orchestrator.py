@@ -13,6 +13,7 @@ from bench.definitions import Catalog, Scenario
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
 from bench.rundir import RunDir
 from harness import capabilities, drivers, netns, runs, trialrun
+from harness.errors import CapabilityError
 from harness.topology import Topology
 
 WARMUP_DURATION_S = 1.0
@@ -28,9 +29,10 @@ class Plan:
     duration_s: float | None
     driver: str = "native"
     description: str = ""
+    explicit: bool = False   # scenarios named on the command line, not taken from a suite
 
     def trial_duration(self, scenario: Scenario) -> float:
-        return self.duration_s or scenario.workload.duration_s
+        return scenario.own_duration() or self.duration_s or scenario.workload.duration_s
 
     def estimate_s(self) -> float:
         total = 0.0
@@ -43,9 +45,7 @@ class Plan:
     def needs(self) -> set[str]:
         need = {"root", "netns"}
         for s in self.scenarios:
-            need |= s.topology().needs()
-            if "mptcp" in s.protocols:
-                need.add("mptcp")
+            need |= scenario_needs(s)
         return need
 
     def as_dict(self) -> dict:
@@ -65,10 +65,17 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
         picked = [catalog.scenario(n) for n in base.scenarios]
         name, desc = base.name, base.description
     drivers.get(driver)  # unknown driver: a clear error now, not mid-run
-    return Plan(name=name, scenarios=picked, description=desc,
+    if base and repeat is not None and repeat < base.min_repeat:
+        raise InputError(f"suite {base.name!r} needs at least {base.min_repeat} repeats to support "
+                         f"a conclusion; use --repeat {base.min_repeat} or more")
+    return Plan(name=name, scenarios=picked, description=desc, explicit=bool(scenarios),
                 repeat=repeat or (base.repeat if base else 5),
                 warmup=warmup if warmup is not None else (base.warmup if base else 1),
                 duration_s=duration_s or (base.duration_s if base else None), driver=driver)
+
+
+def scenario_needs(s: Scenario) -> set[str]:
+    return s.topology().needs() | ({"mptcp"} if "mptcp" in s.protocols else set())
 
 
 class Interrupted(Exception):
@@ -85,12 +92,25 @@ class Run:
     argv: list[str]
     trials: list[dict] = field(default_factory=list)
     scenarios: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)   # scenario -> why it cannot run here
     interrupted_by: int | None = None
 
     def preflight(self) -> None:
         """Everything that can be refused is refused before anything is made."""
         checks = capabilities.probe()
-        capabilities.require(checks, self.plan.needs(), f"suite {self.plan.name!r}")
+        what = f"suite {self.plan.name!r}"
+        capabilities.require(checks, {"root", "netns"}, what)
+        for s in self.plan.scenarios:
+            try:
+                capabilities.require(checks, scenario_needs(s), f"scenario {s.name!r}")
+            except CapabilityError as exc:
+                # Named on the command line: refuse.  Part of a suite: skip it,
+                # listed as skipped — never run with a different meaning.
+                if self.plan.explicit:
+                    raise
+                self.skipped[s.name] = str(exc)
+        if len(self.skipped) == len(self.plan.scenarios):
+            capabilities.require(checks, self.plan.needs(), what)
         driver = drivers.get(self.plan.driver)
         driver.check()
         cpus = set(os.sched_getaffinity(0))
@@ -104,6 +124,7 @@ class Run:
         self.rundir.create()
         meta = metadata.run_metadata(self.argv, self.plan.as_dict())
         self.progress.start(self.plan, self.rundir.path)
+        self._pid = os.getpid()
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             with runs.owning(self.rundir.run_id, out=str(self.rundir.path)):
@@ -123,6 +144,11 @@ class Run:
         return self.exit_status()
 
     def _on_signal(self, signum, frame) -> None:
+        if os.getpid() != self._pid:
+            # A forked child (pyroute2 forks to open netlink sockets in a
+            # namespace, then SIGTERMs it) inherits this handler: it must
+            # just die, never unwind the orchestrator's stack as its own.
+            os._exit(128 + signum)
         # Further signals are ignored while what exists is torn down.
         for s in (signal.SIGINT, signal.SIGTERM):
             signal.signal(s, signal.SIG_IGN)
@@ -137,12 +163,22 @@ class Run:
             "warmup": [], "state": "started",
         }
         self.progress.scenario(scenario)
+        if scenario.name in self.skipped:
+            entry["state"] = "skipped"
+            entry["reason"] = self.skipped[scenario.name]
+            for proto in scenario.protocols:
+                params = scenario.trial_params(proto, self.plan.trial_duration(scenario))
+                self._record(trial.skipped(scenario, proto, params, self.plan.driver,
+                                           run_id=self.rundir.run_id, seq=len(self.trials),
+                                           reason=self.skipped[scenario.name]))
+            return
         with Topology(scenario.topology(), prefix) as topo:
             entry["readback"] = metadata.scenario_readback(topo)
             for w in range(self.plan.warmup):
                 for proto in scenario.protocols:
                     raw = trialrun.run_trial(driver, topo,
                                              scenario.trial_params(proto, WARMUP_DURATION_S))
+                    # (warm-ups run without link events: they only warm the path)
                     rec = trial.build(raw, scenario, proto, run_id=self.rundir.run_id,
                                       repeat=-1 - w, seq=-1)
                     entry["warmup"].append({"protocol": proto, "status": rec["status"],
@@ -154,10 +190,10 @@ class Run:
         entry["state"] = "complete"
 
     def _trial(self, driver, topo, scenario: Scenario, proto: str, repeat: int) -> None:
-        params = scenario.trial_params(proto, self.plan.duration_s)
+        params = scenario.trial_params(proto, self.plan.trial_duration(scenario))
         seq = len(self.trials)
         try:
-            raw = trialrun.run_trial(driver, topo, params)
+            raw = trialrun.run_trial(driver, topo, params, scenario.link_events())
         except Interrupted as exc:
             rec = trial.interrupted(scenario, proto, params, driver.name, signame=str(exc),
                                     run_id=self.rundir.run_id, repeat=repeat, seq=seq)
@@ -182,14 +218,15 @@ class Run:
         self.rundir.point_latest()
 
     def exit_status(self) -> int:
-        """1 when a trial failed or a scenario produced no usable trial for
-        one of its protocols; 0 otherwise."""
-        if any(t["status"] == "failed" for t in self.trials):
-            return EXIT_BENCH_FAILURE
+        """1 when a trial failed or came out other than its scenario expects
+        (by default: ok), or a scenario produced no trial for a protocol."""
         for name, entry in self.scenarios.items():
+            if entry["state"] == "skipped":
+                continue
+            expect = entry["definition"]["expect"]
             for proto in entry["definition"]["protocols"]:
-                if not any(t["scenario"] == name and t["protocol"] == proto
-                           and t["status"] == "ok" for t in self.trials):
+                mine = [t for t in self.trials if t["scenario"] == name and t["protocol"] == proto]
+                if not mine or any(t["status"] not in expect[proto] for t in mine):
                     return EXIT_BENCH_FAILURE
         return EXIT_OK
 

@@ -44,6 +44,8 @@ EXTRA_COLUMNS = (
     # latency workloads (rr, crr, rr_under_load): per-transaction latency
     "transactions", "transactions_per_s", "latency_us_p50", "latency_us_p90",
     "latency_us_p99", "latency_us_p999", "latency_us_max", "cpu_system_us_per_transaction",
+    # scenarios with a path failure: delivery gap and time to recover after it
+    "failover_gap_ms", "failover_recover_s",
 )
 
 # Nested fields of a trial record (JSON only), by the issue that fills them:
@@ -54,6 +56,13 @@ EXTRA_COLUMNS = (
 #                                 local/remote address, bytes_sent/acked/received/retrans,
 #                                 rtt, snd_cwnd, total_retrans
 #   subflow_detail_server         the same, from the server's accepted socket
+#   subflow_share                 each subflow's share of the bytes acked
+#   window_s                      the sender's transfer window (CPU figures cover it)
+#   noise                         other processes' and kernel threads' CPU s in the trial
+#   events                        link events applied: action, link, at_ns, at_s_from_first_byte,
+#                                 error, and for down/up: delivery {gap_ms, recover_s} after it
+#   stall                         why a trial is stalled: stretch or fraction of median, MIB evidence
+#   server_protocol               the listener's protocol (tcp for a plain-TCP server)
 #   mptcp {client, server}        so_protocol, mptcp_info / mptcp_info_error per end
 #                                 (crr server: accepted_protocols {tcp, mptcp, other})
 #   mib {client, server}          MIB counter deltas per namespace

@@ -7,7 +7,7 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-from bench import linkmodel, workload_fields
+from bench import failover, linkmodel, workload_fields
 from harness.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
@@ -20,6 +20,7 @@ def _base(scenario, protocol: str, p: dict, driver: str, *, run_id: str, repeat:
         "run_id": run_id, "scenario": scenario.name, "protocol": protocol, "driver": driver,
         "repeat": repeat, "seq": seq, "status": "ok", "reason": None,
         "family": p["family"], "started_at": started_at,
+        "server_protocol": p.get("server_protocol") or protocol,
         "cpu_placement": scenario.cpu.label(), "cpu_sender": p["cpu_sender"],
         "cpu_receiver": p["cpu_receiver"],
         "subflows_expected": scenario.expected_subflows() if protocol == "mptcp" else 1,
@@ -39,6 +40,8 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
     rec = _base(scenario, protocol, raw["params"], raw["driver"], run_id=run_id,
                 repeat=repeat, seq=seq, started_at=raw["started_at"])
     rec["mib"], rec["error"] = raw["mib"], raw["error"]
+    rec["noise"] = raw.get("noise")
+    rec["events"] = raw.get("events") or []
     if raw["error"]:
         err = raw["error"]
         unsupported = err.get("unsupported") or (err.get("call", "").startswith("socket(")
@@ -70,9 +73,27 @@ def interrupted(scenario, protocol: str, params, driver: str, *, run_id: str, re
     return rec
 
 
+def skipped(scenario, protocol: str, params, driver: str, *, run_id: str, seq: int,
+            reason: str) -> dict:
+    """The record standing for a scenario this kernel cannot run."""
+    rec = _base(scenario, protocol, params.as_dict(), driver, run_id=run_id, repeat=0,
+                seq=seq, started_at=None)
+    rec["status"], rec["reason"] = "skipped", f"skipped: {reason}"
+    return rec
+
+
 def _measures(rec: dict, raw: dict) -> None:
     snd, rcv = raw["sender"], raw["receiver"]
     loop = rcv["loop"]
+    for ev in rec["events"]:   # placed on the receiver's series (same monotonic clock)
+        ev["at_s_from_first_byte"] = (ev["at_ns"] - loop["first_ns"]) / 1e9 if loop["first_ns"] else None
+        if ev["action"] in ("down", "up") and ev["at_s_from_first_byte"] is not None:
+            ev["delivery"] = failover.metrics(loop["intervals"], loop["interval_ns"] / 1e9,
+                                              ev["at_s_from_first_byte"])
+    down = next((ev for ev in rec["events"] if ev["action"] == "down" and ev.get("delivery")), None)
+    if down:
+        rec["failover_gap_ms"] = down["delivery"]["gap_ms"]
+        rec["failover_recover_s"] = down["delivery"]["recover_s"]
     span_s = (loop["last_ns"] - loop["first_ns"]) / 1e9
     gb = loop["bytes"] / GB
     system = snd["system"]
@@ -89,6 +110,7 @@ def _measures(rec: dict, raw: dict) -> None:
         "intervals_bytes": loop["intervals"],
         "system": system,
         "sender_send_bytes": snd["loop"]["bytes"],
+        "window_s": snd["window_ns"] / 1e9,
     })
     introspection(rec, snd["info"], rcv["info"])
 
@@ -100,6 +122,9 @@ def introspection(rec: dict, client: dict, server: dict) -> None:
     if full:
         rec["subflows"] = full["num_subflows"]
         rec["subflow_detail"] = full["subflows"]
+        carried = [sf.get("bytes_acked") or 0 for sf in full["subflows"]]
+        total = sum(carried)
+        rec["subflow_share"] = [c / total for c in carried] if total else None
     elif "mptcp_info" in client:
         rec["subflows"] = client["mptcp_info"].get("subflows", 0) + 1
     else:
@@ -133,7 +158,11 @@ def _verify(rec: dict, raw: dict, protocol: str) -> tuple[str, str] | None:
     if evidence:
         return "fallback", "; ".join(evidence)
     if rec["subflows_expected"] and rec["subflows"] < rec["subflows_expected"]:
-        return "partial", f"{rec['subflows']} of {rec['subflows_expected']} expected subflows"
+        joins = {k[len("MPTcpExt"):]: v for k, v in raw["mib"]["client"].items()
+                 if k.startswith("MPTcpExtMPJoin")}
+        detail = ", ".join(f"{k} +{v}" for k, v in joins.items()) or "no join attempted"
+        return "partial", (f"{rec['subflows']} of {rec['subflows_expected']} expected subflows "
+                           f"(client {detail})")
     return None
 
 

@@ -57,8 +57,8 @@ def _qdisc_check(ns: str, kind: str) -> Check:
             return Check(kind, False,
                          f"qdisc {kind}: {'not in this kernel' if missing else exc}",
                          f"this kernel lacks sch_{kind}" + (
-                             "; scenarios with delay or jitter need it (use a kernel with netem, "
-                             "e.g. the VM lane)" if kind == "netem" else ""))
+                             "; scenarios with delay or jitter need it "
+                             "(use --kernel IMAGE to run them in a VM)" if kind == "netem" else ""))
 
 
 def _nft_check(ns: str) -> Check:
@@ -70,6 +70,18 @@ def _nft_check(ns: str) -> Check:
     except subprocess.CalledProcessError as exc:
         return Check("nftables", False, f"nft failed: {exc.stderr.strip()}",
                      "this kernel lacks nf_tables; lossy scenarios need it")
+
+
+def _tcpoptstrip_check(ns: str) -> Check:
+    if not shutil.which("iptables"):
+        return Check("tcpoptstrip", False, "iptables not found", "install the Debian package iptables")
+    try:
+        netns.run(ns, ["iptables", "-t", "mangle", "-A", "FORWARD", "-p", "tcp", "-j",
+                       "TCPOPTSTRIP", "--strip-options", "30"])
+        return Check("tcpoptstrip", True, "iptables TCPOPTSTRIP works (middlebox scenarios)")
+    except subprocess.CalledProcessError as exc:
+        return Check("tcpoptstrip", False, f"iptables TCPOPTSTRIP failed: {exc.stderr.strip()}",
+                     "this kernel lacks xt_TCPOPTSTRIP; middlebox scenarios need it")
 
 
 def tool_version(argv: list[str]) -> str | None:
@@ -95,6 +107,7 @@ def _namespace_checks() -> dict[str, Check]:
             for kind in QDISCS:
                 checks[kind] = _qdisc_check(name, kind)
             checks["nftables"] = _nft_check(name)
+            checks["tcpoptstrip"] = _tcpoptstrip_check(name)
         except OSError as exc:
             checks["netns"] = Check("netns", False, f"cannot create a namespace: {exc}",
                                     "run as root on a kernel with CONFIG_NET_NS")

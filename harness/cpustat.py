@@ -44,3 +44,48 @@ def delta(before: dict, after: dict) -> dict:
         "capacity_s": sum(total.values()),
         "per_cpu_busy_s": per_cpu,
     }
+
+
+PF_KTHREAD = 0x00200000
+
+
+def parse_pid_stat(text: str) -> tuple[str, int, bool]:
+    """(comm, utime+stime in ticks, is a kernel thread) from /proc/PID/stat."""
+    comm = text[text.index("(") + 1:text.rindex(")")]
+    fields = text[text.rindex(")") + 2:].split()   # fields[0] is field 3, "state"
+    flags, utime, stime = int(fields[6]), int(fields[11]), int(fields[12])
+    return comm, utime + stime, bool(flags & PF_KTHREAD)
+
+
+def process_times() -> dict[int, tuple[str, int, bool]]:
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                out[int(entry)] = parse_pid_stat(f.read())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def others(before: dict, after: dict, exclude: set[int]) -> dict:
+    """CPU seconds used over a window by processes that are not ours (alive
+    at both ends): a noise indicator.  Kernel threads are counted apart —
+    ksoftirqd, for one, often does the benchmark's own packet work."""
+    user, kernel, per_comm = 0, 0, {}
+    for pid, (comm, ticks, kthread) in after.items():
+        if pid in exclude or pid not in before:
+            continue
+        used = ticks - before[pid][1]
+        if used <= 0:
+            continue
+        if kthread:
+            kernel += used
+        else:
+            user += used
+            per_comm[comm] = per_comm.get(comm, 0) + used
+    top = sorted(per_comm.items(), key=lambda kv: -kv[1])[:3]
+    return {"other_processes_cpu_s": user * TICK_S, "kernel_threads_cpu_s": kernel * TICK_S,
+            "top": [[comm, ticks * TICK_S] for comm, ticks in top]}

@@ -1,6 +1,7 @@
 """Reading and writing sysctls inside a namespace (never the root one)."""
 from __future__ import annotations
 
+import fnmatch
 import os
 
 from harness import netns
@@ -24,25 +25,24 @@ def _write_all(values: dict[str, object]) -> None:
                                 "check the value is valid for this kernel") from None
 
 
-def _read_all(keys: list[str], trees: list[str]) -> dict[str, str]:
+def _read_all(patterns: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for key in keys:
-        try:
-            with open(_path(key)) as f:
-                out[key] = f.read().strip()
-        except OSError:
-            continue
-    for tree in trees:
-        root = _path(tree)
-        for dirpath, _, files in os.walk(root):
-            for name in files:
-                full = os.path.join(dirpath, name)
-                key = full[len("/proc/sys/"):].replace("/", ".")
-                try:
-                    with open(full) as f:
-                        out[key] = f.read().strip()
-                except OSError:  # write-only or permission-restricted entries
-                    continue
+    for pattern in patterns:
+        # Walk the deepest directory without wildcards, keep what matches.
+        fixed = pattern.split("*")[0].rsplit(".", 1)[0] if "*" in pattern else pattern
+        root = _path(fixed)
+        paths = [root] if os.path.isfile(root) else [
+            os.path.join(d, f) for d, _, files in os.walk(root) for f in files]
+        for full in paths:
+            key = full[len("/proc/sys/"):].replace("/", ".")
+            if not (fnmatch.fnmatchcase(key, pattern) or key.startswith(pattern + ".")
+                    or key == pattern):
+                continue
+            try:
+                with open(full) as f:
+                    out[key] = f.read().strip()
+            except OSError:  # write-only or permission-restricted entries
+                continue
     return dict(sorted(out.items()))
 
 
@@ -51,7 +51,8 @@ def write(ns: str, values: dict[str, object]) -> None:
         netns.call_in(ns, _write_all, dict(values))
 
 
-def read(ns: str, keys: list[str] = (), trees: list[str] = ()) -> dict[str, str]:
-    """Values of `keys` (missing ones skipped) and of every entry under each
-    tree (e.g. "net.mptcp"), as the kernel reports them inside `ns`."""
-    return netns.call_in(ns, _read_all, list(keys), list(trees))
+def read(ns: str, patterns: list[str]) -> dict[str, str]:
+    """Every sysctl matching one of `patterns` — a key ("net.core.rmem_max"),
+    a tree ("net.mptcp") or a glob ("net.ipv4.tcp_*") — as the kernel reports
+    it inside `ns`; missing keys are skipped."""
+    return netns.call_in(ns, _read_all, list(patterns))

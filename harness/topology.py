@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pyroute2 import IPRoute
 
 from harness import addressing as plan
-from harness import netns, pathmanager, runs, shaping, sysctl
+from harness import middlebox, netns, pathmanager, runs, shaping, sysctl
 from harness.errors import TopologyError
 
 IFA_F_NODAD = 0x02
@@ -63,6 +63,7 @@ class TopologySpec:
     add_addr_accepted_limit: int = pathmanager.MAX_LIMIT
     sysctls: tuple[tuple[str, str], ...] = ()   # applied in client and server
     families: tuple[int, ...] = (4, 6)
+    strip_mptcp_links: tuple[int, ...] = ()     # a middlebox strips option 30 on these
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.links) <= plan.MAX_LINKS:
@@ -70,6 +71,13 @@ class TopologySpec:
         for ep in self.endpoints:
             if ep.side not in ("client", "server") or not 0 <= ep.link < len(self.links):
                 raise TopologyError(f"endpoint {ep} names no existing side/link")
+        for side in ("client", "server"):
+            count = sum(1 for ep in self.endpoints if ep.side == side) * len(self.families)
+            if count > pathmanager.MAX_LIMIT:
+                raise TopologyError(f"{count} {side} path-manager endpoints (one per link and address "
+                                    f"family), but the kernel holds at most {pathmanager.MAX_LIMIT}")
+        if any(not 0 <= i < len(self.links) for i in self.strip_mptcp_links):
+            raise TopologyError(f"middlebox on a link the topology lacks: {self.strip_mptcp_links}")
 
     @staticmethod
     def default_endpoints(n_links: int) -> tuple[Endpoint, ...]:
@@ -85,7 +93,7 @@ class TopologySpec:
                 need |= {"tbf"} if d.shaped else set()
                 need |= {"netem"} if d.needs_netem else set()
                 need |= {"nftables"} if d.loss_pct > 0 else set()
-        return need
+        return need | ({"tcpoptstrip"} if self.strip_mptcp_links else set())
 
 
 @dataclass
@@ -165,6 +173,8 @@ class Topology:
                 self._build_link(i, link, cli, rtr, srv)
             self._route(cli, rtr, srv)
         self._apply_loss()
+        if self.spec.strip_mptcp_links:
+            middlebox.install(self.ns("router"), self.spec.strip_mptcp_links)
         self._configure_pm()
 
     def _veth(self, ipr, name: str, peer_ns: str, peer: str, mtu: int) -> None:
@@ -260,6 +270,10 @@ class Topology:
             out["nftables"] = netns.run(self.ns("router"), ["nft", "list", "ruleset"])
         except (OSError, subprocess.CalledProcessError) as exc:  # recorded, not fatal
             out["nftables"] = f"unavailable: {exc}"
+        try:
+            out["iptables"] = middlebox.read_back(self.ns("router"))
+        except (OSError, subprocess.CalledProcessError) as exc:
+            out["iptables"] = f"unavailable: {exc}"
         for side in ("client", "server"):
             out["path_manager"][side] = pathmanager.read_back(self.ns(side))
         return out

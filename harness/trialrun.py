@@ -2,21 +2,26 @@
 and the machine's CPU time are taken around whatever the driver does."""
 from __future__ import annotations
 
+import os
 import time
 
 from harness import cpustat, mib
+from harness.events import EventRunner
 from harness.drivers import Driver, TrialParams
 
 
-def run_trial(driver: Driver, topo, params: TrialParams) -> dict:
-    """The driver's raw result plus MIB deltas per namespace and the outer
-    CPU window (worker start-up included: the sender's own window, when the
-    driver has one, is the exact transfer)."""
+def run_trial(driver: Driver, topo, params: TrialParams, events=()) -> dict:
+    """The driver's raw result plus MIB deltas per namespace, the outer CPU
+    window (worker start-up included: the sender's own window, when the
+    driver has one, is the exact transfer) and the link events applied."""
     before = {role: mib.snapshot(topo.ns(role)) for role in ("client", "server")}
     started_at = time.time()
-    stat0 = cpustat.read()
-    raw = driver.run(topo, params)
-    stat1 = cpustat.read()
+    procs0, stat0 = cpustat.process_times(), cpustat.read()
+    with EventRunner(topo, tuple(events)) as runner:
+        raw = driver.run(topo, params)
+    stat1, procs1 = cpustat.read(), cpustat.process_times()
+    raw["events"] = runner.applied
+    raw["noise"] = cpustat.others(procs0, procs1, exclude={os.getpid()})
     raw["mib"] = {role: mib.delta(before[role], mib.snapshot(topo.ns(role)))
                   for role in ("client", "server")}
     raw["outer_window"] = cpustat.delta(stat0, stat1)

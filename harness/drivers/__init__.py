@@ -6,15 +6,19 @@ is a field of TrialParams: no driver has a TCP path and an MPTCP path.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from harness.errors import CapabilityError
 
+TIMEOUT_SCALE_ENV = "MPTCP_BENCH_TIMEOUT_SCALE"
+
 
 @dataclass(frozen=True)
 class TrialParams:
     protocol: str                 # "tcp" | "mptcp"
+    server_protocol: str | None = None  # the listener's, when it differs (a plain-TCP server)
     family: int = 4
     duration_s: float = 5.0
     max_bytes: int = 0            # 0: run for duration_s
@@ -36,9 +40,13 @@ class TrialParams:
     extra: dict = field(default_factory=dict)   # test hooks, e.g. {"corrupt_at": offset}
 
     def deadline_s(self) -> float:
+        """How long a trial may take before it is failed as hung.  The VM
+        lane's emulated CPU is an order of magnitude slower: it sets
+        TIMEOUT_SCALE_ENV."""
         if self.timeout_s:
             return self.timeout_s
-        return 2 * self.duration_s + 15 if self.duration_s else 120
+        base = 2 * self.duration_s + 15 if self.duration_s else 120
+        return base * float(os.environ.get(TIMEOUT_SCALE_ENV, "1"))
 
     def as_dict(self) -> dict:
         return asdict(self)

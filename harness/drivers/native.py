@@ -17,7 +17,8 @@ class NativeDriver:
 
     def _config(self, topo, role: str, p: TrialParams) -> dict:
         return {
-            "role": role, "protocol": p.protocol, "family": p.family,
+            "role": role, "family": p.family,
+            "protocol": (p.server_protocol or p.protocol) if role == "receiver" else p.protocol,
             "netns": topo.ns("server" if role == "receiver" else "client"),
             "cpu": p.cpu_receiver if role == "receiver" else p.cpu_sender,
             "listen": topo.server_address(p.family, p.link),

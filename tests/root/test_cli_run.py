@@ -129,3 +129,19 @@ def test_clean_removes_what_a_killed_run_left_and_spares_live_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert not any(netns.exists(n) for n in names)
     assert "removed 3 namespace(s)" in proc.stdout
+
+
+def test_a_suite_skips_what_this_kernel_cannot_run_and_says_so(tmp_path, write_defs):
+    if capabilities.probe()["netem"].ok:
+        pytest.skip("this kernel has netem: nothing to skip")
+    defs = write_defs('[suite.mixed]\ndescription = "d"\nscenarios = ["heterogeneous", "single-link"]\n'
+                      'repeat = 1\nwarmup = 0\nduration_s = 1\n')
+    out = tmp_path / "reports"
+    proc = bench("run", "--scenario-file", str(defs), "--suite", "mixed", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    doc = schema.load_results(out / "latest" / "results.json")
+    assert doc["scenarios"]["heterogeneous"]["state"] == "skipped"
+    skipped = [t for t in doc["trials"] if t["scenario"] == "heterogeneous"]
+    assert {t["status"] for t in skipped} == {"skipped"} and len(skipped) == 2
+    assert "kernel lacks sch_netem" in skipped[0]["reason"] and "--kernel IMAGE" in skipped[0]["reason"]
+    assert {t["status"] for t in doc["trials"] if t["scenario"] == "single-link"} == {"ok"}

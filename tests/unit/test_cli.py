@@ -47,3 +47,8 @@ def test_list_shows_scenarios_and_suites(capsys):
     assert main(["list"]) == 0
     text = capsys.readouterr().out
     assert "aggregate-2x" in text and "default" in text and "quick" in text
+
+
+def test_repeat_below_the_suites_minimum_is_refused(capsys, out):
+    assert main(["run", "--suite", "default", "--repeat", "2", "--out", str(out)]) == 2
+    assert "needs at least 5 repeats" in capsys.readouterr().err

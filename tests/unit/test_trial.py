@@ -78,7 +78,7 @@ def test_missing_subflow_makes_a_partial_trial(raw, scenario):
     full["num_subflows"] = 1
     rec = build(r, scenario, "mptcp")
     assert rec["status"] == "partial"
-    assert rec["reason"] == "1 of 2 expected subflows"
+    assert rec["reason"].startswith("1 of 2 expected subflows")
 
 
 @pytest.mark.parametrize("err, status", [

@@ -1,0 +1,63 @@
+"""The scenario library on real topologies: each scenario shows what it is
+meant to show."""
+import os
+
+import pytest
+
+from bench import stalls, trial
+from bench.definitions import Catalog
+from harness import drivers, trialrun
+from harness.topology import Topology
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return Catalog()
+
+
+def run(scenario, protos, duration=None, tag=""):
+    out = []
+    with Topology(scenario.topology(), f"mpb-test{os.getpid()}{tag}") as topo:
+        for proto in protos:
+            params = scenario.trial_params(proto, duration or scenario.workload.duration_s)
+            raw = trialrun.run_trial(drivers.get("native"), topo, params, scenario.link_events())
+            out.append(trial.build(raw, scenario, proto, run_id="t", repeat=0, seq=0))
+    stalls.classify(out)
+    return out
+
+
+def _delivered_after(rec, at_s):
+    first = int(at_s / rec["interval_s"]) + 1
+    return sum(rec["intervals_bytes"][first:])
+
+
+def test_failover_mptcp_carries_on_while_tcp_stalls(catalog):
+    tcp, mptcp = run(catalog.scenario("failover"), ("tcp", "mptcp"), tag="fo")
+    down = {r["protocol"]: r["events"][0]["at_s_from_first_byte"] for r in (tcp, mptcp)}
+    assert tcp["status"] == "stalled"
+    assert mptcp["status"] in ("ok", "stalled") and mptcp["subflows"] == 2
+    # MPTCP kept delivering over the surviving path; TCP waited for its path.
+    assert _delivered_after(mptcp, down["mptcp"]) > 10e6
+    assert mptcp["failover_gap_ms"] < 1500 < 2500 <= tcp["failover_gap_ms"]
+    assert mptcp["failover_recover_s"] is not None
+
+
+def test_a_backup_subflow_carries_almost_nothing_while_the_primary_works(catalog):
+    (rec,) = run(catalog.scenario("backup"), ("mptcp",), duration=3, tag="bk")
+    assert rec["status"] == "ok" and rec["subflows"] == 2
+    assert rec["subflow_share"][1] < 0.05
+
+
+def test_the_backup_takes_over_when_the_primary_fails(catalog):
+    (rec,) = run(catalog.scenario("backup-takeover"), ("mptcp",), tag="bkt")
+    down = rec["events"][0]["at_s_from_first_byte"]
+    assert _delivered_after(rec, down) > 5e6
+    assert rec["subflow_share"][1] > 0.2
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 8])
+def test_subflow_scaling_establishes_one_subflow_per_link(catalog, n):
+    (rec,) = run(catalog.scenario(f"subflow-scaling-{n}"), ("mptcp",), duration=2, tag=f"sc{n}")
+    assert rec["status"] == "ok", rec["reason"]
+    assert rec["subflows"] == n
+    assert all(share > 0.5 / n for share in rec["subflow_share"])

@@ -1,0 +1,75 @@
+"""Measurement truth on real topologies: every MPTCP number proves it was
+MPTCP, and what was not is classified as such."""
+import os
+
+import pytest
+
+from bench import stalls, trial
+from bench.definitions import Catalog
+from harness import drivers, trialrun
+from harness.topology import Topology
+
+
+def run(scenario, protos=("mptcp",), duration=2.0, tag=""):
+    out = []
+    with Topology(scenario.topology(), f"mpb-test{os.getpid()}{tag}") as topo:
+        for proto in protos:
+            raw = trialrun.run_trial(drivers.get("native"), topo,
+                                     scenario.trial_params(proto, duration), scenario.link_events())
+            out.append(trial.build(raw, scenario, proto, run_id="t", repeat=0, seq=0))
+    stalls.classify(out)
+    return out
+
+
+def test_a_middlebox_stripping_the_mptcp_option_makes_a_fallback_never_ok():
+    (rec,) = run(Catalog().scenario("middlebox"), tag="mbox")
+    assert rec["status"] == "fallback"
+    assert rec["mptcp_verified"] is False
+    assert "MPTCP_INFO: EOPNOTSUPP" in rec["reason"] or "Fallback" in rec["reason"]
+    assert rec["goodput_bps"] > 0.85 * 50e6   # it still worked, as TCP on one path
+
+
+def test_a_plain_tcp_server_is_detected_as_fallback():
+    (rec,) = run(Catalog().scenario("tcp-server"), tag="tcpsrv")
+    assert rec["status"] == "fallback"
+    assert "server socket protocol is 6" in rec["reason"]
+
+
+def test_a_missing_second_endpoint_is_marked_partial(write_defs):
+    cat = Catalog([write_defs(
+        '[scenario.noep]\ndescription = "d"\nlinks = [{ rate_mbit = 50 }, { rate_mbit = 50 }]\n'
+        '[scenario.noep.mptcp]\nendpoints = []\nexpected_subflows = 2\n')])
+    (rec,) = run(cat.scenario("noep"), tag="noep")
+    assert rec["status"] == "partial"
+    assert rec["reason"] == "1 of 2 expected subflows (client no join attempted)"
+    assert rec["subflows"] == 1
+
+
+def test_a_rate_cut_mid_trial_is_classified_as_a_stall_with_evidence(write_defs):
+    cat = Catalog([write_defs(
+        '[scenario.cut]\ndescription = "d"\nlinks = [{ rate_mbit = 50 }]\n'
+        'events = [{ at_s = 1.2, link = 0, action = "rate", rate_mbit = 0.2 },\n'
+        '          { at_s = 2.7, link = 0, action = "rate", rate_mbit = 50 }]\n')])
+    (rec,) = run(cat.scenario("cut"), protos=("tcp",), duration=4.0, tag="cut")
+    assert [e["error"] for e in rec["events"]] == [None, None]
+    first = rec["events"][0]["at_s_from_first_byte"]
+    assert 0.5 < first < 1.2
+    assert rec["status"] == "stalled", rec["reason"]
+    assert rec["stall"]["stretch_s"] >= 1.0
+    assert abs(rec["stall"]["stretch_start_s"] - first) < 0.5
+
+
+def test_cpu_accounting_adds_up():
+    """The machine's busy time over the window covers the workers' own CPU
+    time and fits in the machine's capacity.  /proc/stat is sampled per tick
+    (10 ms) while rusage is exact: measured here they agree within ~5 %, so
+    the bounds allow 10 %."""
+    s = Catalog().scenario("single-link")
+    recs = run(s, protos=("tcp", "mptcp"), duration=2.0, tag="cpu")
+    for rec in recs:
+        assert rec["status"] == "ok", rec["reason"]
+        workers = rec["cpu_sender_s"] + rec["cpu_receiver_s"]
+        wall_capacity = rec["window_s"] * os.cpu_count()
+        assert 0.9 * workers <= rec["cpu_system_s"] <= 1.1 * wall_capacity
+        assert rec["system"]["capacity_s"] <= 1.1 * wall_capacity
+        assert rec["noise"]["other_processes_cpu_s"] >= 0

@@ -1,0 +1,69 @@
+import time
+
+import pytest
+
+from bench.definitions import Catalog
+from bench.errors import InputError
+from harness import events, middlebox
+
+
+def test_strip_rules_cover_both_directions_and_families():
+    rules = middlebox.strip_mptcp_rules((0, 1))
+    assert len(rules) == 2 * 2 * 2
+    assert ["iptables", "-t", "mangle", "-A", "FORWARD", "-i", "rs1", "-p", "tcp", "-j",
+            "TCPOPTSTRIP", "--strip-options", "30"] in rules
+    assert {r[0] for r in rules} == {"iptables", "ip6tables"}
+
+
+def test_middlebox_scenario_strips_every_link_and_expects_fallback():
+    s = Catalog().scenario("middlebox")
+    assert s.topology().strip_mptcp_links == (0, 1)
+    assert "tcpoptstrip" in s.topology().needs()
+    assert s.expect.mptcp == ("fallback",)
+    assert Catalog().scenario("tcp-server").trial_params("mptcp").server_protocol == "tcp"
+
+
+@pytest.mark.parametrize("table, fragment", [
+    ('events = [{ at_s = 1, link = 0, action = "rate" }]', "a rate event needs rate_mbit"),
+    ('events = [{ at_s = 1, link = 0, action = "down", rate_mbit = 3 }]', "only a rate event"),
+    ('events = [{ at_s = 1, link = 2, action = "down" }]', "event on link 2"),
+    ('events = [{ at_s = 1, link = 0, action = "explode" }]', "events.0.action"),
+    ('middlebox = { strip_mptcp = true, links = [5] }', "middlebox on link 5"),
+    ('expect = { mptcp = ["great"] }', "expect.mptcp.0"),
+])
+def test_bad_events_and_middleboxes(write_defs, table, fragment):
+    path = write_defs(f'[scenario.x]\ndescription = "d"\nlinks = [{{}}]\n{table}\n')
+    with pytest.raises(InputError, match=fragment):
+        Catalog([path])
+
+
+def test_event_runner_applies_in_order_at_their_times_and_restores(monkeypatch):
+    applied, restored = [], []
+    monkeypatch.setattr(events, "apply", lambda topo, ev: applied.append((ev.action, time.monotonic())))
+    monkeypatch.setattr(events.linkctl, "restore", lambda topo, link: restored.append(link))
+    evs = (events.LinkEvent(0.2, 1, "up"), events.LinkEvent(0.1, 1, "down"))
+    t0 = time.monotonic()
+    with events.EventRunner(object(), evs) as runner:
+        time.sleep(0.35)
+    assert [a for a, _ in applied] == ["down", "up"]
+    assert 0.09 <= applied[0][1] - t0 < 0.2 and 0.19 <= applied[1][1] - t0 < 0.3
+    assert [r["action"] for r in runner.applied] == ["down", "up"] and restored == [1]
+
+
+def test_events_not_yet_due_are_dropped_when_the_trial_ends(monkeypatch):
+    applied = []
+    monkeypatch.setattr(events, "apply", lambda topo, ev: applied.append(ev))
+    monkeypatch.setattr(events.linkctl, "restore", lambda topo, link: None)
+    with events.EventRunner(object(), (events.LinkEvent(5, 0, "down"),)):
+        pass
+    assert applied == []
+
+
+def test_an_event_that_fails_is_recorded(monkeypatch):
+    def boom(topo, ev):
+        raise RuntimeError("no such link")
+    monkeypatch.setattr(events, "apply", boom)
+    monkeypatch.setattr(events.linkctl, "restore", lambda topo, link: None)
+    with events.EventRunner(object(), (events.LinkEvent(0, 0, "down"),)) as runner:
+        time.sleep(0.05)
+    assert runner.applied[0]["error"] == "no such link"
