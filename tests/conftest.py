@@ -15,7 +15,7 @@ IS_ROOT = os.geteuid() == 0
 
 
 def _needs_root(item) -> bool:
-    return any(f"tests/{tier}" in str(item.fspath) for tier in ("root", "vm"))
+    return any(f"tests/{tier}" in str(item.fspath) for tier in ("root", "vm", "bench"))
 
 
 def _has_netem() -> bool:
