@@ -20,8 +20,12 @@ def trial_line(rec: dict) -> str:
         parts.append(f"{gp / 1e6:9.2f} Mbit/s")
     if cpu is not None:
         parts.append(f"CPU {cpu:6.3f} s/GB")
+    if rec.get("latency_us_p50") is not None:
+        parts.append(f"p50 {rec['latency_us_p50']:.1f} µs p99 {rec['latency_us_p99']:.1f} µs "
+                     f"{rec['transactions_per_s']:.0f}/s")
     if rec.get("subflows") is not None and rec["protocol"] == "mptcp":
-        parts.append(f"subflows {rec['subflows']}/{rec['subflows_expected']}")
+        expected = rec["subflows_expected"]
+        parts.append(f"subflows {rec['subflows']}" + (f"/{expected}" if expected else ""))
     if rec["status"] != "ok" and rec.get("reason"):
         parts.append(f"— {rec['reason']}")
     return " ".join(parts)
