@@ -372,6 +372,28 @@ static void check_chunk(struct check *c, const char *pattern, size_t period, uin
     c->checked += n;
 }
 
+/* A pipe as large as one buffer (within fs.pipe-max-size), so that one
+ * splice moves as much as one send() or recv() would; its real size in *size. */
+static int pipe_open(int fds[2], size_t want, size_t *size, struct loop *l)
+{
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return fail(l, "pipe2", errno);
+    fcntl(fds[1], F_SETPIPE_SZ, (int)MIN(want, 1u << 20));
+    int got = fcntl(fds[1], F_GETPIPE_SZ);
+    if (got <= 0)
+        return fail(l, "fcntl(F_GETPIPE_SZ)", errno);
+    *size = (size_t)got;
+    return 0;
+}
+
+static void pipe_close(int fds[2])
+{
+    if (fds[0] >= 0) {
+        close(fds[0]);
+        close(fds[1]);
+    }
+}
+
 /* ---------------------------------------------------------------- send */
 
 struct sender {
@@ -408,20 +430,6 @@ static int send_setup_file(struct sender *s, struct loop *l)
     return 0;
 }
 
-static int send_setup_splice(struct sender *s, struct loop *l)
-{
-    if (pipe2(s->pipefd, O_CLOEXEC) < 0)
-        return fail(l, "pipe2", errno);
-    /* A pipe as large as one buffer (within fs.pipe-max-size): one vmsplice
-     * then moves a whole buffer, as one send() would. */
-    fcntl(s->pipefd[1], F_SETPIPE_SZ, (int)MIN(s->period, 1u << 20));
-    int size = fcntl(s->pipefd[1], F_GETPIPE_SZ);
-    if (size <= 0)
-        return fail(l, "fcntl(F_GETPIPE_SZ)", errno);
-    s->pipe_size = (size_t)size;
-    return 0;
-}
-
 static int send_setup_uring(struct sender *s, struct loop *l)
 {
 #ifdef HAVE_LIBURING
@@ -445,7 +453,7 @@ static int send_setup(struct sender *s, struct loop *l)
     case SEND_FILE:
         return send_setup_file(s, l);
     case SEND_SPLICE:
-        return send_setup_splice(s, l);
+        return pipe_open(s->pipefd, s->period, &s->pipe_size, l);
     case SEND_ZEROCOPY:
         /* Without SO_ZEROCOPY, MPTCP silently ignores MSG_ZEROCOPY: refuse. */
         if (setsockopt(s->fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)) < 0)
@@ -463,10 +471,7 @@ static void send_release(struct sender *s)
 {
     if (s->memfd >= 0)
         close(s->memfd);
-    if (s->pipefd[0] >= 0) {
-        close(s->pipefd[0]);
-        close(s->pipefd[1]);
-    }
+    pipe_close(s->pipefd);
 #ifdef HAVE_LIBURING
     if (s->ring_on)
         io_uring_queue_exit(&s->ring);
@@ -791,23 +796,15 @@ static int recv_setup(struct receiver *r, struct loop *l)
 {
     if (r->mode != RECV_SPLICE)
         return 0;
-    if (pipe2(r->pipefd, O_CLOEXEC) < 0)
-        return fail(l, "pipe2", errno);
-    fcntl(r->pipefd[1], F_SETPIPE_SZ, (int)MIN(r->bufsize, 1u << 20));
-    int size = fcntl(r->pipefd[1], F_GETPIPE_SZ);
-    if (size <= 0)
-        return fail(l, "fcntl(F_GETPIPE_SZ)", errno);
-    r->pipe_size = (size_t)size;
+    if (pipe_open(r->pipefd, r->bufsize, &r->pipe_size, l))
+        return -1;
     r->devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
     return r->devnull < 0 ? fail(l, "open(/dev/null)", errno) : 0;
 }
 
 static void recv_release(struct receiver *r)
 {
-    if (r->pipefd[0] >= 0) {
-        close(r->pipefd[0]);
-        close(r->pipefd[1]);
-    }
+    pipe_close(r->pipefd);
     if (r->devnull >= 0)
         close(r->devnull);
 }
