@@ -916,45 +916,39 @@ static PyObject *bulk_recv(PyObject *self, PyObject *args, PyObject *kw)
 
 /* ------------------------------------------------------------ latency */
 
-/* Sends all of buf; EAGAIN (SO_SNDTIMEO) is retried until idle_ns passed. */
-static int send_all(struct loop *l, int fd, const char *buf, size_t len, uint64_t idle_ns)
+/* Moves exactly len bytes, sending or receiving; EAGAIN (SO_SNDTIMEO /
+ * SO_RCVTIMEO) is retried until idle_ns of silence.  Receiving, returns 1
+ * when the peer closed before the first byte. */
+static int move_all(struct loop *l, int fd, char *buf, size_t len, uint64_t idle_ns, int sending)
 {
+    const char *call = sending ? "send(request/response)" : "recv(request/response)";
     uint64_t since = now_ns();
-    while (len) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+    for (size_t done = 0; done < len;) {
+        ssize_t n = sending ? send(fd, buf + done, len - done, MSG_NOSIGNAL)
+                            : recv(fd, buf + done, len - done, 0);
         if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
+            done += (size_t)n;
             since = now_ns();
+        } else if (n == 0) {
+            return done ? fail(l, call, ECONNRESET) : 1;
         } else if (errno == EINTR) {
             if (interrupted(l))
                 return -1;
         } else if (errno != EAGAIN || now_ns() - since > idle_ns) {
-            return fail(l, "send(request/response)", errno == EAGAIN ? ETIMEDOUT : errno);
+            return fail(l, call, errno == EAGAIN ? ETIMEDOUT : errno);
         }
     }
     return 0;
 }
 
-/* Receives exactly len bytes; 1 when the peer closed before the first. */
+static int send_all(struct loop *l, int fd, char *buf, size_t len, uint64_t idle_ns)
+{
+    return move_all(l, fd, buf, len, idle_ns, 1);
+}
+
 static int recv_all(struct loop *l, int fd, char *buf, size_t len, uint64_t idle_ns)
 {
-    uint64_t since = now_ns();
-    for (size_t got = 0; got < len;) {
-        ssize_t n = recv(fd, buf + got, len - got, 0);
-        if (n > 0) {
-            got += (size_t)n;
-            since = now_ns();
-        } else if (n == 0) {
-            return got ? fail(l, "recv(request/response)", ECONNRESET) : 1;
-        } else if (errno == EINTR) {
-            if (interrupted(l))
-                return -1;
-        } else if (errno != EAGAIN || now_ns() - since > idle_ns) {
-            return fail(l, "recv(request/response)", errno == EAGAIN ? ETIMEDOUT : errno);
-        }
-    }
-    return 0;
+    return move_all(l, fd, buf, len, idle_ns, 0);
 }
 
 struct rr {
