@@ -70,10 +70,11 @@ EXTRA_COLUMNS = (
 #   error                         {call, errno, message, side, unsupported, mode} of a
 #                                 failed or unsupported trial
 #   mode_support {send, recv}     {mode, status: works|unsupported, reason, zc_requests,
-#                                  zc_completions, zc_copied} — what the engine mode really
-#                                 did (zc_* for zerocopy / io_uring_zc only: sends that
-#                                 promised a completion, completions reaped, and of those
-#                                 the ones the kernel copied anyway)
+#                                  zc_completions, zc_copied, zc_enobufs} — what the engine
+#                                 mode really did (zc_* for zerocopy / io_uring_zc only: sends
+#                                 that promised a completion, completions reaped, of those the
+#                                 ones the kernel copied anyway, and MSG_ZEROCOPY sends refused
+#                                 with ENOBUFS until completions were reaped)
 #   latency_samples_us            per-transaction latencies in completion order, evenly
 #                                 decimated to at most 2000 (percentiles use all of them)
 #   transactions_detail           {client_per_flow, server, server_per_flow} counts (and

@@ -147,6 +147,7 @@ struct zc_count {
     uint64_t requests;    /* sends that promised a completion */
     uint64_t completions; /* completions reaped */
     uint64_t copied;      /* ... of which the kernel copied the data anyway */
+    uint64_t enobufs;     /* sends refused until completions were reaped (optmem full) */
 };
 
 struct check {
@@ -251,9 +252,10 @@ static PyObject *error_dict(struct loop *l)
 static int optional_sections(PyObject *d, struct loop *l)
 {
     if (l->zc.on &&
-        set_item(d, "zc", Py_BuildValue("{s:K,s:K,s:K}", "requests", (unsigned long long)l->zc.requests,
+        set_item(d, "zc", Py_BuildValue("{s:K,s:K,s:K,s:K}", "requests", (unsigned long long)l->zc.requests,
                                         "completions", (unsigned long long)l->zc.completions,
-                                        "copied", (unsigned long long)l->zc.copied)) < 0)
+                                        "copied", (unsigned long long)l->zc.copied, "enobufs",
+                                        (unsigned long long)l->zc.enobufs)) < 0)
         return -1;
     if (l->chk.on) {
         PyObject *first = l->chk.first_bad ? PyLong_FromUnsignedLongLong(l->chk.first_bad - 1)
@@ -530,6 +532,7 @@ static ssize_t send_zerocopy(struct sender *s, struct loop *l, size_t pos, size_
         }
         /* The socket's notification memory (optmem) is full: completions
          * must be reaped before the kernel accepts another zero-copy send. */
+        l->zc.enobufs++;
         zc_wait(s->fd);
         if (zc_reap(s->fd, l))
             return -2;

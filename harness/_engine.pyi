@@ -2,7 +2,7 @@
 
 Every loop returns a dict: bytes, calls, start_ns, end_ns, first_ns,
 last_ns, interval_ns, intervals, error (None or {call, errno, unsupported,
-detail}), plus `zc` {requests, completions, copied} for zero-copy send
+detail}), plus `zc` {requests, completions, copied, enobufs} for zero-copy send
 modes, `verify` {checked, mismatched, first_bad_offset} when the receiver
 verifies, and for latency loops `latency_ns` (packed native uint64),
 `per_flow`, `transactions` (and `accepted` {tcp, mptcp, other} on a CRR

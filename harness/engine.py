@@ -88,7 +88,7 @@ def mode_support(mode: str, result: dict) -> dict:
     if zc is None:
         return out
     out.update(zc_requests=zc["requests"], zc_completions=zc["completions"],
-               zc_copied=zc["copied"])
+               zc_copied=zc["copied"], zc_enobufs=zc.get("enobufs", 0))
     if zc["requests"] and not zc["completions"]:
         out["status"] = "unsupported"
         out["reason"] = (f"no zero-copy completion for {zc['requests']} sends: "

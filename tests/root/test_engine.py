@@ -87,6 +87,22 @@ def test_zero_copy_over_veth_reports_copied_completions(one_link, mode):
     assert 0 < support["zc_copied"] <= support["zc_completions"] == support["zc_requests"]
 
 
+def test_zerocopy_waits_for_completions_when_the_kernel_refuses_with_enobufs(write_defs):
+    """With 4 KiB of option memory (per namespace) the kernel runs out of
+    room for zero-copy notifications: sends fail with ENOBUFS until
+    completions are reaped, and nothing is lost or counted twice."""
+    cat = Catalog([write_defs('[scenario.tight]\ndescription = "d"\nlinks = [{}]\n'
+                              'sysctls = { "net.core.optmem_max" = 4096 }\n')])
+    s = cat.scenario("tight")
+    with Topology(s.topology(), f"mpb-test{os.getpid()}optmem") as topo:
+        rec = run((s, topo), "tcp", send_mode="zerocopy", verify=True)
+    assert rec["status"] == "ok", rec["reason"]
+    zc = rec["mode_support"]["send"]
+    assert zc["zc_enobufs"] > 0
+    assert zc["zc_requests"] == zc["zc_completions"] > 0
+    assert rec["verify"]["mismatches"] == 0 and rec["verify"]["missing_bytes"] == 0
+
+
 @pytest.mark.parametrize("proto", PROTOCOLS)
 def test_verification_catches_one_corrupted_byte(one_link, proto):
     rec = run(one_link, proto, verify=True, extra={"corrupt_at": 123_457})
