@@ -74,4 +74,4 @@ def get(name: str) -> Driver:
 
 
 def _load_builtin() -> None:
-    from harness.drivers import native  # noqa: F401  (registers itself)
+    from harness.drivers import iperf3, native  # noqa: F401  (they register themselves)
