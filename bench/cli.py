@@ -19,7 +19,7 @@ from bench.definitions import Catalog
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from bench.progress import RunProgress
 from bench.rundir import RESULTS, RunDir, check_writable, new_run_id, write_atomic
-from harness import cleanup, runs
+from harness import cleanup
 from harness.drivers import names as driver_names
 from harness.errors import HarnessError
 
@@ -99,7 +99,7 @@ def cmd_run(args, console: Console) -> int:
     if args.kernel:
         return _run_in_vm(args, plan, out)
     run = orchestrator.Run(plan, RunDir(out, new_run_id()), RunProgress(console), sys.argv)
-    return _exclusive(run)
+    return run.run()
 
 
 def cmd_resume(args, console: Console) -> int:
@@ -107,13 +107,7 @@ def cmd_resume(args, console: Console) -> int:
     if given:
         raise InputError(f"--resume takes its plan and directory from the run; drop "
                          f"{', '.join(given)}")
-    return _exclusive(resume.prepare(args.resume, RunProgress(console), sys.argv))
-
-
-def _exclusive(run: orchestrator.Run) -> int:
-    """One run at a time on this machine (see harness.runs)."""
-    with runs.exclusive_run(run.rundir.run_id, out=str(run.rundir.path)):
-        return run.run()
+    return resume.prepare(args.resume, RunProgress(console), sys.argv).run()
 
 
 def _run_in_vm(args, plan, out: Path) -> int:

@@ -16,7 +16,7 @@ from bench.definitions import Scenario
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
 from bench.plan import WARMUP_DURATION_S, Plan, build_plan, scenario_needs, trial_key  # noqa: F401
 from bench.rundir import RunDir
-from harness import capabilities, drivers, netns, runs, trialrun
+from harness import capabilities, cleanup, drivers, netns, runs, trialrun
 from harness.errors import CapabilityError
 from harness.topology import Topology
 
@@ -49,10 +49,11 @@ class Run:
         with self._signals():
             try:
                 self.preflight()
-            except Interrupted as exc:
+                with runs.exclusive_run(self.rundir.run_id, out=str(self.rundir.path)):
+                    return self.execute()
+            except Interrupted as exc:   # execute() handles its own: this came before
                 self.progress.console.print("interrupted before the run started; nothing was made")
                 return 128 + exc.signum
-            return self.execute()
 
     @contextmanager
     def _signals(self):
@@ -84,7 +85,6 @@ class Run:
             drivers.get(name).check()
         cpus = set(os.sched_getaffinity(0))
         for s in self.plan.scenarios:
-            _check_mptcp_enabled(s)
             for cpu in s.cpu.cpus():
                 if cpu is not None and cpu not in cpus:
                     raise InputError(f"scenario {s.name!r} pins a worker to CPU {cpu}, but this "
@@ -123,6 +123,8 @@ class Run:
             self.rundir.create()
             return metadata.run_metadata(self.argv, self.plan.as_dict())
         self.rundir.reopen()
+        # What the killed attempt left (namespaces, processes) is ours and dead.
+        cleanup.clean(owner=self.rundir.run_id)
         return self.resumed_meta
 
     def _on_signal(self, signum, frame) -> None:
@@ -236,11 +238,3 @@ class Run:
                     return EXIT_BENCH_FAILURE
         return EXIT_OK
 
-
-def _check_mptcp_enabled(s: Scenario) -> None:
-    """A scenario that turns MPTCP off in its namespaces cannot run MPTCP
-    trials: refuse it now rather than record every one as unsupported."""
-    value = str(s.sysctls.get("net.mptcp.enabled", "1")).strip()
-    if "mptcp" in s.protocols and value == "0":
-        raise InputError(f"scenario {s.name!r} sets net.mptcp.enabled=0 in its namespaces but "
-                         "runs MPTCP trials; remove that sysctl, or set protocols = [\"tcp\"]")

@@ -89,6 +89,8 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
     chosen = tuple(dict.fromkeys(driver_names or (base.drivers if base else ("native",))))
     for driver in chosen:
         drivers.get(driver)  # unknown driver: a clear error now, not mid-run
+    for s in picked:
+        _check_mptcp_enabled(s)
     if base and repeat is not None and repeat < base.min_repeat:
         raise InputError(f"suite {base.name!r} needs at least {base.min_repeat} repeats to support "
                          f"a conclusion; use --repeat {base.min_repeat} or more")
@@ -101,3 +103,12 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
 
 def scenario_needs(s: Scenario) -> set[str]:
     return s.topology().needs() | ({"mptcp"} if "mptcp" in s.protocols else set())
+
+
+def _check_mptcp_enabled(s: Scenario) -> None:
+    """A scenario that turns MPTCP off in its namespaces cannot run MPTCP
+    trials: refuse it now rather than record every one as unsupported."""
+    value = str(s.sysctls.get("net.mptcp.enabled", "1")).strip()
+    if "mptcp" in s.protocols and value == "0":
+        raise InputError(f"scenario {s.name!r} sets net.mptcp.enabled=0 in its namespaces but "
+                         "runs MPTCP trials; remove that sysctl, or set protocols = [\"tcp\"]")

@@ -20,11 +20,13 @@ from bench.definitions import Catalog
 from bench.errors import InputError
 from bench.orchestrator import Plan, Run, trial_key
 from bench.rundir import RESULTS, RunDir, read_journal
-from harness import cleanup, runs
+from harness import runs
 
 
 def _first_difference(recorded, current, where: str = "") -> str | None:
     """The first key where two definitions differ, as `key: old -> new`."""
+    if isinstance(recorded, list) and isinstance(current, list) and len(recorded) == len(current):
+        recorded, current = dict(enumerate(recorded)), dict(enumerate(current))
     if isinstance(recorded, dict) and isinstance(current, dict):
         for key in sorted(set(recorded) | set(current), key=str):
             diff = _first_difference(recorded.get(key), current.get(key),
@@ -91,8 +93,6 @@ def prepare(run_dir: Path, progress, argv: list[str]) -> Run:
     plan, doc = load(run_dir)
     journal = read_journal(run_dir)
     kept = [t for t in journal if t["status"] != "interrupted"]
-    # What a killed run left (its namespaces, their processes) is ours and dead.
-    cleanup.clean(owner=doc["run_id"])
     meta = doc["metadata"]
     meta.setdefault("resumes", []).append({
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": argv, "pid": os.getpid(),

@@ -52,22 +52,33 @@ EXTRA_COLUMNS = (
 #   intervals_bytes, interval_s   bytes delivered per interval (receiver side)
 #   subflow_detail                per-subflow dicts from MPTCP_FULL_INFO
 #   subflow_share                 each subflow's share of the bytes acked
-#   window_s                      the sender's transfer window (CPU figures cover it)
+#   window_s                      the sender's transfer window (CPU figures cover it);
+#                                 None for a driver without one (iperf3)
 #   noise                         other processes' and kernel threads' CPU s in the trial
 #   events                        link events applied: action, link, at_ns, at_s_from_first_byte,
 #                                 error, and for down/up: delivery {gap_ms, recover_s} after it
 #   stall                         why a trial is stalled: stretch or fraction of median, MIB evidence
 #   server_protocol               the listener's protocol (tcp for a plain-TCP server)
-#   mptcp {client, server}        so_protocol, mptcp_info / mptcp_info_error per end
+#   mptcp {client, server}        so_protocol, mptcp_info / mptcp_info_error per end, and
+#                                 source: getsockopt (our socket) or sock_diag (a tool's),
+#                                 unobserved: why sock_diag has no view of that end
 #   mib {client, server}          MIB counter deltas per namespace
-#   system                        /proc/stat deltas over the sender's window
+#   system                        /proc/stat deltas over the sender's window, or over
+#                                 trialrun's outer window (cpu_system_window: sender | outer)
 #   error                         {call, errno, message, side} of a failed trial
 #   mode_support {send, recv}     {status: works|unsupported, reason, zc_completions,
 #                                  zc_copied} — what the engine mode really did
 #   latency_samples_us            per-transaction latencies (may be downsampled)
 #   verify                        {enabled, mismatches, missing_bytes}
 #   tool {name, ...}              a second driver's own figures (iperf3: its cpu_* and
-#                                 retransmits), beside ours
+#                                 retransmits), beside ours, and the commands it ran
+#
+# results.json's `state` is running (written at the start and after each
+# scenario, so a killed run leaves its plan), interrupted or complete;
+# metadata.suite is the plan (drivers, scenario definitions and files: what
+# `run --resume` rebuilds it from) and metadata.resumes lists resumes.  After
+# a resume, trials.jsonl still holds the records of trials that were
+# interrupted and run again; results.json holds the final ones.
 
 # Upgraders: UPGRADES[n] turns a version-n document into version n+1.
 UPGRADES: dict[int, callable] = {}
