@@ -13,8 +13,8 @@ import pytest
 
 import rootns
 from bench import schema
-from clirun import (ROOT, bench, journal, mine, new_namespaces, start, wait_for_namespaces, wait_for_trials,
-                    wait_for_workers)
+from clirun import (ROOT, bench, journal, mine, new_namespaces, start, wait_for_namespaces,
+                    wait_for_trials, wait_for_workers)
 from harness import capabilities, netns
 
 
@@ -78,10 +78,13 @@ def _gone(pid: int) -> bool:
         return True
 
 
-@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_during_a_trial_ends_the_run_in_order(tmp_path, root_ns_unchanged, sig, status):
+@pytest.mark.parametrize("sig, status, driver", [(signal.SIGINT, 130, "native"),
+                                                 (signal.SIGTERM, 143, "native"),
+                                                 (signal.SIGINT, 130, "iperf3")])
+def test_a_signal_during_a_trial_ends_the_run_in_order(tmp_path, root_ns_unchanged, sig, status,
+                                                       driver):
     out = tmp_path / "reports"
-    proc = start("run", "--suite", "quick", "--out", out)
+    proc = start("run", "--suite", "quick", "--driver", driver, "--out", out)
     run = wait_for_trials(out, 1)
     workers = wait_for_workers(run)              # the second trial is under way
     time.sleep(0.3)

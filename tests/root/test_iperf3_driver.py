@@ -22,8 +22,9 @@ def run(scenario, proto, tag, duration=2.0, **override):
     return rec, left
 
 
-def test_mptcp_over_two_links_is_verified_from_both_ends():
-    rec, left = run(Catalog().scenario("aggregate-2x"), "mptcp", "ip3agg")
+@pytest.mark.parametrize("name", ["aggregate-2x", "aggregate-2x-ipv6"])
+def test_mptcp_over_two_links_is_verified_from_both_ends(name):
+    rec, left = run(Catalog().scenario(name), "mptcp", f"ip3agg{name[-1]}")
     assert rec["status"] == "ok", rec["reason"]
     assert rec["mptcp_verified"] and rec["subflows"] == 2
     assert {rec["mptcp"][s]["source"] for s in ("client", "server")} == {"sock_diag"}
