@@ -79,7 +79,7 @@ def _positive(name: str, value, allow_zero: bool = False) -> None:
 
 
 PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "duration", "driver",
-                "out")
+                "out", "kernel", "kvm", "vm_timeout")
 
 
 def cmd_run(args, console: Console) -> int:

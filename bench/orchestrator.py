@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from bench import metadata, report, schema, stalls, trial
 from bench.definitions import Scenario
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
-from bench.plan import WARMUP_DURATION_S, Plan, build_plan, scenario_needs, trial_key  # noqa: F401
+from bench.plan import WARMUP_DURATION_S, Plan, build_plan, scenario_needs  # noqa: F401 (re-exported)
 from bench.rundir import RunDir
 from harness import capabilities, cleanup, drivers, netns, runs, trialrun
 from harness.errors import CapabilityError
@@ -39,7 +39,7 @@ class Run:
     scenarios: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)   # scenario -> why it cannot run here
     interrupted_by: int | None = None
-    done: set = field(default_factory=set)         # trial_key()s finished before a resume
+    done: set = field(default_factory=set)         # plan.trial_key()s finished before a resume
     resumed_meta: dict | None = None               # the metadata of the run being resumed
     next_seq: int = 0
 
@@ -148,8 +148,7 @@ class Run:
 
     def _scenario(self, scenario: Scenario) -> None:
         entry = self._entry(scenario)
-        todo = [slot for slot in self.plan.slots(scenario)
-                if (scenario.name, slot[1], slot[2], slot[0]) not in self.done]
+        todo = self.plan.remaining(scenario, self.done)
         if scenario.name in self.skipped:
             self._skip(scenario, entry)
             return

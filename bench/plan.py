@@ -40,6 +40,11 @@ class Plan:
         return [(r, d, p) for r in range(self.repeat) for d in self.drivers
                 for p in scenario.protocols]
 
+    def remaining(self, scenario: Scenario, done: set) -> list[tuple[int, str, str]]:
+        """The slots whose trial_key() is not in `done` (finished before a resume)."""
+        return [(r, d, p) for r, d, p in self.slots(scenario)
+                if (scenario.name, d, p, r) not in done]
+
     def trial_count(self) -> int:
         return sum(len(self.slots(s)) for s in self.scenarios)
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from bench import schema
 from bench.definitions import Catalog
 from bench.errors import InputError
-from bench.orchestrator import Plan, Run, trial_key
+from bench.orchestrator import Run
+from bench.plan import Plan, trial_key
 from bench.rundir import RESULTS, RunDir, read_journal
 from harness import runs
 

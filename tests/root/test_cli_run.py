@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import rootns
 from bench import schema
 from clirun import (ROOT, bench, journal, mine, new_namespaces, start, wait_for_namespaces,
                     wait_for_trials, wait_for_workers)

@@ -15,6 +15,9 @@ def test_several_drivers_interleave_per_repeat():
                                  (0, "iperf3", "tcp"), (0, "iperf3", "mptcp"),
                                  (1, "native", "tcp")]
     assert plan.trial_count() == 2 * 2 * 2 * 2     # scenarios x repeats x drivers x protocols
+    done = {(s.name, "native", "tcp", 0), (s.name, "iperf3", "mptcp", 0)}
+    assert plan.remaining(s, done)[:3] == [(0, "native", "mptcp"), (0, "iperf3", "tcp"),
+                                           (1, "native", "tcp")]
 
 
 def test_drivers_come_from_the_suite_unless_named(write_defs):
