@@ -17,7 +17,7 @@ from clirun import (ROOT, bench, journal, mine, new_namespaces, start, wait_for_
 from harness import capabilities, netns
 
 
-def test_quick_suite_writes_a_complete_run_directory(tmp_path):
+def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged):
     out = tmp_path / "reports"
     proc = bench("run", "--suite", "quick", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
