@@ -29,11 +29,13 @@ def frame(trials: list[dict]) -> pd.DataFrame:
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per scenario x protocol: counts per status and, over ok
+    """One row per scenario x driver x protocol: counts per status and, over ok
     trials, median / quartiles / min / max of each metric."""
     rows = []
-    for (scenario, protocol), g in df.groupby(["scenario", "protocol"], sort=False):
-        row = {"scenario": scenario, "protocol": protocol, "n": len(g)}
+    # Per driver too: two drivers measure the same thing, never one sample.
+    for (scenario, driver, protocol), g in df.groupby(["scenario", "driver", "protocol"],
+                                                      sort=False, dropna=False):
+        row = {"scenario": scenario, "driver": driver, "protocol": protocol, "n": len(g)}
         for status in COUNTED:
             row[f"n_{status}"] = int((g["status"] == status).sum())
         ok = g[g["status"] == "ok"]
@@ -56,10 +58,10 @@ def _describe(metric: str, values: pd.Series) -> dict:
 
 
 def paired_ratios(df: pd.DataFrame, metric: str, num: str = "mptcp", den: str = "tcp") -> pd.DataFrame:
-    """Per scenario: num/den ratio of `metric` from trials paired by repeat
+    """Per scenario and driver: num/den ratio of `metric` from trials paired by repeat
     (both ok), its median and a bootstrap 95 % interval of that median."""
     rows = []
-    for scenario, g in df.groupby("scenario", sort=False):
+    for (scenario, driver), g in df.groupby(["scenario", "driver"], sort=False, dropna=False):
         ok = g[g["status"] == "ok"]
         a = ok[ok["protocol"] == num].set_index("repeat")[metric]
         b = ok[ok["protocol"] == den].set_index("repeat")[metric]
@@ -67,7 +69,7 @@ def paired_ratios(df: pd.DataFrame, metric: str, num: str = "mptcp", den: str = 
         both = both[both["b"] > 0]
         ratios = (both["a"] / both["b"]).to_numpy(dtype=float)
         lo, hi = bootstrap_median_ci(ratios)
-        rows.append({"scenario": scenario, "metric": metric, "pairs": len(ratios),
+        rows.append({"scenario": scenario, "driver": driver, "metric": metric, "pairs": len(ratios),
                      "ratio": float(np.median(ratios)) if len(ratios) else np.nan,
                      "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows)

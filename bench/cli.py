@@ -7,13 +7,14 @@ scenario with no usable trial), 2 bad input or a missing capability,
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from bench import doctor, orchestrator, report, schema, vmlane
+from bench import doctor, orchestrator, report, resume, schema, vmlane
 from bench.definitions import Catalog
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from bench.progress import RunProgress
@@ -47,9 +48,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--repeat", type=int, metavar="N", help="paired repeats per scenario")
     run.add_argument("--warmup", type=int, metavar="N", help="warm-up pairs per scenario")
     run.add_argument("--duration", type=float, metavar="S", help="seconds per trial")
-    run.add_argument("--driver", default="native", help=f"traffic driver (default native)")
-    run.add_argument("--out", default="reports", metavar="DIR",
-                     help="where run directories go (default: reports)")
+    run.add_argument("--driver", action="append", metavar="NAME",
+                     help=f"traffic driver: {', '.join(driver_names())} (repeatable: the drivers' "
+                          "trials are interleaved per repeat; default: the suite's, or native)")
+    run.add_argument("--out", metavar="DIR", help="where run directories go (default: reports)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="continue an interrupted run from its journal, with its own plan")
     _vm_args(run, "run the suite inside a VM booted from IMAGE (vmlinuz path, or auto)")
 
     lst = sub.add_parser("list", help="list scenarios and suites")
@@ -74,22 +78,36 @@ def _positive(name: str, value, allow_zero: bool = False) -> None:
         raise InputError(f"--{name} must be {'zero or ' if allow_zero else ''}positive, not {value}")
 
 
+PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "duration", "driver",
+                "out", "kernel", "kvm", "vm_timeout")
+
+
 def cmd_run(args, console: Console) -> int:
+    if args.resume:
+        return cmd_resume(args, console)
     _positive("repeat", args.repeat)
     _positive("warmup", args.warmup, allow_zero=True)
     _positive("duration", args.duration)
-    if args.driver not in driver_names():
-        raise InputError(f"unknown driver {args.driver!r}; available: {', '.join(driver_names())}")
+    for name in args.driver or ():
+        if name not in driver_names():
+            raise InputError(f"unknown driver {name!r}; available: {', '.join(driver_names())}")
     catalog = Catalog(args.scenario_file)
     plan = orchestrator.build_plan(catalog, args.suite, args.scenario, args.repeat, args.warmup,
-                                   args.duration, args.driver)
-    out = Path(args.out)
+                                   args.duration, args.driver, args.scenario_file)
+    out = Path(args.out or "reports")
     check_writable(out)
     if args.kernel:
         return _run_in_vm(args, plan, out)
     run = orchestrator.Run(plan, RunDir(out, new_run_id()), RunProgress(console), sys.argv)
-    run.preflight()
-    return run.execute()
+    return run.run()
+
+
+def cmd_resume(args, console: Console) -> int:
+    given = [f"--{k.replace('_', '-')}" for k in PLAN_OPTIONS if getattr(args, k)]
+    if given:
+        raise InputError(f"--resume takes its plan and directory from the run; drop "
+                         f"{', '.join(given)}")
+    return resume.prepare(args.resume, RunProgress(console), sys.argv).run()
 
 
 def _run_in_vm(args, plan, out: Path) -> int:
@@ -151,7 +169,7 @@ def _link_text(link) -> str:
 
 def cmd_doctor(args, console: Console) -> int:
     catalog = Catalog(args.scenario_file)
-    plan = orchestrator.build_plan(catalog, args.suite, args.scenario, None, None, None, "native")
+    plan = orchestrator.build_plan(catalog, args.suite, args.scenario, None, None, None)
     doctor.run(plan, console)
     return EXIT_OK
 
@@ -187,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, HarnessError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:     # before a run's own signal handling is in place
+        err.print("interrupted")
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

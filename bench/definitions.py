@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bench.errors import InputError
 from harness import addressing, engine, pathmanager
 from harness.drivers import TrialParams
+from harness.drivers import names as driver_names
 from harness.events import LinkEvent
 from harness.topology import Endpoint, LinkSpec, TopologySpec
 
@@ -277,11 +278,15 @@ class Suite(_Model):
     min_repeat: int = Field(1, ge=1, le=1000)   # below this, no conclusion is supported
     warmup: int = Field(1, ge=0, le=100)
     duration_s: float | None = Field(None, gt=0, le=3600)
+    drivers: tuple[str, ...] = Field(("native",), min_length=1)   # interleaved per repeat
 
     @model_validator(mode="after")
     def _enough(self) -> "Suite":
         if self.repeat < self.min_repeat:
             raise ValueError(f"repeat {self.repeat} is below the suite's min_repeat {self.min_repeat}")
+        unknown = [d for d in self.drivers if d not in driver_names()]
+        if unknown:
+            raise ValueError(f"unknown driver {unknown[0]!r}; available: {', '.join(driver_names())}")
         return self
 
 

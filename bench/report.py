@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from bench import analysis
+from bench import analysis, crosscheck
 
 
 def _missing(value) -> bool:
@@ -137,7 +137,7 @@ def metadata_section(meta: dict) -> list[str]:
 
 def markdown(doc: dict) -> str:
     trials, scenarios, meta = doc["trials"], doc["scenarios"], doc["metadata"]
-    df = analysis.frame(trials)
+    df = crosscheck.primary(analysis.frame(trials), doc)   # other drivers: the cross-check
     suite = meta.get("suite", {})
     out = [f"# mptcp-bench run {doc['run_id']}", "",
            f"Suite **{suite.get('name')}** — {suite.get('description')}. "
@@ -163,5 +163,6 @@ def markdown(doc: dict) -> str:
             if name in set(df["scenario"]):
                 out += scenario_table(name, summary)
             out += not_ok(trials, name)
-    out += [""] + metadata_section(meta) + [""]
+    out += [""] + crosscheck.section(doc)
+    out += metadata_section(meta) + [""]
     return "\n".join(out)

@@ -57,16 +57,20 @@ EXTRA_COLUMNS = (
 #                                 rtt, snd_cwnd, total_retrans
 #   subflow_detail_server         the same, from the server's accepted socket
 #   subflow_share                 each subflow's share of the bytes acked
-#   window_s                      the sender's transfer window (CPU figures cover it)
+#   window_s                      the sender's transfer window (CPU figures cover it);
+#                                 None for a driver without one (iperf3)
 #   noise                         other processes' and kernel threads' CPU s in the trial
 #   events                        link events applied: action, link, at_ns, at_s_from_first_byte,
 #                                 error, and for down/up: delivery {gap_ms, recover_s} after it
 #   stall                         why a trial is stalled: stretch or fraction of median, MIB evidence
 #   server_protocol               the listener's protocol (tcp for a plain-TCP server)
-#   mptcp {client, server}        so_protocol, mptcp_info / mptcp_info_error per end
+#   mptcp {client, server}        so_protocol, mptcp_info / mptcp_info_error per end, and
+#                                 source: getsockopt (our socket) or sock_diag (a tool's),
+#                                 unobserved: why sock_diag has no view of that end
 #                                 (crr server: accepted_protocols {tcp, mptcp, other})
 #   mib {client, server}          MIB counter deltas per namespace
-#   system                        /proc/stat deltas over the sender's window
+#   system                        /proc/stat deltas over the sender's window, or over
+#                                 trialrun's outer window (cpu_system_window: sender | outer)
 #   error                         {call, errno, message, side, unsupported, mode} of a
 #                                 failed or unsupported trial
 #   mode_support {send, recv}     {mode, status: works|unsupported, reason, zc_requests,
@@ -86,11 +90,18 @@ EXTRA_COLUMNS = (
 #   verify                        {enabled, checked_bytes, mismatches, first_bad_offset,
 #                                  missing_bytes} (bulk; missing = sent - received)
 #   tool {name, ...}              a second driver's own figures (iperf3: its cpu_* and
-#                                 retransmits), beside ours
+#                                 retransmits), beside ours, and the commands it ran
 # Workload columns: `workload` is bulk|rr|crr|rr_under_load; send_mode / recv_mode are
 # None where no bulk flow runs (rr, crr); goodput_bps and expected_goodput_bps are None
 # for every non-bulk workload; cpu_system_us_per_transaction is None for rr_under_load
 # (its busy time is the load's).
+#
+# results.json's `state` is running (written at the start and after each
+# scenario, so a killed run leaves its plan), interrupted or complete;
+# metadata.suite is the plan (drivers, scenario definitions and files: what
+# `run --resume` rebuilds it from) and metadata.resumes lists resumes.  After
+# a resume, trials.jsonl still holds the records of trials that were
+# interrupted and run again; results.json holds the final ones.
 
 # Upgraders: UPGRADES[n] turns a version-n document into version n+1.
 UPGRADES: dict[int, callable] = {}

@@ -42,13 +42,15 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
     rec["mib"], rec["error"] = raw["mib"], raw["error"]
     rec["noise"] = raw.get("noise")
     rec["events"] = raw.get("events") or []
+    if raw.get("tool"):
+        rec["tool"] = raw["tool"]
     if raw["error"]:
         err = raw["error"]
         unsupported = err.get("unsupported") or (err.get("call", "").startswith("socket(")
                                                  and err.get("errno") in UNSUPPORTED_ERRNOS)
         rec["status"] = "unsupported" if unsupported else "failed"
         rec["reason"] = err.get("message")
-        if err.get("unsupported"):
+        if err.get("unsupported") and err.get("mode"):
             rec["mode_support"] = workload_fields.support_from_error(err, raw["params"])
         return rec
     if rec["workload"] == "bulk":
@@ -96,7 +98,10 @@ def _measures(rec: dict, raw: dict) -> None:
         rec["failover_recover_s"] = down["delivery"]["recover_s"]
     span_s = (loop["last_ns"] - loop["first_ns"]) / 1e9
     gb = loop["bytes"] / GB
-    system = snd["system"]
+    # The sender's own window is the exact transfer; a driver without one
+    # (iperf3) is measured over trialrun's outer window, start-up included.
+    system = snd.get("system") or raw["outer_window"]
+    rec["cpu_system_window"] = "sender" if snd.get("system") else "outer"
     rec.update({
         "duration_s": span_s, "bytes": loop["bytes"],
         "goodput_bps": loop["bytes"] * 8 / span_s if span_s > 0 else None,
@@ -110,7 +115,7 @@ def _measures(rec: dict, raw: dict) -> None:
         "intervals_bytes": loop["intervals"],
         "system": system,
         "sender_send_bytes": snd["loop"]["bytes"],
-        "window_s": snd["window_ns"] / 1e9,
+        "window_s": snd["window_ns"] / 1e9 if snd.get("window_ns") else None,
     })
     introspection(rec, snd["info"], rcv["info"])
 
@@ -135,21 +140,23 @@ def introspection(rec: dict, client: dict, server: dict) -> None:
 
 
 def _mptcp_view(info: dict) -> dict:
-    view = {"so_protocol": info["so_protocol"]}
-    if "accepted_protocols" in info:
-        view["accepted_protocols"] = info["accepted_protocols"]
-    if "mptcp_info" in info:
-        view["mptcp_info"] = info["mptcp_info"]
-    if "mptcp_info_error" in info:
-        view["mptcp_info_error"] = info["mptcp_info_error"]
+    """What one end says about its socket: from getsockopt() on our own
+    socket, or from sock_diag (`source`) when a driver's tool owns it."""
+    view = {"so_protocol": info["so_protocol"], "source": info.get("source", "getsockopt")}
+    for key in ("mptcp_info", "mptcp_info_error", "unobserved", "accepted_protocols"):
+        if key in info:
+            view[key] = info[key]
     return view
 
 
 def _verify(rec: dict, raw: dict, protocol: str) -> tuple[str, str] | None:
     """(status, reason) when the trial is not what it claims to be."""
     if protocol == "tcp":
-        protos = {rec["mptcp"][s]["so_protocol"] for s in ("client", "server")}
+        views = [rec["mptcp"][s] for s in ("client", "server")]
         rec["mptcp_verified"] = None
+        if any("unobserved" in v for v in views):
+            return "failed", "; ".join(v["unobserved"] for v in views if "unobserved" in v)
+        protos = {v["so_protocol"] for v in views}
         if protos != {6}:
             return "failed", f"a TCP trial ran on protocol(s) {sorted(protos)}"
         return None
@@ -171,7 +178,9 @@ def mptcp_evidence(views: dict, mib: dict) -> list[str]:
     found = []
     for side in ("client", "server"):
         v = views[side]
-        if v["so_protocol"] != IPPROTO_MPTCP:
+        if "unobserved" in v:
+            found.append(f"{v['unobserved']}, so MPTCP is unverified")
+        elif v["so_protocol"] != IPPROTO_MPTCP:
             found.append(f"{side} socket protocol is {v['so_protocol']}, not MPTCP")
         elif "mptcp_info_error" in v:
             found.append(f"{side} MPTCP_INFO: {v['mptcp_info_error']}")

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 from harness import _engine, engine, netns
 from harness.workloads import ROLES
@@ -33,10 +34,36 @@ def enter(cfg: dict) -> None:
         os.sched_setaffinity(0, {cfg["cpu"]})
 
 
+FAULT_ENV = "MPTCP_BENCH_TEST_FAULT"
+
+
+def inject_test_fault(role: str) -> None:
+    """Tests only: when $MPTCP_BENCH_TEST_FAULT names a file that says
+    "<role> hang" or "<role> crash", the first worker of that role to claim
+    it (by removing it) hangs or dies by SIGKILL — once, so that the test
+    can check that the trial fails with its reason and the run goes on."""
+    path = os.environ.get(FAULT_ENV)
+    if not path:
+        return
+    try:
+        with open(path) as f:
+            wanted, fault = f.read().split()
+        if wanted != role:
+            return
+        os.unlink(path)
+    except (OSError, ValueError):   # absent, malformed, or claimed by another worker
+        return
+    if fault == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    while True:
+        time.sleep(3600)
+
+
 def main(argv: list[str]) -> int:
     cfg = json.loads(argv[1])
     try:
         enter(cfg)
+        inject_test_fault(cfg["role"])
         result = ROLES[cfg.get("workload", "bulk"), cfg["role"]](cfg)
     except engine.EngineError as exc:
         emit("error", **exc.as_dict())

@@ -60,6 +60,15 @@ def _someone_elses(name: str) -> bool:
     return bool(entry) and entry["pid"] != os.getpid() and runs.is_live(cleanup.owner_of(name))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def own_run_lock(tmp_path_factory):
+    """This test session's own run lock (harness.runs): test sessions on a
+    shared machine must not refuse each other's runs; the runs of one
+    session still exclude each other."""
+    from harness import runs
+    os.environ[runs.LOCK_ENV] = str(tmp_path_factory.mktemp("lock") / "run.lock")
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return DATA

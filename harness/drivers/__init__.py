@@ -51,6 +51,13 @@ class TrialParams:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def engine_features(self) -> list[str]:
+        """What this trial asks for beyond a copying bulk transfer."""
+        asked = [f"the {self.workload} workload"] if self.workload != "bulk" else []
+        asked += [f"send mode {self.send_mode}"] if self.send_mode != "send" else []
+        asked += [f"receive mode {self.recv_mode}"] if self.recv_mode != "recv" else []
+        return asked + (["data verification"] if self.verify else [])
+
 
 class Driver(Protocol):
     name: str
@@ -60,6 +67,20 @@ class Driver(Protocol):
 
     def run(self, topo, params: TrialParams) -> dict:
         """{"sender": {...}, "receiver": {...}, "error": None | {...}}"""
+
+
+def refusal(driver: Driver, params: TrialParams) -> dict | None:
+    """A raw result refusing the trial when it asks for engine features the
+    driver lacks (only a driver with `engine_features = True` has them): a
+    tool driver would otherwise run a plain bulk transfer under their name."""
+    asked = [] if getattr(driver, "engine_features", False) else params.engine_features()
+    if not asked:
+        return None
+    return {"sender": None, "receiver": None,
+            "error": {"call": f"{driver.name} driver", "errno": None, "unsupported": True,
+                      "mode": None, "side": None,
+                      "message": f"the {driver.name} driver cannot run {', '.join(asked)}; "
+                                 "only the native engine can"}}
 
 
 _REGISTRY: dict[str, type] = {}
@@ -83,4 +104,4 @@ def get(name: str) -> Driver:
 
 
 def _load_builtin() -> None:
-    from harness.drivers import native  # noqa: F401  (registers itself)
+    from harness.drivers import iperf3, native  # noqa: F401  (they register themselves)

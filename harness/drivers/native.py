@@ -11,6 +11,7 @@ from harness.drivers import TrialParams, register
 @register
 class NativeDriver:
     name = "native"
+    engine_features = True   # workloads, send/receive modes, verification
 
     def check(self) -> None:
         from harness import _engine  # noqa: F401  (ImportError if not built)

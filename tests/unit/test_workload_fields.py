@@ -135,3 +135,19 @@ def test_support_matrix_counts_modes_per_protocol(raw, catalog):
     assert rows["mptcp", "send", "zerocopy"]["unsupported"] == 1
     assert rows["mptcp", "send", "zerocopy"]["reasons"] == ["setsockopt(SO_ZEROCOPY): EOPNOTSUPP"]
     assert rows["mptcp", "recv", "trunc"]["works"] == 1
+
+
+def test_a_driver_without_the_engine_refuses_its_features_instead_of_faking_them():
+    from harness import drivers
+    from harness.drivers.native import NativeDriver
+
+    class Tool:
+        name = "tool"
+
+    rr = drivers.TrialParams(protocol="tcp", workload="rr", send_mode="zerocopy", verify=True)
+    raw = drivers.refusal(Tool(), rr)
+    assert raw["error"]["unsupported"] is True
+    assert raw["error"]["message"] == ("the tool driver cannot run the rr workload, send mode "
+                                       "zerocopy, data verification; only the native engine can")
+    assert drivers.refusal(Tool(), drivers.TrialParams(protocol="tcp")) is None
+    assert drivers.refusal(NativeDriver(), rr) is None
