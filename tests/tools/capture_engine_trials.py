@@ -42,7 +42,7 @@ def main(outdir: str) -> None:
                                                     "cpu_receiver": 1, **over})
                     out[name] = trialrun.run_trial(driver, topo, params)
     with open(os.path.join(outdir, "raw-engine-trials.json"), "w") as f:
-        json.dump(out, f, indent=1)
+        json.dump(out, f, separators=(",", ":"))
     capture_latency(outdir)
 
 
