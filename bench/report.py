@@ -163,6 +163,6 @@ def markdown(doc: dict) -> str:
             if name in set(df["scenario"]):
                 out += scenario_table(name, summary)
             out += not_ok(trials, name)
-    out += [""] + crosscheck.section(doc)
+    out += [""] + crosscheck.section(doc) + crosscheck.speed_section(doc)
     out += metadata_section(meta) + [""]
     return "\n".join(out)

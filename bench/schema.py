@@ -37,7 +37,8 @@ CORE_COLUMNS = (
 # on a bulk trial, goodput on an RR one).
 EXTRA_COLUMNS = (
     "family", "cpu_placement", "cpu_sender", "cpu_receiver", "subflows_expected",
-    "expected_goodput_bps", "expected_is_upper_bound", "cpu_sender_s_per_gb",
+    "expected_goodput_bps", "expected_is_upper_bound", "cpu_system_outer_s_per_gb",
+    "cpu_sender_s_per_gb",
     "cpu_receiver_s_per_gb", "cpu_softirq_s", "mptcp_verified", "started_at",
     # workload and engine modes
     "workload", "send_mode", "recv_mode",

@@ -108,6 +108,9 @@ def _measures(rec: dict, raw: dict) -> None:
         "cpu_sender_s": snd["cpu_s"], "cpu_receiver_s": rcv["cpu_s"],
         "cpu_system_s": system["busy_s"], "cpu_softirq_s": system["softirq_s"],
         "cpu_system_s_per_gb": system["busy_s"] / gb if gb else None,
+        # The outer window, the same definition for every driver (tool
+        # start-up included): what comparisons across drivers use.
+        "cpu_system_outer_s_per_gb": raw["outer_window"]["busy_s"] / gb if gb else None,
         "cpu_sender_s_per_gb": snd["cpu_s"] / gb if gb else None,
         "cpu_receiver_s_per_gb": rcv["cpu_s"] / gb if gb else None,
         "retransmits": raw["mib"]["client"].get("TcpRetransSegs", 0),
