@@ -8,33 +8,47 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := iproute2 nftables iptables iperf3 mptcpize util-linux procps \
                 build-essential python3 python3-dev python3-venv liburing-dev
-# Only the tests need these: the HTML report is opened in a real headless browser.
-TEST_APT_PACKAGES := chromium
+# The VM lane (netem, other kernels): installed only by the targets that need it.
+VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static kmod iputils-ping
+# Only the host tests need these: the HTML report is opened in a real headless browser.
+TEST_PACKAGES := chromium
 ARGS ?=
 
-.PHONY: run test deps test-deps venv bench-micro clean-venv
+.PHONY: run test test-host test-vm deps test-deps vm-deps venv bench-micro clean-venv
 
 run: deps venv
 	$(PY) -m bench run $(ARGS)
 
-test: deps test-deps venv
+# The host tests, then the netem tests in one boot of the VM lane.
+test: test-host test-vm
+
+test-host: deps test-deps venv
 	$(PY) -m pytest $(ARGS)
 
+test-vm: vm-deps
+	$(PY) -m bench vm --vm-timeout 1500 -- $(PY) -m pytest tests/vm -q -p no:cacheprovider
+
 # Install only the Debian packages that are missing (fast when none are).
-define install_missing
-	@missing=$$(for p in $(1); do \
+deps:
+	@$(MAKE) --no-print-directory apt-install PKGS="$(APT_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt-install PKGS="$(TEST_PACKAGES)"
+
+vm-deps: deps venv $(VENV)/.vm-installed
+	@$(MAKE) --no-print-directory apt-install PKGS="$(VM_PACKAGES)"
+
+$(VENV)/.vm-installed: pyproject.toml
+	$(PY) -m pip install -q -e '.[test,vm]'
+	touch $@
+
+apt-install:
+	@missing=$$(for p in $(PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:" $$missing; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
-endef
-
-deps:
-	$(call install_missing,$(APT_PACKAGES))
-
-test-deps:
-	$(call install_missing,$(TEST_APT_PACKAGES))
 
 venv: $(VENV)/.installed
 

@@ -1,11 +1,45 @@
-"""Only the C extension lives here; project metadata is in pyproject.toml."""
+"""Only the C extension lives here; project metadata is in pyproject.toml.
+
+liburing is optional: when its header and library link, the engine gets
+the io_uring send modes (HAVE_LIBURING); without it the build still
+succeeds and those modes answer "unsupported: built without liburing".
+MPTCP_BENCH_LIBURING=0 builds without it even when it is installed.
+"""
+import os
+import tempfile
+
 from setuptools import Extension, setup
+from setuptools._distutils.ccompiler import new_compiler
+from setuptools._distutils.sysconfig import customize_compiler
+
+
+def have_liburing() -> bool:
+    if os.environ.get("MPTCP_BENCH_LIBURING", "1") == "0":
+        return False
+    cc = new_compiler()
+    customize_compiler(cc)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as f:
+            f.write("#include <liburing.h>\nint main(void) { struct io_uring r;"
+                    " return io_uring_queue_init(1, &r, 0) < 0; }\n")
+        try:
+            objs = cc.compile([src], output_dir=tmp)
+            cc.link_executable(objs, os.path.join(tmp, "probe"), libraries=["uring"])
+        except Exception:  # any compile or link failure means: build without it
+            return False
+    return True
+
+
+URING = have_liburing()
 
 setup(
     ext_modules=[
         Extension(
             "harness._engine",
             sources=["harness/_engine.c"],
+            define_macros=[("HAVE_LIBURING", "1")] if URING else [],
+            libraries=["uring"] if URING else [],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"],
         )
     ]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from bench import analysis, compare, doctor, export, gate, orchestrator, report
+from bench import analysis, compare, doctor, export, gate, orchestrator, report, resume, vmlane
 from bench.definitions import Catalog
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from bench.progress import RunProgress
@@ -33,6 +34,12 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                    help="TOML file with [scenario.NAME] / [suite.NAME] tables (repeatable)")
 
 
+def _vm_args(p: argparse.ArgumentParser, help: str, default: str | None = None) -> None:
+    p.add_argument("--kernel", default=default, metavar="IMAGE", help=help)
+    p.add_argument("--kvm", action="store_true", help="use KVM (only when the host can boot IMAGE)")
+    p.add_argument("--vm-timeout", type=float, metavar="S", help="give up on the VM after S seconds")
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m bench", description=(
         "Benchmark MPTCP against TCP on namespaced multi-link topologies."))
@@ -43,9 +50,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--repeat", type=int, metavar="N", help="paired repeats per scenario")
     run.add_argument("--warmup", type=int, metavar="N", help="warm-up pairs per scenario")
     run.add_argument("--duration", type=float, metavar="S", help="seconds per trial")
-    run.add_argument("--driver", default="native", help=f"traffic driver (default native)")
-    run.add_argument("--out", default="reports", metavar="DIR",
-                     help="where run directories go (default: reports)")
+    run.add_argument("--driver", action="append", metavar="NAME",
+                     help=f"traffic driver: {', '.join(driver_names())} (repeatable: the drivers' "
+                          "trials are interleaved per repeat; default: the suite's, or native)")
+    run.add_argument("--out", metavar="DIR", help="where run directories go (default: reports)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="continue an interrupted run from its journal, with its own plan")
+    _vm_args(run, "run the suite inside a VM booted from IMAGE (vmlinuz path, or auto)")
 
     lst = sub.add_parser("list", help="list scenarios and suites")
     lst.add_argument("--scenario-file", action="append", default=[], metavar="PATH")
@@ -54,6 +65,10 @@ def parser() -> argparse.ArgumentParser:
     _plan_args(doc)
 
     sub.add_parser("clean", help="remove namespaces and processes a killed run left")
+
+    vm = sub.add_parser("vm", help="run a command inside the VM lane (e.g. the netem tests)")
+    _vm_args(vm, "kernel image to boot (vmlinuz path, or auto: the newest in /boot)", default="auto")
+    vm.add_argument("vm_command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
     rep = sub.add_parser("report", help="re-render report.md and report.html of a run directory")
     rep.add_argument("run_dir", type=Path)
@@ -89,20 +104,65 @@ def _positive(name: str, value, allow_zero: bool = False) -> None:
         raise InputError(f"--{name} must be {'zero or ' if allow_zero else ''}positive, not {value}")
 
 
+PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "duration", "driver",
+                "out", "kernel", "kvm", "vm_timeout")
+
+
 def cmd_run(args, console: Console) -> int:
+    if args.resume:
+        return cmd_resume(args, console)
     _positive("repeat", args.repeat)
     _positive("warmup", args.warmup, allow_zero=True)
     _positive("duration", args.duration)
-    if args.driver not in driver_names():
-        raise InputError(f"unknown driver {args.driver!r}; available: {', '.join(driver_names())}")
+    for name in args.driver or ():
+        if name not in driver_names():
+            raise InputError(f"unknown driver {name!r}; available: {', '.join(driver_names())}")
     catalog = Catalog(args.scenario_file)
     plan = orchestrator.build_plan(catalog, args.suite, args.scenario, args.repeat, args.warmup,
-                                   args.duration, args.driver)
-    out = Path(args.out)
+                                   args.duration, args.driver, args.scenario_file)
+    out = Path(args.out or "reports")
     check_writable(out)
+    if args.kernel:
+        return _run_in_vm(args, plan, out)
     run = orchestrator.Run(plan, RunDir(out, new_run_id()), RunProgress(console), sys.argv)
-    run.preflight()
-    return run.execute()
+    return run.run()
+
+
+def cmd_resume(args, console: Console) -> int:
+    given = [f"--{k.replace('_', '-')}" for k in PLAN_OPTIONS if getattr(args, k)]
+    if given:
+        raise InputError(f"--resume takes its plan and directory from the run; drop "
+                         f"{', '.join(given)}")
+    return resume.prepare(args.resume, RunProgress(console), sys.argv).run()
+
+
+def _run_in_vm(args, plan, out: Path) -> int:
+    """Re-run this very command inside the VM, minus the VM options."""
+    out.mkdir(parents=True, exist_ok=True)
+    argv, skip = [], 0
+    for arg in sys.argv[1:]:
+        if skip:
+            skip -= 1
+        elif arg in ("--kernel", "--vm-timeout"):
+            skip = 1
+        elif arg.startswith(("--kernel=", "--vm-timeout=")) or arg == "--kvm":
+            continue
+        elif arg == "--out" or arg.startswith("--out="):
+            skip = 1 if arg == "--out" else 0
+        else:
+            argv.append(arg)
+    argv += ["--out", str(out.resolve())]
+    timeout = args.vm_timeout or plan.estimate_s() * (1 if args.kvm else vmlane.EMULATION_SLOWDOWN) + 120
+    return vmlane.boot(args.kernel, [sys.executable, "-m", "bench", *argv], [out.resolve()],
+                       timeout, kvm=args.kvm)
+
+
+def cmd_vm(args, console: Console) -> int:
+    command = args.vm_command[1:] if args.vm_command[:1] == ["--"] else args.vm_command
+    if not command:
+        raise InputError("give the command to run in the VM after --, e.g. "
+                         "`python -m bench vm -- .venv/bin/python -m pytest tests/vm`")
+    return vmlane.boot(args.kernel, command, [], args.vm_timeout or 1800, kvm=args.kvm)
 
 
 def cmd_list(args, console: Console) -> int:
@@ -135,7 +195,7 @@ def _link_text(link) -> str:
 
 def cmd_doctor(args, console: Console) -> int:
     catalog = Catalog(args.scenario_file)
-    plan = orchestrator.build_plan(catalog, args.suite, args.scenario, None, None, None, "native")
+    plan = orchestrator.build_plan(catalog, args.suite, args.scenario, None, None, None)
     doctor.run(plan, console)
     return EXIT_OK
 
@@ -193,7 +253,8 @@ def cmd_export(args, console: Console) -> int:
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "clean": cmd_clean,
-            "report": cmd_report, "compare": cmd_compare, "gate": cmd_gate, "export": cmd_export}
+            "report": cmd_report, "vm": cmd_vm, "compare": cmd_compare, "gate": cmd_gate,
+            "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, HarnessError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:     # before a run's own signal handling is in place
+        err.print("interrupted")
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

@@ -11,17 +11,19 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import InputError
-from harness import addressing, pathmanager
+from harness import addressing, engine, pathmanager
 from harness.drivers import TrialParams
+from harness.drivers import names as driver_names
 from harness.events import LinkEvent
 from harness.topology import Endpoint, LinkSpec, TopologySpec
 
 BUILTIN_DIRS = (Path(__file__).parent / "scenarios", Path(__file__).parent / "suites")
 MAX_RATE_MBIT = 32_000  # tbf's 32-bit byte rate tops out near 34 Gbit/s
 PLACEMENTS = {"split": (0, 1), "same": (0, 0), "none": (None, None)}
+MAX_MESSAGE = 1 << 20     # RR request/response sizes
 
 
 class _Model(BaseModel):
@@ -103,15 +105,81 @@ class Expect(_Model):
 
 
 class Workload(_Model):
-    kind: Literal["bulk"] = "bulk"
+    """What flows between client and server.
+
+    bulk           one flow for duration_s (or `bytes`); send_mode and
+                   recv_mode choose the engine's system calls; verify makes
+                   the receiver check every byte of the seeded pattern.
+    rr             `flows` concurrent request/response ping-pongs of
+                   request_bytes / response_bytes; every latency recorded.
+    crr            connect, request, response, close, repeated on one flow.
+    rr_under_load  rr alone for half the duration, then beside `load_flows`
+                   bulk flows (send_mode/recv_mode apply to them) for the rest.
+    """
+    kind: Literal["bulk", "rr", "crr", "rr_under_load"] = "bulk"
     duration_s: float = Field(5.0, gt=0, le=3600)
     bytes: int | None = Field(None, gt=0)
     bufsize_kib: int = Field(128, ge=1, le=16384)
     interval_ms: float = Field(100, ge=10, le=10_000)
+    send_mode: str = "send"
+    recv_mode: str = "recv"
+    verify: bool = False
+    seed: int = Field(1, ge=0, lt=1 << 63)
+    request_bytes: int = Field(1, ge=1, le=MAX_MESSAGE)
+    response_bytes: int = Field(1, ge=1, le=MAX_MESSAGE)
+    flows: int = Field(1, ge=1, le=64)
+    load_flows: int = Field(1, ge=1, le=16)
+
+    @field_validator("send_mode")
+    @classmethod
+    def _send_mode(cls, v: str) -> str:
+        return _known("send mode", v, engine.SEND_MODES)
+
+    @field_validator("recv_mode")
+    @classmethod
+    def _recv_mode(cls, v: str) -> str:
+        return _known("receive mode", v, engine.RECV_MODES)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Workload":
+        moves_bulk = self.kind in ("bulk", "rr_under_load")
+        if self.bytes is not None and self.kind != "bulk":
+            raise ValueError(f"`bytes` applies to bulk workloads only, not {self.kind}; "
+                             "use duration_s")
+        if not moves_bulk and (self.send_mode, self.recv_mode) != ("send", "recv"):
+            raise ValueError(f"send_mode and recv_mode apply to bulk flows; a {self.kind} "
+                             "workload has none, so leave them out")
+        if self.verify and (self.recv_mode != "recv" or not moves_bulk):
+            raise ValueError("verify needs a bulk flow received with recv_mode = \"recv\" "
+                             "(splice and trunc never see the bytes)")
+        if self.flows > 1 and self.kind not in ("rr", "rr_under_load"):
+            raise ValueError(f"flows > 1 applies to rr and rr_under_load, not {self.kind}")
+        return self
+
+
+def _known(what: str, value: str, known: tuple[str, ...]) -> str:
+    if value not in known:
+        raise ValueError(f"unknown {what} {value!r}; known: {', '.join(known)}")
+    return value
 
 
 class Cpu(_Model):
-    """CPU placement of the sender and receiver workers."""
+    """CPU placement of the sender and receiver workers.
+
+    The default is `split` (sender on CPU 0, receiver on CPU 1), because
+    placement changes MPTCP's result more than anything else measured here:
+      - KERNEL_NOTES: unpinned, 10 of 27 single-path MPTCP runs collapsed to
+        ~0.2 Gbit/s (MPTCP-level retransmits only, no TCP loss); with the
+        receiver on another CPU than the sender, 0 of 72 stalled, and both
+        on the same CPU made it worse;
+      - README measurement (8 pairs, unshaped link, 4 s): with both on one
+        CPU every MPTCP trial collapsed to ~0.2 Gbit/s while TCP ran at
+        25 Gbit/s; split, MPTCP ran at 20 Gbit/s.
+    The price is TCP's: split, it sees some reordering and spurious
+    retransmits (KERNEL_NOTES), so TCP is not at its single-CPU best.  A
+    comparison must hold placement equal for both protocols, which a
+    scenario does; the `placement` suite sweeps split, same and none.
+    """
     placement: Literal["split", "same", "none"] | None = "split"
     sender: int | None = Field(None, ge=0)
     receiver: int | None = Field(None, ge=0)
@@ -196,7 +264,10 @@ class Scenario(_Model):
             protocol=protocol, server_protocol=self.server_protocol, family=self.family,
             duration_s=0 if w.bytes else (duration_s or w.duration_s),
             max_bytes=w.bytes or 0, bufsize=w.bufsize_kib * 1024, interval_ms=w.interval_ms,
-            cpu_sender=sender, cpu_receiver=receiver)
+            cpu_sender=sender, cpu_receiver=receiver, workload=w.kind, send_mode=w.send_mode,
+            recv_mode=w.recv_mode, verify=w.verify, seed=w.seed,
+            request_bytes=w.request_bytes, response_bytes=w.response_bytes, flows=w.flows,
+            load_flows=w.load_flows)
 
 
 class Suite(_Model):
@@ -207,11 +278,15 @@ class Suite(_Model):
     min_repeat: int = Field(1, ge=1, le=1000)   # below this, no conclusion is supported
     warmup: int = Field(1, ge=0, le=100)
     duration_s: float | None = Field(None, gt=0, le=3600)
+    drivers: tuple[str, ...] = Field(("native",), min_length=1)   # interleaved per repeat
 
     @model_validator(mode="after")
     def _enough(self) -> "Suite":
         if self.repeat < self.min_repeat:
             raise ValueError(f"repeat {self.repeat} is below the suite's min_repeat {self.min_repeat}")
+        unknown = [d for d in self.drivers if d not in driver_names()]
+        if unknown:
+            raise ValueError(f"unknown driver {unknown[0]!r}; available: {', '.join(driver_names())}")
         return self
 
 

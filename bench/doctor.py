@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from harness import capabilities
+from harness import capabilities, drivers
 
 MARK = {True: "[green]yes[/]", False: "[red]no[/]", None: "[dim]info[/]"}
 
@@ -26,4 +26,6 @@ def run(plan, console: Console) -> None:
     checks = capabilities.probe()
     console.print(table(checks))
     capabilities.require(checks, plan.needs(), f"suite {plan.name!r}")
+    for name in plan.drivers:       # e.g. iperf3 and mptcpize for the iperf3 driver
+        drivers.get(name).check()
     console.print(f"suite {plan.name!r} can run here.")

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import vmlane
 from harness import _engine, capabilities, sysctl, sysinfo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,7 @@ def run_metadata(argv: list[str], suite: dict) -> dict:
         "tools": {**tools, "engine_compiler": _engine.COMPILER},
         "git": {"revision": _git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None},
         "suite": suite,
+        "lane": vmlane.lane() or {"kind": "host"},
         "pid": os.getpid(),
     }
 

@@ -1,81 +1,26 @@
 """Runs a plan: per scenario one topology, a warm-up, then TCP and MPTCP
-trials interleaved for N repeats on the same paths; every trial is
-journaled the moment it ends, and the run's files are written even when it
-is interrupted."""
+trials — of every driver in the plan — interleaved for N repeats on the
+same paths.  Every trial is journaled the moment it ends; results.json is
+written when the run starts, after each scenario and at the end, even when
+the run is interrupted, so a run killed at any point can be resumed
+(bench.resume)."""
 from __future__ import annotations
 
 import os
 import signal
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from bench import metadata, report, schema, stalls, trial
-from bench.definitions import Catalog, Scenario
+from bench.definitions import Scenario
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
+from bench.plan import WARMUP_DURATION_S, Plan, build_plan, scenario_needs  # noqa: F401 (re-exported)
 from bench.rundir import RunDir
-from harness import capabilities, drivers, netns, runs, trialrun
+from harness import capabilities, cleanup, drivers, netns, runs, trialrun
 from harness.errors import CapabilityError
 from harness.topology import Topology
 
-WARMUP_DURATION_S = 1.0
-SETUP_OVERHEAD_S = 0.8   # per trial: worker start-up, handshake, drain (measured here)
-
-
-@dataclass
-class Plan:
-    name: str
-    scenarios: list[Scenario]
-    repeat: int
-    warmup: int
-    duration_s: float | None
-    driver: str = "native"
-    description: str = ""
-    explicit: bool = False   # scenarios named on the command line, not taken from a suite
-
-    def trial_duration(self, scenario: Scenario) -> float:
-        return scenario.own_duration() or self.duration_s or scenario.workload.duration_s
-
-    def estimate_s(self) -> float:
-        total = 0.0
-        for s in self.scenarios:
-            per = len(s.protocols)
-            total += per * self.repeat * (self.trial_duration(s) + SETUP_OVERHEAD_S)
-            total += per * self.warmup * (WARMUP_DURATION_S + SETUP_OVERHEAD_S)
-        return total
-
-    def needs(self) -> set[str]:
-        need = {"root", "netns"}
-        for s in self.scenarios:
-            need |= scenario_needs(s)
-        return need
-
-    def as_dict(self) -> dict:
-        return {"name": self.name, "description": self.description, "repeat": self.repeat,
-                "warmup": self.warmup, "duration_s": self.duration_s, "driver": self.driver,
-                "scenarios": [s.name for s in self.scenarios]}
-
-
-def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat: int | None,
-               warmup: int | None, duration_s: float | None, driver: str) -> Plan:
-    if scenarios:
-        picked = [catalog.scenario(n) for n in scenarios]
-        base = catalog.suite(suite) if suite else None
-        name, desc = (suite, base.description) if base else ("custom", "scenarios given on the command line")
-    else:
-        base = catalog.suite(suite or "default")
-        picked = [catalog.scenario(n) for n in base.scenarios]
-        name, desc = base.name, base.description
-    drivers.get(driver)  # unknown driver: a clear error now, not mid-run
-    if base and repeat is not None and repeat < base.min_repeat:
-        raise InputError(f"suite {base.name!r} needs at least {base.min_repeat} repeats to support "
-                         f"a conclusion; use --repeat {base.min_repeat} or more")
-    return Plan(name=name, scenarios=picked, description=desc, explicit=bool(scenarios),
-                repeat=repeat or (base.repeat if base else 5),
-                warmup=warmup if warmup is not None else (base.warmup if base else 1),
-                duration_s=duration_s or (base.duration_s if base else None), driver=driver)
-
-
-def scenario_needs(s: Scenario) -> set[str]:
-    return s.topology().needs() | ({"mptcp"} if "mptcp" in s.protocols else set())
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupted(Exception):
@@ -94,6 +39,31 @@ class Run:
     scenarios: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)   # scenario -> why it cannot run here
     interrupted_by: int | None = None
+    done: set = field(default_factory=set)         # plan.trial_key()s finished before a resume
+    resumed_meta: dict | None = None               # the metadata of the run being resumed
+    next_seq: int = 0
+
+    def run(self) -> int:
+        """Preflight, then execute; Ctrl-C or SIGTERM at any point ends it
+        in order, with exit status 128 + the signal's number."""
+        with self._signals():
+            try:
+                self.preflight()
+                with runs.exclusive_run(self.rundir.run_id, out=str(self.rundir.path)):
+                    return self.execute()
+            except Interrupted as exc:   # execute() handles its own: this came before
+                self.progress.console.print("interrupted before the run started; nothing was made")
+                return 128 + exc.signum
+
+    @contextmanager
+    def _signals(self):
+        self._pid = os.getpid()
+        previous = {s: signal.signal(s, self._on_signal) for s in SIGNALS}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
     def preflight(self) -> None:
         """Everything that can be refused is refused before anything is made."""
@@ -111,8 +81,8 @@ class Run:
                 self.skipped[s.name] = str(exc)
         if len(self.skipped) == len(self.plan.scenarios):
             capabilities.require(checks, self.plan.needs(), what)
-        driver = drivers.get(self.plan.driver)
-        driver.check()
+        for name in self.plan.drivers:
+            drivers.get(name).check()
         cpus = set(os.sched_getaffinity(0))
         for s in self.plan.scenarios:
             for cpu in s.cpu.cpus():
@@ -121,27 +91,41 @@ class Run:
                                      f"machine offers CPUs {sorted(cpus)}; change its cpu table")
 
     def execute(self) -> int:
-        self.rundir.create()
-        meta = metadata.run_metadata(self.argv, self.plan.as_dict())
-        self.progress.start(self.plan, self.rundir.path)
-        self._pid = os.getpid()
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        # A signal while the directory is being made waits until the
+        # handler below can finish the run in order.
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
+            meta = self._open()
+            self.progress.start(self.plan, self.rundir.path, done=len(self.done))
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+            raise
+        try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
             with runs.owning(self.rundir.run_id, out=str(self.rundir.path)):
+                self._checkpoint(meta)
                 for scenario in self.plan.scenarios:
                     self._scenario(scenario)
+                    self._checkpoint(meta)
         except Interrupted as exc:
             self.interrupted_by = exc.signum
         finally:
-            for s in (signal.SIGINT, signal.SIGTERM):
+            for s in SIGNALS:
                 signal.signal(s, signal.SIG_IGN)
             self._write(meta)
-            for s, handler in previous.items():
-                signal.signal(s, handler)
         self.progress.finish(self.trials, self.rundir.path, self.interrupted_by)
         if self.interrupted_by:
             return 128 + self.interrupted_by
         return self.exit_status()
+
+    def _open(self) -> dict:
+        if self.resumed_meta is None:
+            self.rundir.create()
+            return metadata.run_metadata(self.argv, self.plan.as_dict())
+        self.rundir.reopen()
+        # What the killed attempt left (namespaces, processes) is ours and dead.
+        cleanup.clean(owner=self.rundir.run_id)
+        return self.resumed_meta
 
     def _on_signal(self, signum, frame) -> None:
         if os.getpid() != self._pid:
@@ -150,48 +134,63 @@ class Run:
             # just die, never unwind the orchestrator's stack as its own.
             os._exit(128 + signum)
         # Further signals are ignored while what exists is torn down.
-        for s in (signal.SIGINT, signal.SIGTERM):
+        for s in SIGNALS:
             signal.signal(s, signal.SIG_IGN)
         raise Interrupted(signum)
 
-    def _scenario(self, scenario: Scenario) -> None:
-        driver = drivers.get(self.plan.driver)
-        prefix = f"{netns.PREFIX}-{self.rundir.run_id}"
-        entry = self.scenarios[scenario.name] = {
+    def _entry(self, scenario: Scenario) -> dict:
+        """The scenario's part of results.json (kept from an earlier attempt)."""
+        return self.scenarios.setdefault(scenario.name, {
             "definition": scenario.model_dump(mode="json"),
             "expected_subflows": scenario.expected_subflows(),
             "warmup": [], "state": "started",
-        }
-        self.progress.scenario(scenario)
+        })
+
+    def _scenario(self, scenario: Scenario) -> None:
+        entry = self._entry(scenario)
+        todo = self.plan.remaining(scenario, self.done)
         if scenario.name in self.skipped:
-            entry["state"] = "skipped"
-            entry["reason"] = self.skipped[scenario.name]
-            for proto in scenario.protocols:
-                params = scenario.trial_params(proto, self.plan.trial_duration(scenario))
-                self._record(trial.skipped(scenario, proto, params, self.plan.driver,
-                                           run_id=self.rundir.run_id, seq=len(self.trials),
-                                           reason=self.skipped[scenario.name]))
+            self._skip(scenario, entry)
             return
+        if not todo:     # finished before a resume
+            entry["state"] = entry["state"] if entry["state"] == "skipped" else "complete"
+            return
+        self.progress.scenario(scenario)
+        by_name = {name: drivers.get(name) for name in self.plan.drivers}
+        prefix = f"{netns.PREFIX}-{self.rundir.run_id}"
         with Topology(scenario.topology(), prefix) as topo:
             entry["readback"] = metadata.scenario_readback(topo)
             for w in range(self.plan.warmup):
-                for proto in scenario.protocols:
-                    raw = trialrun.run_trial(driver, topo,
-                                             scenario.trial_params(proto, WARMUP_DURATION_S))
-                    # (warm-ups run without link events: they only warm the path)
-                    rec = trial.build(raw, scenario, proto, run_id=self.rundir.run_id,
-                                      repeat=-1 - w, seq=-1)
-                    entry["warmup"].append({"protocol": proto, "status": rec["status"],
-                                            "reason": rec["reason"]})
-                    self.progress.warmup(scenario, proto, rec)
-            for r in range(self.plan.repeat):
-                for proto in scenario.protocols:
-                    self._trial(driver, topo, scenario, proto, r)
+                for driver in by_name.values():
+                    for proto in scenario.protocols:
+                        self._warmup(driver, topo, scenario, proto, w, entry)
+            for repeat, name, proto in todo:
+                self._trial(by_name[name], topo, scenario, proto, repeat)
         entry["state"] = "complete"
+
+    def _skip(self, scenario: Scenario, entry: dict) -> None:
+        entry["state"] = "skipped"
+        entry["reason"] = self.skipped[scenario.name]
+        if any(t["scenario"] == scenario.name for t in self.trials):
+            return       # recorded before a resume
+        for name in self.plan.drivers:
+            for proto in scenario.protocols:
+                params = scenario.trial_params(proto, self.plan.trial_duration(scenario))
+                self._record(trial.skipped(scenario, proto, params, name,
+                                           run_id=self.rundir.run_id, seq=self.next_seq,
+                                           reason=self.skipped[scenario.name]))
+
+    def _warmup(self, driver, topo, scenario: Scenario, proto: str, w: int, entry: dict) -> None:
+        raw = trialrun.run_trial(driver, topo, scenario.trial_params(proto, WARMUP_DURATION_S))
+        # (warm-ups run without link events: they only warm the path)
+        rec = trial.build(raw, scenario, proto, run_id=self.rundir.run_id, repeat=-1 - w, seq=-1)
+        entry["warmup"].append({"protocol": proto, "driver": driver.name,
+                                "status": rec["status"], "reason": rec["reason"]})
+        self.progress.warmup(scenario, proto, rec)
 
     def _trial(self, driver, topo, scenario: Scenario, proto: str, repeat: int) -> None:
         params = scenario.trial_params(proto, self.plan.trial_duration(scenario))
-        seq = len(self.trials)
+        seq = self.next_seq
         try:
             raw = trialrun.run_trial(driver, topo, params, scenario.link_events())
         except Interrupted as exc:
@@ -205,7 +204,15 @@ class Run:
     def _record(self, rec: dict) -> None:
         self.rundir.append_trial(rec)
         self.trials.append(rec)
+        self.next_seq += 1
         self.progress.trial(rec)
+
+    def _checkpoint(self, meta: dict) -> None:
+        """results.json as things stand: the plan from the start, and the
+        scenarios so far, so that a run killed at any point can be resumed."""
+        doc = schema.results_document(self.rundir.run_id, meta, self.scenarios, self.trials,
+                                      "running")
+        self.rundir.write_results(doc)
 
     def _write(self, meta: dict) -> None:
         stalls.classify(self.trials)

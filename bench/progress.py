@@ -14,14 +14,21 @@ STATUS_STYLE = {"ok": "green", "fallback": "yellow", "partial": "yellow", "stall
 def trial_line(rec: dict) -> str:
     gp = rec.get("goodput_bps")
     cpu = rec.get("cpu_system_s_per_gb")
-    parts = [f"{rec['scenario']:<22}", f"{rec['protocol'].upper():<5}", f"#{rec['repeat']:<3}",
+    label = rec["protocol"].upper()
+    if rec.get("driver", "native") != "native":
+        label += f"/{rec['driver']}"
+    parts = [f"{rec['scenario']:<22}", f"{label:<5}", f"#{rec['repeat']:<3}",
              f"[{STATUS_STYLE.get(rec['status'], 'white')}]{rec['status']:<11}[/]"]
     if gp is not None:
         parts.append(f"{gp / 1e6:9.2f} Mbit/s")
     if cpu is not None:
         parts.append(f"CPU {cpu:6.3f} s/GB")
+    if rec.get("latency_us_p50") is not None:
+        parts.append(f"p50 {rec['latency_us_p50']:.1f} µs p99 {rec['latency_us_p99']:.1f} µs "
+                     f"{rec['transactions_per_s']:.0f}/s")
     if rec.get("subflows") is not None and rec["protocol"] == "mptcp":
-        parts.append(f"subflows {rec['subflows']}/{rec['subflows_expected']}")
+        expected = rec["subflows_expected"]
+        parts.append(f"subflows {rec['subflows']}" + (f"/{expected}" if expected else ""))
     if rec["status"] != "ok" and rec.get("reason"):
         parts.append(f"— {rec['reason']}")
     return " ".join(parts)
@@ -34,12 +41,14 @@ class RunProgress:
                             TimeRemainingColumn(), console=self.console, transient=True)
         self.task = None
 
-    def start(self, plan, path) -> None:
-        total = sum(len(s.protocols) * plan.repeat for s in plan.scenarios)
+    def start(self, plan, path, done: int = 0) -> None:
+        total = plan.trial_count()
+        resumed = f" ({done} done before, resumed)" if done else ""
         self.console.print(f"[bold]suite {plan.name}[/]: {len(plan.scenarios)} scenario(s), "
-                           f"{total} trials, about {plan.estimate_s() / 60:.1f} min → {path}")
+                           f"{total} trials{resumed}, about {plan.estimate_s() / 60:.1f} min "
+                           f"→ {path}")
         self.bar.start()
-        self.task = self.bar.add_task("starting", total=total)
+        self.task = self.bar.add_task("starting", total=total, completed=done)
 
     def scenario(self, s) -> None:
         self.bar.update(self.task, description=f"{s.name}: topology")

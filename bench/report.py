@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from bench import analysis, html, sections
+from bench import analysis, crosscheck, html, sections
 from bench.analysis import RATIO, RunData
 from bench.metrics import HEADLINE, METRICS
 from bench.rundir import write_atomic
@@ -36,7 +36,9 @@ class Report:
 
     def __init__(self, run: RunData):
         self.run, self.doc = run, run.doc
-        self.df = run.trials
+        # The main answer uses the plan's first driver; the others are the
+        # cross-check section's (bench.crosscheck).
+        self.df = crosscheck.primary(run.trials, self.doc)
         self.desc = analysis.describe(self.df)
         self.counts = analysis.status_counts(self.df)
         self.several = self.df["driver"].nunique(dropna=False) > 1
@@ -163,7 +165,8 @@ class Report:
             out += sections.send_modes(trials)
         for name, entry in self.doc["scenarios"].items():
             out += self.scenario(name, entry)
-        out += [""] + sections.metadata_section(meta) + sections.appendix(self.doc) + [""]
+        out += [""] + crosscheck.section(self.doc) + crosscheck.speed_section(self.doc)
+        out += sections.metadata_section(meta) + sections.appendix(self.doc) + [""]
         return "\n".join(out)
 
 

@@ -70,6 +70,25 @@ class RunDir:
                              "pass --out with a directory you can write") from None
         return self
 
+    def reopen(self) -> "RunDir":
+        """An existing run directory, made ready to append to: a journal line
+        torn by a crash is cut off (a record appended after it would be
+        glued to it and lost too), and temporary files a killed writer left
+        are removed."""
+        if not (self.path / RESULTS).is_file():
+            raise InputError(f"{self.path} holds no {RESULTS}; is this a run directory?")
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise InputError(f"cannot write to {self.path}; resume it as a user who can")
+        journal = self.path / JOURNAL
+        if journal.exists():
+            data = journal.read_bytes()
+            whole = data.rfind(b"\n") + 1
+            if whole < len(data):
+                os.truncate(journal, whole)
+        for tmp in self.path.glob(".*.tmp-*"):
+            tmp.unlink()
+        return self
+
     def append_trial(self, record: dict) -> None:
         with open(self.path / JOURNAL, "a") as f:
             f.write(json.dumps(record, default=_jsonable) + "\n")

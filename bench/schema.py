@@ -37,7 +37,8 @@ CORE_COLUMNS = (
 # on a bulk trial, goodput on an RR one).
 EXTRA_COLUMNS = (
     "family", "cpu_placement", "cpu_sender", "cpu_receiver", "subflows_expected",
-    "expected_goodput_bps", "expected_is_upper_bound", "cpu_sender_s_per_gb",
+    "expected_goodput_bps", "expected_is_upper_bound", "cpu_system_outer_s_per_gb",
+    "cpu_sender_s_per_gb",
     "cpu_receiver_s_per_gb", "cpu_softirq_s", "mptcp_verified", "started_at",
     # workload and engine modes
     "workload", "send_mode", "recv_mode",
@@ -50,26 +51,60 @@ EXTRA_COLUMNS = (
 
 # Nested fields of a trial record (JSON only), by the issue that fills them:
 #   intervals_bytes, interval_s   bytes delivered per interval (receiver side)
-#   subflow_detail                per-subflow dicts from MPTCP_FULL_INFO
+#   intervals_transactions        rr/crr: transactions completed per interval (client)
+#   subflow_detail                per-subflow dicts as the client saw them (MPTCP_FULL_INFO,
+#                                 or MPTCP_TCPINFO + MPTCP_SUBFLOW_ADDRS on older kernels):
+#                                 local/remote address, bytes_sent/acked/received/retrans,
+#                                 rtt, snd_cwnd, total_retrans
+#   subflow_detail_server         the same, from the server's accepted socket
 #   subflow_share                 each subflow's share of the bytes acked
-#   window_s                      the sender's transfer window (CPU figures cover it)
+#   window_s                      the sender's transfer window (CPU figures cover it);
+#                                 None for a driver without one (iperf3)
 #   noise                         other processes' and kernel threads' CPU s in the trial
 #   events                        link events applied: action, link, at_ns, at_s_from_first_byte,
 #                                 error, and for down/up: delivery {gap_ms, recover_s} after it
 #   stall                         why a trial is stalled: stretch or fraction of median, MIB evidence
 #   server_protocol               the listener's protocol (tcp for a plain-TCP server)
-#   mptcp {client, server}        so_protocol, mptcp_info / mptcp_info_error per end
+#   mptcp {client, server}        so_protocol, mptcp_info / mptcp_info_error per end, and
+#                                 source: getsockopt (our socket) or sock_diag (a tool's),
+#                                 unobserved: why sock_diag has no view of that end
+#                                 (crr server: accepted_protocols {tcp, mptcp, other})
 #   mib {client, server}          MIB counter deltas per namespace
-#   system                        /proc/stat deltas over the sender's window
-#   error                         {call, errno, message, side} of a failed trial
-#   mode_support {send, recv}     {status: works|unsupported, reason, zc_completions,
-#                                  zc_copied} — what the engine mode really did
-#   latency_samples_us            per-transaction latencies (may be downsampled)
+#   system                        /proc/stat deltas over the sender's window, or over
+#                                 trialrun's outer window (cpu_system_window: sender | outer)
+#   error                         {call, errno, message, side, unsupported, mode} of a
+#                                 failed or unsupported trial
+#   mode_support {send, recv}     {mode, status: works|unsupported, reason, zc_requests,
+#                                  zc_completions, zc_copied, zc_enobufs} — what the engine
+#                                 mode really did (zc_* for zerocopy / io_uring_zc only: sends
+#                                 that promised a completion, completions reaped, of those the
+#                                 ones the kernel copied anyway, and MSG_ZEROCOPY sends refused
+#                                 with ENOBUFS until completions were reaped)
+#   latency_samples_us            per-transaction latencies in completion order, evenly
+#                                 decimated to at most 2000 (percentiles use all of them)
+#   transactions_detail           {client_per_flow, server, server_per_flow} counts (and
+#                                 client_unloaded_per_flow for rr_under_load)
+#   latency_unloaded              rr_under_load: the latency columns and samples of the
+#                                 phase without load (the flat columns are the loaded phase)
+#   load                          rr_under_load: {flows, bytes, goodput_bps, sender_bytes}
+#                                 of the bulk flows
 #   subflow_intervals_bytes       per subflow, bytes per interval (aligned with intervals_bytes);
 #                                 reserved: the report stacks it when a driver records it
-#   verify                        {enabled, mismatches, missing_bytes}
+#   verify                        {enabled, checked_bytes, mismatches, first_bad_offset,
+#                                  missing_bytes} (bulk; missing = sent - received)
 #   tool {name, ...}              a second driver's own figures (iperf3: its cpu_* and
-#                                 retransmits), beside ours
+#                                 retransmits), beside ours, and the commands it ran
+# Workload columns: `workload` is bulk|rr|crr|rr_under_load; send_mode / recv_mode are
+# None where no bulk flow runs (rr, crr); goodput_bps and expected_goodput_bps are None
+# for every non-bulk workload; cpu_system_us_per_transaction is None for rr_under_load
+# (its busy time is the load's).
+#
+# results.json's `state` is running (written at the start and after each
+# scenario, so a killed run leaves its plan), interrupted or complete;
+# metadata.suite is the plan (drivers, scenario definitions and files: what
+# `run --resume` rebuilds it from) and metadata.resumes lists resumes.  After
+# a resume, trials.jsonl still holds the records of trials that were
+# interrupted and run again; results.json holds the final ones.
 
 # Upgraders: UPGRADES[n] turns a version-n document into version n+1.
 UPGRADES: dict[int, callable] = {}

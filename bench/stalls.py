@@ -1,6 +1,12 @@
 """Stalls: trials whose goodput collapsed, for the whole run or a stretch.
 
-Two rules, both on what the receiver saw:
+Rules, all on what the receiver saw, the first that applies wins:
+  - the whole trial delivered less than STALL_FRACTION of what its links
+    allow (shaped links whose link-model limit is not just an upper bound);
+  - an MPTCP trial delivered less than PAIRED_FRACTION of the TCP trial of
+    the same repeat on the same topology: on this kernel MPTCP can collapse
+    to a few per cent of TCP for a whole trial (KERNEL_NOTES), often in most
+    trials of a run, so its own median cannot be the reference;
   - the whole trial delivered less than STALL_FRACTION of the median of its
     scenario x protocol x driver (needs at least MIN_GROUP ok trials);
   - a sustained stretch — at least MIN_STRETCH_S, or STRETCH_SHARE of the
@@ -14,6 +20,7 @@ from __future__ import annotations
 import statistics
 
 STALL_FRACTION = 0.5
+PAIRED_FRACTION = 0.1
 MIN_GROUP = 3
 STARVED_FRACTION = 0.1
 MIN_STRETCH_S = 1.0
@@ -78,18 +85,41 @@ def _stretch_rule(trial: dict) -> bool:
     return True
 
 
+def _mbit(bps: float) -> str:
+    return f"{bps / 1e6:.1f} Mbit/s"
+
+
+def _whole_trial_rules(t: dict, median: float | None, paired_tcp: float | None) -> bool:
+    gp, limit = t["goodput_bps"], t.get("expected_goodput_bps")
+    if limit and not t.get("expected_is_upper_bound") and gp < STALL_FRACTION * limit:
+        _mark(t, f"goodput {_mbit(gp)} is {gp / limit:.0%} of what the links allow ({_mbit(limit)})",
+              fraction_of_limit=gp / limit)
+    elif t["protocol"] == "mptcp" and paired_tcp and gp < PAIRED_FRACTION * paired_tcp:
+        _mark(t, f"goodput {_mbit(gp)} is {gp / paired_tcp:.0%} of the paired TCP trial's "
+                 f"{_mbit(paired_tcp)}", fraction_of_paired_tcp=gp / paired_tcp)
+    elif median and gp < STALL_FRACTION * median:
+        _mark(t, f"goodput {_mbit(gp)} is {gp / median:.0%} of the median {_mbit(median)}",
+              fraction_of_median=gp / median)
+    else:
+        return False
+    return True
+
+
 def classify(trials: list[dict]) -> None:
     """Mark stalled trials in place (only trials that are `ok` so far)."""
     groups: dict[tuple, list[dict]] = {}
     for t in trials:
         if t["status"] == "ok" and t.get("goodput_bps"):
             groups.setdefault((t["scenario"], t["protocol"], t.get("driver")), []).append(t)
+    tcp = {(t["scenario"], t.get("driver"), t["repeat"]): t["goodput_bps"]
+           for t in groups_of(groups, "tcp")}
     for group in groups.values():
         median = statistics.median(t["goodput_bps"] for t in group) if len(group) >= MIN_GROUP else None
         for t in group:
-            if median and t["goodput_bps"] < STALL_FRACTION * median:
-                _mark(t, f"goodput {t['goodput_bps'] / 1e6:.1f} Mbit/s is "
-                         f"{t['goodput_bps'] / median:.0%} of the median {median / 1e6:.1f} Mbit/s",
-                      fraction_of_median=t["goodput_bps"] / median)
-            else:
+            paired = tcp.get((t["scenario"], t.get("driver"), t["repeat"]))
+            if not _whole_trial_rules(t, median, paired):
                 _stretch_rule(t)
+
+
+def groups_of(groups: dict, protocol: str) -> list[dict]:
+    return [t for (_, proto, _), g in groups.items() if proto == protocol for t in g]

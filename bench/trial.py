@@ -7,7 +7,7 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-from bench import failover, linkmodel
+from bench import failover, linkmodel, workload_fields
 from harness.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
@@ -30,6 +30,9 @@ def _base(scenario, protocol: str, p: dict, driver: str, *, run_id: str, repeat:
     for key in ("duration_s", "bytes", "goodput_bps", "cpu_sender_s", "cpu_receiver_s",
                 "cpu_system_s", "cpu_system_s_per_gb", "subflows", "retransmits"):
         rec[key] = None
+    rec.update(workload_fields.base(p))
+    if rec["workload"] != "bulk":
+        rec["expected_goodput_bps"] = None
     return rec
 
 
@@ -39,15 +42,25 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
     rec["mib"], rec["error"] = raw["mib"], raw["error"]
     rec["noise"] = raw.get("noise")
     rec["events"] = raw.get("events") or []
+    if raw.get("tool"):
+        rec["tool"] = raw["tool"]
     if raw["error"]:
         err = raw["error"]
-        unsupported = (err.get("call", "").startswith("socket(")
-                       and err.get("errno") in UNSUPPORTED_ERRNOS)
+        unsupported = err.get("unsupported") or (err.get("call", "").startswith("socket(")
+                                                 and err.get("errno") in UNSUPPORTED_ERRNOS)
         rec["status"] = "unsupported" if unsupported else "failed"
         rec["reason"] = err.get("message")
+        if err.get("unsupported") and err.get("mode"):
+            rec["mode_support"] = workload_fields.support_from_error(err, raw["params"])
         return rec
-    _measures(rec, raw)
-    verdict = _verify(rec, raw, protocol)
+    if rec["workload"] == "bulk":
+        _measures(rec, raw)
+        workload_fields.bulk_extras(rec, raw)
+    else:
+        workload_fields.MEASURES[rec["workload"]](rec, raw)
+        introspection(rec, raw["sender"]["info"], raw["receiver"]["info"])
+    checked = _verify(rec, raw, protocol)
+    verdict = workload_fields.verdict(rec) or checked
     if verdict:
         rec["status"], rec["reason"] = verdict
     return rec
@@ -85,13 +98,19 @@ def _measures(rec: dict, raw: dict) -> None:
         rec["failover_recover_s"] = down["delivery"]["recover_s"]
     span_s = (loop["last_ns"] - loop["first_ns"]) / 1e9
     gb = loop["bytes"] / GB
-    system = snd["system"]
+    # The sender's own window is the exact transfer; a driver without one
+    # (iperf3) is measured over trialrun's outer window, start-up included.
+    system = snd.get("system") or raw["outer_window"]
+    rec["cpu_system_window"] = "sender" if snd.get("system") else "outer"
     rec.update({
         "duration_s": span_s, "bytes": loop["bytes"],
         "goodput_bps": loop["bytes"] * 8 / span_s if span_s > 0 else None,
         "cpu_sender_s": snd["cpu_s"], "cpu_receiver_s": rcv["cpu_s"],
         "cpu_system_s": system["busy_s"], "cpu_softirq_s": system["softirq_s"],
         "cpu_system_s_per_gb": system["busy_s"] / gb if gb else None,
+        # The outer window, the same definition for every driver (tool
+        # start-up included): what comparisons across drivers use.
+        "cpu_system_outer_s_per_gb": raw["outer_window"]["busy_s"] / gb if gb else None,
         "cpu_sender_s_per_gb": snd["cpu_s"] / gb if gb else None,
         "cpu_receiver_s_per_gb": rcv["cpu_s"] / gb if gb else None,
         "retransmits": raw["mib"]["client"].get("TcpRetransSegs", 0),
@@ -99,37 +118,48 @@ def _measures(rec: dict, raw: dict) -> None:
         "intervals_bytes": loop["intervals"],
         "system": system,
         "sender_send_bytes": snd["loop"]["bytes"],
-        "window_s": snd["window_ns"] / 1e9,
+        "window_s": snd["window_ns"] / 1e9 if snd.get("window_ns") else None,
     })
-    info = snd["info"]
-    full = info.get("full_info")
+    introspection(rec, snd["info"], rcv["info"])
+
+
+def introspection(rec: dict, client: dict, server: dict) -> None:
+    """Subflows as the client saw them (and per-subflow detail from both
+    ends), and each end's MPTCP view for the verdict."""
+    full = client.get("full_info")
     if full:
         rec["subflows"] = full["num_subflows"]
         rec["subflow_detail"] = full["subflows"]
         carried = [sf.get("bytes_acked") or 0 for sf in full["subflows"]]
         total = sum(carried)
         rec["subflow_share"] = [c / total for c in carried] if total else None
-    elif "mptcp_info" in info:
-        rec["subflows"] = info["mptcp_info"].get("subflows", 0) + 1
+    elif "mptcp_info" in client:
+        rec["subflows"] = client["mptcp_info"].get("subflows", 0) + 1
     else:
         rec["subflows"] = 1
-    rec["mptcp"] = {"client": _mptcp_view(info), "server": _mptcp_view(rcv["info"])}
+    if server.get("full_info"):
+        rec["subflow_detail_server"] = server["full_info"]["subflows"]
+    rec["mptcp"] = {"client": _mptcp_view(client), "server": _mptcp_view(server)}
 
 
 def _mptcp_view(info: dict) -> dict:
-    view = {"so_protocol": info["so_protocol"]}
-    if "mptcp_info" in info:
-        view["mptcp_info"] = info["mptcp_info"]
-    if "mptcp_info_error" in info:
-        view["mptcp_info_error"] = info["mptcp_info_error"]
+    """What one end says about its socket: from getsockopt() on our own
+    socket, or from sock_diag (`source`) when a driver's tool owns it."""
+    view = {"so_protocol": info["so_protocol"], "source": info.get("source", "getsockopt")}
+    for key in ("mptcp_info", "mptcp_info_error", "unobserved", "accepted_protocols"):
+        if key in info:
+            view[key] = info[key]
     return view
 
 
 def _verify(rec: dict, raw: dict, protocol: str) -> tuple[str, str] | None:
     """(status, reason) when the trial is not what it claims to be."""
     if protocol == "tcp":
-        protos = {rec["mptcp"][s]["so_protocol"] for s in ("client", "server")}
+        views = [rec["mptcp"][s] for s in ("client", "server")]
         rec["mptcp_verified"] = None
+        if any("unobserved" in v for v in views):
+            return "failed", "; ".join(v["unobserved"] for v in views if "unobserved" in v)
+        protos = {v["so_protocol"] for v in views}
         if protos != {6}:
             return "failed", f"a TCP trial ran on protocol(s) {sorted(protos)}"
         return None
@@ -137,7 +167,7 @@ def _verify(rec: dict, raw: dict, protocol: str) -> tuple[str, str] | None:
     rec["mptcp_verified"] = not evidence
     if evidence:
         return "fallback", "; ".join(evidence)
-    if rec["subflows"] < rec["subflows_expected"]:
+    if rec["subflows_expected"] and rec["subflows"] < rec["subflows_expected"]:
         joins = {k[len("MPTcpExt"):]: v for k, v in raw["mib"]["client"].items()
                  if k.startswith("MPTcpExtMPJoin")}
         detail = ", ".join(f"{k} +{v}" for k, v in joins.items()) or "no join attempted"
@@ -151,7 +181,9 @@ def mptcp_evidence(views: dict, mib: dict) -> list[str]:
     found = []
     for side in ("client", "server"):
         v = views[side]
-        if v["so_protocol"] != IPPROTO_MPTCP:
+        if "unobserved" in v:
+            found.append(f"{v['unobserved']}, so MPTCP is unverified")
+        elif v["so_protocol"] != IPPROTO_MPTCP:
             found.append(f"{side} socket protocol is {v['so_protocol']}, not MPTCP")
         elif "mptcp_info_error" in v:
             found.append(f"{side} MPTCP_INFO: {v['mptcp_info_error']}")

@@ -12,16 +12,19 @@ def owner_of(name: str) -> str:
     return name[len(netns.PREFIX) + 1:].rsplit("-", 1)[0]
 
 
-def leftovers() -> tuple[list[str], list[str]]:
-    """(namespaces of dead owners, namespaces of live ones)."""
+def leftovers(owner: str | None = None) -> tuple[list[str], list[str]]:
+    """(namespaces of dead owners, namespaces of live ones), of one owner
+    only when `owner` is given."""
     dead, live = [], []
     for name in netns.list_names():
+        if owner is not None and owner_of(name) != owner:
+            continue
         (live if runs.is_live(owner_of(name)) else dead).append(name)
     return dead, live
 
 
-def clean() -> dict:
-    dead, live = leftovers()
+def clean(owner: str | None = None) -> dict:
+    dead, live = leftovers(owner)
     killed = kill_processes_in(dead)
     for name in dead:
         netns.remove(name)

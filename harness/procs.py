@@ -37,6 +37,7 @@ class Worker:
             self._sel.register(f, selectors.EVENT_READ)
         self._lines: list[bytes] = []
         self.stderr = b""
+        self.rusage = None        # resource usage of the process once reaped
 
     @property
     def pid(self) -> int:
@@ -84,11 +85,26 @@ class Worker:
         if the deadline passed."""
         while time.monotonic() < deadline:
             if not self._pump(min(0.2, max(0.0, deadline - time.monotonic()))):
-                try:
-                    return self.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    return None
-        return self.proc.poll()
+                while self._reap() is None and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                return self.proc.returncode
+        return self._reap()
+
+    def _reap(self) -> int | None:
+        """Collect the exit status without blocking.  wait4 rather than
+        Popen.wait: its rusage is the process's own CPU time, for drivers
+        whose tools cannot report it over exactly the same span."""
+        if self.proc.returncode is not None:
+            return self.proc.returncode
+        try:
+            pid, status, rusage = os.wait4(self.proc.pid, os.WNOHANG)
+        except ChildProcessError:      # reaped elsewhere (Popen internals)
+            return self.proc.poll()
+        if pid == 0:
+            return None
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self.rusage = rusage
+        return self.proc.returncode
 
     def messages(self) -> list[dict]:
         out = []
@@ -101,8 +117,20 @@ class Worker:
     def stderr_text(self) -> str:
         return self.stderr.decode(errors="replace").strip()
 
+    def stdout_text(self) -> str:
+        """Everything written to stdout that was not taken as a message
+        (for tools whose output is one document, not JSON lines)."""
+        rest = self._bufs[self.proc.stdout]
+        return b"\n".join([*self._lines, rest]).decode(errors="replace")
+
+    def cpu_s(self) -> float | None:
+        """User + system CPU seconds of the reaped process, or None."""
+        if self.rusage is None:
+            return None
+        return self.rusage.ru_utime + self.rusage.ru_stime
+
     def kill(self) -> None:
-        if self.proc.poll() is None:
+        if self._reap() is None:
             for sig, grace in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 5.0)):
                 try:
                     self.proc.send_signal(sig)
@@ -118,3 +146,10 @@ class Worker:
 def python_module(module: str, *args: str) -> list[str]:
     """argv running `module` with this interpreter."""
     return [sys.executable, "-m", module, *args]
+
+
+def dying_with_parent(argv: list[str]) -> list[str]:
+    """argv that the kernel kills when the orchestrator dies, even by
+    SIGKILL (PR_SET_PDEATHSIG survives exec), for tools that cannot arm it
+    themselves the way harness.worker does."""
+    return ["setpriv", "--pdeathsig", "KILL", "--", *argv]

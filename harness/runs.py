@@ -1,14 +1,77 @@
 """Who owns which namespaces: every run (and every capability probe)
 registers its PID under RUNS_DIR, so `bench clean` removes only what a dead
-owner left and never touches a run that is still going."""
+owner left and never touches a run that is still going.
+
+And one benchmark run at a time per machine: two runs would share the CPUs
+(2 here, each run pinning its sender and receiver to them) and disturb each
+other's numbers, so the second is refused with a sentence naming the first.
+The lock is an flock(), which the kernel releases when its holder dies,
+even by SIGKILL: a killed run never leaves a stale lock.
+"""
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import time
 from contextlib import contextmanager
 
+from harness.errors import HarnessError
+
 RUNS_DIR = "/run/mptcp-bench"
+# Tests give each test session its own lock file, so that test sessions on a
+# shared development machine do not refuse each other's runs.
+LOCK_ENV = "MPTCP_BENCH_LOCK"
+
+
+class Busy(HarnessError):
+    """Another benchmark run holds the machine."""
+
+
+def lock_path() -> str:
+    return os.environ.get(LOCK_ENV) or os.path.join(RUNS_DIR, "run.lock")
+
+
+@contextmanager
+def exclusive_run(run_id: str, **info):
+    """Hold the machine's run lock for the block, or raise Busy naming the
+    run that holds it."""
+    path = lock_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        holder = _read_holder(fd)
+        os.close(fd)
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        raise Busy(_busy_sentence(holder)) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"run_id": run_id, "pid": os.getpid(),
+                                  "started": time.time(), **info}).encode(), 0)
+        yield
+    finally:
+        os.close(fd)   # releases the lock
+
+
+def _read_holder(fd: int) -> dict:
+    try:
+        return json.loads(os.pread(fd, 65536, 0) or b"{}")
+    except ValueError:   # the holder is between truncating and writing
+        return {}
+
+
+def _busy_sentence(holder: dict) -> str:
+    if not holder:
+        return ("another benchmark run is going on this machine; wait for it to end (two runs "
+                "at once would disturb each other's numbers)")
+    started = time.strftime("%H:%M:%S", time.localtime(holder.get("started", 0)))
+    return (f"another benchmark run is going on this machine: run {holder.get('run_id')} "
+            f"(pid {holder.get('pid')}, started {started}, writing to {holder.get('out')}); "
+            "wait for it to end or stop it (two runs at once would disturb each other's numbers)")
 
 
 def _path(owner: str) -> str:

@@ -12,6 +12,8 @@ import struct
 
 SOL_MPTCP = 284
 MPTCP_INFO = 1
+MPTCP_TCPINFO = 2
+MPTCP_SUBFLOW_ADDRS = 3
 MPTCP_FULL_INFO = 4
 IPPROTO_MPTCP = 262
 MPTCP_INFO_FLAG_FALLBACK = 0x1
@@ -82,32 +84,58 @@ def parse_sockaddr(buf: bytes) -> tuple[str, int] | None:
     return None
 
 
-# struct mptcp_subflow_info: u32 id, then (8-byte aligned) two 128-byte
-# sockaddr_storage unions, local then remote.
-_SF_ADDRS, _SS = 8, 128
-
-
-def parse_subflow(sfinfo: bytes, tcpinfo: bytes) -> dict:
-    out: dict = {"id": struct.unpack_from("=I", sfinfo)[0] if len(sfinfo) >= 4 else None}
-    local = parse_sockaddr(sfinfo[_SF_ADDRS:_SF_ADDRS + _SS])
-    remote = parse_sockaddr(sfinfo[_SF_ADDRS + _SS:_SF_ADDRS + 2 * _SS])
-    out["local"] = f"{local[0]}:{local[1]}" if local else None
-    out["remote"] = f"{remote[0]}:{remote[1]}" if remote else None
-    out["local_address"] = local[0] if local else None
-    out.update({k: v for k, v in parse_tcp_info(tcpinfo).items() if k in SUBFLOW_KEYS})
-    return out
-
+# struct mptcp_subflow_addrs: two 128-byte sockaddr_storage unions, local
+# then remote.  struct mptcp_subflow_info (MPTCP_FULL_INFO) puts a u32 id
+# before them, the addresses starting 8-byte aligned.
+_SS = 128
+_SF_ADDRS = 8
 
 SUBFLOW_KEYS = ("state", "rtt", "snd_cwnd", "snd_mss", "total_retrans", "bytes_sent",
                 "bytes_acked", "bytes_received", "bytes_retrans", "delivery_rate")
 
 
+def _addresses(addrs: bytes) -> dict:
+    local = parse_sockaddr(addrs[:_SS])
+    remote = parse_sockaddr(addrs[_SS:2 * _SS])
+    return {"local": f"{local[0]}:{local[1]}" if local else None,
+            "remote": f"{remote[0]}:{remote[1]}" if remote else None,
+            "local_address": local[0] if local else None}
+
+
+def _subflow(sf_id: int | None, addrs: bytes, tcpinfo: bytes) -> dict:
+    out: dict = {"id": sf_id, **_addresses(addrs)}
+    out.update({k: v for k, v in parse_tcp_info(tcpinfo).items() if k in SUBFLOW_KEYS})
+    return out
+
+
+def parse_subflow(sfinfo: bytes, tcpinfo: bytes) -> dict:
+    """One MPTCP_FULL_INFO element pair (mptcp_subflow_info, tcp_info)."""
+    sf_id = struct.unpack_from("=I", sfinfo)[0] if len(sfinfo) >= 4 else None
+    return _subflow(sf_id, sfinfo[_SF_ADDRS:], tcpinfo)
+
+
 def parse_full_info(raw: dict) -> dict:
     """The dict returned by _engine.mptcp_full_info, parsed."""
     return {
+        "source": "MPTCP_FULL_INFO",
         "num_subflows": raw["num_subflows"],
         "size_tcpinfo_kernel": raw["size_tcpinfo_kernel"],
         "size_sfinfo_kernel": raw["size_sfinfo_kernel"],
         "mptcp_info": parse_mptcp_info(raw["mptcp_info"]),
         "subflows": [parse_subflow(sf, ti) for sf, ti in raw["subflows"]],
+    }
+
+
+def parse_subflow_data(tcpinfo: dict, addrs: dict) -> dict:
+    """MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS (each as returned by
+    _engine.mptcp_subflow_data), for kernels without MPTCP_FULL_INFO.  The
+    two calls are not atomic: a subflow that came or went between them is
+    left out (the shorter list wins), and subflow ids are not available."""
+    pairs = zip(addrs["elements"], tcpinfo["elements"])
+    return {
+        "source": "MPTCP_TCPINFO+MPTCP_SUBFLOW_ADDRS",
+        "num_subflows": min(tcpinfo["num_subflows"], addrs["num_subflows"]),
+        "size_tcpinfo_kernel": tcpinfo["size_kernel"],
+        "size_sfinfo_kernel": addrs["size_kernel"],
+        "subflows": [_subflow(None, a, t) for a, t in pairs],
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from harness import cpustat, mib
+from harness import cpustat, drivers, mib
 from harness.events import EventRunner
 from harness.drivers import Driver, TrialParams
 
@@ -18,7 +18,7 @@ def run_trial(driver: Driver, topo, params: TrialParams, events=()) -> dict:
     started_at = time.time()
     procs0, stat0 = cpustat.process_times(), cpustat.read()
     with EventRunner(topo, tuple(events)) as runner:
-        raw = driver.run(topo, params)
+        raw = drivers.refusal(driver, params) or driver.run(topo, params)
     stat1, procs1 = cpustat.read(), cpustat.process_times()
     raw["events"] = runner.applied
     raw["noise"] = cpustat.others(procs0, procs1, exclude={os.getpid()})

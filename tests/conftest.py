@@ -14,19 +14,37 @@ DATA = Path(__file__).parent / "data"
 IS_ROOT = os.geteuid() == 0
 
 
+def _needs_root(item) -> bool:
+    return any(f"tests/{tier}" in str(item.fspath) for tier in ("root", "vm", "bench"))
+
+
+def _has_netem() -> bool:
+    from harness import capabilities
+    netem = capabilities.probe().get("netem")
+    return bool(netem and netem.ok)
+
+
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs root to create network namespaces (CI runs as root)")
+    no_netem = pytest.mark.skip(reason="this kernel has no netem: these tests run in the VM "
+                                       "lane (`make test-vm`, part of `make test`)")
+    vm_items = [i for i in items if "tests/vm" in str(i.fspath)]
+    netem = IS_ROOT and bool(vm_items) and _has_netem()
     for item in items:
-        if "tests/root" in str(item.fspath):
+        if _needs_root(item):
             item.add_marker(pytest.mark.root)
             if not IS_ROOT:
                 item.add_marker(skip)
+        if item in vm_items:
+            item.add_marker(pytest.mark.netem)
+            if IS_ROOT and not netem:
+                item.add_marker(no_netem)
 
 
 @pytest.fixture(autouse=True)
 def no_namespace_leaks(request):
     """Fail a test that leaves a project namespace behind."""
-    if "tests/root" not in str(request.node.fspath):
+    if not _needs_root(request.node):
         yield
         return
     before = set(netns.list_names())
@@ -40,6 +58,15 @@ def _someone_elses(name: str) -> bool:
     from harness import cleanup, runs
     entry = runs.entry(cleanup.owner_of(name))
     return bool(entry) and entry["pid"] != os.getpid() and runs.is_live(cleanup.owner_of(name))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def own_run_lock(tmp_path_factory):
+    """This test session's own run lock (harness.runs): test sessions on a
+    shared machine must not refuse each other's runs; the runs of one
+    session still exclude each other."""
+    from harness import runs
+    os.environ[runs.LOCK_ENV] = str(tmp_path_factory.mktemp("lock") / "run.lock")
 
 
 @pytest.fixture

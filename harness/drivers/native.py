@@ -11,6 +11,7 @@ from harness.drivers import TrialParams, register
 @register
 class NativeDriver:
     name = "native"
+    engine_features = True   # workloads, send/receive modes, verification
 
     def check(self) -> None:
         from harness import _engine  # noqa: F401  (ImportError if not built)
@@ -26,7 +27,10 @@ class NativeDriver:
             "connect": topo.server_address(p.family, p.link),
             "duration_s": p.duration_s, "max_bytes": p.max_bytes, "bufsize": p.bufsize,
             "interval_ms": p.interval_ms, "accept_timeout_s": 10.0,
-            "idle_timeout_s": 10.0,
+            "idle_timeout_s": 10.0, "workload": p.workload, "send_mode": p.send_mode,
+            "recv_mode": p.recv_mode, "verify": p.verify, "seed": p.seed,
+            "corrupt_at": p.extra.get("corrupt_at", -1), "request_bytes": p.request_bytes,
+            "response_bytes": p.response_bytes, "flows": p.flows, "load_flows": p.load_flows,
         }
 
     def _spawn(self, topo, role: str, p: TrialParams, **extra) -> procs.Worker:
@@ -40,15 +44,28 @@ class NativeDriver:
             ready = receiver.message(min(deadline, time.monotonic() + 15))
             if not ready or ready.get("event") != "listening":
                 return _failed(out, "receiver", receiver, ready, params)
-            with self._spawn(topo, "sender", params, port=ready["port"]) as sender:
-                # The sender first: when it fails, the receiver is ended
-                # rather than left waiting for a connection.
-                for name, worker in (("sender", sender), ("receiver", receiver)):
-                    msg = _final_message(worker, deadline)
-                    if not msg or msg["event"] != "result":
+            ports = {k: ready[k] for k in ("port", "load_port") if k in ready}
+            with self._spawn(topo, "sender", params, **ports) as sender:
+                ends = {"sender": (sender, _final_message(sender, deadline))}
+                # When the sender failed, the receiver is given a moment to
+                # say why: a receive mode it cannot do explains the sender's
+                # broken pipe.  Then it is ended rather than left waiting.
+                wait = deadline if _is_result(ends["sender"][1]) else time.monotonic() + 2
+                ends["receiver"] = (receiver, _final_message(receiver, min(deadline, wait)))
+                for name in sorted(ends, key=lambda n: not _is_unsupported(ends[n][1])):
+                    worker, msg = ends[name]
+                    if not _is_result(msg):
                         return _failed(out, name, worker, msg, params)
                     out[name] = {k: v for k, v in msg.items() if k != "event"}
         return out
+
+
+def _is_result(msg: dict | None) -> bool:
+    return bool(msg) and msg["event"] == "result"
+
+
+def _is_unsupported(msg: dict | None) -> bool:
+    return bool(msg) and msg["event"] == "error" and bool(msg.get("unsupported"))
 
 
 def _final_message(worker: procs.Worker, deadline: float) -> dict | None:

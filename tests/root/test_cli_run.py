@@ -12,34 +12,12 @@ import pandas as pd
 import pytest
 
 from bench import schema
+from clirun import (ROOT, bench, journal, mine, new_namespaces, start, wait_for_namespaces,
+                    wait_for_trials, wait_for_workers)
 from harness import capabilities, netns
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def bench(*args, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=kw.pop("timeout", 300), **kw)
-
-
-def start(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def wait_for_namespaces(owner_pid: int, timeout: float = 30) -> list[str]:
-    from harness import runs
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        owners = {e["owner"] for e in runs.live_owners() if e["pid"] == owner_pid}
-        names = [n for n in netns.list_names() if any(f"-{o}-" in n for o in owners)]
-        if len(names) == 3:
-            return names
-        time.sleep(0.05)
-    raise AssertionError("the run never built its topology")
-
-
-def test_quick_suite_writes_a_complete_run_directory(tmp_path):
+def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged):
     out = tmp_path / "reports"
     proc = bench("run", "--suite", "quick", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -55,7 +33,9 @@ def test_quick_suite_writes_a_complete_run_directory(tmp_path):
     assert [t["protocol"] for t in trials[:4]] == ["tcp", "mptcp", "tcp", "mptcp"]
     df = pd.read_csv(run / "trials.csv")
     assert set(schema.CORE_COLUMNS) <= set(df.columns) and len(df) == len(trials)
-    assert (df["status"] == "ok").all(), df[["scenario", "protocol", "status", "reason"]]
+    # A stall is a finding, not a failure (KERNEL_NOTES: MPTCP stalls happen here).
+    assert set(df["status"]) <= {"ok", "stalled"}, df[["scenario", "protocol", "status", "reason"]]
+    assert len(df[df["status"] == "ok"].groupby(["scenario", "protocol"])) == 4
     meta = doc["metadata"]
     assert meta["kernel"]["release"] == os.uname().release
     agg = doc["scenarios"]["aggregate-2x"]["readback"]
@@ -63,7 +43,7 @@ def test_quick_suite_writes_a_complete_run_directory(tmp_path):
     assert agg["sysctls"]["client"]["net.mptcp.enabled"] == "1"
     report = (run / "report.md").read_text()
     assert "## Answer" in report and "**aggregate-2x**: MPTCP goodput ×" in report
-    assert "2/2 MPTCP trials verified, 0 fallback, 0 stalled" in report
+    assert "MPTCP trials verified, 0 fallback" in report
     assert (run / "report.html").stat().st_size > 10_000 and (run / "plots" / "overview.png").exists()
 
 
@@ -87,49 +67,75 @@ def test_a_delay_scenario_without_netem_is_refused_naming_the_qdisc(tmp_path, wr
     proc = bench("run", "--scenario-file", str(defs), "--scenario", "wan", "--out", str(out))
     assert proc.returncode == 2
     assert "needs netem" in proc.stderr and "sch_netem" in proc.stderr
-    assert not out.exists() and netns.list_names() == before
+    assert not out.exists() and not new_namespaces(before)
 
 
-def test_sigint_interrupts_cleanly_and_keeps_what_finished(tmp_path):
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return False
+    except ProcessLookupError:
+        return True
+
+
+@pytest.mark.parametrize("sig, status, driver", [(signal.SIGINT, 130, "native"),
+                                                 (signal.SIGTERM, 143, "native"),
+                                                 (signal.SIGINT, 130, "iperf3")])
+def test_a_signal_during_a_trial_ends_the_run_in_order(tmp_path, root_ns_unchanged, sig, status,
+                                                       driver):
     out = tmp_path / "reports"
-    proc = start("run", "--suite", "quick", "--out", str(out))
-    wait_for_namespaces(proc.pid)
-    run = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:   # wait for a first finished trial
-        runs_ = list(out.glob("*/trials.jsonl"))
-        if runs_ and runs_[0].read_text().count("\n") >= 1:
-            run = runs_[0].parent
-            break
-        time.sleep(0.1)
-    assert run is not None
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    proc = start("run", "--suite", "quick", "--driver", driver, "--out", out)
+    run = wait_for_trials(out, 1)
+    workers = wait_for_workers(run)              # the second trial is under way
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == status, err
+    assert "interrupted:" in err and f"Report: {run}/report.md" in err
     doc = schema.load_results(run / "results.json")
     assert doc["state"] == "interrupted"
-    statuses = [t["status"] for t in doc["trials"]]
-    assert statuses[-1] == "interrupted" and statuses[0] != "interrupted"
-    assert (run / "report.md").exists()
-    assert not [n for n in netns.list_names() if run.name in n]
+    # Every finished trial was journaled as it ended; the one cut short says so.
+    lines = journal(run)
+    assert [t["seq"] for t in lines] == [t["seq"] for t in doc["trials"]]
+    assert len(lines) >= 2 and {t["status"] for t in lines[:-1]} == {"ok"}
+    assert lines[-1]["status"] == "interrupted"
+    assert lines[-1]["reason"] == f"interrupted by {sig.name}"
+    report = (run / "report.md").read_text()
+    assert "run interrupted" in report and f"**interrupted** — interrupted by {sig.name}" in report
+    assert not mine(run) and all(_gone(pid) for pid in workers)
 
 
-def test_clean_removes_what_a_killed_run_left_and_spares_live_runs(tmp_path):
-    victim = start("run", "--suite", "quick", "--out", str(tmp_path / "a"))
-    names = wait_for_namespaces(victim.pid)
-    # While the run is alive, clean leaves it alone.
-    proc = bench("clean")
-    assert proc.returncode == 0 and "still going" in proc.stdout
-    assert all(netns.exists(n) for n in names)
-    victim.kill()
-    victim.communicate(timeout=30)
-    assert all(netns.exists(n) for n in names)   # SIGKILL leaves the namespaces
-    time.sleep(0.5)                               # workers die with their parent
-    assert not netns.pids_in(names)
-    proc = bench("clean")
-    assert proc.returncode == 0, proc.stderr
-    assert not any(netns.exists(n) for n in names)
-    assert "removed 3 namespace(s)" in proc.stdout
+@pytest.mark.parametrize("driver", ["native", "iperf3"])
+def test_clean_removes_what_a_killed_run_left_and_nothing_else(tmp_path, root_ns_unchanged,
+                                                               driver):
+    # Not the project's: a namespace without its prefix, with a process in it.
+    decoy = f"decoy{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", decoy], check=True)
+    bystander = subprocess.Popen(netns.command(decoy, ["sleep", "120"]))
+    try:
+        victim = start("run", "--suite", "quick", "--driver", driver, "--out", tmp_path / "a")
+        names = wait_for_namespaces(victim.pid)
+        wait_for_workers(wait_for_trials(tmp_path / "a", 1))   # a trial is under way
+        # While the run is alive, clean leaves it alone.
+        proc = bench("clean")
+        assert proc.returncode == 0 and "still going" in proc.stdout
+        assert all(netns.exists(n) for n in names)
+        victim.kill()
+        victim.communicate(timeout=30)
+        assert all(netns.exists(n) for n in names)   # SIGKILL leaves the namespaces...
+        deadline = time.monotonic() + 5
+        while netns.pids_in(names) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not netns.pids_in(names)              # ...but no process: they die with it
+        proc = bench("clean")
+        assert proc.returncode == 0, proc.stderr
+        assert not any(netns.exists(n) for n in names)
+        assert "removed 3 namespace(s)" in proc.stdout
+        assert os.path.exists(netns.path(decoy)) and bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+        subprocess.run(["ip", "netns", "delete", decoy], check=True)
 
 
 def test_a_suite_skips_what_this_kernel_cannot_run_and_says_so(tmp_path, write_defs):

@@ -48,6 +48,7 @@ def test_a_missing_second_endpoint_is_marked_partial(write_defs):
 def test_a_rate_cut_mid_trial_is_classified_as_a_stall_with_evidence(write_defs):
     cat = Catalog([write_defs(
         '[scenario.cut]\ndescription = "d"\nlinks = [{ rate_mbit = 50 }]\n'
+        'workload = { duration_s = 4 }\n'
         'events = [{ at_s = 1.2, link = 0, action = "rate", rate_mbit = 0.2 },\n'
         '          { at_s = 2.7, link = 0, action = "rate", rate_mbit = 50 }]\n')])
     (rec,) = run(cat.scenario("cut"), protos=("tcp",), duration=4.0, tag="cut")

@@ -39,6 +39,10 @@ def main(outdir: str) -> None:
         csock.sendall(payload)
         time.sleep(0.5)
         full = _engine.mptcp_full_info(csock.fileno())
+        # The pre-6.9 pair (MPTCP_TCPINFO + MPTCP_SUBFLOW_ADDRS), read back to back.
+        older = {name: _engine.mptcp_subflow_data(csock.fileno(), opt)
+                 for name, opt in (("tcpinfo", sockinfo.MPTCP_TCPINFO),
+                                   ("subflow_addrs", sockinfo.MPTCP_SUBFLOW_ADDRS))}
         doc = {
             "kernel": platform.release(),
             "client": f"{topo.client_address(4)}", "server": server, "port": port,
@@ -47,6 +51,9 @@ def main(outdir: str) -> None:
             "full_info": {**{k: v for k, v in full.items() if k not in ("mptcp_info", "subflows")},
                           "mptcp_info": full["mptcp_info"].hex(),
                           "subflows": [[a.hex(), b.hex()] for a, b in full["subflows"]]},
+            "subflow_data": {name: {**{k: v for k, v in d.items() if k != "elements"},
+                                    "elements": [e.hex() for e in d["elements"]]}
+                             for name, d in older.items()},
             "bytes_sent": len(payload),
         }
         csock.close()

@@ -52,3 +52,48 @@ def test_list_shows_scenarios_and_suites(capsys):
 def test_repeat_below_the_suites_minimum_is_refused(capsys, out):
     assert main(["run", "--suite", "default", "--repeat", "2", "--out", str(out)]) == 2
     assert "needs at least 5 repeats" in capsys.readouterr().err
+
+
+def test_resume_takes_no_plan_options(capsys, tmp_path):
+    assert main(["run", "--resume", str(tmp_path), "--suite", "quick", "--repeat", "2"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --resume takes its plan and directory from the run; drop --suite, --repeat")
+
+
+def test_resume_of_a_complete_run_is_refused(capsys, tmp_path):
+    (tmp_path / "results.json").write_text('{"schema_version": 1, "run_id": "r", '
+                                          '"state": "complete", "metadata": {}, "trials": []}')
+    before = sorted(tmp_path.iterdir())
+    assert main(["run", "--resume", str(tmp_path)]) == 2
+    assert "is a complete run: there is nothing to resume" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("err, fix", [
+    ("EPROTONOSUPPORT", "this kernel has no MPTCP; boot a kernel built with CONFIG_MPTCP=y"),
+    ("ENOPROTOOPT", "MPTCP is disabled by net.mptcp.enabled=0"),
+])
+def test_mptcp_absent_or_disabled_is_refused_before_anything_is_made(capsys, out, monkeypatch,
+                                                                     err, fix):
+    import errno
+    import socket
+
+    from harness import capabilities
+
+    def no_mptcp(*args):
+        if len(args) > 2 and args[2] == 262:
+            raise OSError(getattr(errno, err), err)
+        return real_socket(*args)
+    real_socket = socket.socket
+    monkeypatch.setattr(socket, "socket", no_mptcp)
+    check = capabilities._mptcp_socket_check()
+    monkeypatch.setattr(socket, "socket", real_socket)
+    checks = {"root": capabilities.Check("root", True, "root"),
+              "netns": capabilities.Check("netns", True, "yes"), "mptcp": check,
+              "tbf": capabilities.Check("tbf", True, "yes")}
+    monkeypatch.setattr(capabilities, "probe", lambda: checks)
+    assert main(["run", "--suite", "quick", "--out", str(out)]) == 2
+    msg = capsys.readouterr().err
+    assert msg.startswith("error: suite 'quick' needs mptcp (socket(..., IPPROTO_MPTCP) failed: "
+                          f"{err}): {fix}") and msg.count("\n") == 1
+    assert not out.exists()

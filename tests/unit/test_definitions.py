@@ -91,3 +91,38 @@ def test_placements_and_explicit_cpus(write_defs):
     cat = Catalog([write_defs(BASE + '[scenario.x.cpu]\nsender = 1\nreceiver = 1\n')])
     assert cat.scenario("x").cpu.cpus() == (1, 1)
     assert cat.scenario("x").cpu.label() == "s1/r1"
+
+
+def _with_workload(fields: str) -> str:
+    return BASE + "workload = { " + fields + " }\n"
+
+
+@pytest.mark.parametrize("workload, fragment", [
+    ('send_mode = "sendmsg"', "unknown send mode 'sendmsg'; known: send, sendfile, splice"),
+    ('recv_mode = "mmap"', "unknown receive mode 'mmap'"),
+    ('kind = "rr", bytes = 1000', "`bytes` applies to bulk workloads only"),
+    ('kind = "crr", send_mode = "zerocopy"', "send_mode and recv_mode apply to bulk flows"),
+    ('verify = true, recv_mode = "trunc"', "verify needs a bulk flow received with"),
+    ('kind = "crr", flows = 2', "flows > 1 applies to rr and rr_under_load"),
+    ('kind = "rr", request_bytes = 0', "request_bytes: input should be greater than or equal to 1"),
+    ('kind = "pingpong"', "workload.kind"),
+])
+def test_bad_workloads_are_refused_in_one_sentence(write_defs, workload, fragment):
+    with pytest.raises(InputError) as exc:
+        Catalog([write_defs(_with_workload(workload))])
+    assert fragment in str(exc.value) and "scenario 'x'" in str(exc.value)
+
+
+def test_workload_parameters_reach_the_trial():
+    p = Catalog().scenario("rr-under-load").trial_params("mptcp", 4.0)
+    assert (p.workload, p.send_mode, p.flows, p.load_flows) == ("rr_under_load", "send", 1, 1)
+    p = Catalog().scenario("mode-zerocopy").trial_params("tcp")
+    assert p.send_mode == "zerocopy" and p.recv_mode == "recv" and not p.verify
+
+
+def test_placement_suite_sweeps_placements_on_the_single_link():
+    cat = Catalog()
+    placed = {cat.scenario(n).cpu.label() for n in cat.suite("placement").scenarios}
+    assert placed == {"split", "same", "none"}
+    assert {len(cat.scenario(n).links) for n in cat.suite("placement").scenarios} == {1}
+    assert Catalog().scenario("single-link").cpu.cpus() == (0, 1)   # the default

@@ -64,3 +64,42 @@ def test_sockaddr_v6_and_unknown_family():
         socket.inet_pton(socket.AF_INET6, "2001:2:0:100::1") + bytes(4)
     assert sockinfo.parse_sockaddr(sa6) == ("2001:2:0:100::1", 443)
     assert sockinfo.parse_sockaddr(bytes(16)) is None
+
+
+def _subflow_data(doc):
+    return {name: {**d, "elements": [bytes.fromhex(e) for e in d["elements"]]}
+            for name, d in doc["subflow_data"].items()}
+
+
+def test_pre_full_info_pair_gives_the_same_subflows(captured):
+    """MPTCP_TCPINFO + MPTCP_SUBFLOW_ADDRS (kernels before 6.9) parse to
+    the same subflows, addresses and byte counts as MPTCP_FULL_INFO."""
+    older = _subflow_data(captured)
+    assert older["tcpinfo"]["size_kernel"] == 280 and older["subflow_addrs"]["size_kernel"] == 256
+    pair = sockinfo.parse_subflow_data(older["tcpinfo"], older["subflow_addrs"])
+    full = sockinfo.parse_full_info(_full(captured))
+    assert pair["source"] == "MPTCP_TCPINFO+MPTCP_SUBFLOW_ADDRS"
+    assert pair["num_subflows"] == full["num_subflows"] == 2
+    for a, b in zip(pair["subflows"], full["subflows"]):
+        assert (a["local"], a["remote"]) == (b["local"], b["remote"])
+        assert a["bytes_acked"] == b["bytes_acked"]
+        assert a["id"] is None
+
+
+def test_pre_full_info_pair_uses_the_stride_the_kernel_wrote_back(captured):
+    """An older kernel with a shorter tcp_info writes a smaller stride:
+    only the fields inside it are read."""
+    older = _subflow_data(captured)
+    short = {**older["tcpinfo"], "size_user": 104,
+             "elements": [e[:104] for e in older["tcpinfo"]["elements"]]}
+    pair = sockinfo.parse_subflow_data(short, older["subflow_addrs"])
+    sf = pair["subflows"][0]
+    assert "rtt" in sf and "total_retrans" in sf and "bytes_acked" not in sf
+
+
+def test_a_subflow_appearing_between_the_two_calls_is_left_out(captured):
+    older = _subflow_data(captured)
+    one = {**older["subflow_addrs"], "num_subflows": 1,
+           "elements": older["subflow_addrs"]["elements"][:1]}
+    pair = sockinfo.parse_subflow_data(older["tcpinfo"], one)
+    assert pair["num_subflows"] == 1 and len(pair["subflows"]) == 1

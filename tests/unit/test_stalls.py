@@ -7,7 +7,7 @@ from bench import stalls
 
 
 def _t(gp, proto="mptcp", intervals=None, status="ok", mib=None):
-    return {"scenario": "s", "protocol": proto, "driver": "native", "goodput_bps": gp,
+    return {"scenario": "s", "protocol": proto, "driver": "native", "goodput_bps": gp, "repeat": 0,
             "status": status, "reason": None, "intervals_bytes": intervals or [],
             "interval_s": 0.1, "duration_s": len(intervals or []) * 0.1, "mib": mib or {}}
 
@@ -57,3 +57,25 @@ def test_real_shaped_trials_are_steady(data_dir):
     recs = [trial.build(raw[p], s, p, run_id="r", repeat=0, seq=0) for p in ("tcp", "mptcp")]
     stalls.classify(recs)
     assert [r["status"] for r in recs] == ["ok", "ok"]
+
+
+def test_an_mptcp_trial_collapsed_against_its_paired_tcp_trial_is_stalled_even_when_most_are():
+    trials = []
+    for repeat, mptcp in enumerate([0.8e9, 0.7e9, 10.5e9, 0.9e9]):
+        for proto, gp in (("tcp", 15e9), ("mptcp", mptcp)):
+            t = _t(gp, proto)
+            t["repeat"] = repeat
+            trials.append(t)
+    stalls.classify(trials)
+    assert [t["status"] for t in trials if t["protocol"] == "mptcp"] == \
+        ["stalled", "stalled", "ok", "stalled"]
+    assert "5% of the paired TCP trial's 15000.0 Mbit/s" in trials[1]["reason"]
+
+
+def test_a_shaped_trial_far_below_its_links_is_stalled_unless_the_limit_is_only_a_bound():
+    low = _t(20e6, "tcp")
+    low["expected_goodput_bps"] = 47.8e6
+    lossy = dict(low, expected_is_upper_bound=True)
+    stalls.classify([low, lossy])
+    assert low["status"] == "stalled" and "42% of what the links allow" in low["reason"]
+    assert lossy["status"] == "ok"

@@ -1,0 +1,121 @@
+"""What a run will do: scenarios, repeats, drivers, and the order of its
+trials.  Built from a suite or the command line, recorded in results.json
+(as_dict) and rebuilt from there for a resume (from_dict)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.definitions import Catalog, Scenario
+from bench.errors import InputError
+from harness import drivers
+
+WARMUP_DURATION_S = 1.0
+SETUP_OVERHEAD_S = 0.8   # per trial: worker start-up, handshake, drain (measured here)
+
+
+def trial_key(t: dict) -> tuple:
+    """What identifies a trial within a run's plan."""
+    return (t["scenario"], t["driver"], t["protocol"], t["repeat"])
+
+
+@dataclass
+class Plan:
+    name: str
+    scenarios: list[Scenario]
+    repeat: int
+    warmup: int
+    duration_s: float | None
+    drivers: tuple[str, ...] = ("native",)
+    description: str = ""
+    explicit: bool = False   # scenarios named on the command line, not taken from a suite
+    scenario_files: tuple[str, ...] = ()
+
+    def trial_duration(self, scenario: Scenario) -> float:
+        return scenario.own_duration() or self.duration_s or scenario.workload.duration_s
+
+    def slots(self, scenario: Scenario) -> list[tuple[int, str, str]]:
+        """(repeat, driver, protocol) in run order: within each repeat every
+        driver's TCP and MPTCP trials, so drivers see the same conditions."""
+        return [(r, d, p) for r in range(self.repeat) for d in self.drivers
+                for p in scenario.protocols]
+
+    def remaining(self, scenario: Scenario, done: set) -> list[tuple[int, str, str]]:
+        """The slots whose trial_key() is not in `done` (finished before a resume)."""
+        return [(r, d, p) for r, d, p in self.slots(scenario)
+                if (scenario.name, d, p, r) not in done]
+
+    def trial_count(self) -> int:
+        return sum(len(self.slots(s)) for s in self.scenarios)
+
+    def estimate_s(self) -> float:
+        total = 0.0
+        for s in self.scenarios:
+            per = len(s.protocols) * len(self.drivers)
+            total += per * self.repeat * (self.trial_duration(s) + SETUP_OVERHEAD_S)
+            total += per * self.warmup * (WARMUP_DURATION_S + SETUP_OVERHEAD_S)
+        return total
+
+    def needs(self) -> set[str]:
+        need = {"root", "netns"}
+        for s in self.scenarios:
+            need |= scenario_needs(s)
+        return need
+
+    def as_dict(self) -> dict:
+        """The plan as recorded in results.json: enough to rebuild it for a
+        resume, and to see that its scenarios have not changed since."""
+        return {"name": self.name, "description": self.description, "repeat": self.repeat,
+                "warmup": self.warmup, "duration_s": self.duration_s,
+                "driver": ", ".join(self.drivers), "drivers": list(self.drivers),
+                "scenarios": [s.name for s in self.scenarios], "explicit": self.explicit,
+                "scenario_files": list(self.scenario_files),
+                "definitions": {s.name: s.model_dump(mode="json") for s in self.scenarios}}
+
+    @classmethod
+    def from_dict(cls, d: dict, scenarios: list[Scenario]) -> "Plan":
+        return cls(name=d["name"], scenarios=scenarios, repeat=d["repeat"], warmup=d["warmup"],
+                   duration_s=d["duration_s"], drivers=tuple(d["drivers"]),
+                   description=d["description"], explicit=d["explicit"],
+                   scenario_files=tuple(d["scenario_files"]))
+
+
+def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat: int | None,
+               warmup: int | None, duration_s: float | None,
+               driver_names: list[str] | None = None, scenario_files=()) -> Plan:
+    if scenarios:
+        picked = [catalog.scenario(n) for n in scenarios]
+        base = catalog.suite(suite) if suite else None
+        name, desc = (suite, base.description) if base else ("custom", "scenarios given on the command line")
+    else:
+        base = catalog.suite(suite or "default")
+        picked = [catalog.scenario(n) for n in base.scenarios]
+        name, desc = base.name, base.description
+    if isinstance(driver_names, str):        # one name, as callers before --driver NAME ...
+        driver_names = [driver_names]
+    chosen = tuple(dict.fromkeys(driver_names or (base.drivers if base else ("native",))))
+    for driver in chosen:
+        drivers.get(driver)  # unknown driver: a clear error now, not mid-run
+    for s in picked:
+        _check_mptcp_enabled(s)
+    if base and repeat is not None and repeat < base.min_repeat:
+        raise InputError(f"suite {base.name!r} needs at least {base.min_repeat} repeats to support "
+                         f"a conclusion; use --repeat {base.min_repeat} or more")
+    return Plan(name=name, scenarios=picked, description=desc, explicit=bool(scenarios),
+                repeat=repeat or (base.repeat if base else 5),
+                warmup=warmup if warmup is not None else (base.warmup if base else 1),
+                duration_s=duration_s or (base.duration_s if base else None), drivers=chosen,
+                scenario_files=tuple(str(Path(f).resolve()) for f in scenario_files))
+
+
+def scenario_needs(s: Scenario) -> set[str]:
+    return s.topology().needs() | ({"mptcp"} if "mptcp" in s.protocols else set())
+
+
+def _check_mptcp_enabled(s: Scenario) -> None:
+    """A scenario that turns MPTCP off in its namespaces cannot run MPTCP
+    trials: refuse it now rather than record every one as unsupported."""
+    value = str(s.sysctls.get("net.mptcp.enabled", "1")).strip()
+    if "mptcp" in s.protocols and value == "0":
+        raise InputError(f"scenario {s.name!r} sets net.mptcp.enabled=0 in its namespaces but "
+                         "runs MPTCP trials; remove that sysctl, or set protocols = [\"tcp\"]")

@@ -1,0 +1,93 @@
+"""The kernel lane: boot a kernel image in a VM (virtme-ng + qemu) and run
+mptcp-bench — or any command — inside it, on the host's files.
+
+This is how MPTCP kernel developers test a kernel change, and how a host
+without netem gets it: Debian's linux-image-amd64 has sch_netem as a module.
+Here /dev/kvm cannot run a stock kernel, so the guest is emulated (10-20x
+slower CPU: numbers from this lane are functional, not performance figures)
+unless --kvm is given.  The guest sees the host's filesystem read-only,
+except the directories passed as rwdirs, and none of the host's environment:
+everything it needs is in the script.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.errors import InputError
+from harness.drivers import TIMEOUT_SCALE_ENV
+from harness.errors import CapabilityError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LANE_ENV = "MPTCP_BENCH_LANE"
+BOOT_TIMEOUT_S = 60
+STATUS_FILE = ".vm-exit-status"
+EMULATION_SLOWDOWN = 20   # KERNEL_NOTES measured 10-20x slower CPU without KVM
+
+
+def find_image(image: str) -> str:
+    """A kernel image path; "auto" picks the newest /boot/vmlinuz-*-amd64."""
+    if image == "auto":
+        found = sorted(glob.glob("/boot/vmlinuz-*"), key=os.path.getmtime)
+        if not found:
+            raise CapabilityError("no kernel image in /boot for the VM lane; run `make vm-deps` "
+                                  "(installs linux-image-amd64) or pass --kernel PATH")
+        return found[-1]
+    if not os.path.isfile(image):
+        raise InputError(f"kernel image {image} does not exist; pass the path of a vmlinuz "
+                         "file or --kernel auto")
+    return image
+
+
+def vng_path() -> str:
+    """virtme-ng from the venv this runs in, or from PATH."""
+    here = Path(sys.executable).parent / "vng"
+    found = str(here) if here.exists() else shutil.which("vng")
+    if not found or not shutil.which("qemu-system-x86_64"):
+        raise CapabilityError("the VM lane needs virtme-ng and qemu; run `make vm-deps` "
+                              "(installs qemu-system-x86, linux-image-amd64 and virtme-ng)")
+    return found
+
+
+def boot(image: str, command: list[str], rwdirs: list[Path], timeout_s: float,
+         kvm: bool = False, lane: dict | None = None) -> int:
+    """Run `command` (argv, from the project directory) inside a VM booted
+    from `image`; its exit status, or 2 when the VM did not report one."""
+    vng = vng_path()
+    image = find_image(image)
+    status = PROJECT_ROOT / STATUS_FILE
+    status.unlink(missing_ok=True)
+    lane = {"kind": "vm", "image": image, "kvm": kvm, **(lane or {})}
+    script = " && ".join([
+        f"cd {shlex.quote(str(PROJECT_ROOT))}",
+        f"export {LANE_ENV}={shlex.quote(json.dumps(lane))} PATH=/usr/sbin:/usr/bin:/sbin:/bin "
+        f"{TIMEOUT_SCALE_ENV}={1 if kvm else EMULATION_SLOWDOWN}",
+    ]) + f"; {shlex.join(command)}; echo $? > {shlex.quote(str(status))}"
+    argv = [vng, "--run", image, "--force-9p", "--cpus", str(os.cpu_count() or 2),
+            "--memory", "2G", *([] if kvm else ["--disable-kvm"])]
+    for d in {PROJECT_ROOT, *map(Path, rwdirs)}:
+        argv += ["--rwdir", str(d)]
+    argv += ["--exec", script]
+    env = {**os.environ, "PATH": f"{Path(vng).parent}:{os.environ.get('PATH', '')}"}
+    try:
+        subprocess.run(["timeout", "--kill-after=10", str(int(timeout_s + BOOT_TIMEOUT_S)), *argv],
+                       stdin=subprocess.DEVNULL, env=env, check=False)
+        return int(status.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        print(f"error: the VM ({image}) ended without an exit status (boot failure or "
+              f"timeout after {timeout_s:.0f} s)", file=sys.stderr)
+        return 2
+    finally:
+        status.unlink(missing_ok=True)
+
+
+def lane() -> dict | None:
+    """The lane this process runs in, as set by boot() (None on the host)."""
+    raw = os.environ.get(LANE_ENV)
+    return json.loads(raw) if raw else None

@@ -1,0 +1,171 @@
+"""The iperf3 driver: a second, independent implementation of the same bulk
+transfer, to cross-check the native engine.
+
+A one-off server (`-s -1`) in the server namespace, a client (`-c … -J
+--get-server-output`) in the client namespace bound to the link's client
+address.  MPTCP through `--mptcp` on iperf3 3.19 or newer, otherwise
+through `mptcpize run` (LD_PRELOAD) on both ends.  This module builds the
+commands and runs them; iperf3_json turns the output into the raw result.
+
+iperf3's sockets are not ours to getsockopt(), so the truth checks get
+their socket views from sock_diag, sampled in both namespaces while the
+test runs; with the MIB counters that trialrun takes in both namespaces,
+bench.trial verifies an "MPTCP" iperf3 test exactly as a native one.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import math
+import shutil
+import time
+
+from harness import capabilities, procs, sockdiag
+from harness.drivers import TrialParams, iperf3_json, register
+from harness.errors import CapabilityError
+from harness.netns import command
+
+SAMPLE_S = 0.25              # sock_diag sampling period while a test runs
+LISTEN_TIMEOUT_S = 10.0
+MIN_INTERVAL_S = 0.1         # iperf3 refuses shorter reporting intervals
+# A fresh port per test: a server left over from an earlier test can never
+# answer a later one (a plain-TCP listener would silently make an MPTCP
+# client fall back).
+_ports = itertools.count()
+
+
+@functools.lru_cache(maxsize=None)
+def installed_version() -> tuple[int, int] | None:
+    return iperf3_json.parse_version(capabilities.tool_version(["iperf3", "--version"]))
+
+
+@register
+class Iperf3Driver:
+    name = "iperf3"
+    last_document: dict | None = None    # the last test's JSON, for capture tools
+
+    def check(self) -> None:
+        version = installed_version()
+        if version is None:
+            raise CapabilityError("the iperf3 driver needs iperf3, which is not on PATH: "
+                                  "install the Debian package iperf3")
+        if iperf3_json.mptcp_method(version) == "mptcpize" and not shutil.which("mptcpize"):
+            raise CapabilityError(
+                f"the iperf3 driver needs mptcpize for MPTCP with iperf3 "
+                f"{version[0]}.{version[1]} (--mptcp came in 3.19), and it is not on PATH: "
+                "install the Debian package mptcpize")
+
+    def run(self, topo, params: TrialParams) -> dict:
+        port = 5201 + next(_ports) % 1000
+        deadline = time.monotonic() + params.deadline_s()
+        argv = {"server": server_argv(topo, params, port), "client": client_argv(topo, params, port)}
+        with procs.Worker(argv["server"], "iperf3 server") as server:
+            if not _await_listening(topo, params, port, server):
+                return _failure(server, "did not start listening", argv)
+            with procs.Worker(argv["client"], "iperf3 client") as client:
+                views = _run_sampling(topo, params, port, client, deadline)
+                if client.proc.returncode is None:
+                    return _failure(client, f"did not finish within {params.deadline_s():.0f} s",
+                                    argv, errno="ETIMEDOUT")
+            server.wait(time.monotonic() + 5)
+        raw = _result(client, server, views, params, argv)
+        self.last_document = raw.pop("document", None)
+        return raw
+
+
+def _wrap(argv: list[str], ns: str, mptcp: bool) -> list[str]:
+    """argv run in namespace `ns`, made MPTCP if asked, and killed by the
+    kernel if the orchestrator dies."""
+    if mptcp:
+        if iperf3_json.mptcp_method(installed_version()) == "--mptcp":
+            argv = [*argv, "--mptcp"]
+        else:
+            argv = ["mptcpize", "run", *argv]
+    return procs.dying_with_parent(command(ns, argv))
+
+
+def _affinity(cpu: int | None) -> list[str]:
+    return [] if cpu is None else ["-A", str(cpu)]
+
+
+def interval_s(p: TrialParams) -> float:
+    return max(MIN_INTERVAL_S, p.interval_ms / 1000)
+
+
+def server_argv(topo, p: TrialParams, port: int) -> list[str]:
+    # A plain-TCP server under an MPTCP client (server_protocol "tcp") is
+    # the silent fallback the truth checks must catch.
+    mptcp = (p.server_protocol or p.protocol) == "mptcp"
+    argv = ["iperf3", "-s", "-1", "-J", "-B", topo.server_address(p.family, p.link),
+            "-p", str(port), "-i", f"{interval_s(p):g}", *_affinity(p.cpu_receiver)]
+    return _wrap(argv, topo.ns("server"), mptcp)
+
+
+def client_argv(topo, p: TrialParams, port: int) -> list[str]:
+    # iperf3 3.12 reads -t as whole seconds: round up, never down to 0.
+    amount = (["-n", str(p.max_bytes)] if p.max_bytes
+              else ["-t", str(max(1, math.ceil(p.duration_s)))])
+    argv = ["iperf3", "-c", topo.server_address(p.family, p.link), "-p", str(port),
+            "-B", topo.client_address(p.family, p.link), "-J", "--get-server-output",
+            "-l", str(p.bufsize), "-i", f"{interval_s(p):g}", *amount,
+            *_affinity(p.cpu_sender)]
+    return _wrap(argv, topo.ns("client"), p.protocol == "mptcp")
+
+
+def _await_listening(topo, p: TrialParams, port: int, server: procs.Worker) -> bool:
+    deadline = time.monotonic() + LISTEN_TIMEOUT_S
+    while time.monotonic() < deadline and server.proc.poll() is None:
+        if sockdiag.listening(topo.ns("server"), p.family, port):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _run_sampling(topo, p: TrialParams, port: int, client: procs.Worker,
+                  deadline: float) -> dict:
+    """Wait for the client, sampling both ends' sockets; the last view of
+    each end that saw the test's connection is kept (by then every subflow
+    the path manager made is there)."""
+    views: dict = {"client": None, "server": None}
+    while client.wait(min(deadline, time.monotonic() + SAMPLE_S)) is None:
+        if time.monotonic() >= deadline:
+            break
+        for side in views:
+            conns = sockdiag.connections(topo.ns(side), p.family)
+            views[side] = sockdiag.socket_view(conns, port, side) or views[side]
+    return views
+
+
+def _unobserved(side: str) -> dict:
+    return {"so_protocol": None, "source": "sock_diag",
+            "unobserved": f"sock_diag never saw the {side}'s connection"}
+
+
+def _result(client: procs.Worker, server: procs.Worker, views: dict, p: TrialParams,
+            argv: dict) -> dict:
+    text = client.stdout_text()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return _failure(client, f"wrote no JSON ({text.strip()[:200] or 'no output'})", argv)
+    raw = iperf3_json.to_raw(doc, interval_s(p))
+    raw["document"] = doc
+    raw["tool"].update(commands=argv, mptcp_method=iperf3_json.mptcp_method(installed_version())
+                       if p.protocol == "mptcp" else None)
+    if raw["error"]:
+        return raw
+    for role, worker, side in (("sender", client, "client"), ("receiver", server, "server")):
+        raw[role]["cpu_s"] = worker.cpu_s()
+        raw[role]["info"] = views[side] or _unobserved(side)
+    return raw
+
+
+def _failure(worker: procs.Worker, what: str, argv: dict, errno: str | None = None) -> dict:
+    if worker.proc.poll() is not None and worker.proc.returncode != 0:
+        tail = (worker.stderr_text() or worker.stdout_text()).strip().splitlines()[-1:]
+        what = f"exited with status {worker.proc.returncode}: {tail[0] if tail else 'no output'}"
+    side = "receiver" if worker.label.endswith("server") else "sender"
+    return {"sender": None, "receiver": None, "tool": {"name": "iperf3", "commands": argv},
+            "error": {"call": worker.label, "errno": errno, "side": side,
+                      "message": f"the {worker.label} {what}"}}

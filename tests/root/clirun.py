@@ -1,0 +1,78 @@
+"""Running `python -m bench` as a user does, for the root tests: real
+processes, real namespaces, real signals."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness import netns, runs
+
+ROOT = Path(__file__).resolve().parents[2]
+# A small run: one unshaped link, short trials, no warm-up.
+TINY = ('[scenario.tiny]\ndescription = "d"\nlinks = [{ rate_mbit = 100 }]\n'
+        '[suite.tiny]\ndescription = "d"\nscenarios = ["tiny"]\nrepeat = 3\nwarmup = 0\n'
+        'duration_s = 1\n')
+
+
+def bench(*args, env=None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, env=env,
+                          timeout=kw.pop("timeout", 300), **kw)
+
+
+def start(*args, env=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bench", *map(str, args)], cwd=ROOT,
+                            text=True, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for_namespaces(owner_pid: int, timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        owners = {e["owner"] for e in runs.live_owners() if e["pid"] == owner_pid}
+        names = [n for n in netns.list_names() if any(f"-{o}-" in n for o in owners)]
+        if len(names) == 3:
+            return names
+        time.sleep(0.05)
+    raise AssertionError("the run never built its topology")
+
+
+def wait_for_trials(out: Path, n: int, timeout: float = 90) -> Path:
+    """The run directory under `out` once its journal holds n trials."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for journal in out.glob("*/trials.jsonl"):
+            if journal.read_text().count("\n") >= n:
+                return journal.parent
+        time.sleep(0.05)
+    raise AssertionError(f"no run under {out} journaled {n} trial(s)")
+
+
+def journal(run: Path) -> list[dict]:
+    return [json.loads(l) for l in (run / "trials.jsonl").read_text().splitlines()]
+
+
+def mine(run: Path) -> list[str]:
+    """Namespaces of this run still present."""
+    return [n for n in netns.list_names() if run.name in n]
+
+
+def wait_for_workers(run: Path, timeout: float = 10) -> dict[int, str]:
+    """The processes inside the run's namespaces, once a trial has some."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = netns.pids_in(mine(run))
+        if pids:
+            return pids
+        time.sleep(0.02)
+    raise AssertionError(f"no trial of {run.name} started its processes")
+
+
+def new_namespaces(before: list[str]) -> list[str]:
+    """Project namespaces that appeared since `before` and belong to no other
+    live process (a concurrent run on a shared machine is not ours)."""
+    from harness import cleanup
+    return sorted(n for n in set(netns.list_names()) - set(before)
+                  if not runs.is_live(cleanup.owner_of(n)))

@@ -1,0 +1,82 @@
+"""Bad input, end to end: `python -m bench run` as a user runs it answers
+with one sentence on stderr and exit status 2, and creates nothing — no
+run directory, no namespace, no change to the root namespace."""
+import os
+
+import pytest
+
+from clirun import bench, new_namespaces
+from harness import netns
+
+SCENARIO = '[scenario.x]\ndescription = "d"\nlinks = [{ rate_mbit = 10 }]\n'
+
+
+@pytest.mark.parametrize("defs, args, fragment", [
+    ("[scenario.x\n", ["--scenario", "x"], "not valid TOML"),
+    (SCENARIO.replace("rate_mbit = 10", 'rate_mbit = 10, colour = "red"'), ["--scenario", "x"],
+     "unknown key 'links.0.colour'"),
+    (SCENARIO.replace("rate_mbit = 10", 'rate_mbit = "fast"'), ["--scenario", "x"],
+     "links.0.rate_mbit: input should be a valid number"),
+    (SCENARIO.replace("rate_mbit = 10", "rate_mbit = 0"), ["--scenario", "x"],
+     "links.0.rate_mbit: input should be greater than 0"),
+    (SCENARIO.replace("rate_mbit = 10", "rate_mbit = -5"), ["--scenario", "x"],
+     "links.0.rate_mbit: input should be greater than 0"),
+    (SCENARIO.replace("rate_mbit = 10", "loss_pct = 100"), ["--scenario", "x"],
+     "links.0.loss_pct: input should be less than 100"),
+    (SCENARIO.replace("rate_mbit = 10", "loss_pct = -1"), ["--scenario", "x"],
+     "links.0.loss_pct: input should be greater than or equal to 0"),
+    (SCENARIO.replace("[{ rate_mbit = 10 }]", "[" + "{}, " * 9 + "]"), ["--scenario", "x"],
+     "links: tuple should have at most 8 items"),
+    (SCENARIO, ["--scenario", "nope"], "unknown scenario 'nope'"),
+    (SCENARIO, ["--suite", "nope"], "unknown suite 'nope'"),
+    (SCENARIO + 'sysctls = { "net.mptcp.enabled" = 0 }\n', ["--scenario", "x"],
+     "scenario 'x' sets net.mptcp.enabled=0 in its namespaces but runs MPTCP trials; remove "
+     "that sysctl, or set protocols = [\"tcp\"]"),
+    (SCENARIO, ["--scenario", "x", "--driver", "carrier-pigeon"], "unknown driver 'carrier-pigeon'"),
+    (SCENARIO, ["--scenario", "x", "--out", "/proc/version/reports"],
+     "cannot write run results under /proc/version/reports"),
+    (SCENARIO, ["--resume", "/nonexistent/run"], "/nonexistent/run: no such run directory"),
+])
+def test_bad_input_is_one_sentence_exit_2_and_nothing_made(tmp_path, write_defs,
+                                                           root_ns_unchanged, defs, args,
+                                                           fragment):
+    path = write_defs(defs)
+    out = tmp_path / "reports"
+    before = netns.list_names()
+    extra = [] if "--out" in args or "--resume" in args else ["--out", out]
+    if "--resume" in args:
+        path_args = []
+    else:
+        path_args = ["--scenario-file", path]
+    proc = bench("run", *path_args, *args, *extra)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert fragment in proc.stderr
+    assert not out.exists() and not new_namespaces(before)
+
+
+@pytest.mark.parametrize("tool, sentence", [
+    ("iperf3", "the iperf3 driver needs iperf3, which is not on PATH: install the Debian "
+               "package iperf3"),
+    ("mptcpize", "the iperf3 driver needs mptcpize for MPTCP with iperf3 3.12 (--mptcp came in "
+                 "3.19), and it is not on PATH: install the Debian package mptcpize"),
+])
+def test_the_iperf3_driver_without_its_tools_is_refused(tmp_path, root_ns_unchanged, tool,
+                                                        sentence):
+    from harness.drivers import iperf3
+    if tool == "mptcpize" and iperf3.installed_version() >= (3, 19):
+        pytest.skip("this iperf3 has --mptcp: mptcpize is not needed")
+    # A PATH with every command of this machine except the tool.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for d in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        for name in os.listdir(d) if os.path.isdir(d) else ():
+            if name != tool and not (bindir / name).exists():
+                (bindir / name).symlink_to(os.path.join(d, name))
+    out = tmp_path / "reports"
+    before = netns.list_names()
+    proc = bench("run", "--suite", "quick", "--driver", "iperf3", "--out", out,
+                 env={**os.environ, "PATH": str(bindir)})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"error: {sentence}"
+    assert not out.exists() and not new_namespaces(before)

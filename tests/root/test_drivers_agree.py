@@ -1,0 +1,29 @@
+"""The cross-check: the native engine and iperf3, in one run with their
+trials interleaved, agree on goodput within 5 % on one and on two shaped
+links, for TCP and for MPTCP; the report shows them side by side."""
+from bench import analysis, crosscheck, schema
+from clirun import bench
+
+
+def test_native_and_iperf3_agree_on_shaped_links(tmp_path, root_ns_unchanged):
+    out = tmp_path / "reports"
+    proc = bench("run", "--suite", "crosscheck", "--repeat", "3", "--warmup", "0",
+                 "--duration", "3", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    run = (out / "latest").resolve()
+    doc = schema.load_results(run / "results.json")
+    trials = doc["trials"]
+    assert {t["status"] for t in trials} == {"ok"}, [(t["driver"], t["reason"]) for t in trials]
+    # Interleaved per repeat: native TCP, native MPTCP, iperf3 TCP, iperf3 MPTCP, ...
+    assert [(t["driver"], t["protocol"]) for t in trials[:4]] == [
+        ("native", "tcp"), ("native", "mptcp"), ("iperf3", "tcp"), ("iperf3", "mptcp")]
+    table = crosscheck.compare(analysis.summarize(analysis.frame(trials)), ["native", "iperf3"])
+    assert len(table) == 4     # {shaped-1x, aggregate-2x} x {TCP, MPTCP}
+    for row in table.to_dict("records"):
+        assert row["native_ok"] == row["iperf3_ok"] == 3
+        assert abs(row["iperf3_ratio"] - 1) <= 0.05, row
+    agg = table.set_index(["scenario", "protocol"]).loc[("aggregate-2x", "mptcp")]
+    assert agg["iperf3_median"] > 1.5 * 0.9 * 50e6         # both saw the aggregation
+    report = (run / "report.md").read_text()
+    assert "## Cross-check: drivers side by side" in report
+    assert report.count(" agree |") == 4 and "disagree" not in report

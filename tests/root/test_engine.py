@@ -1,0 +1,202 @@
+"""The engine's modes and workloads on real namespace pairs, through the
+driver and the record builder: every mode x protocol works or reports the
+expected `unsupported`, data verification catches a damaged byte, latency
+workloads count and order what they measure, and MPTCP's per-subflow
+figures add up."""
+import os
+
+import pytest
+
+from bench import trial
+from bench.definitions import Catalog
+from harness import drivers, engine, trialrun
+from harness.topology import Topology
+
+PROTOCOLS = ("tcp", "mptcp")
+# What this kernel (6.18, KERNEL_NOTES) refuses, and how the engine names it.
+REFUSED = {("mptcp", "zerocopy"): "setsockopt(SO_ZEROCOPY): EOPNOTSUPP",
+           ("mptcp", "io_uring_zc"): "io_uring SEND_ZC completion: EOPNOTSUPP"}
+if not engine.LIBURING:
+    REFUSED.update({(p, m): "built without liburing" for p in PROTOCOLS
+                    for m in ("io_uring", "io_uring_zc")})
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return Catalog()
+
+
+def _topology(catalog, name: str, tag: str):
+    s = catalog.scenario(name)
+    with Topology(s.topology(), f"mpb-test{os.getpid()}{tag}") as topo:
+        yield s, topo
+
+
+@pytest.fixture(scope="module")
+def one_link(catalog):
+    yield from _topology(catalog, "single-link", "eng1")
+
+
+@pytest.fixture(scope="module")
+def two_links(catalog):
+    yield from _topology(catalog, "aggregate-2x", "eng2")
+
+
+def run(where, proto, duration=1.0, scenario=None, **override):
+    s, topo = where
+    s = scenario or s
+    params = drivers.TrialParams(**{**s.trial_params(proto, duration).as_dict(), **override})
+    raw = trialrun.run_trial(drivers.get("native"), topo, params)
+    return trial.build(raw, s, proto, run_id="t", repeat=0, seq=0)
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+@pytest.mark.parametrize("mode", engine.SEND_MODES)
+def test_every_send_mode_delivers_intact_data_or_is_refused_by_name(one_link, proto, mode):
+    rec = run(one_link, proto, send_mode=mode, verify=True)
+    support = rec["mode_support"]["send"]
+    assert support["mode"] == mode
+    if (proto, mode) in REFUSED:
+        assert rec["status"] == "unsupported", rec["reason"]
+        assert support == {"mode": mode, "status": "unsupported",
+                           "reason": REFUSED[proto, mode]}
+        return
+    assert rec["status"] == "ok", rec["reason"]
+    assert support["status"] == "works"
+    v = rec["verify"]
+    assert v["mismatches"] == 0 and v["missing_bytes"] == 0 and v["checked_bytes"] == rec["bytes"] > 0
+    if mode in engine.ZERO_COPY_MODES:
+        assert support["zc_requests"] == support["zc_completions"] > 0
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+@pytest.mark.parametrize("mode", engine.RECV_MODES)
+def test_every_receive_mode_works_on_both_protocols(one_link, proto, mode):
+    rec = run(one_link, proto, recv_mode=mode)
+    assert rec["status"] == "ok", rec["reason"]
+    assert rec["mode_support"]["recv"] == {"mode": mode, "status": "works", "reason": None}
+    assert rec["bytes"] == rec["sender_send_bytes"] > 0
+
+
+@pytest.mark.parametrize("mode", engine.ZERO_COPY_MODES)
+def test_zero_copy_over_veth_reports_copied_completions(one_link, mode):
+    if ("tcp", mode) in REFUSED:
+        pytest.skip(f"{mode}: {REFUSED['tcp', mode]}")
+    support = run(one_link, "tcp", send_mode=mode)["mode_support"]["send"]
+    # Delivered locally, the kernel copies the pages after all: it must say so.
+    assert 0 < support["zc_copied"] <= support["zc_completions"] == support["zc_requests"]
+
+
+def test_zerocopy_waits_for_completions_when_the_kernel_refuses_with_enobufs(write_defs):
+    """With 4 KiB of option memory (per namespace) the kernel runs out of
+    room for zero-copy notifications: sends fail with ENOBUFS until
+    completions are reaped, and nothing is lost or counted twice."""
+    cat = Catalog([write_defs('[scenario.tight]\ndescription = "d"\nlinks = [{}]\n'
+                              'sysctls = { "net.core.optmem_max" = 4096 }\n')])
+    s = cat.scenario("tight")
+    with Topology(s.topology(), f"mpb-test{os.getpid()}optmem") as topo:
+        rec = run((s, topo), "tcp", send_mode="zerocopy", verify=True)
+    assert rec["status"] == "ok", rec["reason"]
+    zc = rec["mode_support"]["send"]
+    assert zc["zc_enobufs"] > 0
+    assert zc["zc_requests"] == zc["zc_completions"] > 0
+    assert rec["verify"]["mismatches"] == 0 and rec["verify"]["missing_bytes"] == 0
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_verification_catches_one_corrupted_byte(one_link, proto):
+    rec = run(one_link, proto, verify=True, extra={"corrupt_at": 123_457})
+    assert rec["status"] == "failed"
+    v = rec["verify"]
+    assert (v["mismatches"], v["first_bad_offset"], v["missing_bytes"]) == (1, 123_457, 0)
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_rr_percentiles_are_ordered_and_transactions_add_up(two_links, catalog, proto):
+    rec = run(two_links, proto, scenario=catalog.scenario("rr-2links"), flows=3)
+    assert rec["status"] == "ok", rec["reason"]
+    lat = [rec[f"latency_us_{k}"] for k in ("p50", "p90", "p99", "p999", "max")]
+    assert lat == sorted(lat) and lat[0] > 0
+    d = rec["transactions_detail"]
+    assert len(d["client_per_flow"]) == 3 and min(d["client_per_flow"]) > 0
+    assert rec["transactions"] == sum(d["client_per_flow"]) == d["server"] == sum(d["server_per_flow"])
+    assert d["client_per_flow"] == d["server_per_flow"]
+    assert rec["goodput_bps"] is None and rec["cpu_system_us_per_transaction"] > 0
+    if proto == "mptcp":
+        assert rec["mptcp_verified"] and rec["subflows"] == 2
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_crr_makes_one_real_connection_per_transaction(one_link, catalog, proto):
+    rec = run(one_link, proto, scenario=catalog.scenario("crr"))
+    assert rec["status"] == "ok", rec["reason"]
+    n = rec["transactions"]
+    assert n > 10 and rec["transactions_detail"]["server"] == n
+    # ... plus the connection that tells the server to stop.
+    opened = rec["mib"]["client"]["MPTcpExtMPCapableSYNTX" if proto == "mptcp" else "TcpActiveOpens"]
+    assert opened == n + 1
+    accepted = rec["mptcp"]["server"]["accepted_protocols"]
+    assert accepted[proto] == n + 1 and sum(accepted.values()) == n + 1
+
+
+def test_rr_under_load_sees_the_queue(catalog):
+    s = catalog.scenario("rr-under-load")
+    with Topology(s.topology(), f"mpb-test{os.getpid()}rul") as topo:
+        rec = run((s, topo), "tcp", duration=2.0)
+    assert rec["status"] == "ok", rec["reason"]
+    assert rec["latency_us_p50"] > rec["latency_unloaded"]["latency_us_p50"]
+    assert 0.7 * 50e6 < rec["load"]["goodput_bps"] <= 50e6
+
+
+def test_full_info_subflow_bytes_add_up_on_both_ends(two_links):
+    rec = run(two_links, "mptcp", duration=2.0)
+    assert rec["status"] == "ok", rec["reason"]
+    assert rec["subflows"] == 2 and len(rec["subflow_detail_server"]) == 2
+    client = rec["mptcp"]["client"]["mptcp_info"]
+    acked = sum(sf["bytes_acked"] - 1 for sf in rec["subflow_detail"])   # -1: each SYN
+    assert acked == pytest.approx(client["bytes_acked"] + client["bytes_retrans"], rel=0.01)
+    assert client["bytes_acked"] == pytest.approx(rec["bytes"], rel=0.01)
+    server = rec["mptcp"]["server"]["mptcp_info"]
+    received = sum(sf["bytes_received"] for sf in rec["subflow_detail_server"])
+    assert received == pytest.approx(server["bytes_received"], rel=0.01)
+    assert server["bytes_received"] == pytest.approx(rec["bytes"], rel=0.01)
+    assert all(sf["bytes_received"] > 0.2 * rec["bytes"] for sf in rec["subflow_detail_server"])
+
+
+def test_introspection_without_full_info_sees_the_same_subflows(two_links):
+    """Kernels before 6.9 lack MPTCP_FULL_INFO: MPTCP_TCPINFO plus
+    MPTCP_SUBFLOW_ADDRS must describe a live connection the same way."""
+    import socket
+    import threading
+    import time
+
+    from harness import netns
+    s, topo = two_links
+    lsock = netns.call_in(topo.ns("server"), engine.open_socket, "mptcp", 4)
+    csock = netns.call_in(topo.ns("client"), engine.open_socket, "mptcp", 4)
+    with lsock, csock:
+        lsock.bind((topo.server_address(4), 0))
+        lsock.listen(4)
+        csock.bind((topo.client_address(4), 0))
+        accepted = {}
+        t = threading.Thread(target=lambda: accepted.update(conn=lsock.accept()[0]))
+        t.start()
+        csock.connect(lsock.getsockname())
+        t.join()
+        with accepted["conn"] as conn:
+            deadline = time.monotonic() + 5
+            while engine.subflows(csock.fileno())["num_subflows"] < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)   # the path manager joins the second link
+            csock.sendall(b"x" * 100_000)
+            got = 0
+            while got < 100_000:
+                got += len(conn.recv(65536))
+            while engine.introspect(csock)["mptcp_info"]["bytes_acked"] < 100_000:
+                time.sleep(0.01)   # every ACK in: the two reads see the same counts
+            full = engine.subflows(csock.fileno())
+            pair = engine.subflows(csock.fileno(), full_info=False)
+            csock.shutdown(socket.SHUT_WR)
+    assert full["source"] == "MPTCP_FULL_INFO" and full["num_subflows"] == 2
+    assert pair["source"] == "MPTCP_TCPINFO+MPTCP_SUBFLOW_ADDRS"
+    key = lambda sf: (sf["local"], sf["remote"], sf["bytes_acked"])   # noqa: E731
+    assert sorted(map(key, pair["subflows"])) == sorted(map(key, full["subflows"]))

@@ -1,0 +1,61 @@
+"""The cross-check section, on synthetic trials of two drivers with known
+answers; and a report of a two-driver run never mixes them in a median."""
+import math
+
+from bench import analysis, crosscheck, report
+
+
+def trials(native, iperf3, scenario="s"):
+    out = []
+    for r, (a, b) in enumerate(zip(native, iperf3)):
+        for driver, gp in (("native", a), ("iperf3", b)):
+            for proto, scale in (("tcp", 1), ("mptcp", 2)):
+                out.append({"run_id": "r", "scenario": scenario, "protocol": proto,
+                            "driver": driver, "repeat": r, "seq": len(out), "status": "ok",
+                            "reason": None, "goodput_bps": gp * scale,
+                            "cpu_system_s_per_gb": 1.0, "expected_goodput_bps": 100e6,
+                            "subflows": 1})
+    return out
+
+
+def doc(trial_list):
+    return {"run_id": "r", "state": "complete", "trials": trial_list,
+            "scenarios": {"s": {"definition": {"description": "d", "links": [{}],
+                                               "cpu": {"placement": "split"}},
+                                "expected_subflows": 1}},
+            "metadata": {"suite": {"name": "x", "drivers": ["native", "iperf3"]}}}
+
+
+def test_ratios_to_the_reference_driver_and_the_5_percent_rule():
+    t = trials([40e6, 50e6, 60e6], [42e6, 52e6, 56e6])
+    table = crosscheck.compare(analysis.summarize(analysis.frame(t)), ["native", "iperf3"])
+    row = table.set_index("protocol").loc["tcp"]
+    assert row["native_median"] == 50e6 and row["iperf3_median"] == 52e6
+    assert math.isclose(row["iperf3_ratio"], 1.04) and row["iperf3_agrees"]
+    far = crosscheck.compare(analysis.summarize(analysis.frame(trials([50e6], [40e6]))),
+                             ["native", "iperf3"])
+    assert not far.iloc[0]["iperf3_agrees"]
+
+
+def test_the_section_shows_both_drivers_side_by_side():
+    lines = crosscheck.section(doc(trials([50e6] * 3, [49e6] * 3)))
+    assert lines[0] == "## Cross-check: drivers side by side"
+    assert "| scenario | protocol | native | iperf3 | iperf3 / native |" in lines
+    assert ("| s | TCP | 50.00 [50.00–50.00] (3/3 ok) | 49.00 [49.00–49.00] (3/3 ok) "
+            "| ×0.980 agree |") in lines
+
+
+def test_a_single_driver_run_has_no_section():
+    one = [t for t in trials([50e6], [49e6]) if t["driver"] == "native"]
+    d = doc(one)
+    d["metadata"]["suite"]["drivers"] = ["native"]
+    assert crosscheck.section(d) == []
+
+
+def test_the_reports_main_tables_use_the_first_driver_only():
+    text = report.markdown({**doc(trials([50e6] * 3, [10e6] * 3)),
+                            "metadata": {"suite": {"name": "x", "drivers": ["native", "iperf3"],
+                                                   "repeat": 3}}})
+    table = text[text.index("## s"):text.index("## Cross-check")]
+    assert "| TCP | 3 / 3 | 50.00 [50.00–50.00]" in table    # not a mix with iperf3's 10
+    assert "×0.200 **disagree**" in text

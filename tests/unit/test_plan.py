@@ -1,0 +1,66 @@
+"""Plans: drivers from the suite or the command line, the interleaved
+order of trials, and the record a resume rebuilds the plan from."""
+import pytest
+
+from bench import resume
+from bench.definitions import Catalog
+from bench.errors import InputError
+from bench.plan import Plan, build_plan
+
+
+def test_several_drivers_interleave_per_repeat():
+    plan = build_plan(Catalog(), "quick", [], 2, 0, 1, ["native", "iperf3"])
+    s = plan.scenarios[0]
+    assert plan.slots(s)[:5] == [(0, "native", "tcp"), (0, "native", "mptcp"),
+                                 (0, "iperf3", "tcp"), (0, "iperf3", "mptcp"),
+                                 (1, "native", "tcp")]
+    assert plan.trial_count() == 2 * 2 * 2 * 2     # scenarios x repeats x drivers x protocols
+    done = {(s.name, "native", "tcp", 0), (s.name, "iperf3", "mptcp", 0)}
+    assert plan.remaining(s, done)[:3] == [(0, "native", "mptcp"), (0, "iperf3", "tcp"),
+                                           (1, "native", "tcp")]
+
+
+def test_drivers_come_from_the_suite_unless_named(write_defs):
+    cat = Catalog()
+    assert build_plan(cat, "crosscheck", [], None, None, None).drivers == ("native", "iperf3")
+    assert build_plan(cat, "crosscheck", [], None, None, None, ["iperf3"]).drivers == ("iperf3",)
+    assert build_plan(cat, "quick", [], None, None, None).drivers == ("native",)
+    assert build_plan(cat, None, ["single-link"], None, None, None,
+                      ["native", "native"]).drivers == ("native",)
+
+
+def test_a_suite_naming_an_unknown_driver_is_refused(write_defs):
+    path = write_defs('[suite.s]\ndescription = "d"\nscenarios = ["single-link"]\n'
+                      'drivers = ["native", "ns-3"]\n')
+    with pytest.raises(InputError, match=r"suite 's': unknown driver 'ns-3'; available: "
+                                         r"iperf3, native"):
+        Catalog([path])
+
+
+def test_the_recorded_plan_rebuilds_the_same_plan(write_defs):
+    path = write_defs('[scenario.x]\ndescription = "d"\nlinks = [{ rate_mbit = 10 }]\n')
+    plan = build_plan(Catalog([path]), None, ["x", "single-link"], 3, 0, 2,
+                      ["iperf3", "native"], [path])
+    d = plan.as_dict()
+    assert d["scenario_files"] == [str(path.resolve())] and d["drivers"] == ["iperf3", "native"]
+    assert set(d["definitions"]) == {"x", "single-link"}
+    again = Plan.from_dict(d, plan.scenarios)
+    assert again == plan
+
+
+def test_a_scenario_that_disables_mptcp_cannot_run_mptcp_trials(write_defs):
+    base = '[scenario.off]\ndescription = "d"\nlinks = [{}]\nsysctls = { "net.mptcp.enabled" = 0 }\n'
+    with pytest.raises(InputError, match=r"scenario 'off' sets net.mptcp.enabled=0 in its "
+                                         r"namespaces but runs MPTCP trials"):
+        build_plan(Catalog([write_defs(base)]), None, ["off"], 1, 0, 1)
+    tcp_only = base + 'protocols = ["tcp"]\n'
+    assert build_plan(Catalog([write_defs(tcp_only, "b.toml")]), None, ["off"], 1, 0, 1)
+
+
+def test_the_first_difference_between_two_definitions_is_named():
+    a = {"links": [{"rate_mbit": 100.0, "loss_pct": None}], "family": 4}
+    b = {"links": [{"rate_mbit": 90.0, "loss_pct": None}], "family": 4}
+    assert resume._first_difference(a, b) == "links.0.rate_mbit: 100.0 then, 90.0 now"
+    assert resume._first_difference(a, a) is None
+    assert resume._first_difference(a, {**a, "links": []}) == (
+        "links: [{'rate_mbit': 100.0, 'loss_pct': None}] then, [] now")

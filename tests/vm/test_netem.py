@@ -1,0 +1,97 @@
+"""The netem lane: tests that need delay, run in a VM booted from Debian's
+kernel (`make test-vm`, part of `make test`).  The guest's CPU is emulated,
+so timing checks stay loose; what is checked is behaviour."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import netns
+from harness.topology import LinkSpec, Topology, TopologySpec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pair(topo, proto=socket.SOCK_STREAM):
+    server = netns.call_in(topo.ns("server"), socket.socket, socket.AF_INET, proto)
+    server.bind((topo.server_address(4), 0))
+    client = netns.call_in(topo.ns("client"), socket.socket, socket.AF_INET, proto)
+    client.bind((topo.client_address(4), 0))
+    return server, client
+
+
+def test_delay_is_applied_in_both_directions():
+    spec = TopologySpec(links=(LinkSpec(rate_up_mbit=50, rate_down_mbit=50, delay_ms=20),),
+                        families=(4,))
+    with Topology(spec, f"mpb-vm{os.getpid()}delay") as topo:
+        qdiscs = topo.read_back()["qdiscs"]
+        assert {q["kind"] for q in qdiscs["rs0"]} == {"tbf", "netem"}
+        server, client = _pair(topo)
+        server.listen(1)
+        client.connect(server.getsockname())
+        conn, _ = server.accept()
+        rtts = []
+        for _ in range(10):
+            t0 = time.monotonic()
+            client.sendall(b"p")
+            conn.recv(1)
+            conn.sendall(b"q")
+            client.recv(1)
+            rtts.append((time.monotonic() - t0) * 1000)
+        for s in (client, conn, server):
+            s.close()
+    # 20 ms each way; the emulated CPU adds a few ms at most to the best sample.
+    assert 39 <= min(rtts) <= 50, rtts
+
+
+def test_loss_is_applied():
+    spec = TopologySpec(links=(LinkSpec(loss_up_pct=10),), families=(4,))
+    with Topology(spec, f"mpb-vm{os.getpid()}loss") as topo:
+        server, client = _pair(topo, socket.SOCK_DGRAM)
+        server.settimeout(2)
+        got = []
+        reader = threading.Thread(target=lambda: _count(server, got))
+        reader.start()
+        for i in range(2000):
+            client.sendto(b"x" * 64, server.getsockname())
+            if i % 50 == 0:
+                time.sleep(0.01)   # never overflow the receiver: only the link may drop
+        reader.join()
+        client.close()
+        server.close()
+    # 10 % loss: 1800 expected, +-3 standard deviations (binomial) is +-40.
+    assert 1760 <= got[0] <= 1840, got
+
+
+def _count(sock, out):
+    n = 0
+    try:
+        while True:
+            sock.recv(100)
+            n += 1
+    except (TimeoutError, socket.timeout):
+        out.append(n)
+
+
+def test_the_heterogeneous_scenario_runs_and_classifies_its_trials(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "bench", "run", "--scenario", "heterogeneous",
+                           "--repeat", "1", "--warmup", "0", "--duration", "3",
+                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode in (0, 1), proc.stderr
+    doc = json.loads((tmp_path / "latest" / "results.json").read_text())
+    assert doc["metadata"]["lane"]["kind"] == "vm"
+    qdiscs = doc["scenarios"]["heterogeneous"]["readback"]["qdiscs"]
+    assert "netem" in {q["kind"] for q in qdiscs["rs1"]}
+    trials = doc["trials"]
+    assert [t["protocol"] for t in trials] == ["tcp", "mptcp"]
+    assert all(t["status"] in ("ok", "stalled", "partial", "fallback") for t in trials), \
+        [(t["status"], t["reason"]) for t in trials]
+    mptcp = trials[1]
+    assert mptcp["subflows"] >= 1 and mptcp["goodput_bps"] > 0
