@@ -70,10 +70,10 @@ REGISTRY: tuple[Key, ...] = (
     Key("suite.description", "suite description", "ignore"),
     Key("scenarios.*.state", "scenario state", "warn"),
     Key("scenarios.*.reason", "why the scenario was skipped", "warn"),
-    Key("scenarios.*.warmup", "warm-up outcomes", "ignore", "list"),
+    Key("scenarios.*.warmup*", "warm-up outcomes", "ignore", "any"),
     Key("scenarios.*.readback.namespaces", "namespaces", "ignore", "list"),
     Key("scenarios.*.readback.sysctls.*", "sysctl read back", "warn"),
-    Key("scenarios.*.readback.qdiscs.*", "qdiscs read back", "warn", "list"),
+    Key("scenarios.*.readback.qdiscs.*", "qdiscs read back", "warn", "any"),
     Key("scenarios.*.readback.path_manager.*", "path manager read back", "warn", "any"),
     Key("scenarios.*.readback.nftables", "nftables rules read back", "warn"),
     Key("scenarios.*.readback.iptables", "iptables rules read back", "warn"),
@@ -106,7 +106,11 @@ def lookup(key: str) -> Key | None:
 
 
 def flatten(value, prefix: str = "") -> dict:
-    """Nested dicts to dotted keys; lists and scalars are leaves."""
+    """Nested dicts, and lists of dicts, to dotted keys ("links.1.rate_mbit"),
+    so that a difference names the field that changed; lists of plain
+    values and scalars are leaves."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        value = {str(i): v for i, v in enumerate(value)}
     if not isinstance(value, dict) or (prefix and not value):
         return {prefix: value}
     out = {}

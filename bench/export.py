@@ -29,6 +29,8 @@ PYPERF = {
     "transactions_per_s": ("transaction_s", lambda v: 1 / v,
                            "seconds per transaction (1 / transaction rate)"),
     "cpu_system_s_per_gb": ("cpu_system_s_per_gb", float, "whole-system busy CPU s per GB"),
+    "cpu_system_outer_s_per_gb": ("cpu_system_outer_s_per_gb", float,
+                                  "whole-system busy CPU s per GB over the whole trial window"),
     "cpu_sender_s_per_gb": ("cpu_sender_s_per_gb", float, "sender process CPU s per GB"),
     "cpu_receiver_s_per_gb": ("cpu_receiver_s_per_gb", float, "receiver process CPU s per GB"),
     "cpu_system_us_per_transaction": ("cpu_system_s_per_transaction", lambda v: v * 1e-6,

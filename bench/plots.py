@@ -19,7 +19,8 @@ from bench import analysis  # noqa: E402
 from bench.metrics import METRICS  # noqa: E402
 
 COLORS = {"tcp": "#1f77b4", "mptcp": "#d62728"}
-NOT_OK_STYLE = {"linestyle": "--", "linewidth": 1.0, "alpha": 0.9}
+OK_STYLE = {"linewidth": 1.2, "alpha": 0.7}
+NOT_OK_STYLE = {"color": "black", "linestyle": "--", "linewidth": 1.0, "alpha": 0.9}
 
 
 def _png(fig) -> bytes:
@@ -43,10 +44,10 @@ def _series(t: dict) -> tuple[np.ndarray, np.ndarray]:
 def _lines(ax, trials: list[dict], color: str) -> None:
     for t in trials:
         x, y = _series(t)
-        ok = t["status"] == "ok"
-        ax.plot(x, y, color=color if ok else "black", linewidth=1.2, alpha=0.7,
-                label=None if ok else f"#{t['repeat']} {t['status']}",
-                **({} if ok else NOT_OK_STYLE))
+        if t["status"] == "ok":
+            ax.plot(x, y, color=color, **OK_STYLE)
+        else:
+            ax.plot(x, y, label=f"#{t['repeat']} {t['status']}", **NOT_OK_STYLE)
 
 
 def _stacked(ax, t: dict) -> bool:
@@ -148,6 +149,12 @@ def _bar_panel(ax, d: pd.DataFrame, m) -> None:
     ax.legend(fontsize=8)
 
 
+def _two_and_five(v: float, _pos) -> str:
+    """Minor log ticks labelled at 2 and 5 only: all of them overlap."""
+    mantissa = round(v / 10 ** np.floor(np.log10(v))) if v > 0 else 0
+    return f"{v:g}" if mantissa in (2, 5) else ""
+
+
 def latency_cdf(latency: pd.DataFrame, scenario: str) -> bytes | None:
     """Per protocol, the distribution of per-transaction latencies of the
     ok trials, pooled."""
@@ -160,9 +167,8 @@ def latency_cdf(latency: pd.DataFrame, scenario: str) -> bytes | None:
         ax.step(v, np.arange(1, len(v) + 1) / len(v), where="post",
                 color=COLORS.get(proto), label=f"{str(proto).upper()} ({len(v)} samples)")
     ax.set_xscale("log")
-    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
-    ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(plain)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_two_and_five))
     ax.set(xlabel="transaction latency (µs)", ylabel="fraction of transactions ≤ x",
            title=f"{scenario}: latency CDF", ylim=(0, 1.01))
     ax.grid(alpha=0.3, which="both")

@@ -108,15 +108,17 @@ def send_modes(trials: list[dict]) -> list[str]:
         for side, support in (t.get("mode_support") or {}).items():
             if not support:
                 continue
-            key = (f"{side} {t.get(f'{side}_mode') or 'default'}", t["protocol"])
-            c = cells.setdefault(key, {"works": 0, "unsupported": 0, "reasons": {}, "zc": 0,
-                                       "copied": 0})
+            mode = support.get("mode") or t.get(f"{side}_mode") or "default"
+            c = cells.setdefault((f"{side}: {mode}", t["protocol"]),
+                                 {"works": 0, "unsupported": 0, "reasons": {}, "zc": 0,
+                                  "copied": 0, "enobufs": 0})
             status = support.get("status", "works")
             c["works" if status == "works" else "unsupported"] += 1
             if status != "works":
                 c["reasons"][support.get("reason") or "no reason given"] = None
             c["zc"] += support.get("zc_completions") or 0
             c["copied"] += support.get("zc_copied") or 0
+            c["enobufs"] += support.get("zc_enobufs") or 0
     if not cells:
         return []
     protos = [p for p in ("tcp", "mptcp") if any(k[1] == p for k in cells)]
@@ -136,6 +138,8 @@ def _mode_cell(c: dict | None) -> str:
         parts.append("works" + (f" ({c['works']} of {n} trials)" if c["unsupported"] else ""))
         if c["zc"]:
             parts.append(f"copied {c['copied']} of {c['zc']} zero-copy completions")
+        if c["enobufs"]:
+            parts.append(f"{c['enobufs']} sends refused with ENOBUFS")
     if c["unsupported"]:
         parts.append(f"unsupported ({c['unsupported']} of {n} trials): " + "; ".join(c["reasons"]))
     return ", ".join(parts)

@@ -41,7 +41,8 @@ def test_incomparable_runs_exit_2_unless_forced(runs, tmp_path, capsys, data_dir
     (cand / "results.json").write_text(json.dumps(doc))
     assert main(["compare", runs[0], str(cand)]) == 2
     captured = capsys.readouterr()
-    assert "INCOMPARABLE: scenario definition (scenarios.aggregate-2x.definition.links)" in captured.out
+    assert ("INCOMPARABLE: scenario definition (scenarios.aggregate-2x.definition.links.1.rate_mbit): "
+            "50 → 40") in captured.out
     assert "pass --force" in captured.err
     assert main(["gate", runs[0], str(cand)]) == 2
     assert main(["gate", runs[0], str(cand), "--force"]) == 0

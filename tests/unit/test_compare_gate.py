@@ -96,7 +96,8 @@ def test_different_definitions_are_incomparable_unless_forced():
     rng = np.random.default_rng(13)
     base, cand = shaped(rng), shaped(rng, scale=0.95, rate_mbit=47.5)
     c = compare.compare(base, cand)
-    assert [d.key for d in c.incomparable] == ["scenarios.agg.definition.links"]
+    assert [d.key for d in c.incomparable] == ["scenarios.agg.definition.links.0.rate_mbit",
+                                               "scenarios.agg.definition.links.1.rate_mbit"]
     assert judge(base, cand).status == gate.INCOMPARABLE
     assert judge(base, cand, force=True).status == gate.REGRESSED
     other_repeat = compare.compare(shaped(rng), shaped(rng, repeat=10))

@@ -107,7 +107,7 @@ def test_send_mode_matrix_shows_support_reasons_and_copied_completions():
                                          "reason": "setsockopt(SO_ZEROCOPY): EOPNOTSUPP"}
     text = report.Report(synthetic.run(trials)).markdown()
     assert "| mode | TCP | MPTCP |" in text
-    assert ("| send zerocopy | works, copied 20 of 20 zero-copy completions | unsupported (2 of 2 "
+    assert ("| send: zerocopy | works, copied 20 of 20 zero-copy completions | unsupported (2 of 2 "
             "trials): setsockopt(SO_ZEROCOPY): EOPNOTSUPP |") in text
 
 
@@ -122,6 +122,20 @@ def test_fallbacks_and_skips_are_counted_never_averaged():
             "trials verified, 4 fallback, 0 stalled") in text
     assert "- **wan**: skipped — needs netem" in text
     assert "- MPTCP repeat 0: **fallback** — synthetic fallback" in text
+
+
+def test_trials_that_are_not_ok_are_drawn_dashed_and_labelled():
+    trials = synthetic.paired("s", [10e6] * 3, [20e6] * 3, statuses={("mptcp", 1): "stalled"})
+    for t in trials:
+        t.update(intervals_bytes=[1000, 1200, 900], interval_s=0.1, subflow_share=[0.5, 0.5])
+    rep = report.Report(synthetic.run(trials))
+    rep.markdown()
+    assert rep.figures["plots/s-goodput.png"][:4] == b"\x89PNG"
+    fig, ax = plt.subplots()
+    plots._lines(ax, trials[1::2], "red")
+    assert [l.get_label() for l in ax.get_lines() if not l.get_label().startswith("_")] == \
+        ["#1 stalled"]
+    plt.close(fig)
 
 
 def test_mptcp_is_stacked_per_subflow_when_series_exist():
