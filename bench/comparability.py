@@ -24,6 +24,8 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Callable
 
+from bench.definitions import Scenario
+
 POLICIES = ("incomparable", "warn", "info", "ignore")
 
 
@@ -46,6 +48,7 @@ class Key:
     kind: str = "str"       # str | int | float | bool | list | any (a JSON value)
     unit: str = ""
     fmt: Callable = plain
+    default: object = None  # what a run recorded before the key existed meant
 
     def show(self, value) -> str:
         text = self.fmt(value)
@@ -58,6 +61,9 @@ REGISTRY: tuple[Key, ...] = (
     Key("suite.duration_s", "trial duration", "incomparable", "float", "s"),
     Key("suite.driver", "traffic driver", "incomparable"),
     Key("suite.drivers", "traffic drivers", "incomparable", "list"),
+    # A VM lane's CPU is emulated: its numbers show behaviour, not performance.
+    Key("lane.kind", "where it ran (host or VM lane)", "incomparable", default="host"),
+    Key("lane.*", "VM lane", "warn", "any"),
     Key("scenarios.*.definition.name", "scenario name", "ignore"),
     Key("scenarios.*.definition.description", "scenario description", "ignore"),
     Key("scenarios.*.definition.protocols", "protocols", "incomparable", "list"),
@@ -68,6 +74,11 @@ REGISTRY: tuple[Key, ...] = (
     Key("suite.name", "suite", "warn"),
     Key("suite.scenarios", "suite scenarios", "warn", "list"),
     Key("suite.description", "suite description", "ignore"),
+    Key("suite.definitions*", "the plan's scenario definitions (as scenarios.*.definition)",
+        "ignore", "any"),
+    Key("suite.scenario_files", "scenario files", "info", "list"),
+    Key("suite.explicit", "scenarios named on the command line", "info", "bool"),
+    Key("resumes", "resumes of the run", "info", "any"),
     Key("scenarios.*.state", "scenario state", "warn"),
     Key("scenarios.*.reason", "why the scenario was skipped", "warn"),
     Key("scenarios.*.warmup*", "warm-up outcomes", "ignore", "any"),
@@ -121,10 +132,24 @@ def flatten(value, prefix: str = "") -> dict:
 
 def view(doc: dict, scenarios: set[str] | None = None) -> dict:
     """The comparable part of a results document, flattened: the run's
-    metadata and its scenario entries (only `scenarios`, when given)."""
-    entries = {n: e for n, e in (doc.get("scenarios") or {}).items()
+    metadata and its scenario entries (only `scenarios`, when given), each
+    definition as the current model reads it."""
+    entries = {n: {**e, "definition": normalized(e.get("definition"))}
+               for n, e in (doc.get("scenarios") or {}).items()
                if scenarios is None or n in scenarios}
     return {**flatten(doc.get("metadata") or {}), **flatten({"scenarios": entries})}
+
+
+def normalized(definition: dict | None):
+    """A scenario definition with the current model's defaults filled in: a
+    field added since a run was recorded, at its default, is no difference.
+    A definition the model no longer accepts is compared as recorded."""
+    if not isinstance(definition, dict):
+        return definition
+    try:
+        return Scenario.model_validate(definition).model_dump(mode="json")
+    except ValueError:
+        return definition
 
 
 @dataclass(frozen=True)
@@ -148,16 +173,17 @@ def differences(base: dict, cand: dict, scenarios: set[str]) -> list[Difference]
     a, b = view(base, scenarios), view(cand, scenarios)
     out = []
     for key in sorted(set(a) | set(b)):
-        va, vb = a.get(key, _MISSING), b.get(key, _MISSING)
-        if va == vb:
-            continue
         entry = lookup(key)
-        if entry and entry.policy == "ignore":
+        missing = entry.default if entry and entry.default is not None else _MISSING
+        va, vb = a.get(key, missing), b.get(key, missing)
+        if va == vb or (entry and entry.policy == "ignore"):
             continue
+        policy = entry.policy if entry else "unregistered"
+        if _MISSING in (va, vb) and policy == "incomparable":
+            policy = "warn"     # recorded by one run only: a newer or older mptcp-bench
         show = entry.show if entry else plain
         text = [("(absent)" if v is _MISSING else show(v)) for v in (va, vb)]
-        out.append(Difference(key, entry.label if entry else "unregistered key",
-                              entry.policy if entry else "unregistered", *text))
+        out.append(Difference(key, entry.label if entry else "unregistered key", policy, *text))
     return out
 
 

@@ -78,16 +78,21 @@ def test_resume_runs_only_the_trials_that_did_not_finish(tmp_path, tiny, root_ns
     assert not mine(run)
 
 
+def _contents(run):
+    """Every file of a run directory (report figures under plots/ too)."""
+    return {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
 def test_resume_refuses_a_run_whose_scenario_changed(tmp_path, tiny, root_ns_unchanged):
     run = _interrupt(tmp_path, tiny, "SIGINT")
-    files = {p.name: p.read_bytes() for p in run.iterdir()}
+    files = _contents(run)
     tiny.write_text(tiny.read_text().replace("rate_mbit = 100", "rate_mbit = 90"))
     proc = bench("run", "--resume", run)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         f"error: cannot resume {run}: scenario 'tiny' changed since the run started "
         "(links.0.rate_mbit: 100.0 then, 90.0 now); restore it or start a new run")
-    assert {p.name: p.read_bytes() for p in run.iterdir()} == files
+    assert _contents(run) == files
     assert not mine(run)
 
 

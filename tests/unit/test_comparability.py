@@ -42,3 +42,18 @@ def test_scenarios_outside_the_comparison_are_not_compared(data_dir):
     cand = copy.deepcopy(base)
     cand["scenarios"]["single-link"]["definition"]["links"] = [{"rate_mbit": 10}]
     assert comparability.differences(base, cand, {"aggregate-2x"}) == []
+
+
+def test_a_run_recorded_before_a_field_existed_stays_comparable(data_dir):
+    """quick-a was recorded before workload modes and the VM lane existed."""
+    base = rundata.open_run(data_dir / "runs" / "quick-a").head
+    cand = copy.deepcopy(base)
+    cand["metadata"]["lane"] = {"kind": "host"}                    # the old default
+    workload = cand["scenarios"]["aggregate-2x"]["definition"]["workload"]
+    workload.update(send_mode="send", recv_mode="recv")           # the defaults, written out
+    cand["metadata"]["suite"]["drivers"] = ["native"]             # recorded by newer runs only
+    diffs = comparability.differences(base, cand, {"aggregate-2x"})
+    assert [(d.key, d.policy) for d in diffs] == [("suite.drivers", "warn")]
+    cand["metadata"]["lane"] = {"kind": "vm"}
+    assert [d.key for d in comparability.incomparable(
+        comparability.differences(base, cand, {"aggregate-2x"}))] == ["lane.kind"]
