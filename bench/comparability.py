@@ -67,6 +67,8 @@ REGISTRY: tuple[Key, ...] = (
     Key("scenarios.*.definition.name", "scenario name", "ignore"),
     Key("scenarios.*.definition.description", "scenario description", "ignore"),
     Key("scenarios.*.definition.protocols", "protocols", "incomparable", "list"),
+    # A sysctl is what one gates a change of, not a different experiment.
+    Key("scenarios.*.definition.sysctls*", "sysctl set by the scenario", "warn", "any"),
     Key("scenarios.*.definition.*", "scenario definition", "incomparable", "any"),
     Key("scenarios.*.expected_subflows", "expected MPTCP subflows", "incomparable", "int"),
     # What it ran on: comparing across these is the point, but say so.
@@ -119,10 +121,10 @@ def lookup(key: str) -> Key | None:
 def flatten(value, prefix: str = "") -> dict:
     """Nested dicts, and lists of dicts, to dotted keys ("links.1.rate_mbit"),
     so that a difference names the field that changed; lists of plain
-    values and scalars are leaves."""
+    values and scalars are leaves, an empty dict has none."""
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         value = {str(i): v for i, v in enumerate(value)}
-    if not isinstance(value, dict) or (prefix and not value):
+    if not isinstance(value, dict):
         return {prefix: value}
     out = {}
     for k, v in value.items():

@@ -57,3 +57,13 @@ def test_a_run_recorded_before_a_field_existed_stays_comparable(data_dir):
     cand["metadata"]["lane"] = {"kind": "vm"}
     assert [d.key for d in comparability.incomparable(
         comparability.differences(base, cand, {"aggregate-2x"}))] == ["lane.kind"]
+
+
+def test_a_sysctl_set_by_the_scenario_is_what_one_gates_not_a_new_experiment(data_dir):
+    base = rundata.open_run(data_dir / "runs" / "quick-a").head
+    cand = copy.deepcopy(base)
+    cand["scenarios"]["aggregate-2x"]["definition"]["sysctls"] = {
+        "net.ipv4.tcp_congestion_control": "cubic"}
+    (d,) = comparability.differences(base, cand, {"aggregate-2x"})
+    assert d.policy == "warn" and d.cand == "cubic"
+    assert d.key == "scenarios.aggregate-2x.definition.sysctls.net.ipv4.tcp_congestion_control"
