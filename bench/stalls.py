@@ -1,6 +1,9 @@
 """Stalls: trials whose goodput collapsed, for the whole run or a stretch.
 
 Rules, all on what the receiver saw, the first that applies wins:
+  - a sustained stretch — at least MIN_STRETCH_S, or STRETCH_SHARE of the
+    trial — ran below STARVED_FRACTION of the trial's own good rate (its
+    90th-percentile interval), e.g. a path lost mid-transfer;
   - the whole trial delivered less than STALL_FRACTION of what its links
     allow (shaped links whose link-model limit is not just an upper bound);
   - an MPTCP trial delivered less than PAIRED_FRACTION of the TCP trial of
@@ -8,10 +11,7 @@ Rules, all on what the receiver saw, the first that applies wins:
     to a few per cent of TCP for a whole trial (KERNEL_NOTES), often in most
     trials of a run, so its own median cannot be the reference;
   - the whole trial delivered less than STALL_FRACTION of the median of its
-    scenario x protocol x driver (needs at least MIN_GROUP ok trials);
-  - a sustained stretch — at least MIN_STRETCH_S, or STRETCH_SHARE of the
-    trial — ran below STARVED_FRACTION of the trial's own good rate (its
-    90th-percentile interval), e.g. a path lost mid-transfer.
+    scenario x protocol x driver (needs at least MIN_GROUP ok trials).
 A stalled trial keeps its MIB evidence (MPTCP-level and TCP retransmits,
 duplicate data) so that a reader can tell a scheduler stall from loss.
 """
@@ -117,8 +117,9 @@ def classify(trials: list[dict]) -> None:
         median = statistics.median(t["goodput_bps"] for t in group) if len(group) >= MIN_GROUP else None
         for t in group:
             paired = tcp.get((t["scenario"], t.get("driver"), t["repeat"]))
-            if not _whole_trial_rules(t, median, paired):
-                _stretch_rule(t)
+            # A stretch says where the collapse was: it is tried first.
+            if not _stretch_rule(t):
+                _whole_trial_rules(t, median, paired)
 
 
 def groups_of(groups: dict, protocol: str) -> list[dict]:

@@ -1500,6 +1500,15 @@ static PyObject *py_setns(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* A new network namespace for the calling thread only (the orchestrator's
+ * other threads, and the process, stay where they are). */
+static PyObject *unshare_net(PyObject *self, PyObject *noargs)
+{
+    if (unshare(CLONE_NEWNET) < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    Py_RETURN_NONE;
+}
+
 /* Workers die with the orchestrator, even when it is SIGKILLed. */
 static PyObject *set_pdeathsig(PyObject *self, PyObject *args)
 {
@@ -1533,6 +1542,7 @@ static PyMethodDef methods[] = {
      "mptcp_subflow_data(fd, optname, max_subflows=16): MPTCP_TCPINFO or MPTCP_SUBFLOW_ADDRS"},
     {"setns", py_setns, METH_VARARGS, "setns(fd): enter the network namespace open at fd"},
     {"set_pdeathsig", set_pdeathsig, METH_VARARGS, "set_pdeathsig(sig)"},
+    {"unshare_net", unshare_net, METH_NOARGS, "unshare_net(): a new network namespace for this thread"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -41,12 +41,11 @@ def _mptcp_socket_check() -> Check:
 
 
 def _qdisc_check(ns: str, kind: str) -> Check:
-    from pyroute2 import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
 
     args = {"tbf": dict(rate="10mbit", burst=16384, latency="20ms"),
             "htb": dict(default=0), "netem": dict(delay=1000)}[kind]
-    with IPRoute(netns=ns, flags=0) as ipr:
+    with netns.iproute(ns) as ipr:
         lo = ipr.link_lookup(ifname="lo")[0]
         try:
             ipr.tc("add", kind, index=lo, handle="1:", **args)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from harness import addressing as plan
-from harness import shaping
+from harness import netns, shaping
 
 WAYS = {"up": "router_server", "down": "router_client"}
 
@@ -26,7 +25,7 @@ def _router_ifaces(link: int, direction: str) -> list[tuple[str, str]]:
 
 def set_state(topo, link: int, up: bool) -> None:
     """Both router interfaces of the link down (or up again)."""
-    with IPRoute(netns=topo.ns("router"), flags=0) as ipr:
+    with netns.iproute(topo.ns("router")) as ipr:
         for _, ifname in _router_ifaces(link, "both"):
             ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up" if up else "down")
 
@@ -41,7 +40,7 @@ def _reinstall(ipr, index: int, direction: shaping.Direction) -> None:
 
 def set_rate(topo, link: int, rate_mbit: float, direction: str = "both") -> None:
     spec = topo.spec.links[link]
-    with IPRoute(netns=topo.ns("router"), flags=0) as ipr:
+    with netns.iproute(topo.ns("router")) as ipr:
         for way, ifname in _router_ifaces(link, direction):
             changed = replace(spec.direction(way), rate_mbit=rate_mbit)
             _reinstall(ipr, ipr.link_lookup(ifname=ifname)[0], changed)
@@ -51,6 +50,6 @@ def restore(topo, link: int) -> None:
     """The link as its spec says: up, with its own qdiscs."""
     spec = topo.spec.links[link]
     set_state(topo, link, True)
-    with IPRoute(netns=topo.ns("router"), flags=0) as ipr:
+    with netns.iproute(topo.ns("router")) as ipr:
         for way, ifname in _router_ifaces(link, "both"):
             _reinstall(ipr, ipr.link_lookup(ifname=ifname)[0], spec.direction(way))

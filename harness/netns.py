@@ -7,6 +7,7 @@ Every namespace name starts with PREFIX, followed by the run id, so that
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import threading
 from typing import Callable, TypeVar
@@ -30,7 +31,15 @@ def create(name: str) -> None:
     if exists(name):
         raise FileExistsError(f"network namespace {name} already exists")
     from pyroute2 import netns as pr_netns   # here: workers import this module, and
-    pr_netns.create(name)                    # pyroute2 costs them 0.2 s (seconds in a VM)
+                                             # pyroute2 costs them 0.2 s (seconds in a VM)
+
+    def make() -> None:
+        # pyroute2's create() forks a child to unshare; a fork from a process
+        # with threads can deadlock (seen under load), so a thread does it.
+        _engine.unshare_net()
+        pr_netns.attach(name, "thread-self")   # bind-mounts it at /run/netns/<name>
+
+    _in_thread(make, f"netns-create:{name}")
 
 
 def remove(name: str) -> None:
@@ -75,32 +84,63 @@ def pids_in(names: list[str]) -> dict[int, str]:
     return found
 
 
-def call_in(name: str, fn: Callable[..., T], *args, **kwargs) -> T:
-    """Run fn in a short-lived thread that has entered namespace `name`.
-
-    setns(CLONE_NEWNET) changes only the calling thread, so the orchestrator
-    never leaves the root namespace.  Inside fn, /proc/sys/net reflects the
-    namespace; /proc/net must be read as /proc/thread-self/net.
-    """
+def _in_thread(fn: Callable[[], T], label: str) -> T:
+    """Run fn in a short-lived thread; its result or its exception here."""
     box: dict[str, object] = {}
 
     def target() -> None:
         try:
-            fd = os.open(path(name), os.O_RDONLY)
-            try:
-                _engine.setns(fd)
-            finally:
-                os.close(fd)
-            box["value"] = fn(*args, **kwargs)
+            box["value"] = fn()
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 
-    thread = threading.Thread(target=target, name=f"netns:{name}")
+    thread = threading.Thread(target=target, name=label)
     thread.start()
     thread.join()
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["value"]  # type: ignore[return-value]
+
+
+def call_in(name: str, fn: Callable[..., T], *args, **kwargs) -> T:
+    """Run fn in a short-lived thread that has entered namespace `name`.
+
+    setns(CLONE_NEWNET) changes only the calling thread, so the orchestrator
+    never leaves the root namespace.  Inside fn, /proc/sys/net reflects the
+    namespace; /proc/net must be read as /proc/thread-self/net.  A socket
+    made there stays in the namespace wherever it is used afterwards.
+    """
+    def entered() -> T:
+        fd = os.open(path(name), os.O_RDONLY)
+        try:
+            _engine.setns(fd)
+        finally:
+            os.close(fd)
+        return fn(*args, **kwargs)
+
+    return _in_thread(entered, f"netns:{name}")
+
+
+NETLINK_ROUTE, NETLINK_GENERIC = 0, 16
+
+
+def _netlink_fd(name: str, protocol: int) -> int:
+    sock = call_in(name, socket.socket, socket.AF_NETLINK, socket.SOCK_DGRAM, protocol)
+    return sock.detach()
+
+
+def iproute(name: str):
+    """pyroute2 IPRoute on namespace `name`.  Its socket is opened by a thread
+    inside the namespace: pyroute2's own netns= forks a child per socket,
+    which can hang a process that has threads."""
+    from pyroute2 import IPRoute
+    return IPRoute(fileno=_netlink_fd(name, NETLINK_ROUTE))
+
+
+def mptcp_pm(name: str):
+    """pyroute2's MPTCP path-manager (generic netlink) socket on `name`."""
+    from pyroute2.netlink.generic.mptcp import MPTCP
+    return MPTCP(fileno=_netlink_fd(name, NETLINK_GENERIC))
 
 
 def command(name: str, argv: list[str]) -> list[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 
 from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.generic.mptcp import MPTCP
 
+from harness import netns
 from harness.errors import TopologyError
 
 # MPTCP_PM_ADDR_FLAG_* from include/uapi/linux/mptcp.h
@@ -31,7 +31,7 @@ def configure(ns: str, subflows: int, add_addr_accepted: int,
               endpoints: list[tuple[str, int, tuple[str, ...]]]) -> None:
     """Set limits and add endpoints (address, ifindex, flag names)."""
     try:
-        with MPTCP(netns=ns, flags=0) as pm:
+        with netns.mptcp_pm(ns) as pm:
             pm.limits("set", subflows=subflows, add_addr_accepted=add_addr_accepted)
             for address, ifindex, names in endpoints:
                 key = "addr6" if ":" in address else "addr4"
@@ -45,7 +45,7 @@ def configure(ns: str, subflows: int, add_addr_accepted: int,
 
 def read_back(ns: str) -> dict:
     """Limits and endpoints as the kernel reports them."""
-    with MPTCP(netns=ns, flags=0) as pm:
+    with netns.mptcp_pm(ns) as pm:
         limits = {}
         for msg in pm.limits("show"):
             limits["subflows"] = msg.get_attr("MPTCP_PM_ATTR_SUBFLOWS")

@@ -17,7 +17,6 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from pyroute2 import IPRoute
 
 from harness import addressing as plan
 from harness import middlebox, netns, pathmanager, runs, shaping, sysctl
@@ -164,9 +163,9 @@ class Topology:
         endpoint_sysctls = {"net.mptcp.enabled": 1, **dict(self.spec.sysctls)}
         for role in ("client", "server"):
             sysctl.write(self.ns(role), endpoint_sysctls)
-        with IPRoute(netns=self.ns("client"), flags=0) as cli, \
-                IPRoute(netns=self.ns("router"), flags=0) as rtr, \
-                IPRoute(netns=self.ns("server"), flags=0) as srv:
+        with netns.iproute(self.ns("client")) as cli, \
+                netns.iproute(self.ns("router")) as rtr, \
+                netns.iproute(self.ns("server")) as srv:
             for ipr in (cli, rtr, srv):
                 ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
             for i, link in enumerate(self.spec.links):
@@ -243,7 +242,7 @@ class Topology:
     def _configure_pm(self) -> None:
         for side in ("client", "server"):
             eps = []
-            with IPRoute(netns=self.ns(side), flags=0) as ipr:
+            with netns.iproute(self.ns(side)) as ipr:
                 for ep in self.spec.endpoints:
                     if ep.side != side:
                         continue
@@ -260,7 +259,7 @@ class Topology:
     def read_back(self) -> dict:
         """The topology as the kernel reports it (not as intended)."""
         out: dict = {"namespaces": self.namespaces(), "qdiscs": {}, "path_manager": {}}
-        with IPRoute(netns=self.ns("router"), flags=0) as rtr:
+        with netns.iproute(self.ns("router")) as rtr:
             names = {l["index"]: l.get_attr("IFLA_IFNAME") for l in rtr.get_links()}
             for msg in rtr.get_qdiscs():
                 ifname = names.get(msg["index"], str(msg["index"]))

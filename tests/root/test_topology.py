@@ -45,8 +45,7 @@ def test_two_link_topology_comes_up_and_goes_away_completely():
 
 
 def _rx_bytes(topo, ifname: str) -> int:
-    from pyroute2 import IPRoute
-    with IPRoute(netns=topo.ns("router"), flags=0) as ipr:
+    with netns.iproute(topo.ns("router")) as ipr:
         link = ipr.get_links(ipr.link_lookup(ifname=ifname)[0])[0]
         return link.get_attr("IFLA_STATS64")["rx_bytes"]
 
