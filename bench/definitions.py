@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -279,9 +279,13 @@ class Suite(_Model):
     warmup: int = Field(1, ge=0, le=100)
     duration_s: float | None = Field(None, gt=0, le=3600)
     drivers: tuple[str, ...] = Field(("native",), min_length=1)   # interleaved per repeat
+    durations: dict[str, Annotated[float, Field(gt=0, le=3600)]] = {}   # per scenario, over duration_s
 
     @model_validator(mode="after")
     def _enough(self) -> "Suite":
+        stray = [n for n in self.durations if n not in self.scenarios]
+        if stray:
+            raise ValueError(f"durations names {stray[0]!r}, which is not one of the suite's scenarios")
         if self.repeat < self.min_repeat:
             raise ValueError(f"repeat {self.repeat} is below the suite's min_repeat {self.min_repeat}")
         unknown = [d for d in self.drivers if d not in driver_names()]

@@ -3,7 +3,7 @@ trials.  Built from a suite or the command line, recorded in results.json
 (as_dict) and rebuilt from there for a resume (from_dict)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.definitions import Catalog, Scenario
@@ -30,9 +30,13 @@ class Plan:
     description: str = ""
     explicit: bool = False   # scenarios named on the command line, not taken from a suite
     scenario_files: tuple[str, ...] = ()
+    durations: dict[str, float] = field(default_factory=dict)   # the suite's, per scenario
 
     def trial_duration(self, scenario: Scenario) -> float:
-        return scenario.own_duration() or self.duration_s or scenario.workload.duration_s
+        """A scenario's own timeline first (its events need it), then the
+        suite's duration for it, then the run's, then the workload's."""
+        return (scenario.own_duration() or self.durations.get(scenario.name)
+                or self.duration_s or scenario.workload.duration_s)
 
     def slots(self, scenario: Scenario) -> list[tuple[int, str, str]]:
         """(repeat, driver, protocol) in run order: within each repeat every
@@ -69,7 +73,7 @@ class Plan:
                 "warmup": self.warmup, "duration_s": self.duration_s,
                 "driver": ", ".join(self.drivers), "drivers": list(self.drivers),
                 "scenarios": [s.name for s in self.scenarios], "explicit": self.explicit,
-                "scenario_files": list(self.scenario_files),
+                "scenario_files": list(self.scenario_files), "durations": dict(self.durations),
                 "definitions": {s.name: s.model_dump(mode="json") for s in self.scenarios}}
 
     @classmethod
@@ -77,7 +81,7 @@ class Plan:
         return cls(name=d["name"], scenarios=scenarios, repeat=d["repeat"], warmup=d["warmup"],
                    duration_s=d["duration_s"], drivers=tuple(d["drivers"]),
                    description=d["description"], explicit=d["explicit"],
-                   scenario_files=tuple(d["scenario_files"]))
+                   scenario_files=tuple(d["scenario_files"]), durations=d.get("durations", {}))
 
 
 def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat: int | None,
@@ -105,6 +109,8 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
                 repeat=repeat or (base.repeat if base else 5),
                 warmup=warmup if warmup is not None else (base.warmup if base else 1),
                 duration_s=duration_s or (base.duration_s if base else None), drivers=chosen,
+                # a --duration on the command line applies to every scenario
+                durations={} if duration_s or not base else dict(base.durations),
                 scenario_files=tuple(str(Path(f).resolve()) for f in scenario_files))
 
 

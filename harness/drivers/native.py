@@ -22,7 +22,9 @@ class NativeDriver:
             "protocol": (p.server_protocol or p.protocol) if role == "receiver" else p.protocol,
             "netns": topo.ns("server" if role == "receiver" else "client"),
             "cpu": p.cpu_receiver if role == "receiver" else p.cpu_sender,
-            "listen": topo.server_address(p.family, p.link),
+            # The wildcard: joins may target any address the server announces
+            # (signal endpoints), and a listener bound to one would reset them.
+            "listen": "::" if p.family == 6 else "0.0.0.0",
             "bind": topo.client_address(p.family, p.link),
             "connect": topo.server_address(p.family, p.link),
             "duration_s": p.duration_s, "max_bytes": p.max_bytes, "bufsize": p.bufsize,

@@ -40,6 +40,11 @@ def test_failover_mptcp_carries_on_while_tcp_stalls(catalog):
     assert _delivered_after(mptcp, down["mptcp"]) > 10e6
     assert mptcp["failover_gap_ms"] < 1500 < 2500 <= tcp["failover_gap_ms"]
     assert mptcp["failover_recover_s"] is not None
+    # Every byte arrived, in order and intact, for both.
+    for rec in (tcp, mptcp):
+        v = rec["verify"]
+        assert v["enabled"] and v["mismatches"] == 0 and v["missing_bytes"] == 0
+        assert v["checked_bytes"] == rec["bytes"]
 
 
 def test_a_backup_subflow_carries_almost_nothing_while_the_primary_works(catalog):
@@ -53,6 +58,7 @@ def test_the_backup_takes_over_when_the_primary_fails(catalog):
     down = rec["events"][0]["at_s_from_first_byte"]
     assert _delivered_after(rec, down) > 5e6
     assert rec["subflow_share"][1] > 0.2
+    assert rec["verify"]["mismatches"] == 0 and rec["verify"]["missing_bytes"] == 0
 
 
 @pytest.mark.parametrize("n", [1, 2, 4, 8])
@@ -64,3 +70,13 @@ def test_subflow_scaling_establishes_one_subflow_per_link(catalog, n):
     assert rec["subflows"] == n
     if rec["status"] == "ok":
         assert all(share > 0.5 / n for share in rec["subflow_share"])
+
+
+def test_fullmesh_with_a_signalled_address_runs_two_subflows_per_link(catalog):
+    (rec,) = run(catalog.scenario("aggregate-2x-fullmesh"), ("mptcp",), duration=2, tag="fm")
+    assert rec["status"] in ("ok", "stalled"), rec["reason"]
+    assert rec["subflows"] == 4
+    per_link = {}
+    for sf in rec["subflow_detail"]:
+        per_link[sf["local_address"]] = per_link.get(sf["local_address"], 0) + 1
+    assert per_link == {"198.18.0.1": 2, "198.18.1.1": 2}

@@ -64,3 +64,25 @@ def test_the_first_difference_between_two_definitions_is_named():
     assert resume._first_difference(a, a) is None
     assert resume._first_difference(a, {**a, "links": []}) == (
         "links: [{'rate_mbit': 100.0, 'loss_pct': None}] then, [] now")
+
+
+def test_a_suite_can_set_one_scenarios_duration_and_the_command_line_overrides_it(write_defs):
+    from bench.definitions import Catalog
+    from bench.plan import build_plan
+    defs = write_defs('[suite.s]\ndescription = "d"\nscenarios = ["single-link", "rr"]\n'
+                      'duration_s = 4\ndurations = { rr = 2 }\n')
+    cat = Catalog([defs])
+    plan = build_plan(cat, "s", [], None, None, None, "native")
+    assert plan.trial_duration(cat.scenario("rr")) == 2
+    assert plan.trial_duration(cat.scenario("single-link")) == 4
+    plan = build_plan(cat, "s", [], None, None, 3, "native")
+    assert plan.trial_duration(cat.scenario("rr")) == 3
+
+
+def test_suite_durations_must_name_its_scenarios(write_defs):
+    import pytest
+    from bench.definitions import Catalog
+    from bench.errors import InputError
+    defs = write_defs('[suite.s]\ndescription = "d"\nscenarios = ["single-link"]\ndurations = { rr = 2 }\n')
+    with pytest.raises(InputError, match="durations names 'rr'"):
+        Catalog([defs])
