@@ -270,6 +270,23 @@ class Scenario(_Model):
             load_flows=w.load_flows)
 
 
+class DriverModes(_Model):
+    """Engine modes a suite gives one driver's trials (e.g. the native
+    engine's best mode against iperf3's own); each trial records its modes."""
+    send_mode: str | None = None
+    recv_mode: str | None = None
+
+    @field_validator("send_mode")
+    @classmethod
+    def _send_mode(cls, v: str | None) -> str | None:
+        return v if v is None else _known("send mode", v, engine.SEND_MODES)
+
+    @field_validator("recv_mode")
+    @classmethod
+    def _recv_mode(cls, v: str | None) -> str | None:
+        return v if v is None else _known("receive mode", v, engine.RECV_MODES)
+
+
 class Suite(_Model):
     name: str = ""
     description: str
@@ -280,12 +297,16 @@ class Suite(_Model):
     duration_s: float | None = Field(None, gt=0, le=3600)
     drivers: tuple[str, ...] = Field(("native",), min_length=1)   # interleaved per repeat
     durations: dict[str, Annotated[float, Field(gt=0, le=3600)]] = {}   # per scenario, over duration_s
+    driver_modes: dict[str, DriverModes] = {}
 
     @model_validator(mode="after")
     def _enough(self) -> "Suite":
         stray = [n for n in self.durations if n not in self.scenarios]
         if stray:
             raise ValueError(f"durations names {stray[0]!r}, which is not one of the suite's scenarios")
+        stray = [d for d in self.driver_modes if d not in self.drivers]
+        if stray:
+            raise ValueError(f"driver_modes names {stray[0]!r}, which is not one of the suite's drivers")
         if self.repeat < self.min_repeat:
             raise ValueError(f"repeat {self.repeat} is below the suite's min_repeat {self.min_repeat}")
         unknown = [d for d in self.drivers if d not in driver_names()]

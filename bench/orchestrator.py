@@ -175,13 +175,14 @@ class Run:
             return       # recorded before a resume
         for name in self.plan.drivers:
             for proto in scenario.protocols:
-                params = scenario.trial_params(proto, self.plan.trial_duration(scenario))
+                params = self.plan.params(scenario, name, proto)
                 self._record(trial.skipped(scenario, proto, params, name,
                                            run_id=self.rundir.run_id, seq=self.next_seq,
                                            reason=self.skipped[scenario.name]))
 
     def _warmup(self, driver, topo, scenario: Scenario, proto: str, w: int, entry: dict) -> None:
-        raw = trialrun.run_trial(driver, topo, scenario.trial_params(proto, WARMUP_DURATION_S))
+        raw = trialrun.run_trial(driver, topo,
+                                 self.plan.params(scenario, driver.name, proto, WARMUP_DURATION_S))
         # (warm-ups run without link events: they only warm the path)
         rec = trial.build(raw, scenario, proto, run_id=self.rundir.run_id, repeat=-1 - w, seq=-1)
         entry["warmup"].append({"protocol": proto, "driver": driver.name,
@@ -189,7 +190,7 @@ class Run:
         self.progress.warmup(scenario, proto, rec)
 
     def _trial(self, driver, topo, scenario: Scenario, proto: str, repeat: int) -> None:
-        params = scenario.trial_params(proto, self.plan.trial_duration(scenario))
+        params = self.plan.params(scenario, driver.name, proto)
         seq = self.next_seq
         try:
             raw = trialrun.run_trial(driver, topo, params, scenario.link_events())

@@ -3,12 +3,13 @@ trials.  Built from a suite or the command line, recorded in results.json
 (as_dict) and rebuilt from there for a resume (from_dict)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench.definitions import Catalog, Scenario
 from bench.errors import InputError
 from harness import drivers
+from harness.drivers import TrialParams
 
 WARMUP_DURATION_S = 1.0
 SETUP_OVERHEAD_S = 0.8   # per trial: worker start-up, handshake, drain (measured here)
@@ -31,12 +32,21 @@ class Plan:
     explicit: bool = False   # scenarios named on the command line, not taken from a suite
     scenario_files: tuple[str, ...] = ()
     durations: dict[str, float] = field(default_factory=dict)   # the suite's, per scenario
+    driver_modes: dict[str, dict] = field(default_factory=dict)  # the suite's, per driver
 
     def trial_duration(self, scenario: Scenario) -> float:
         """A scenario's own timeline first (its events need it), then the
         suite's duration for it, then the run's, then the workload's."""
         return (scenario.own_duration() or self.durations.get(scenario.name)
                 or self.duration_s or scenario.workload.duration_s)
+
+    def params(self, scenario: Scenario, driver: str, protocol: str,
+               duration_s: float | None = None) -> TrialParams:
+        """One trial's parameters: the scenario's, for this plan's duration,
+        with the suite's engine modes for this driver."""
+        params = scenario.trial_params(protocol, duration_s or self.trial_duration(scenario))
+        modes = {k: v for k, v in self.driver_modes.get(driver, {}).items() if v is not None}
+        return replace(params, **modes) if modes and params.workload == "bulk" else params
 
     def slots(self, scenario: Scenario) -> list[tuple[int, str, str]]:
         """(repeat, driver, protocol) in run order: within each repeat every
@@ -74,6 +84,7 @@ class Plan:
                 "driver": ", ".join(self.drivers), "drivers": list(self.drivers),
                 "scenarios": [s.name for s in self.scenarios], "explicit": self.explicit,
                 "scenario_files": list(self.scenario_files), "durations": dict(self.durations),
+                "driver_modes": dict(self.driver_modes),
                 "definitions": {s.name: s.model_dump(mode="json") for s in self.scenarios}}
 
     @classmethod
@@ -81,7 +92,8 @@ class Plan:
         return cls(name=d["name"], scenarios=scenarios, repeat=d["repeat"], warmup=d["warmup"],
                    duration_s=d["duration_s"], drivers=tuple(d["drivers"]),
                    description=d["description"], explicit=d["explicit"],
-                   scenario_files=tuple(d["scenario_files"]), durations=d.get("durations", {}))
+                   scenario_files=tuple(d["scenario_files"]), durations=d.get("durations", {}),
+                   driver_modes=d.get("driver_modes", {}))
 
 
 def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat: int | None,
@@ -111,6 +123,7 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
                 duration_s=duration_s or (base.duration_s if base else None), drivers=chosen,
                 # a --duration on the command line applies to every scenario
                 durations={} if duration_s or not base else dict(base.durations),
+                driver_modes={d: m.model_dump() for d, m in base.driver_modes.items()} if base else {},
                 scenario_files=tuple(str(Path(f).resolve()) for f in scenario_files))
 
 
