@@ -17,7 +17,7 @@ import sys
 import time
 
 from harness import _engine, engine, netns
-from harness.workloads import ROLES
+from harness import workloads
 from harness.workloads.common import emit
 
 
@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
     try:
         enter(cfg)
         inject_test_fault(cfg["role"])
-        result = ROLES[cfg.get("workload", "bulk"), cfg["role"]](cfg)
+        result = workloads.role(cfg.get("workload", "bulk"), cfg["role"])(cfg)
     except engine.EngineError as exc:
         emit("error", **exc.as_dict())
         return 3
