@@ -216,7 +216,9 @@ class Run:
         self.rundir.write_results(doc)
 
     def _write(self, meta: dict) -> None:
+        before = [t["status"] for t in self.trials]
         stalls.classify(self.trials)
+        self.progress.reclassified([t for t, was in zip(self.trials, before) if t["status"] != was])
         metadata.finish(meta)
         state = "interrupted" if self.interrupted_by else "complete"
         doc = schema.results_document(self.rundir.run_id, meta, self.scenarios, self.trials, state)

@@ -35,10 +35,22 @@ def _trials_of(doc: dict, scenario: str, protocol: str) -> list[dict]:
             and t.get("intervals_bytes")]
 
 
+PLOT_BIN_S = 0.1   # finer interval series (failover's 10 ms) are summed to this for plotting
+
+
+def _binned(values, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """(time at each bin's end, Mbit/s) of a bytes-per-interval series,
+    intervals summed into bins of about PLOT_BIN_S so that a 10 ms series
+    shows rates, not the receiver's bursts."""
+    b = np.asarray(values, dtype=float)
+    k = max(1, min(round(PLOT_BIN_S / step), len(b)))   # a trailing partial bin is dropped
+    b = b[:len(b) // k * k].reshape(-1, k).sum(axis=1)
+    width = step * k
+    return np.arange(1, len(b) + 1) * width, b * 8 / width / 1e6
+
+
 def _series(t: dict) -> tuple[np.ndarray, np.ndarray]:
-    b = np.asarray(t["intervals_bytes"], dtype=float)
-    step = t.get("interval_s") or 0.1
-    return np.arange(1, len(b) + 1) * step, b * 8 / step / 1e6
+    return _binned(t["intervals_bytes"], t.get("interval_s") or 0.1)
 
 
 def _lines(ax, trials: list[dict], color: str) -> None:
@@ -57,10 +69,16 @@ def _stacked(ax, t: dict) -> bool:
         return False
     step = t.get("interval_s") or 0.1
     n = min(len(s) for s in per)
-    rates = [np.asarray(s[:n], dtype=float) * 8 / step / 1e6 for s in per]
-    ax.stackplot(np.arange(1, n + 1) * step, rates, alpha=0.6,
-                 labels=[f"subflow {i + 1} (#{t['repeat']})" for i in range(len(rates))])
+    binned = [_binned(s[:n], step) for s in per]
+    ax.stackplot(binned[0][0], [y for _, y in binned], alpha=0.6,
+                 labels=[_subflow_label(t, i) for i in range(len(binned))])
     return True
+
+
+def _subflow_label(t: dict, i: int) -> str:
+    keys = t.get("subflow_intervals_keys") or []
+    local = keys[i].split(" → ")[0].rsplit(":", 1)[0] if i < len(keys) else None
+    return f"subflow {i + 1}" + (f" from {local}" if local else "") + f" (#{t['repeat']})"
 
 
 def _median_trial(trials: list[dict]) -> dict | None:

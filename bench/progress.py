@@ -62,6 +62,12 @@ class RunProgress:
         self.console.print(trial_line(rec), highlight=False)
         self.bar.update(self.task, advance=1, description=rec["scenario"])
 
+    def reclassified(self, trials: list[dict]) -> None:
+        """Trials whose status changed once the whole scenario was seen
+        (a stall is judged against the scenario's other trials)."""
+        for rec in trials:
+            self.console.print("after the run: " + trial_line(rec), highlight=False)
+
     def finish(self, trials: list[dict], path, interrupted: int | None) -> None:
         self.bar.stop()
         counts = Counter(t["status"] for t in trials)

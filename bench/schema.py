@@ -88,8 +88,10 @@ EXTRA_COLUMNS = (
 #                                 phase without load (the flat columns are the loaded phase)
 #   load                          rr_under_load: {flows, bytes, goodput_bps, sender_bytes}
 #                                 of the bulk flows
-#   subflow_intervals_bytes       per subflow, bytes per interval (aligned with intervals_bytes);
-#                                 reserved: the report stacks it when a driver records it
+#   subflow_intervals_bytes       MPTCP, native driver: per subflow, bytes acked per interval on
+#                                 the receiver's grid (aligned with intervals_bytes), from the
+#                                 sender's per-subflow counters sampled every interval
+#   subflow_intervals_keys        the subflows of subflow_intervals_bytes, "local → remote"
 #   verify                        {enabled, checked_bytes, mismatches, first_bad_offset,
 #                                  missing_bytes} (bulk; missing = sent - received)
 #   tool {name, ...}              a second driver's own figures (iperf3: its cpu_* and

@@ -7,7 +7,7 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-from bench import failover, linkmodel, workload_fields
+from bench import failover, linkmodel, subflowseries, workload_fields
 from harness.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
@@ -121,6 +121,11 @@ def _measures(rec: dict, raw: dict) -> None:
         "window_s": snd["window_ns"] / 1e9 if snd.get("window_ns") else None,
     })
     introspection(rec, snd["info"], rcv["info"])
+    if snd.get("subflow_series"):
+        rec["subflow_intervals_bytes"] = subflowseries.on_grid(
+            snd["subflow_series"], loop["start_ns"], loop["interval_ns"], len(loop["intervals"]))
+        rec["subflow_intervals_keys"] = [f"{sf['local']} → {sf['remote']}"
+                                         for sf in snd["subflow_series"]["subflows"]]
 
 
 def introspection(rec: dict, client: dict, server: dict) -> None:

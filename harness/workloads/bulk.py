@@ -8,9 +8,11 @@ send() and receive() are also the load flows of rr_under_load.
 """
 from __future__ import annotations
 
+import contextlib
 import socket
 
-from harness import engine
+from harness import engine, sockinfo
+from harness.subflowseries import SubflowSampler
 from harness.workloads.common import (DONE, Window, accept, await_peer, connect, emit, listen,
                                       rusage_s, syscall)
 
@@ -31,16 +33,28 @@ def receive(conn: socket.socket, cfg: dict) -> dict:
 
 def send(sock: socket.socket, cfg: dict, duration_s: float) -> dict:
     window = Window()
-    result = engine.bulk_send(sock, duration_s=duration_s, max_bytes=cfg["max_bytes"],
-                              bufsize=cfg["bufsize"], interval_ms=cfg["interval_ms"],
-                              mode=cfg["send_mode"], seed=cfg["seed"],
-                              corrupt_at=cfg["corrupt_at"])
-    engine.raise_for(result, mode=f"send mode {cfg['send_mode']}")
-    syscall("shutdown", sock.shutdown, socket.SHUT_WR)
-    delivered = await_peer(sock, cfg["idle_timeout_s"]) == DONE
+    with _sampler(sock, cfg) as sampler:
+        result = engine.bulk_send(sock, duration_s=duration_s, max_bytes=cfg["max_bytes"],
+                                  bufsize=cfg["bufsize"], interval_ms=cfg["interval_ms"],
+                                  mode=cfg["send_mode"], seed=cfg["seed"],
+                                  corrupt_at=cfg["corrupt_at"])
+        engine.raise_for(result, mode=f"send mode {cfg['send_mode']}")
+        syscall("shutdown", sock.shutdown, socket.SHUT_WR)
+        delivered = await_peer(sock, cfg["idle_timeout_s"]) == DONE
     spent = window.close()
-    return {"loop": result, "delivered": delivered, **spent, "info": engine.introspect(sock),
-            "mode": engine.mode_support(cfg["send_mode"], result)}
+    out = {"loop": result, "delivered": delivered, **spent, "info": engine.introspect(sock),
+           "mode": engine.mode_support(cfg["send_mode"], result)}
+    if sampler:
+        out["subflow_series"] = sampler.series()
+    return out
+
+
+def _sampler(sock: socket.socket, cfg: dict):
+    """Per-subflow counters over the transfer, for an MPTCP socket only
+    (a TCP connection is its own single path: its series is the loop's)."""
+    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL) != sockinfo.IPPROTO_MPTCP:
+        return contextlib.nullcontext()
+    return SubflowSampler(sock.fileno(), cfg["interval_ms"])
 
 
 def receiver(cfg: dict) -> dict:

@@ -40,6 +40,14 @@ def test_failover_mptcp_carries_on_while_tcp_stalls(catalog):
     assert _delivered_after(mptcp, down["mptcp"]) > 10e6
     assert mptcp["failover_gap_ms"] < 1500 < 2500 <= tcp["failover_gap_ms"]
     assert mptcp["failover_recover_s"] is not None
+    # Per subflow: from half a second after the link went down until it
+    # came back, the first subflow's path carries nothing and the second
+    # carries it all.
+    up = mptcp["events"][1]["at_s_from_first_byte"]
+    step = mptcp["interval_s"]
+    outage = slice(int((down["mptcp"] + 0.5) / step), int(up / step))
+    first, second = (sum(s[outage]) for s in mptcp["subflow_intervals_bytes"])
+    assert first == 0 and second > 5e6, (first, second)
     # Every byte arrived, in order and intact, for both.
     for rec in (tcp, mptcp):
         v = rec["verify"]

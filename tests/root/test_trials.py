@@ -43,6 +43,17 @@ def test_mptcp_over_two_shaped_links_uses_both(catalog, name):
     assert all(b > 0.2 * rec["bytes"] for b in carried.values()), carried
     # Aggregation: clearly more than one link can carry.
     assert rec["goodput_bps"] > 1.5 * 50e6 * 0.9
+    # Over time too: both subflows carry through the transfer (the middle
+    # half of the intervals), near their link's 50 Mbit/s, and the
+    # per-subflow series add up to what the receiver counted.
+    per = rec["subflow_intervals_bytes"]
+    assert len(per) == 2 and len(per[0]) == len(rec["intervals_bytes"])
+    n = len(per[0])
+    for series in per:
+        middle = series[n // 4: 3 * n // 4]
+        rate = sum(middle) * 8 / (len(middle) * rec["interval_s"])
+        assert 0.5 * 50e6 < rate < 1.1 * 50e6, rate
+    assert abs(sum(map(sum, per)) - rec["bytes"]) < 0.05 * rec["bytes"]
 
 
 def _client(s, link):
