@@ -16,7 +16,7 @@ from bench.definitions import Scenario
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
 from bench.plan import WARMUP_DURATION_S, Plan, build_plan, scenario_needs  # noqa: F401 (re-exported)
 from bench.rundir import RunDir
-from harness import capabilities, cleanup, drivers, netns, runs, trialrun
+from harness import capabilities, cleanup, drivers, netns, runs, sysctl, trialrun
 from harness.errors import CapabilityError
 from harness.topology import Topology
 
@@ -73,6 +73,10 @@ class Run:
         for s in self.plan.scenarios:
             try:
                 capabilities.require(checks, scenario_needs(s), f"scenario {s.name!r}")
+                try:
+                    sysctl.check(s.sysctls)
+                except CapabilityError as exc:
+                    raise CapabilityError(f"scenario {s.name!r}: {exc}") from None
             except CapabilityError as exc:
                 # Named on the command line: refuse.  Part of a suite: skip it,
                 # listed as skipped — never run with a different meaning.

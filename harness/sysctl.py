@@ -5,21 +5,46 @@ import fnmatch
 import os
 
 from harness import netns
-from harness.errors import TopologyError
+from harness.errors import CapabilityError, TopologyError
+
+# Sysctls whose value must be one the kernel lists as available (a
+# scheduler or path manager that is not built in cannot be loaded on demand).
+CHOICES = {"net.mptcp.scheduler": "net.mptcp.available_schedulers",
+           "net.mptcp.path_manager": "net.mptcp.available_path_managers"}
 
 
 def _path(key: str) -> str:
     return "/proc/sys/" + key.replace(".", "/")
 
 
+def check(values: dict[str, object]) -> None:
+    """Refuse, before anything is made, a sysctl this kernel does not have
+    or a choice it does not offer (read from this process's namespace: the
+    keys and the choices are the kernel's, the same in every namespace)."""
+    for key, value in values.items():
+        if not os.path.isfile(_path(key)):
+            raise CapabilityError(f"sysctl {key} does not exist on this kernel; "
+                                  "remove it from the scenario or run on a kernel that has it")
+        if key in CHOICES:
+            try:
+                with open(_path(CHOICES[key])) as f:
+                    offered = f.read().split()
+            except OSError:
+                continue
+            if str(value).strip() not in offered:
+                raise CapabilityError(f"sysctl {key}={value}: this kernel offers "
+                                      f"{', '.join(offered) or 'nothing'} "
+                                      f"({CHOICES[key]}); choose one of them")
+
+
 def _write_all(values: dict[str, object]) -> None:
     for key, value in values.items():
+        if not os.path.isfile(_path(key)):
+            raise TopologyError(f"sysctl {key} does not exist in this namespace; "
+                                "remove it from the scenario")
         try:
             with open(_path(key), "w") as f:
                 f.write(str(value))
-        except FileNotFoundError:
-            raise TopologyError(f"sysctl {key} does not exist on this kernel; "
-                                "remove it from the scenario") from None
         except OSError as exc:
             raise TopologyError(f"cannot set sysctl {key}={value}: {exc.strerror}; "
                                 "check the value is valid for this kernel") from None

@@ -32,6 +32,10 @@ SCENARIO = '[scenario.x]\ndescription = "d"\nlinks = [{ rate_mbit = 10 }]\n'
     (SCENARIO + 'sysctls = { "net.mptcp.enabled" = 0 }\n', ["--scenario", "x"],
      "scenario 'x' sets net.mptcp.enabled=0 in its namespaces but runs MPTCP trials; remove "
      "that sysctl, or set protocols = [\"tcp\"]"),
+    (SCENARIO + 'sysctls = { "net.mptcp.no_such_knob" = 1 }\n', ["--scenario", "x"],
+     "scenario 'x': sysctl net.mptcp.no_such_knob does not exist on this kernel"),
+    (SCENARIO + 'sysctls = { "net.mptcp.scheduler" = "no-such-scheduler" }\n', ["--scenario", "x"],
+     "scenario 'x': sysctl net.mptcp.scheduler=no-such-scheduler: this kernel offers "),
     (SCENARIO, ["--scenario", "x", "--driver", "carrier-pigeon"], "unknown driver 'carrier-pigeon'"),
     (SCENARIO, ["--scenario", "x", "--out", "/proc/version/reports"],
      "cannot write run results under /proc/version/reports"),
