@@ -26,6 +26,13 @@ runs, 2000 draws each, p < 0.05):
   goodput 2 %: A/A 6.9 %; goodput 4 %: A/A 0.1 %, caught 99.8 %;
   with system CPU/GB gated at 15 %: A/A 31.5 % (at 100 %: 19.4 %) — the
     same build measured 75 to 282 s/GB between runs.
+With --kind rr (record: only condition A, the default suite's `rr`;
+analyse: detection by scaling the candidate's transactions 1.1/1.2/1.3x
+slower, since there is no netem here to add a known delay), 8 runs, 400
+draws: at 20 % latency p50 / transactions/s / CPU per transaction
+false-alarm 1.8 / 1.8 / 1.0 % each, 2.8 % together (real pairs 0 / 56), and
+catch a 30 % slowdown in 93.5 % of draws; at 10 % (the old defaults, p99
+at 20 % too) they false-alarmed 18.8 % together (real pairs 6 / 56).
 Quoted in bench/metrics.py and README.md ("Calibration").
 """
 from __future__ import annotations
@@ -41,8 +48,11 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-CONDITIONS = {"a": HERE.parent / "data/calibration/link-50.toml",
-              "b": HERE.parent / "data/calibration/link-47_5.toml"}
+CONDITIONS = {"bulk": {"a": HERE.parent / "data/calibration/link-50.toml",
+                       "b": HERE.parent / "data/calibration/link-47_5.toml"},
+              # No netem here to add a known delay: latency detection is
+              # measured on real A runs whose candidate side is scaled.
+              "rr": {"a": HERE.parent / "data/calibration/rr.toml"}}
 RUN_TIMEOUT_S = 240
 
 
@@ -59,9 +69,9 @@ def _run_once(scenario_file: Path, out: Path) -> int:
         return proc.wait()
 
 
-def record(out: Path, runs: int) -> None:
+def record(out: Path, runs: int, kind: str) -> None:
     for i in range(runs):
-        for cond, file in CONDITIONS.items():
+        for cond, file in CONDITIONS[kind].items():
             for attempt in range(3):
                 rc = _run_once(file, out / cond)
                 print(f"run {i} condition {cond} attempt {attempt}: exit {rc}", flush=True)
@@ -76,9 +86,12 @@ def _runs(out: Path, cond: str) -> list:
     return [r for r in runs if r.doc["state"] == "complete"]
 
 
-def pseudo_run(run, rng: np.random.Generator, repeats: int):
+def pseudo_run(run, rng: np.random.Generator, repeats: int, slower: float = 1.0):
     """A pseudo-run: `repeats` repeats of `run` drawn with replacement,
-    each keeping its TCP and MPTCP trials together, renumbered."""
+    each keeping its TCP and MPTCP trials together, renumbered.  `slower`
+    > 1 makes every transaction that much slower (latencies and CPU per
+    transaction times it, transactions/s divided by it): a known latency
+    regression carried by real noise."""
     from bench.analysis import RunData
     by_repeat = {}
     for t in run.doc["trials"]:
@@ -86,8 +99,19 @@ def pseudo_run(run, rng: np.random.Generator, repeats: int):
     keys = sorted(by_repeat)
     trials = []
     for new, old in enumerate(rng.choice(keys, size=repeats, replace=True)):
-        trials += [{**t, "repeat": new} for t in by_repeat[old]]
+        trials += [{**t, "repeat": new, **_slowed(t, slower)} for t in by_repeat[old]]
     return RunData({**run.doc, "trials": trials}, run.path)
+
+
+def _slowed(t: dict, factor: float) -> dict:
+    if factor == 1.0:
+        return {}
+    out = {k: v * factor for k, v in t.items()
+           if (k.startswith("latency_us_") or k == "cpu_system_us_per_transaction")
+           and isinstance(v, (int, float))}
+    if isinstance(t.get("transactions_per_s"), (int, float)):
+        out["transactions_per_s"] = t["transactions_per_s"] / factor
+    return out
 
 
 def _gate(base, cand) -> tuple[bool, bool]:
@@ -99,12 +123,12 @@ def _gate(base, cand) -> tuple[bool, bool]:
     return bool(result.status), goodput
 
 
-def _gated_rows(base, cand):
+def _gated_rows(base, cand, swept):
     """The rows a gate could fail on: per protocol and metric the change,
     p and whether it went the bad way; plus whether trial outcomes got worse."""
     from bench import compare, metrics
     c = compare.compare(base, cand)
-    rows = c.rows[c.rows["protocol"].isin(["tcp", "mptcp"]) & c.rows["metric"].isin(SWEEP)]
+    rows = c.rows[c.rows["protocol"].isin(["tcp", "mptcp"]) & c.rows["metric"].isin(swept)]
     worse = [metrics.worse(m, ch) for m, ch in zip(rows["metric"], rows["change"])]
     ok_n = [compare.min_p(int(a), int(b)) < compare.ALPHA for a, b in
             zip(rows["base_n"], rows["cand_n"])]
@@ -113,6 +137,11 @@ def _gated_rows(base, cand):
 
 
 SWEEP = {"goodput_bps": (2.0, 3.0, 4.0), "cpu_system_s_per_gb": (15.0, 25.0, 50.0, 100.0, None)}
+# Latency metrics, each swept on its own (thresholds in %, None = not gated).
+RR_SWEEP = {"latency_us_p50": (10.0, 15.0, 20.0, 25.0), "latency_us_p99": (20.0, 30.0, 40.0, 50.0),
+            "transactions_per_s": (10.0, 15.0, 20.0, 25.0),
+            "cpu_system_us_per_transaction": (15.0, 20.0, 25.0)}
+RR_SLOWER = (1.10, 1.20, 1.30)   # latency regressions the detection draws carry
 
 
 def _fires(rows, outcome_worse: bool, thresholds: dict, alpha: float) -> bool:
@@ -135,6 +164,41 @@ def _sweep(name: str, draws: list) -> None:
         print(f"  alpha {alpha:g}: " + ", ".join(cells))
 
 
+def _rr_sweep(name: str, draws: list) -> None:
+    """Share of draws failing on each latency metric alone, per threshold,
+    and with all of them at their defaults (outcomes included)."""
+    from bench import gate
+    defaults = {m: v for m, v in gate.default_thresholds().items() if m in RR_SWEEP}
+    print(f"{name}: share of pseudo-run pairs failing")
+    for alpha in (0.05, 0.01):
+        for metric, values in RR_SWEEP.items():
+            cells = [f"{v:g} %: {np.mean([_fires(r, False, {metric: v}, alpha) for r, _ in draws]):.1%}"
+                     for v in values]
+            print(f"  alpha {alpha:g} {metric}: " + ", ".join(cells))
+        rate = np.mean([_fires(r, o, defaults, alpha) for r, o in draws])
+        print(f"  alpha {alpha:g} all defaults {defaults}: {rate:.1%}")
+
+
+def analyse_rr(out: Path, draws: int, seed: int = 1) -> None:
+    a = _runs(out, "a")
+    repeats = len({t["repeat"] for t in a[0].doc["trials"]})
+    print(f"{len(a)} runs of {repeats} repeats")
+    _describe(a, "A", RR_SWEEP)
+    rng = np.random.default_rng(seed)
+    aa = list(itertools.permutations(a, 2))
+    for slower in (1.0, *RR_SLOWER):
+        name = "A/A false alarms" if slower == 1.0 else f"detection of x{slower:g} slower"
+        rows = []
+        for _ in range(draws):
+            x, y = aa[rng.integers(len(aa))]
+            rows.append(_gated_rows(pseudo_run(x, rng, repeats),
+                                    pseudo_run(y, rng, repeats, slower), RR_SWEEP))
+        _rr_sweep(f"{name} ({draws} draws)", rows)
+    results = [_gate(x, y) for x, y in aa]
+    print(f"real A/A with the default thresholds: gate failed in {sum(f for f, _ in results)}/"
+          f"{len(results)} real run pairs")
+
+
 def analyse(out: Path, draws: int, seed: int = 1) -> None:
     a, b = _runs(out, "a"), _runs(out, "b")
     repeats = len({t["repeat"] for t in a[0].doc["trials"]})
@@ -147,7 +211,7 @@ def analyse(out: Path, draws: int, seed: int = 1) -> None:
         rows = []
         for _ in range(draws):
             x, y = pairs[rng.integers(len(pairs))]
-            rows.append(_gated_rows(pseudo_run(x, rng, repeats), pseudo_run(y, rng, repeats)))
+            rows.append(_gated_rows(pseudo_run(x, rng, repeats), pseudo_run(y, rng, repeats), SWEEP))
         _sweep(f"{name} ({draws} draws)", rows)
     for name, pairs in (("real A/A", aa), ("real A/B", ab)):
         results = [_gate(x, y) for x, y in pairs]
@@ -155,11 +219,11 @@ def analyse(out: Path, draws: int, seed: int = 1) -> None:
               f"{len(results)} real run pairs (on goodput: {sum(g for _, g in results)})")
 
 
-def _describe(runs, label: str) -> None:
+def _describe(runs, label: str, metrics=("goodput_bps", "cpu_system_s_per_gb")) -> None:
     from bench import analysis
     for r in runs:
         d = analysis.describe(r.trials)
-        d = d[d["metric"].isin(["goodput_bps", "cpu_system_s_per_gb"])]
+        d = d[d["metric"].isin(list(metrics))]
         cells = [f"{x.protocol} {x.metric.split('_')[0]} {x.median:.4g} (rel IQR {x.rel_iqr:.1%})"
                  for x in d.itertuples() if x.protocol != "mptcp/tcp"]
         print(f"  {label} {r.run_id}: " + "; ".join(cells))
@@ -174,11 +238,16 @@ def main() -> None:
     an = sub.add_parser("analyse")
     an.add_argument("out", type=Path)
     an.add_argument("--draws", type=int, default=2000)
+    for p in (rec, an):
+        p.add_argument("--kind", choices=sorted(CONDITIONS), default="bulk",
+                       help="bulk: goodput on shaped links (A/B real); rr: latency (A only)")
     args = ap.parse_args()
     args.out = args.out.resolve()
     os.chdir(HERE.parent.parent)
     if args.cmd == "record":
-        record(args.out, args.runs)
+        record(args.out, args.runs, args.kind)
+    elif args.kind == "rr":
+        analyse_rr(args.out, args.draws)
     else:
         analyse(args.out, args.draws)
 
