@@ -29,7 +29,7 @@ class SubflowSampler:
         self.period_s = interval_ms / 1000
         self.t_ns: list[int] = []
         self.counts: dict[tuple, list] = {}
-        self.error: str | None = None
+        self._refused = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="subflow-sampler", daemon=True)
 
@@ -48,12 +48,12 @@ class SubflowSampler:
             self.sample()
 
     def sample(self) -> None:
-        if self.error:
+        if self._refused:
             return
         try:
             detail = engine.subflows(self.fd)
-        except OSError as exc:          # e.g. EOPNOTSUPP: the connection fell back to TCP
-            self.error = engine.errno_name(exc.errno)
+        except OSError:                 # e.g. EOPNOTSUPP: the connection fell back to TCP
+            self._refused = True
             return
         now = time.monotonic_ns()
         n = len(self.t_ns)
@@ -62,12 +62,13 @@ class SubflowSampler:
             self.counts.setdefault(key, [None] * n).append(sf.get("bytes_acked"))
         self.t_ns.append(now)
         for series in self.counts.values():       # subflows not seen in this sample
-            if len(series) < n + 1:
-                series.append(series[-1] if series else None)
+            if len(series) == n:
+                series.append(series[-1])
 
     def series(self) -> dict:
-        """{t_ns, subflows: [{local, remote, bytes_acked: [...]}], error}, in
-        the order the subflows first appeared."""
-        return {"t_ns": self.t_ns, "error": self.error,
+        """{t_ns, subflows: [{local, remote, bytes_acked: [...]}]}, in the
+        order the subflows first appeared (sampling stops at the first
+        refusal: after a fallback to TCP there are no subflows to read)."""
+        return {"t_ns": self.t_ns,
                 "subflows": [{"local": k[0], "remote": k[1], "bytes_acked": v}
                              for k, v in self.counts.items()]}

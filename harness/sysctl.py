@@ -17,13 +17,14 @@ def _path(key: str) -> str:
     return "/proc/sys/" + key.replace(".", "/")
 
 
-def check(values: dict[str, object]) -> None:
-    """Refuse, before anything is made, a sysctl this kernel does not have
-    or a choice it does not offer (read from this process's namespace: the
-    keys and the choices are the kernel's, the same in every namespace)."""
+def check(values: dict[str, object], what: str) -> None:
+    """Refuse, before anything is made, a sysctl of `what` this kernel does
+    not have or a choice it does not offer (read from this process's
+    namespace: the keys and the choices are the kernel's, the same in every
+    namespace)."""
     for key, value in values.items():
         if not os.path.isfile(_path(key)):
-            raise CapabilityError(f"sysctl {key} does not exist on this kernel; "
+            raise CapabilityError(f"{what}: sysctl {key} does not exist on this kernel; "
                                   "remove it from the scenario or run on a kernel that has it")
         if key in CHOICES:
             try:
@@ -32,7 +33,7 @@ def check(values: dict[str, object]) -> None:
             except OSError:
                 continue
             if str(value).strip() not in offered:
-                raise CapabilityError(f"sysctl {key}={value}: this kernel offers "
+                raise CapabilityError(f"{what}: sysctl {key}={value}: this kernel offers "
                                       f"{', '.join(offered) or 'nothing'} "
                                       f"({CHOICES[key]}); choose one of them")
 

@@ -16,8 +16,7 @@ import signal
 import sys
 import time
 
-from harness import _engine, engine, netns
-from harness import workloads
+from harness import _engine, engine, netns, workloads
 from harness.workloads.common import emit
 
 
