@@ -40,7 +40,7 @@ def _versions() -> dict[str, str | None]:
 
 def run_metadata(argv: list[str], suite: dict) -> dict:
     status = _git("status", "--porcelain", "--untracked-files=no")
-    tools = {name: capabilities.tool_version([name, "--version"]) for name in ("iperf3", "mptcpize")}
+    tools = {name: capabilities.tool_version(name) for name in ("iperf3", "mptcpize")}
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "argv": argv,

@@ -15,7 +15,6 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench import analysis  # noqa: E402
 from bench.metrics import METRICS  # noqa: E402
 
 COLORS = {"tcp": "#1f77b4", "mptcp": "#d62728"}

@@ -58,3 +58,10 @@ def ifnames(link: int) -> dict[str, str]:
     namespace, so runs never collide on them)."""
     return {"client": f"c{link}", "router_client": f"rc{link}",
             "router_server": f"rs{link}", "server": f"s{link}"}
+
+
+# Per direction ("up": client to server), the router interface traffic
+# leaves by (its egress, where the direction is shaped and a link event
+# acts) and the one it arrives by (its ingress, where loss is applied).
+ROUTER_EGRESS = {"up": "router_server", "down": "router_client"}
+ROUTER_INGRESS = {"up": "router_client", "down": "router_server"}

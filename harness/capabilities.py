@@ -5,6 +5,7 @@ on may differ from the one it was built for.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import socket
@@ -83,11 +84,15 @@ def _tcpoptstrip_check(ns: str) -> Check:
                      "this kernel lacks xt_TCPOPTSTRIP; middlebox scenarios need it")
 
 
-def tool_version(argv: list[str]) -> str | None:
-    if not shutil.which(argv[0]):
+@functools.lru_cache(maxsize=None)
+def tool_version(tool: str) -> str | None:
+    """The first line `tool --version` prints, or None when it is not
+    installed; asked once per process (preflight, metadata and the iperf3
+    driver all want it)."""
+    if not shutil.which(tool):
         return None
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+        out = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
     lines = (out.stdout or out.stderr).strip().splitlines()
@@ -132,8 +137,8 @@ def probe() -> dict[str, Check]:
         "/proc/sys/net/mptcp/available_path_managers") or "kernel (in-kernel only)")
     checks["schedulers"] = Check("schedulers", None, sysinfo.read_text(
         "/proc/sys/net/mptcp/available_schedulers") or "default")
-    for tool, argv in (("iperf3", ["iperf3", "--version"]), ("mptcpize", ["mptcpize", "--version"])):
-        version = tool_version(argv)
+    for tool in ("iperf3", "mptcpize"):
+        version = tool_version(tool)
         checks[tool] = Check(tool, version is not None, version or "not installed",
                              f"install the Debian package {tool}")
     cpus = sorted(os.sched_getaffinity(0))

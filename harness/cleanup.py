@@ -4,7 +4,6 @@ project prefix whose owner is no longer alive are touched."""
 from __future__ import annotations
 
 from harness import netns, runs
-from harness.topology import kill_processes_in
 
 
 def owner_of(name: str) -> str:
@@ -25,9 +24,7 @@ def leftovers(owner: str | None = None) -> tuple[list[str], list[str]]:
 
 def clean(owner: str | None = None) -> dict:
     dead, live = leftovers(owner)
-    killed = kill_processes_in(dead)
-    for name in dead:
-        netns.remove(name)
+    killed = netns.destroy(dead)
     forgotten = runs.forget_dead()
     return {"namespaces": dead, "processes": killed, "skipped_live": live,
             "registry_entries": forgotten}

@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass
 
 from harness import linkctl
 
-ACTIONS = ("down", "up", "rate")
-
 
 @dataclass(frozen=True)
 class LinkEvent:

@@ -14,13 +14,10 @@ from pyroute2.netlink.exceptions import NetlinkError
 from harness import addressing as plan
 from harness import netns, shaping
 
-WAYS = {"up": "router_server", "down": "router_client"}
-
-
 def _router_ifaces(link: int, direction: str) -> list[tuple[str, str]]:
     names = plan.ifnames(link)
     ways = ("up", "down") if direction == "both" else (direction,)
-    return [(way, names[WAYS[way]]) for way in ways]
+    return [(way, names[plan.ROUTER_EGRESS[way]]) for way in ways]
 
 
 def set_state(topo, link: int, up: bool) -> None:

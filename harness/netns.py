@@ -6,15 +6,19 @@ Every namespace name starts with PREFIX, followed by the run id, so that
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import threading
+import time
 from typing import Callable, TypeVar
 
 from harness import _engine
 
 PREFIX = "mpb"
+KILL_GRACE_S = 2.0     # for the processes of a namespace being destroyed to end
 NETNS_DIR = "/run/netns"
 T = TypeVar("T")
 
@@ -50,9 +54,36 @@ def remove(name: str) -> None:
         pr_netns.remove(name)
 
 
-def list_names(prefix: str = PREFIX + "-") -> list[str]:
+def destroy(names: list[str]) -> list[int]:
+    """End every process inside the namespaces (SIGTERM, then SIGKILL, each
+    given KILL_GRACE_S to take effect), then remove them; the PIDs found."""
+    pids = list(pids_in(names))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        if _emptied(names, KILL_GRACE_S):
+            break
+    for name in names:
+        remove(name)
+    return pids
+
+
+def _emptied(names: list[str], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while pids_in(names):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def list_names() -> list[str]:
+    """The project's namespaces on this machine."""
     try:
-        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith(prefix))
+        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith(PREFIX + "-"))
     except FileNotFoundError:
         return []
 
@@ -102,6 +133,22 @@ def _in_thread(fn: Callable[[], T], label: str) -> T:
     return box["value"]  # type: ignore[return-value]
 
 
+@contextlib.contextmanager
+def opened(name: str):
+    """A file descriptor of namespace `name`, closed on leaving."""
+    fd = os.open(path(name), os.O_RDONLY)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def enter(name: str) -> None:
+    """Move the calling thread into namespace `name`."""
+    with opened(name) as fd:
+        _engine.setns(fd)
+
+
 def call_in(name: str, fn: Callable[..., T], *args, **kwargs) -> T:
     """Run fn in a short-lived thread that has entered namespace `name`.
 
@@ -111,11 +158,7 @@ def call_in(name: str, fn: Callable[..., T], *args, **kwargs) -> T:
     made there stays in the namespace wherever it is used afterwards.
     """
     def entered() -> T:
-        fd = os.open(path(name), os.O_RDONLY)
-        try:
-            _engine.setns(fd)
-        finally:
-            os.close(fd)
+        enter(name)
         return fn(*args, **kwargs)
 
     return _in_thread(entered, f"netns:{name}")

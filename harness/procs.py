@@ -20,28 +20,23 @@ class Worker:
     stderr is collected for error reports.  Use as a context manager: leaving
     it kills the process if it is still running."""
 
-    def __init__(self, argv: list[str], label: str, env: dict | None = None):
+    def __init__(self, argv: list[str], label: str):
         self.label = label
-        self.argv = argv
         try:
             # A new session: a Ctrl-C in the terminal reaches the
             # orchestrator only, which then ends its workers in order.
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, start_new_session=True, env=env)
+                                         stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             raise WorkerError(f"cannot start the {label} ({argv[0]}): {exc.strerror}") from None
         self._sel = selectors.DefaultSelector()
-        self._bufs = {self.proc.stdout: b"", self.proc.stderr: b""}
-        for f in self._bufs:
+        self._partial = b""       # stdout after its last newline
+        for f in (self.proc.stdout, self.proc.stderr):
             os.set_blocking(f.fileno(), False)
             self._sel.register(f, selectors.EVENT_READ)
         self._lines: list[bytes] = []
         self.stderr = b""
         self.rusage = None        # resource usage of the process once reaped
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
 
     def __enter__(self) -> "Worker":
         return self
@@ -62,8 +57,7 @@ class Worker:
             if f is self.proc.stderr:
                 self.stderr = (self.stderr + chunk)[-STDERR_KEEP:]
                 continue
-            data = self._bufs[f] + chunk
-            *lines, self._bufs[f] = data.split(b"\n")
+            *lines, self._partial = (self._partial + chunk).split(b"\n")
             self._lines.extend(lines)
         return True
 
@@ -120,8 +114,12 @@ class Worker:
     def stdout_text(self) -> str:
         """Everything written to stdout that was not taken as a message
         (for tools whose output is one document, not JSON lines)."""
-        rest = self._bufs[self.proc.stdout]
-        return b"\n".join([*self._lines, rest]).decode(errors="replace")
+        return b"\n".join([*self._lines, self._partial]).decode(errors="replace")
+
+    def exit_summary(self) -> str:
+        """"exited with status N: <its last line of stderr, else of stdout>"."""
+        tail = (self.stderr_text() or self.stdout_text()).strip().splitlines()[-1:]
+        return f"exited with status {self.proc.returncode}: {tail[0] if tail else 'no output'}"
 
     def cpu_s(self) -> float | None:
         """User + system CPU seconds of the reaped process, or None."""

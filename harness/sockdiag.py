@@ -36,7 +36,16 @@ class _Marshal(MarshalDiag):
     msg_map = {socket.AF_INET: _message, socket.AF_INET6: _message}
 
 
-def _query(protocol: str, family: int, states: int = SS_CONN) -> list[dict]:
+def _both(family: int, states: int = SS_CONN) -> list[dict]:
+    """MPTCP then TCP sockets in `states`, over one sock_diag socket (made
+    inside the namespace the calling thread is in)."""
+    with DiagSocket() as ds:
+        ds.set_marshal(_Marshal())
+        ds.bind()
+        return [*_query(ds, "mptcp", family, states), *_query(ds, "tcp", family, states)]
+
+
+def _query(ds: DiagSocket, protocol: str, family: int, states: int) -> list[dict]:
     proto = PROTOCOLS[protocol]
     req = _request()
     req["sdiag_family"] = socket.AF_INET if family == 4 else socket.AF_INET6
@@ -46,30 +55,24 @@ def _query(protocol: str, family: int, states: int = SS_CONN) -> list[dict]:
     req["attrs"] = [["INET_DIAG_REQ_PROTOCOL", proto]]
     parse = sockinfo.parse_mptcp_info if protocol == "mptcp" else sockinfo.parse_tcp_info
     out = []
-    with DiagSocket() as ds:
-        ds.set_marshal(_Marshal())
-        ds.bind()
-        for msg in ds.nlm_request(req, SOCK_DIAG_BY_FAMILY,
-                                  NLM_F_REQUEST | NLM_F_ROOT | NLM_F_MATCH):
-            info = msg.get_attr("INET_DIAG_INFO")
-            out.append({"protocol": protocol, "local": msg["idiag_src"],
-                        "local_port": msg["idiag_sport"], "remote": msg["idiag_dst"],
-                        "remote_port": msg["idiag_dport"], "state": msg["idiag_state"],
-                        "info": parse(info) if info else {}})
+    for msg in ds.nlm_request(req, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_ROOT | NLM_F_MATCH):
+        info = msg.get_attr("INET_DIAG_INFO")
+        out.append({"protocol": protocol, "local": msg["idiag_src"],
+                    "local_port": msg["idiag_sport"], "remote": msg["idiag_dst"],
+                    "remote_port": msg["idiag_dport"], "state": msg["idiag_state"],
+                    "info": parse(info) if info else {}})
     return out
 
 
 def connections(ns: str, family: int) -> list[dict]:
     """Every connected MPTCP socket and TCP socket in namespace `ns` (an
     MPTCP connection's subflows are among the TCP ones)."""
-    return netns.call_in(ns, lambda: _query("mptcp", family) + _query("tcp", family))
+    return netns.call_in(ns, _both, family)
 
 
 def listening(ns: str, family: int, port: int) -> bool:
     """Whether a TCP or MPTCP socket listens on `port` in namespace `ns`."""
-    def query() -> list[dict]:
-        return [*_query("mptcp", family, 1 << SS_LISTEN), *_query("tcp", family, 1 << SS_LISTEN)]
-    return any(c["local_port"] == port for c in netns.call_in(ns, query))
+    return any(c["local_port"] == port for c in netns.call_in(ns, _both, family, 1 << SS_LISTEN))
 
 
 def _traffic(conn: dict) -> int:

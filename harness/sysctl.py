@@ -4,7 +4,7 @@ from __future__ import annotations
 import fnmatch
 import os
 
-from harness import netns
+from harness import netns, sysinfo
 from harness.errors import CapabilityError, TopologyError
 
 # Sysctls whose value must be one the kernel lists as available (a
@@ -26,16 +26,11 @@ def check(values: dict[str, object], what: str) -> None:
         if not os.path.isfile(_path(key)):
             raise CapabilityError(f"{what}: sysctl {key} does not exist on this kernel; "
                                   "remove it from the scenario or run on a kernel that has it")
-        if key in CHOICES:
-            try:
-                with open(_path(CHOICES[key])) as f:
-                    offered = f.read().split()
-            except OSError:
-                continue
-            if str(value).strip() not in offered:
-                raise CapabilityError(f"{what}: sysctl {key}={value}: this kernel offers "
-                                      f"{', '.join(offered) or 'nothing'} "
-                                      f"({CHOICES[key]}); choose one of them")
+        listed = sysinfo.read_text(_path(CHOICES[key])) if key in CHOICES else None
+        if listed is not None and str(value).strip() not in listed.split():
+            raise CapabilityError(f"{what}: sysctl {key}={value}: this kernel offers "
+                                  f"{', '.join(listed.split()) or 'nothing'} "
+                                  f"({CHOICES[key]}); choose one of them")
 
 
 def _write_all(values: dict[str, object]) -> None:

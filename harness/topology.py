@@ -10,11 +10,8 @@ them) after ending any process still inside them.
 """
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 
 
@@ -144,10 +141,7 @@ class Topology:
 
     def destroy(self) -> None:
         """End processes left inside our namespaces, then remove them."""
-        names = [n for n in self.namespaces() if netns.exists(n)]
-        kill_processes_in(names)
-        for name in names:
-            netns.remove(name)
+        netns.destroy([n for n in self.namespaces() if netns.exists(n)])
 
     # ------------------------------------------------------------- build
     def _build(self) -> None:
@@ -177,12 +171,9 @@ class Topology:
         self._configure_pm()
 
     def _veth(self, ipr, name: str, peer_ns: str, peer: str, mtu: int) -> None:
-        fd = os.open(netns.path(peer_ns), os.O_RDONLY)
-        try:
+        with netns.opened(peer_ns) as fd:
             ipr.link("add", ifname=name, kind="veth", mtu=mtu,
                      peer={"ifname": peer, "net_ns_fd": fd, "mtu": mtu})
-        finally:
-            os.close(fd)
 
     def _build_link(self, i: int, link: LinkSpec, cli, rtr, srv) -> None:
         names = plan.ifnames(i)
@@ -198,9 +189,8 @@ class Topology:
                 subnet = subnet_of(i, family)
                 _add_address(ipr, index, getattr(subnet, which), subnet.prefixlen, family)
             ipr.link("set", index=index, state="up")
-        # Router egress toward the server shapes "up"; toward the client "down".
-        for ifname, way in ((names["router_server"], "up"), (names["router_client"], "down")):
-            shaping.install_qdiscs(rtr, rtr.link_lookup(ifname=ifname)[0], link.direction(way))
+        for way, role in plan.ROUTER_EGRESS.items():
+            shaping.install_qdiscs(rtr, rtr.link_lookup(ifname=names[role])[0], link.direction(way))
 
     def _route(self, cli, rtr, srv) -> None:
         """Link i's client address reaches the server over link i only.
@@ -232,10 +222,10 @@ class Topology:
         drops = []
         for i, link in enumerate(self.spec.links):
             names = plan.ifnames(i)
-            for ifname, way in ((names["router_client"], "up"), (names["router_server"], "down")):
+            for way, role in plan.ROUTER_INGRESS.items():
                 pct = link.direction(way).loss_pct
                 if pct > 0:
-                    drops.append((ifname, pct))
+                    drops.append((names[role], pct))
         if drops:
             netns.run(self.ns("router"), ["nft", "-f", "-"], input=shaping.loss_ruleset(drops))
 
@@ -286,20 +276,3 @@ def _add_address(ipr, index: int, address: str, prefixlen: int, family: int) -> 
                  family=socket.AF_INET6, flags=IFA_F_NODAD)
     else:
         ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
-
-
-def kill_processes_in(names: list[str], grace_s: float = 2.0) -> list[int]:
-    """SIGTERM, then SIGKILL, every process inside the given namespaces."""
-    pids = list(netns.pids_in(names))
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and netns.pids_in(names):
-            time.sleep(0.02)
-        if not netns.pids_in(names):
-            break
-    return pids

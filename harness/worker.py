@@ -24,11 +24,7 @@ def enter(cfg: dict) -> None:
     _engine.set_pdeathsig(signal.SIGKILL)
     if os.getppid() == 1:  # the parent died before PDEATHSIG was armed
         sys.exit(1)
-    fd = os.open(netns.path(cfg["netns"]), os.O_RDONLY)
-    try:
-        _engine.setns(fd)
-    finally:
-        os.close(fd)
+    netns.enter(cfg["netns"])
     if cfg.get("cpu") is not None:
         os.sched_setaffinity(0, {cfg["cpu"]})
 

@@ -37,7 +37,12 @@ _ports = itertools.count()
 
 @functools.lru_cache(maxsize=None)
 def installed_version() -> tuple[int, int] | None:
-    return iperf3_json.parse_version(capabilities.tool_version(["iperf3", "--version"]))
+    return iperf3_json.parse_version(capabilities.tool_version("iperf3"))
+
+
+def mptcp_method() -> str:
+    """How this iperf3 does MPTCP: "--mptcp" (3.19+) or "mptcpize"."""
+    return iperf3_json.mptcp_method(installed_version())
 
 
 @register
@@ -50,7 +55,7 @@ class Iperf3Driver:
         if version is None:
             raise CapabilityError("the iperf3 driver needs iperf3, which is not on PATH: "
                                   "install the Debian package iperf3")
-        if iperf3_json.mptcp_method(version) == "mptcpize" and not shutil.which("mptcpize"):
+        if mptcp_method() == "mptcpize" and not shutil.which("mptcpize"):
             raise CapabilityError(
                 f"the iperf3 driver needs mptcpize for MPTCP with iperf3 "
                 f"{version[0]}.{version[1]} (--mptcp came in 3.19), and it is not on PATH: "
@@ -78,7 +83,7 @@ def _wrap(argv: list[str], ns: str, mptcp: bool) -> list[str]:
     """argv run in namespace `ns`, made MPTCP if asked, and killed by the
     kernel if the orchestrator dies."""
     if mptcp:
-        if iperf3_json.mptcp_method(installed_version()) == "--mptcp":
+        if mptcp_method() == "--mptcp":
             argv = [*argv, "--mptcp"]
         else:
             argv = ["mptcpize", "run", *argv]
@@ -151,7 +156,7 @@ def _result(client: procs.Worker, server: procs.Worker, views: dict, p: TrialPar
         return _failure(client, f"wrote no JSON ({text.strip()[:200] or 'no output'})", argv)
     raw = iperf3_json.to_raw(doc, interval_s(p))
     raw["document"] = doc
-    raw["tool"].update(commands=argv, mptcp_method=iperf3_json.mptcp_method(installed_version())
+    raw["tool"].update(commands=argv, mptcp_method=mptcp_method()
                        if p.protocol == "mptcp" else None)
     if raw["error"]:
         return raw
@@ -163,8 +168,7 @@ def _result(client: procs.Worker, server: procs.Worker, views: dict, p: TrialPar
 
 def _failure(worker: procs.Worker, what: str, argv: dict, errno: str | None = None) -> dict:
     if worker.proc.poll() is not None and worker.proc.returncode != 0:
-        tail = (worker.stderr_text() or worker.stdout_text()).strip().splitlines()[-1:]
-        what = f"exited with status {worker.proc.returncode}: {tail[0] if tail else 'no output'}"
+        what = worker.exit_summary()
     side = "receiver" if worker.label.endswith("server") else "sender"
     return {"sender": None, "receiver": None, "tool": {"name": "iperf3", "commands": argv},
             "error": {"call": worker.label, "errno": errno, "side": side,

@@ -86,8 +86,6 @@ def _failed(out: dict, name: str, worker: procs.Worker, msg: dict | None,
                                    f"{params.deadline_s():.0f} s"}
     else:
         worker.wait(time.monotonic() + 2)
-        tail = worker.stderr_text().splitlines()[-1:] or ["no output"]
         out["error"] = {"call": f"{name} worker", "errno": None, "side": name,
-                        "message": f"the {name} exited with status {worker.proc.returncode}: "
-                                   f"{tail[0]}"}
+                        "message": f"the {name} {worker.exit_summary()}"}
     return out

@@ -2,7 +2,6 @@
 MPTCP, and what was not is classified as such."""
 import os
 
-import pytest
 
 from bench import stalls, trial
 from bench.definitions import Catalog

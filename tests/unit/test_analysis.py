@@ -1,6 +1,5 @@
 """Summaries on synthetic trials with known answers; loading real runs."""
 import json
-import shutil
 
 import numpy as np
 import pytest

@@ -1,5 +1,4 @@
 """Exports: pyperf's own tools read ours; CSV and Parquet round-trip."""
-import json
 import subprocess
 import sys
 
