@@ -958,7 +958,10 @@ struct rr {
     int *fds, n;
     size_t req, resp;
     uint64_t duration_ns, max_tx, idle_ns;
-    char *buf; /* max(req, resp) bytes */
+    /* max(req, resp) bytes each: what is received lands in rx, and tx is
+     * filled once per loop ('R' requests, 'A' responses), never per
+     * transaction, so that no refill sits inside a measured round trip. */
+    char *rx, *tx;
     /* CRR: the loop opens its own connections */
     int family, protocol, lfd;
     struct sockaddr_storage local, remote;
@@ -1029,7 +1032,7 @@ static int rr_poll(struct loop *l, struct rr_state *st, const struct rr *a, cons
 static int rr_read(struct loop *l, struct rr_state *st, const struct rr *a, int i, size_t want,
                    const char *what)
 {
-    ssize_t n = recv(st->p[i].fd, a->buf, want - st->got[i], MSG_DONTWAIT);
+    ssize_t n = recv(st->p[i].fd, a->rx, want - st->got[i], MSG_DONTWAIT);
     if (n == 0)
         return st->got[i] ? fail(l, what, ECONNRESET) : 2;
     if (n < 0)
@@ -1058,10 +1061,10 @@ static int rr_client_loop(void *args, struct loop *l)
     struct rr_state st;
     uint64_t deadline = a->duration_ns ? l->start_ns + a->duration_ns : 0, issued = 0;
     int rc = rr_state_new(&st, a) ? fail(l, "calloc", ENOMEM) : 0;
-    memset(a->buf, 'R', a->req);
+    memset(a->tx, 'R', a->req);
     for (int i = 0; rc == 0 && i < a->n; i++, issued++) {
         st.t0[i] = now_ns();
-        rc = send_all(l, a->fds[i], a->buf, a->req, a->idle_ns);
+        rc = send_all(l, a->fds[i], a->tx, a->req, a->idle_ns);
     }
     while (rc == 0 && st.active) {
         rc = rr_poll(l, &st, a, "recv(response)");
@@ -1083,7 +1086,7 @@ static int rr_client_loop(void *args, struct loop *l)
             }
             st.t0[i] = now_ns();
             issued++;
-            rc = rc ? rc : send_all(l, a->fds[i], a->buf, a->req, a->idle_ns);
+            rc = rc ? rc : send_all(l, a->fds[i], a->tx, a->req, a->idle_ns);
         }
     }
     rr_state_free(&st);
@@ -1096,6 +1099,7 @@ static int rr_server_loop(void *args, struct loop *l)
     struct rr *a = args;
     struct rr_state st;
     int rc = rr_state_new(&st, a) ? fail(l, "calloc", ENOMEM) : 0;
+    memset(a->tx, 'A', a->resp);
     while (rc == 0 && st.active) {
         rc = rr_poll(l, &st, a, "recv(request)");
         for (int i = 0; rc == 0 && i < a->n; i++) {
@@ -1107,8 +1111,7 @@ static int rr_server_loop(void *args, struct loop *l)
             else if (done < 0)
                 rc = -1;
             else if (done == 1) {
-                memset(a->buf, 'A', a->resp);
-                rc = send_all(l, a->fds[i], a->buf, a->resp, a->idle_ns);
+                rc = send_all(l, a->fds[i], a->tx, a->resp, a->idle_ns);
                 rc = rc ? rc : count_tx(l, i, now_ns());
             }
         }
@@ -1120,7 +1123,7 @@ static int rr_server_loop(void *args, struct loop *l)
 /* One CRR transaction: socket, bind, connect, request, response, then the
  * server's close (read as EOF) and ours.  The server closes first, so the
  * TIME_WAIT state stays on its side and the client never runs out of ports. */
-static int crr_once(struct loop *l, const struct rr *a, char first)
+static int crr_once(struct loop *l, const struct rr *a)
 {
     int fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, a->protocol);
     if (fd < 0)
@@ -1139,12 +1142,11 @@ static int crr_once(struct loop *l, const struct rr *a, char first)
         int err = errno;
         rc = err == EINTR && interrupted(l) ? -1 : fail(l, "connect", err);
     }
-    a->buf[0] = first;
-    rc = rc ? rc : send_all(l, fd, a->buf, a->req, a->idle_ns);
-    rc = rc ? rc : recv_all(l, fd, a->buf, a->resp, a->idle_ns);
+    rc = rc ? rc : send_all(l, fd, a->tx, a->req, a->idle_ns);
+    rc = rc ? rc : recv_all(l, fd, a->rx, a->resp, a->idle_ns);
     if (rc == 1)
         rc = fail(l, "recv(response)", ECONNRESET);
-    if (rc == 0 && recv_all(l, fd, a->buf, 1, a->idle_ns) != 1)
+    if (rc == 0 && recv_all(l, fd, a->rx, 1, a->idle_ns) != 1)
         rc = l->err ? -1 : fail(l, "recv(EOF)", EPROTO);
     close(fd);
     return rc;
@@ -1154,9 +1156,9 @@ static int crr_client_loop(void *args, struct loop *l)
 {
     struct rr *a = args;
     uint64_t deadline = a->duration_ns ? l->start_ns + a->duration_ns : 0;
-    memset(a->buf, 'R', a->req);
+    memset(a->tx, 'R', a->req);
     for (uint64_t t = now_ns(); !(deadline && t >= deadline) && !(a->max_tx && l->transactions >= a->max_tx);) {
-        if (crr_once(l, a, 'R'))
+        if (crr_once(l, a))
             return -1;
         uint64_t t1 = now_ns();
         if (record(l, 0, t, t1))
@@ -1187,6 +1189,7 @@ static int crr_server_loop(void *args, struct loop *l)
 {
     struct rr *a = args;
     uint64_t since = now_ns();
+    memset(a->tx, 'A', a->resp);
     for (;;) {
         int c = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0) {
@@ -1199,12 +1202,10 @@ static int crr_server_loop(void *args, struct loop *l)
             continue;
         }
         count_protocol(l, c);
-        int rc = recv_all(l, c, a->buf, a->req, a->idle_ns);
-        char first = a->buf[0];
-        if (rc == 0) {
-            memset(a->buf, 'A', a->resp);
-            rc = send_all(l, c, a->buf, a->resp, a->idle_ns);
-        }
+        int rc = recv_all(l, c, a->rx, a->req, a->idle_ns);
+        char first = a->rx[0];
+        if (rc == 0)
+            rc = send_all(l, c, a->tx, a->resp, a->idle_ns);
         close(c);
         since = now_ns();
         if (rc < 0)
@@ -1247,19 +1248,19 @@ static PyObject *run_latency(loop_fn fn, struct rr *a, int nflows, uint64_t inte
         free(a->fds);
         return PyErr_Format(PyExc_ValueError, "request, response and interval must be positive");
     }
-    a->buf = malloc(a->req > a->resp ? a->req : a->resp);
+    size_t size = a->req > a->resp ? a->req : a->resp;
+    a->rx = malloc(size);
+    a->tx = malloc(size);
     l.per_flow = calloc((size_t)nflows, sizeof(uint64_t));
-    l.lat.v = malloc(SAMPLES_INITIAL * sizeof(uint64_t));
-    l.lat.cap = l.lat.v ? SAMPLES_INITIAL : 0;
     PyObject *r = NULL;
-    if (!a->buf || !l.per_flow || !l.lat.v) {
+    if (!a->rx || !a->tx || !l.per_flow) {
         free(l.per_flow);
-        free(l.lat.v);
         PyErr_NoMemory();
     } else {
-        r = run_loop(fn, a, &l);
+        r = run_loop(fn, a, &l); /* latency samples grow as they come (samples_push) */
     }
-    free(a->buf);
+    free(a->rx);
+    free(a->tx);
     free(a->fds);
     return r;
 }
