@@ -167,7 +167,7 @@ def subflows(fd: int, full_info: bool = True) -> dict:
     return sockinfo.parse_subflow_data(tcp, addrs)
 
 
-def introspect(sock: socket.socket, full_info: bool = True) -> dict:
+def introspect(sock: socket.socket) -> dict:
     """What the kernel says about a connected socket: its protocol, tcp_info
     (first subflow for MPTCP), and MPTCP_INFO plus per-subflow detail, each
     either parsed or replaced by the errno that refused it (after a fallback
@@ -184,7 +184,7 @@ def introspect(sock: socket.socket, full_info: bool = True) -> dict:
         out["mptcp_info_error"] = errno_name(exc.errno)
         return out
     try:
-        out["full_info"] = subflows(sock.fileno(), full_info)
+        out["full_info"] = subflows(sock.fileno())
     except OSError as exc:
         out["full_info_error"] = errno_name(exc.errno)
     return out

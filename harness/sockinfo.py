@@ -17,7 +17,6 @@ MPTCP_SUBFLOW_ADDRS = 3
 MPTCP_FULL_INFO = 4
 IPPROTO_MPTCP = 262
 MPTCP_INFO_FLAG_FALLBACK = 0x1
-MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED = 0x2
 
 # (name, offset, struct format) from include/uapi/linux/tcp.h
 TCP_INFO_FIELDS = (
@@ -50,21 +49,26 @@ MPTCP_INFO_FIELDS = (
 )
 
 
-def parse_fields(buf: bytes, fields) -> dict[str, int]:
-    out = {}
-    for name, offset, fmt in fields:
-        size = struct.calcsize("=" + fmt)
-        if offset + size <= len(buf):
-            out[name] = struct.unpack_from("=" + fmt, buf, offset)[0]
-    return out
+def _compiled(fields) -> tuple:
+    """(name, offset, struct.Struct) per field, made once at import: the
+    subflow sampler parses these structs every interval."""
+    return tuple((name, offset, struct.Struct("=" + fmt)) for name, offset, fmt in fields)
+
+
+_TCP_INFO, _MPTCP_INFO = _compiled(TCP_INFO_FIELDS), _compiled(MPTCP_INFO_FIELDS)
+
+
+def _parse(buf: bytes, fields) -> dict[str, int]:
+    return {name: st.unpack_from(buf, offset)[0] for name, offset, st in fields
+            if offset + st.size <= len(buf)}
 
 
 def parse_tcp_info(buf: bytes) -> dict[str, int]:
-    return parse_fields(buf, TCP_INFO_FIELDS)
+    return _parse(buf, _TCP_INFO)
 
 
 def parse_mptcp_info(buf: bytes) -> dict[str, int]:
-    info = parse_fields(buf, MPTCP_INFO_FIELDS)
+    info = _parse(buf, _MPTCP_INFO)
     if "flags" in info:
         info["fallback"] = bool(info["flags"] & MPTCP_INFO_FLAG_FALLBACK)
     return info

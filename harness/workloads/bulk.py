@@ -4,7 +4,7 @@
   receiver: accept, receive until EOF, read introspection, send "done",
           wait for the sender's close.
 The sender's CPU window therefore ends when every byte has been delivered.
-send() and receive() are also the load flows of rr_under_load.
+transfer() and receive() are also the load flows of rr_under_load.
 """
 from __future__ import annotations
 
@@ -31,19 +31,25 @@ def receive(conn: socket.socket, cfg: dict) -> dict:
             "mode": engine.mode_support(cfg["recv_mode"], result)}
 
 
-def send(sock: socket.socket, cfg: dict, duration_s: float) -> dict:
+def transfer(sock: socket.socket, cfg: dict, duration_s: float) -> dict:
+    """Send, then wait until the receiver has everything: {loop, delivered,
+    mode}.  Unmeasured: what rr_under_load's load flows run."""
+    result = engine.bulk_send(sock, duration_s=duration_s, max_bytes=cfg["max_bytes"],
+                              bufsize=cfg["bufsize"], interval_ms=cfg["interval_ms"],
+                              mode=cfg["send_mode"], seed=cfg["seed"], corrupt_at=cfg["corrupt_at"])
+    engine.raise_for(result, mode=f"send mode {cfg['send_mode']}")
+    syscall("shutdown", sock.shutdown, socket.SHUT_WR)
+    return {"loop": result, "delivered": await_peer(sock, cfg["idle_timeout_s"]) == DONE,
+            "mode": engine.mode_support(cfg["send_mode"], result)}
+
+
+def send(sock: socket.socket, cfg: dict) -> dict:
+    """transfer() measured: the CPU window, per-subflow counters over time
+    (MPTCP) and the socket's introspection at the end."""
     window = Window()
     with _sampler(sock, cfg) as sampler:
-        result = engine.bulk_send(sock, duration_s=duration_s, max_bytes=cfg["max_bytes"],
-                                  bufsize=cfg["bufsize"], interval_ms=cfg["interval_ms"],
-                                  mode=cfg["send_mode"], seed=cfg["seed"],
-                                  corrupt_at=cfg["corrupt_at"])
-        engine.raise_for(result, mode=f"send mode {cfg['send_mode']}")
-        syscall("shutdown", sock.shutdown, socket.SHUT_WR)
-        delivered = await_peer(sock, cfg["idle_timeout_s"]) == DONE
-    spent = window.close()
-    out = {"loop": result, "delivered": delivered, **spent, "info": engine.introspect(sock),
-           "mode": engine.mode_support(cfg["send_mode"], result)}
+        out = transfer(sock, cfg, cfg["duration_s"])
+    out.update(window.close(), info=engine.introspect(sock))
     if sampler:
         out["subflow_series"] = sampler.series()
     return out
@@ -72,6 +78,6 @@ def receiver(cfg: dict) -> dict:
 
 def sender(cfg: dict) -> dict:
     sock = connect(cfg, cfg["port"])
-    out = send(sock, cfg, cfg["duration_s"])
+    out = send(sock, cfg)
     sock.close()
     return out

@@ -25,7 +25,7 @@ def sender(cfg: dict) -> dict:
         time.sleep(SETTLE_S)
         return run_rr(socks, cfg, half)
 
-    *load, loaded = in_threads(*(lambda s=s: bulk.send(s, cfg, half + SETTLE_S) for s in loads),
+    *load, loaded = in_threads(*(lambda s=s: bulk.transfer(s, cfg, half + SETTLE_S) for s in loads),
                                loaded_phase)
     info = engine.introspect(socks[0])
     for s in (*socks, *loads):

@@ -14,7 +14,9 @@ import errno
 import socket
 
 from harness import engine, latency
-from harness.workloads.common import Window, accept, connect, emit, listen, set_nodelay, syscall
+from harness.sockinfo import IPPROTO_MPTCP
+from harness.workloads.common import (Window, accept, connect, emit, listen, rusage_s, set_nodelay,
+                                      syscall)
 
 
 def summarized(result: dict) -> dict:
@@ -62,9 +64,9 @@ def rr_receiver(cfg: dict) -> dict:
     lsock = listen(cfg)
     emit("listening", port=lsock.getsockname()[1])
     conns = [accept(lsock, cfg["accept_timeout_s"]) for _ in range(cfg["flows"])]
-    window = Window()
+    cpu0 = rusage_s()
     loop = serve_rr(conns, cfg)
-    out = {"loop": loop, "cpu_s": window.close()["cpu_s"], "info": engine.introspect(conns[0])}
+    out = {"loop": loop, "cpu_s": rusage_s() - cpu0, "info": engine.introspect(conns[0])}
     for c in (*conns, lsock):
         c.close()
     return out
@@ -102,12 +104,12 @@ def crr_sender(cfg: dict) -> dict:
 def crr_receiver(cfg: dict) -> dict:
     lsock = listen(cfg)
     emit("listening", port=lsock.getsockname()[1])
-    window = Window()
+    cpu0 = rusage_s()
     result = engine.crr_server(lsock, request=cfg["request_bytes"],
                                response=cfg["response_bytes"],
                                idle_timeout_s=cfg["idle_timeout_s"] + cfg["accept_timeout_s"],
                                interval_ms=cfg["interval_ms"])
-    cpu_s = window.close()["cpu_s"]
+    cpu_s = rusage_s() - cpu0
     engine.raise_for(result)
     lsock.close()
     return {"loop": summarized(result), "cpu_s": cpu_s, "info": accepted_view(result["accepted"])}
@@ -116,5 +118,5 @@ def crr_receiver(cfg: dict) -> dict:
 def accepted_view(accepted: dict) -> dict:
     """The server's view of many short connections: MPTCP only if every
     accepted socket was (an MPTCP listener hands a TCP client a TCP socket)."""
-    proto = 6 if accepted["tcp"] or not accepted["mptcp"] else 262
+    proto = socket.IPPROTO_TCP if accepted["tcp"] or not accepted["mptcp"] else IPPROTO_MPTCP
     return {"so_protocol": proto, "accepted_protocols": accepted}
