@@ -13,16 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench import stats
+from bench import schema, stats
 from bench.metrics import METRICS
 from bench.rundata import (KEYS, RATIO, RunData, frame, intervals_long,  # noqa: F401
                            latency_long, load, open_run, samples)
 
 HIGH_SPREAD = 0.10       # relative IQR above which a median supports no conclusion
-COUNTED = ("ok", "fallback", "partial", "stalled", "failed", "unsupported", "skipped",
-           "interrupted")
+COUNTED = schema.STATUSES   # every trial status, in the order reports count them
 STATS = ("n", "median", "q1", "q3", "min", "max", "rel_iqr", "ci_low", "ci_high")
-bootstrap_median_ci = stats.median_ci
 
 
 def factorize(long: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from bench import analysis
+from bench import analysis, sections, stats
 
 AGREEMENT = 0.05    # drivers agree when their medians are within 5 % of each other
 
@@ -106,7 +106,7 @@ def driver_ratios(df: pd.DataFrame, metric: str, ref: str, other: str) -> pd.Dat
         both = pd.concat([a, b], axis=1, keys=["a", "b"]).dropna()
         both = both[both["b"] > 0]
         ratios = (both["a"] / both["b"]).to_numpy(dtype=float)
-        lo, hi = analysis.bootstrap_median_ci(ratios)
+        lo, hi = stats.median_ci(ratios)
         rows.append({"scenario": scenario, "protocol": protocol, "metric": metric,
                      "pairs": len(ratios), "ratio": float(pd.Series(ratios).median()) if len(ratios) else math.nan,
                      "ci_low": lo, "ci_high": hi})
@@ -141,7 +141,7 @@ def speed_section(doc: dict) -> list[str]:
                 cells.append("–")
                 continue
             verdict = "meets" if _meets(metric, r["ratio"]) else "**misses**"
-            cells.append(f"×{r['ratio']:.2f} [{r['ci_low']:.2f}–{r['ci_high']:.2f}] {verdict}")
+            cells.append(f"{sections.ratio_text(r['ratio'], r['ci_low'], r['ci_high'])} {verdict}")
         lines.append(f"| {key[0]} | {key[1].upper()} | {int(gp.loc[key]['pairs'])} | "
                      + " | ".join(cells) + " |")
     return lines + [""]

@@ -23,12 +23,11 @@ def payload_share(protocol: str, family: int, mtu: int = 1500) -> float:
     return payload / (mtu + ETH_HEADER)
 
 
-def links_carrying(scenario, protocol: str) -> list[int]:
+def _links_carrying(topo, protocol: str) -> list[int]:
     """Links that carry data: TCP's is the first; MPTCP adds each link with a
     client `subflow` endpoint that is not a backup, within the subflow limit."""
     if protocol == "tcp":
         return [0]
-    topo = scenario.topology()
     extra = sorted({e.link for e in topo.endpoints if e.side == "client"
                     and "subflow" in e.flags and "backup" not in e.flags and e.link != 0})
     return [0, *extra[:topo.subflows_limit]]
@@ -40,7 +39,7 @@ def goodput_limit_bps(scenario, protocol: str) -> float | None:
     model predicts)."""
     topo = scenario.topology()
     total = 0.0
-    for link in (topo.links[i] for i in links_carrying(scenario, protocol)):
+    for link in (topo.links[i] for i in _links_carrying(topo, protocol)):
         if link.rate_up_mbit is None:
             return None
         total += link.rate_up_mbit * 1e6 * payload_share(protocol, scenario.family, link.mtu)

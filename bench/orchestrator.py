@@ -80,8 +80,9 @@ class Run:
                 if self.plan.explicit:
                     raise
                 self.skipped[s.name] = str(exc)
-        if len(self.skipped) == len(self.plan.scenarios):
+        if len(self.skipped) == len(self.plan.scenarios):   # nothing would run: refuse
             capabilities.require(checks, self.plan.needs(), what)
+            raise CapabilityError(next(iter(self.skipped.values())))   # e.g. a sysctl
         for name in self.plan.drivers:
             drivers.get(name).check()
         cpus = set(os.sched_getaffinity(0))

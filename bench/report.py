@@ -8,7 +8,6 @@ embedded (bench.html).
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from bench import analysis, crosscheck, html, sections
@@ -18,10 +17,6 @@ from bench.rundir import write_atomic
 
 PLOTS = "plots"
 OVERVIEW_METRICS = ("goodput_bps", "cpu_system_s_per_gb", "latency_us_p50", "latency_us_p99")
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _plots():
@@ -41,6 +36,11 @@ class Report:
         self.df = crosscheck.primary(run.trials, self.doc)
         self.desc = analysis.describe(self.df)
         self.counts = analysis.status_counts(self.df)
+        # Looked up thousands of times while rendering: indexed once.
+        self._stats = _index(self.desc, ("scenario", "driver", "protocol", "metric"))
+        self._counts = _index(self.counts, ("scenario", "driver", "protocol"))
+        self._limits = self.df.groupby(["scenario", "driver", "protocol"], dropna=False)[
+            "expected_goodput_bps"].first().to_dict()
         self.several = self.df["driver"].nunique(dropna=False) > 1
         self.figures: dict[str, bytes] = {}
 
@@ -52,15 +52,15 @@ class Report:
         return ["", f"![{alt}]({path})", ""]
 
     def stat(self, scenario, driver, protocol, metric) -> dict | None:
-        d = self.desc
-        rows = d[(d["scenario"] == scenario) & (d["driver"] == driver) &
-                 (d["protocol"] == protocol) & (d["metric"] == metric)]
-        return rows.iloc[0].to_dict() if len(rows) else None
+        return self._stats.get((scenario, driver, protocol, metric))
 
     def count(self, scenario, driver, protocol) -> dict | None:
-        c = self.counts
-        rows = c[(c["scenario"] == scenario) & (c["driver"] == driver) & (c["protocol"] == protocol)]
-        return rows.iloc[0].to_dict() if len(rows) else None
+        return self._counts.get((scenario, driver, protocol))
+
+    def limit(self, scenario, driver, protocol) -> float | None:
+        """The link model's goodput limit for these trials, if it gives one."""
+        value = self._limits.get((scenario, driver, protocol))
+        return None if sections.missing(value) or not value else value
 
     def pairs(self):
         """(scenario, driver) in the run's scenario order."""
@@ -80,11 +80,12 @@ class Report:
             if not (r and tcp and mptcp):
                 continue
             m = METRICS[name]
-            ci = "" if _missing(r["ci_low"]) else f" [{r['ci_low']:.2f}–{r['ci_high']:.2f}]"
             first = not parts
-            parts.append(f"{'MPTCP ' * first}{m.label} ×{r['median']:.2f}{ci}{' of TCP' * first} "
+            parts.append(f"{'MPTCP ' * first}{m.label} "
+                         f"{sections.ratio_text(r['median'], r['ci_low'], r['ci_high'])}"
+                         f"{' of TCP' * first} "
                          f"({m.show(mptcp['median'])} vs {m.show(tcp['median'])} {m.unit})"
-                         + self._limit(name, entry, mptcp))
+                         + self._limit(name, entry, scenario, driver, mptcp))
         if not parts and self.count(scenario, driver, "mptcp") and self.count(scenario, driver, "tcp"):
             parts.append("no repeat with both its TCP and MPTCP trial ok, so no ratio")
         proto = "mptcp" if self.count(scenario, driver, "mptcp") else "tcp"
@@ -95,22 +96,19 @@ class Report:
                          f"{analysis.HIGH_SPREAD:.0%} of the median)")
         return f"- **{self.title(scenario, driver)}**: " + "; ".join(parts)
 
-    def _limit(self, name: str, entry: dict, mptcp: dict) -> str:
-        if name != "goodput_bps":
-            return ""
-        limits = self.df.loc[(self.df["scenario"] == mptcp["scenario"]) &
-                             (self.df["protocol"] == "mptcp"), "expected_goodput_bps"].dropna()
-        if limits.empty or not limits.iloc[0]:
+    def _limit(self, name: str, entry: dict, scenario, driver, mptcp: dict) -> str:
+        limit = self.limit(scenario, driver, "mptcp") if name == "goodput_bps" else None
+        if not limit:
             return ""
         n_links = len(entry.get("definition", {}).get("links", []))
-        return f", {mptcp['median'] / limits.iloc[0]:.0%} of the {n_links}-link limit"
+        return f", {mptcp['median'] / limit:.0%} of the {n_links}-link limit"
 
     def _noisy(self, scenario, driver) -> list[str]:
         out = []
         for name in HEADLINE[:2]:
             for proto in ("tcp", "mptcp"):
                 s = self.stat(scenario, driver, proto, name)
-                if s and not _missing(s["rel_iqr"]) and s["rel_iqr"] > analysis.HIGH_SPREAD:
+                if s and not sections.missing(s["rel_iqr"]) and s["rel_iqr"] > analysis.HIGH_SPREAD:
                     out.append(f"{proto.upper()} {METRICS[name].label}")
         return out
 
@@ -195,3 +193,10 @@ def write_doc(path: Path, doc: dict) -> None:
     """The orchestrator's entry point at the end of a run."""
     write(RunData(doc, Path(path)))
 
+
+def _index(frame, keys: tuple[str, ...]) -> dict[tuple, dict]:
+    """Rows of `frame` as dicts, by their values of `keys` (the first row wins)."""
+    out: dict[tuple, dict] = {}
+    for row in frame.to_dict("records"):
+        out.setdefault(tuple(row[k] for k in keys), row)
+    return out

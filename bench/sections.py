@@ -14,8 +14,13 @@ from bench.metrics import METRICS
 ALWAYS_COUNTED = ("ok", "fallback", "stalled", "failed")
 
 
-def _missing(v) -> bool:
+def missing(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def ratio_text(median: float, low, high) -> str:
+    """×1.23 [1.10–1.40], or ×1.23 alone when there is no interval."""
+    return f"×{median:.2f}" + ("" if missing(low) else f" [{low:.2f}–{high:.2f}]")
 
 
 def counts_text(row: dict | None, protocol: str) -> str:
@@ -53,24 +58,23 @@ def metric_table(rep, scenario: str, driver) -> list[str]:
         cells = [c for s in stats for c in _cell(m, s)]
         if ratio:
             r = rep.stat(scenario, driver, RATIO, name)
-            cells.append("–" if not r else f"×{r['median']:.2f}" + (
-                "" if _missing(r["ci_low"]) else f" [{r['ci_low']:.2f}–{r['ci_high']:.2f}]"))
+            cells.append(ratio_text(r["median"], r["ci_low"], r["ci_high"]) if r else "–")
         lines.append(f"| {m.label} ({m.unit}) | " + " | ".join(cells) + " |")
     return lines + _limits(rep, scenario, driver, protos)
 
 
 def _limits(rep, scenario: str, driver, protos: list[str]) -> list[str]:
-    df = rep.df[(rep.df["scenario"] == scenario) & (rep.df["driver"] == driver)]
     parts = []
     for p in protos:
-        limit = df.loc[df["protocol"] == p, "expected_goodput_bps"].dropna()
-        s = rep.stat(scenario, driver, p, "goodput_bps")
-        if limit.empty or not limit.iloc[0]:
+        limit = rep.limit(scenario, driver, p)
+        if not limit:
             continue
-        achieved = f", {s['median'] / limit.iloc[0]:.0%} achieved" if s else ""
-        parts.append(f"{p.upper()} {limit.iloc[0] / 1e6:.1f} Mbit/s{achieved}")
+        s = rep.stat(scenario, driver, p, "goodput_bps")
+        achieved = f", {s['median'] / limit:.0%} achieved" if s else ""
+        parts.append(f"{p.upper()} {limit / 1e6:.1f} Mbit/s{achieved}")
     if not parts:
         return []
+    df = rep.df[(rep.df["scenario"] == scenario) & (rep.df["driver"] == driver)]
     bound = df["expected_is_upper_bound"].dropna()
     note = " (an upper bound: loss and delay are not modelled)" if len(bound) and bound.iloc[0] else ""
     return ["", "Link-model goodput limit: " + "; ".join(parts) + note + "."]

@@ -24,15 +24,15 @@ def _base(scenario, protocol: str, p: dict, driver: str, *, run_id: str, repeat:
         "cpu_placement": scenario.cpu.label(), "cpu_sender": p["cpu_sender"],
         "cpu_receiver": p["cpu_receiver"],
         "subflows_expected": scenario.expected_subflows() if protocol == "mptcp" else 1,
-        "expected_goodput_bps": linkmodel.goodput_limit_bps(scenario, protocol),
+        "expected_goodput_bps": None,    # bulk only, below
         "expected_is_upper_bound": linkmodel.is_upper_bound(scenario),
     }
     for key in ("duration_s", "bytes", "goodput_bps", "cpu_sender_s", "cpu_receiver_s",
                 "cpu_system_s", "cpu_system_s_per_gb", "subflows", "retransmits"):
         rec[key] = None
     rec.update(workload_fields.base(p))
-    if rec["workload"] != "bulk":
-        rec["expected_goodput_bps"] = None
+    if rec["workload"] == "bulk":
+        rec["expected_goodput_bps"] = linkmodel.goodput_limit_bps(scenario, protocol)
     return rec
 
 
