@@ -14,7 +14,7 @@ VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static kmod iputils-pin
 TEST_PACKAGES := chromium
 ARGS ?=
 
-.PHONY: run test test-host test-vm deps test-deps vm-deps venv bench-micro clean-venv
+.PHONY: run test test-host test-vm deps test-deps vm-deps apt-install venv bench-micro clean-venv
 
 run: deps venv
 	$(PY) -m bench run $(ARGS)
@@ -38,7 +38,7 @@ test-deps:
 vm-deps: deps venv $(VENV)/.vm-installed
 	@$(MAKE) --no-print-directory apt-install PKGS="$(VM_PACKAGES)"
 
-$(VENV)/.vm-installed: pyproject.toml
+$(VENV)/.vm-installed: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test,vm]'
 	touch $@
 

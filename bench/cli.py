@@ -19,6 +19,7 @@ from rich.table import Table
 from bench import analysis, compare, doctor, export, gate, orchestrator, report, resume, vmlane
 from bench.definitions import Catalog
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
+from bench.plan import build_plan
 from bench.progress import RunProgress
 from bench.rundir import RunDir, check_writable, new_run_id
 from harness import cleanup
@@ -114,11 +115,8 @@ def cmd_run(args, console: Console) -> int:
     _positive("repeat", args.repeat)
     _positive("warmup", args.warmup, allow_zero=True)
     _positive("duration", args.duration)
-    for name in args.driver or ():
-        if name not in driver_names():
-            raise InputError(f"unknown driver {name!r}; available: {', '.join(driver_names())}")
     catalog = Catalog(args.scenario_file)
-    plan = orchestrator.build_plan(catalog, args.suite, args.scenario, args.repeat, args.warmup,
+    plan = build_plan(catalog, args.suite, args.scenario, args.repeat, args.warmup,
                                    args.duration, args.driver, args.scenario_file)
     out = Path(args.out or "reports")
     check_writable(out)
@@ -195,7 +193,7 @@ def _link_text(link) -> str:
 
 def cmd_doctor(args, console: Console) -> int:
     catalog = Catalog(args.scenario_file)
-    plan = orchestrator.build_plan(catalog, args.suite, args.scenario, None, None, None)
+    plan = build_plan(catalog, args.suite, args.scenario, None, None, None)
     doctor.run(plan, console)
     return EXIT_OK
 

@@ -11,7 +11,8 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
+                      model_validator)
 
 from bench.errors import InputError
 from harness import addressing, engine, pathmanager
@@ -104,6 +105,16 @@ class Expect(_Model):
     mptcp: tuple[Status, ...] = ("ok", "stalled")
 
 
+def _known(what: str, value: str, known: tuple[str, ...]) -> str:
+    if value not in known:
+        raise ValueError(f"unknown {what} {value!r}; known: {', '.join(known)}")
+    return value
+
+
+SendMode = Annotated[str, AfterValidator(lambda v: _known("send mode", v, engine.SEND_MODES))]
+RecvMode = Annotated[str, AfterValidator(lambda v: _known("receive mode", v, engine.RECV_MODES))]
+
+
 class Workload(_Model):
     """What flows between client and server.
 
@@ -121,24 +132,14 @@ class Workload(_Model):
     bytes: int | None = Field(None, gt=0)
     bufsize_kib: int = Field(128, ge=1, le=16384)
     interval_ms: float = Field(100, ge=10, le=10_000)
-    send_mode: str = "send"
-    recv_mode: str = "recv"
+    send_mode: SendMode = "send"
+    recv_mode: RecvMode = "recv"
     verify: bool = False
     seed: int = Field(1, ge=0, lt=1 << 63)
     request_bytes: int = Field(1, ge=1, le=MAX_MESSAGE)
     response_bytes: int = Field(1, ge=1, le=MAX_MESSAGE)
     flows: int = Field(1, ge=1, le=64)
     load_flows: int = Field(1, ge=1, le=16)
-
-    @field_validator("send_mode")
-    @classmethod
-    def _send_mode(cls, v: str) -> str:
-        return _known("send mode", v, engine.SEND_MODES)
-
-    @field_validator("recv_mode")
-    @classmethod
-    def _recv_mode(cls, v: str) -> str:
-        return _known("receive mode", v, engine.RECV_MODES)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Workload":
@@ -155,12 +156,6 @@ class Workload(_Model):
         if self.flows > 1 and self.kind not in ("rr", "rr_under_load"):
             raise ValueError(f"flows > 1 applies to rr and rr_under_load, not {self.kind}")
         return self
-
-
-def _known(what: str, value: str, known: tuple[str, ...]) -> str:
-    if value not in known:
-        raise ValueError(f"unknown {what} {value!r}; known: {', '.join(known)}")
-    return value
 
 
 class Cpu(_Model):
@@ -273,18 +268,8 @@ class Scenario(_Model):
 class DriverModes(_Model):
     """Engine modes a suite gives one driver's trials (e.g. the native
     engine's best mode against iperf3's own); each trial records its modes."""
-    send_mode: str | None = None
-    recv_mode: str | None = None
-
-    @field_validator("send_mode")
-    @classmethod
-    def _send_mode(cls, v: str | None) -> str | None:
-        return v if v is None else _known("send mode", v, engine.SEND_MODES)
-
-    @field_validator("recv_mode")
-    @classmethod
-    def _recv_mode(cls, v: str | None) -> str | None:
-        return v if v is None else _known("receive mode", v, engine.RECV_MODES)
+    send_mode: SendMode | None = None
+    recv_mode: RecvMode | None = None
 
 
 class Suite(_Model):

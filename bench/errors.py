@@ -4,7 +4,6 @@ HarnessError, into one sentence on stderr and exit status 2."""
 EXIT_OK = 0
 EXIT_BENCH_FAILURE = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 
 
 class InputError(Exception):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from bench import metadata, report, schema, stalls, trial
 from bench.definitions import Scenario
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
-from bench.plan import WARMUP_DURATION_S, Plan, build_plan, scenario_needs  # noqa: F401 (re-exported)
+from bench.plan import WARMUP_DURATION_S, Plan, scenario_needs
 from bench.rundir import RunDir
 from harness import capabilities, cleanup, drivers, netns, runs, sysctl, trialrun
 from harness.errors import CapabilityError

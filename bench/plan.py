@@ -107,8 +107,6 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
         base = catalog.suite(suite or "default")
         picked = [catalog.scenario(n) for n in base.scenarios]
         name, desc = base.name, base.description
-    if isinstance(driver_names, str):        # one name, as callers before --driver NAME ...
-        driver_names = [driver_names]
     chosen = tuple(dict.fromkeys(driver_names or (base.drivers if base else ("native",))))
     for driver in chosen:
         drivers.get(driver)  # unknown driver: a clear error now, not mid-run

@@ -7,6 +7,8 @@ from collections import Counter
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from bench.rundir import REPORT
+
 STATUS_STYLE = {"ok": "green", "fallback": "yellow", "partial": "yellow", "stalled": "yellow",
                 "failed": "red", "unsupported": "magenta", "interrupted": "red"}
 
@@ -73,4 +75,4 @@ class RunProgress:
         counts = Counter(t["status"] for t in trials)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials"
         state = "interrupted" if interrupted else "done"
-        self.console.print(f"[bold]{state}[/]: {summary}. Report: {path}/report.md")
+        self.console.print(f"[bold]{state}[/]: {summary}. Report: {path}/{REPORT}")

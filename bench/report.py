@@ -13,7 +13,7 @@ from pathlib import Path
 from bench import analysis, crosscheck, html, sections
 from bench.analysis import RATIO, RunData
 from bench.metrics import HEADLINE, METRICS
-from bench.rundir import write_atomic
+from bench.rundir import REPORT, write_atomic
 
 PLOTS = "plots"
 OVERVIEW_METRICS = ("goodput_bps", "cpu_system_s_per_gb", "latency_us_p50", "latency_us_p99")
@@ -183,10 +183,10 @@ def write(run: RunData, out: Path | None = None) -> list[Path]:
     for rel, png in rep.figures.items():
         (out / rel).write_bytes(png)
         written.append(out / rel)
-    write_atomic(out / "report.md", text)
+    write_atomic(out / REPORT, text)
     write_atomic(out / "report.html", html.render(text, rep.figures,
                                                   title=f"mptcp-bench run {run.run_id}"))
-    return [out / "report.md", out / "report.html", *written]
+    return [out / REPORT, out / "report.html", *written]
 
 
 def write_doc(path: Path, doc: dict) -> None:

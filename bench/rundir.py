@@ -106,9 +106,6 @@ class RunDir:
             writer.writerow(schema.csv_row(t))
         write_atomic(self.path / CSV, buf.getvalue())
 
-    def write_text(self, name: str, text: str) -> None:
-        write_atomic(self.path / name, text)
-
     def point_latest(self) -> None:
         """reports/latest -> this run, replaced atomically."""
         link = self.root / LATEST

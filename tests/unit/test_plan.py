@@ -54,7 +54,8 @@ def test_a_scenario_that_disables_mptcp_cannot_run_mptcp_trials(write_defs):
                                          r"namespaces but runs MPTCP trials"):
         build_plan(Catalog([write_defs(base)]), None, ["off"], 1, 0, 1)
     tcp_only = base + 'protocols = ["tcp"]\n'
-    assert build_plan(Catalog([write_defs(tcp_only, "b.toml")]), None, ["off"], 1, 0, 1)
+    plan = build_plan(Catalog([write_defs(tcp_only, "b.toml")]), None, ["off"], 1, 0, 1)
+    assert [s.protocols for s in plan.scenarios] == [("tcp",)]
 
 
 def test_the_first_difference_between_two_definitions_is_named():
@@ -72,10 +73,10 @@ def test_a_suite_can_set_one_scenarios_duration_and_the_command_line_overrides_i
     defs = write_defs('[suite.s]\ndescription = "d"\nscenarios = ["single-link", "rr"]\n'
                       'duration_s = 4\ndurations = { rr = 2 }\n')
     cat = Catalog([defs])
-    plan = build_plan(cat, "s", [], None, None, None, "native")
+    plan = build_plan(cat, "s", [], None, None, None, ["native"])
     assert plan.trial_duration(cat.scenario("rr")) == 2
     assert plan.trial_duration(cat.scenario("single-link")) == 4
-    plan = build_plan(cat, "s", [], None, None, 3, "native")
+    plan = build_plan(cat, "s", [], None, None, 3, ["native"])
     assert plan.trial_duration(cat.scenario("rr")) == 3
 
 
