@@ -11,6 +11,13 @@ import pytest
 from harness import netns
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    """The built-in scenarios and suites."""
+    from bench.definitions import Catalog
+    return Catalog()
 IS_ROOT = os.geteuid() == 0
 
 
@@ -69,7 +76,7 @@ def own_run_lock(tmp_path_factory):
     os.environ[runs.LOCK_ENV] = str(tmp_path_factory.mktemp("lock") / "run.lock")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
 

@@ -34,6 +34,9 @@ SCENARIO = '[scenario.x]\ndescription = "d"\nlinks = [{ rate_mbit = 10 }]\n'
      "that sysctl, or set protocols = [\"tcp\"]"),
     (SCENARIO + 'sysctls = { "net.mptcp.no_such_knob" = 1 }\n', ["--scenario", "x"],
      "scenario 'x': sysctl net.mptcp.no_such_knob does not exist on this kernel"),
+    (SCENARIO + 'sysctls = { "net.mptcp.no_such_knob" = 1 }\n'      # a suite with nothing left
+     '[suite.s]\ndescription = "d"\nscenarios = ["x"]\n', ["--suite", "s"],
+     "scenario 'x': sysctl net.mptcp.no_such_knob does not exist on this kernel"),
     (SCENARIO + 'sysctls = { "net.mptcp.scheduler" = "no-such-scheduler" }\n', ["--scenario", "x"],
      "scenario 'x': sysctl net.mptcp.scheduler=no-such-scheduler: this kernel offers "),
     (SCENARIO, ["--scenario", "x", "--driver", "carrier-pigeon"], "unknown driver 'carrier-pigeon'"),

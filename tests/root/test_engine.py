@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from bench import trial
+import onetrial
 from bench.definitions import Catalog
-from harness import drivers, engine, trialrun
+from harness import engine
 from harness.topology import Topology
 
 PROTOCOLS = ("tcp", "mptcp")
@@ -19,11 +19,6 @@ REFUSED = {("mptcp", "zerocopy"): "setsockopt(SO_ZEROCOPY): EOPNOTSUPP",
 if not engine.LIBURING:
     REFUSED.update({(p, m): "built without liburing" for p in PROTOCOLS
                     for m in ("io_uring", "io_uring_zc")})
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return Catalog()
 
 
 def _topology(catalog, name: str, tag: str):
@@ -44,10 +39,7 @@ def two_links(catalog):
 
 def run(where, proto, duration=1.0, scenario=None, **override):
     s, topo = where
-    s = scenario or s
-    params = drivers.TrialParams(**{**s.trial_params(proto, duration).as_dict(), **override})
-    raw = trialrun.run_trial(drivers.get("native"), topo, params)
-    return trial.build(raw, s, proto, run_id="t", repeat=0, seq=0)
+    return onetrial.one(topo, scenario or s, proto, duration, **override)
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)

@@ -1,23 +1,19 @@
 """The iperf3 driver on real topologies: the truth checks hold for it as
 for the native engine (an "MPTCP" iperf3 run that fell back is a
 fallback), and a test that does not end in time fails with its reason."""
-import os
 
 import pytest
 
-from bench import trial
+import onetrial
 from bench.definitions import Catalog
-from harness import drivers, netns, trialrun
+from harness import netns
 from harness.topology import Topology
 
 
 def run(scenario, proto, tag, duration=2.0, **override):
-    params = scenario.trial_params(proto, duration)
-    if override:
-        params = drivers.TrialParams(**{**params.as_dict(), **override})
-    with Topology(scenario.topology(), f"mpb-test{os.getpid()}{tag}") as topo:
-        raw = trialrun.run_trial(drivers.get("iperf3"), topo, params, scenario.link_events())
-        rec = trial.build(raw, scenario, proto, run_id="t", repeat=0, seq=0)
+    with Topology(scenario.topology(), onetrial.prefix(tag)) as topo:
+        rec = onetrial.one(topo, scenario, proto, duration, "iperf3", scenario.link_events(),
+                           **override)
         left = netns.pids_in(topo.namespaces())
     return rec, left
 

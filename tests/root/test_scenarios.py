@@ -1,29 +1,13 @@
 """The scenario library on real topologies: each scenario shows what it is
 meant to show."""
-import os
 
 import pytest
 
-from bench import stalls, trial
-from bench.definitions import Catalog
-from harness import drivers, trialrun
-from harness.topology import Topology
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return Catalog()
+import onetrial
 
 
 def run(scenario, protos, duration=None, tag=""):
-    out = []
-    with Topology(scenario.topology(), f"mpb-test{os.getpid()}{tag}") as topo:
-        for proto in protos:
-            params = scenario.trial_params(proto, duration or scenario.workload.duration_s)
-            raw = trialrun.run_trial(drivers.get("native"), topo, params, scenario.link_events())
-            out.append(trial.build(raw, scenario, proto, run_id="t", repeat=0, seq=0))
-    stalls.classify(out)
-    return out
+    return onetrial.on_own_topology(scenario, protos, duration or scenario.workload.duration_s, tag)
 
 
 def _delivered_after(rec, at_s):

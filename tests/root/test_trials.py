@@ -3,23 +3,13 @@ import os
 
 import pytest
 
-from bench import trial
+import onetrial
 from bench.definitions import Catalog
-from harness import drivers, trialrun
 from harness.topology import Topology
 
 
-@pytest.fixture(scope="module")
-def catalog():
-    return Catalog()
-
-
 def run(topo, scenario, proto, duration=3.0, **override):
-    params = scenario.trial_params(proto, duration)
-    if override:
-        params = drivers.TrialParams(**{**params.as_dict(), **override})
-    raw = trialrun.run_trial(drivers.get("native"), topo, params)
-    return trial.build(raw, scenario, proto, run_id="t", repeat=0, seq=0)
+    return onetrial.one(topo, scenario, proto, duration, **override)
 
 
 def test_tcp_on_a_50_mbit_link_gets_85_to_100_percent_of_it(catalog, write_defs):

@@ -3,21 +3,12 @@ MPTCP, and what was not is classified as such."""
 import os
 
 
-from bench import stalls, trial
+import onetrial
 from bench.definitions import Catalog
-from harness import drivers, trialrun
-from harness.topology import Topology
 
 
 def run(scenario, protos=("mptcp",), duration=2.0, tag=""):
-    out = []
-    with Topology(scenario.topology(), f"mpb-test{os.getpid()}{tag}") as topo:
-        for proto in protos:
-            raw = trialrun.run_trial(drivers.get("native"), topo,
-                                     scenario.trial_params(proto, duration), scenario.link_events())
-            out.append(trial.build(raw, scenario, proto, run_id="t", repeat=0, seq=0))
-    stalls.classify(out)
-    return out
+    return onetrial.on_own_topology(scenario, protos, duration, tag)
 
 
 def test_a_middlebox_stripping_the_mptcp_option_makes_a_fallback_never_ok():

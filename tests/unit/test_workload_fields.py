@@ -6,21 +6,14 @@ import json
 import pytest
 
 from bench import trial, workload_fields
-from bench.definitions import Catalog
 from harness import engine
 
 SCENARIO = {"rr": "rr", "crr": "crr", "rr_under_load": "rr-under-load", "bulk": "single-link"}
 
 
 @pytest.fixture(scope="module")
-def raw(request):
-    from tests.conftest import DATA
-    return json.loads((DATA / "raw-engine-trials.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return Catalog()
+def raw(data_dir):
+    return json.loads((data_dir / "raw-engine-trials.json").read_text())
 
 
 def build(raw_trial, catalog):

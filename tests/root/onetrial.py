@@ -1,0 +1,33 @@
+"""Running trials the way the orchestrator does, without a run directory:
+what the root tests of trials, scenarios, truth checks, drivers and the
+engine share."""
+import os
+
+from bench import stalls, trial
+from harness import drivers, trialrun
+from harness.topology import Topology
+
+
+def prefix(tag: str) -> str:
+    """A namespace prefix of this test process (clean keeps it until it ends)."""
+    return f"mpb-test{os.getpid()}{tag}"
+
+
+def one(topo, scenario, proto: str, duration: float, driver: str = "native", events=(),
+        **override) -> dict:
+    """One trial on a topology that is already up, as bench.trial records it;
+    `override` replaces trial parameters (send_mode=..., verify=True, ...)."""
+    params = scenario.trial_params(proto, duration)
+    if override:
+        params = drivers.TrialParams(**{**params.as_dict(), **override})
+    raw = trialrun.run_trial(drivers.get(driver), topo, params, events)
+    return trial.build(raw, scenario, proto, run_id="t", repeat=0, seq=0)
+
+
+def on_own_topology(scenario, protos, duration: float, tag: str) -> list[dict]:
+    """A trial per protocol on the scenario's own topology, with its link
+    events, classified for stalls against each other like a run's trials."""
+    with Topology(scenario.topology(), prefix(tag)) as topo:
+        out = [one(topo, scenario, p, duration, events=scenario.link_events()) for p in protos]
+    stalls.classify(out)
+    return out
