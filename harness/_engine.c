@@ -995,6 +995,7 @@ struct rr_state {
     size_t *got;
     int active;
     uint64_t progress;
+    uint64_t deadline, issued; /* the client's: when to stop, requests sent */
 };
 
 static int rr_state_new(struct rr_state *st, const struct rr *a)
@@ -1006,6 +1007,7 @@ static int rr_state_new(struct rr_state *st, const struct rr *a)
         st->p[i] = (struct pollfd){.fd = a->fds[i], .events = POLLIN};
     st->active = a->n;
     st->progress = now_ns();
+    st->deadline = st->issued = 0;
     return st->p && st->t0 && st->got ? 0 : -1;
 }
 
@@ -1052,70 +1054,81 @@ static void rr_retire(struct rr_state *st, int i)
     st->active--;
 }
 
+/* What a loop does with a flow's complete message (done == 1) or its EOF
+ * before any byte (done == 2); 0 to go on. */
+typedef int (*rr_on_msg)(struct loop *l, struct rr_state *st, const struct rr *a, int i,
+                         int done);
+
+/* Polls the active flows and reads each ready one toward `want` bytes,
+ * handing what completes to on_msg, until no flow is left or one fails. */
+static int rr_pump(struct loop *l, struct rr_state *st, const struct rr *a, size_t want,
+                   const char *what, rr_on_msg on_msg)
+{
+    int rc = 0;
+    while (rc == 0 && st->active) {
+        rc = rr_poll(l, st, a, what);
+        for (int i = 0; rc == 0 && i < a->n; i++) {
+            if (st->p[i].fd < 0 || !st->p[i].revents)
+                continue;
+            int done = rr_read(l, st, a, i, want, what);
+            rc = done < 0 ? -1 : done ? on_msg(l, st, a, i, done) : 0;
+        }
+    }
+    return rc;
+}
+
 /* RR client: every flow has one request outstanding at a time; a
  * transaction's latency runs from just before its request is sent to the
  * moment the last byte of its response has been read. */
+static int rr_client_msg(struct loop *l, struct rr_state *st, const struct rr *a, int i, int done)
+{
+    if (done == 2) /* the server closed between transactions */
+        return fail(l, "recv(response)", ECONNRESET);
+    uint64_t t = now_ns();
+    int rc = record(l, i, st->t0[i], t);
+    if ((st->deadline && t >= st->deadline) || (a->max_tx && st->issued >= a->max_tx)) {
+        rr_retire(st, i);
+        return rc;
+    }
+    st->t0[i] = now_ns();
+    st->issued++;
+    return rc ? rc : send_all(l, a->fds[i], a->tx, a->req, a->idle_ns);
+}
+
 static int rr_client_loop(void *args, struct loop *l)
 {
     struct rr *a = args;
     struct rr_state st;
-    uint64_t deadline = a->duration_ns ? l->start_ns + a->duration_ns : 0, issued = 0;
     int rc = rr_state_new(&st, a) ? fail(l, "calloc", ENOMEM) : 0;
+    st.deadline = a->duration_ns ? l->start_ns + a->duration_ns : 0;
     memset(a->tx, 'R', a->req);
-    for (int i = 0; rc == 0 && i < a->n; i++, issued++) {
+    for (int i = 0; rc == 0 && i < a->n; i++, st.issued++) {
         st.t0[i] = now_ns();
         rc = send_all(l, a->fds[i], a->tx, a->req, a->idle_ns);
     }
-    while (rc == 0 && st.active) {
-        rc = rr_poll(l, &st, a, "recv(response)");
-        for (int i = 0; rc == 0 && i < a->n; i++) {
-            if (st.p[i].fd < 0 || !st.p[i].revents)
-                continue;
-            int done = rr_read(l, &st, a, i, a->resp, "recv(response)");
-            if (done == 2) /* the server closed between transactions */
-                rc = fail(l, "recv(response)", ECONNRESET);
-            else if (done < 0)
-                rc = -1;
-            if (done != 1)
-                continue;
-            uint64_t t = now_ns();
-            rc = record(l, i, st.t0[i], t);
-            if ((deadline && t >= deadline) || (a->max_tx && issued >= a->max_tx)) {
-                rr_retire(&st, i);
-                continue;
-            }
-            st.t0[i] = now_ns();
-            issued++;
-            rc = rc ? rc : send_all(l, a->fds[i], a->tx, a->req, a->idle_ns);
-        }
-    }
+    rc = rc ? rc : rr_pump(l, &st, a, a->resp, "recv(response)", rr_client_msg);
     rr_state_free(&st);
     return rc;
 }
 
 /* RR server: answers every complete request; a flow ends at its EOF. */
+static int rr_server_msg(struct loop *l, struct rr_state *st, const struct rr *a, int i, int done)
+{
+    if (done == 2) {
+        rr_retire(st, i);
+        return 0;
+    }
+    int rc = send_all(l, a->fds[i], a->tx, a->resp, a->idle_ns);
+    return rc ? rc : count_tx(l, i, now_ns());
+}
+
 static int rr_server_loop(void *args, struct loop *l)
 {
     struct rr *a = args;
     struct rr_state st;
     int rc = rr_state_new(&st, a) ? fail(l, "calloc", ENOMEM) : 0;
     memset(a->tx, 'A', a->resp);
-    while (rc == 0 && st.active) {
-        rc = rr_poll(l, &st, a, "recv(request)");
-        for (int i = 0; rc == 0 && i < a->n; i++) {
-            if (st.p[i].fd < 0 || !st.p[i].revents)
-                continue;
-            int done = rr_read(l, &st, a, i, a->req, "recv(request)");
-            if (done == 2)
-                rr_retire(&st, i);
-            else if (done < 0)
-                rc = -1;
-            else if (done == 1) {
-                rc = send_all(l, a->fds[i], a->tx, a->resp, a->idle_ns);
-                rc = rc ? rc : count_tx(l, i, now_ns());
-            }
-        }
-    }
+    rc = rc ? rc : rr_pump(l, &st, a, a->req, "recv(request)", rr_server_msg);
     rr_state_free(&st);
     return rc;
 }
