@@ -78,7 +78,8 @@ def _path(owner: str) -> str:
     return os.path.join(RUNS_DIR, f"{owner}.json")
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists (signal 0)."""
     try:
         os.kill(pid, 0)
         return True
@@ -118,7 +119,7 @@ def entry(owner: str) -> dict | None:
 
 def is_live(owner: str) -> bool:
     e = entry(owner)
-    return bool(e) and _alive(int(e["pid"]))
+    return bool(e) and alive(int(e["pid"]))
 
 
 def live_owners() -> list[dict]:
@@ -129,7 +130,7 @@ def live_owners() -> list[dict]:
     out = []
     for name in sorted(names):
         e = entry(name[:-5]) if name.endswith(".json") else None
-        if e and _alive(int(e["pid"])):
+        if e and alive(int(e["pid"])):
             out.append(e)
     return out
 

@@ -14,7 +14,7 @@ import pytest
 from bench import schema
 from clirun import (ROOT, bench, journal, mine, new_namespaces, start, wait_for_namespaces,
                     wait_for_trials, wait_for_workers)
-from harness import capabilities, netns
+from harness import capabilities, netns, runs
 
 
 def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged):
@@ -70,14 +70,6 @@ def test_a_delay_scenario_without_netem_is_refused_naming_the_qdisc(tmp_path, wr
     assert not out.exists() and not new_namespaces(before)
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return False
-    except ProcessLookupError:
-        return True
-
-
 @pytest.mark.parametrize("sig, status, driver", [(signal.SIGINT, 130, "native"),
                                                  (signal.SIGTERM, 143, "native"),
                                                  (signal.SIGINT, 130, "iperf3")])
@@ -102,7 +94,7 @@ def test_a_signal_during_a_trial_ends_the_run_in_order(tmp_path, root_ns_unchang
     assert lines[-1]["reason"] == f"interrupted by {sig.name}"
     report = (run / "report.md").read_text()
     assert "run interrupted" in report and f"**interrupted** — interrupted by {sig.name}" in report
-    assert not mine(run) and all(_gone(pid) for pid in workers)
+    assert not mine(run) and not any(runs.alive(pid) for pid in workers)
 
 
 @pytest.mark.parametrize("driver", ["native", "iperf3"])
