@@ -5,7 +5,7 @@ import math
 from bench import analysis, crosscheck, report
 
 
-def trials(native, iperf3, scenario="s"):
+def trials(native, iperf3, scenario="s", limit=100e6, cpu=(1.0, 1.0)):
     out = []
     for r, (a, b) in enumerate(zip(native, iperf3)):
         for driver, gp in (("native", a), ("iperf3", b)):
@@ -13,7 +13,8 @@ def trials(native, iperf3, scenario="s"):
                 out.append({"run_id": "r", "scenario": scenario, "protocol": proto,
                             "driver": driver, "repeat": r, "seq": len(out), "status": "ok",
                             "reason": None, "goodput_bps": gp * scale,
-                            "cpu_system_s_per_gb": 1.0, "expected_goodput_bps": 100e6,
+                            "cpu_system_s_per_gb": 1.0, "expected_goodput_bps": limit,
+                            "cpu_system_outer_s_per_gb": cpu[driver == "iperf3"],
                             "subflows": 1})
     return out
 
@@ -60,3 +61,16 @@ def test_the_reports_main_tables_use_the_first_driver_only():
     assert "| trials ok / n | 3 / 3 |" in table
     assert "| goodput (Mbit/s) | 50.00 [50.00–50.00] |" in table    # not a mix with iperf3's 10
     assert "×0.200 **disagree**" in text
+
+
+def test_the_speed_goal_is_judged_on_unshaped_paths_only():
+    # Native 20 % faster at 0.7 x the CPU per GB: the goodput goal (>= 1.10) is
+    # met, the CPU goal (<= 0.80) too; at 0.9 x it is missed.
+    fast = crosscheck.speed_section(doc(trials([12e9] * 5, [10e9] * 5, limit=None, cpu=(0.7, 1.0))))
+    assert fast[0] == "## The engine against iperf3"
+    row = next(line for line in fast if line.startswith("| s | TCP |"))
+    assert row == "| s | TCP | 5 | ×1.20 [1.20–1.20] meets | ×0.70 [0.70–0.70] meets |"
+    slow = crosscheck.speed_section(doc(trials([12e9] * 5, [10e9] * 5, limit=None, cpu=(0.9, 1.0))))
+    assert "×0.90 [0.90–0.90] **misses**" in next(l for l in slow if l.startswith("| s | MPTCP |"))
+    # Shaped links: both drivers carry what the link allows; no speed verdict.
+    assert crosscheck.speed_section(doc(trials([50e6] * 5, [50e6] * 5))) == []
