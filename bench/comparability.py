@@ -61,6 +61,7 @@ REGISTRY: tuple[Key, ...] = (
     Key("suite.duration_s", "trial duration", "incomparable", "float", "s"),
     Key("suite.driver", "traffic driver", "incomparable"),
     Key("suite.drivers", "traffic drivers", "incomparable", "list"),
+    Key("suite.driver_modes*", "engine modes the suite gives a driver", "incomparable", "any"),
     # A VM lane's CPU is emulated: its numbers show behaviour, not performance.
     Key("lane.kind", "where it ran (host or VM lane)", "incomparable", default="host"),
     Key("lane.*", "VM lane", "warn", "any"),

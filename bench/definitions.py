@@ -111,6 +111,9 @@ def _known(what: str, value: str, known: tuple[str, ...]) -> str:
     return value
 
 
+# SO_RCVLOWAT beyond half of the namespace's tcp_rmem max (6 MiB by
+# default) is capped by the kernel: ask for no more than it can honour.
+RECV_LOWAT_MAX_KIB = 3072
 SendMode = Annotated[str, AfterValidator(lambda v: _known("send mode", v, engine.SEND_MODES))]
 RecvMode = Annotated[str, AfterValidator(lambda v: _known("receive mode", v, engine.RECV_MODES))]
 
@@ -126,6 +129,13 @@ class Workload(_Model):
     crr            connect, request, response, close, repeated on one flow.
     rr_under_load  rr alone for half the duration, then beside `load_flows`
                    bulk flows (send_mode/recv_mode apply to them) for the rest.
+
+    recv_lowat_kib sets SO_RCVLOWAT on the bulk receiver: the kernel wakes it
+    only once that much is queued (or at the end), and each call asks for
+    max(bufsize_kib, recv_lowat_kib).  Fewer wake-ups and calls per GB, the
+    receiver CPU a benchmark tool should not spend; the interval series then
+    moves in batches of that size, so keep it well below what a link carries
+    per interval.  0: the kernel's default (wake on any byte).
     """
     kind: Literal["bulk", "rr", "crr", "rr_under_load"] = "bulk"
     duration_s: float = Field(5.0, gt=0, le=3600)
@@ -134,6 +144,7 @@ class Workload(_Model):
     interval_ms: float = Field(100, ge=10, le=10_000)
     send_mode: SendMode = "send"
     recv_mode: RecvMode = "recv"
+    recv_lowat_kib: int = Field(0, ge=0, le=RECV_LOWAT_MAX_KIB)
     verify: bool = False
     seed: int = Field(1, ge=0, lt=1 << 63)
     request_bytes: int = Field(1, ge=1, le=MAX_MESSAGE)
@@ -147,9 +158,10 @@ class Workload(_Model):
         if self.bytes is not None and self.kind != "bulk":
             raise ValueError(f"`bytes` applies to bulk workloads only, not {self.kind}; "
                              "use duration_s")
-        if not moves_bulk and (self.send_mode, self.recv_mode) != ("send", "recv"):
-            raise ValueError(f"send_mode and recv_mode apply to bulk flows; a {self.kind} "
-                             "workload has none, so leave them out")
+        engine_modes = (self.send_mode, self.recv_mode, self.recv_lowat_kib)
+        if not moves_bulk and engine_modes != ("send", "recv", 0):
+            raise ValueError(f"send_mode, recv_mode and recv_lowat_kib apply to bulk flows; a "
+                             f"{self.kind} workload has none, so leave them out")
         if self.verify and (self.recv_mode != "recv" or not moves_bulk):
             raise ValueError("verify needs a bulk flow received with recv_mode = \"recv\" "
                              "(splice and trunc never see the bytes)")
@@ -260,7 +272,7 @@ class Scenario(_Model):
             duration_s=0 if w.bytes else (duration_s or w.duration_s),
             max_bytes=w.bytes or 0, bufsize=w.bufsize_kib * 1024, interval_ms=w.interval_ms,
             cpu_sender=sender, cpu_receiver=receiver, workload=w.kind, send_mode=w.send_mode,
-            recv_mode=w.recv_mode, verify=w.verify, seed=w.seed,
+            recv_mode=w.recv_mode, recv_lowat=w.recv_lowat_kib * 1024, verify=w.verify, seed=w.seed,
             request_bytes=w.request_bytes, response_bytes=w.response_bytes, flows=w.flows,
             load_flows=w.load_flows)
 
@@ -270,6 +282,15 @@ class DriverModes(_Model):
     engine's best mode against iperf3's own); each trial records its modes."""
     send_mode: SendMode | None = None
     recv_mode: RecvMode | None = None
+    recv_lowat_kib: int | None = Field(None, ge=0, le=RECV_LOWAT_MAX_KIB)
+
+    @staticmethod
+    def overrides(modes: dict) -> dict:
+        """TrialParams fields for a suite's modes of one driver (as dumped)."""
+        out = {k: v for k, v in modes.items() if v is not None}
+        if "recv_lowat_kib" in out:
+            out["recv_lowat"] = out.pop("recv_lowat_kib") * 1024
+        return out
 
 
 class Suite(_Model):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench.definitions import Catalog, Scenario
+from bench.definitions import Catalog, DriverModes, Scenario
 from bench.errors import InputError
 from harness import drivers
 from harness.drivers import TrialParams
@@ -45,7 +45,7 @@ class Plan:
         """One trial's parameters: the scenario's, for this plan's duration,
         with the suite's engine modes for this driver."""
         params = scenario.trial_params(protocol, duration_s or self.trial_duration(scenario))
-        modes = {k: v for k, v in self.driver_modes.get(driver, {}).items() if v is not None}
+        modes = DriverModes.overrides(self.driver_modes.get(driver, {}))
         return replace(params, **modes) if modes and params.workload == "bulk" else params
 
     def slots(self, scenario: Scenario) -> list[tuple[int, str, str]]:
@@ -121,7 +121,8 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
                 duration_s=duration_s or (base.duration_s if base else None), drivers=chosen,
                 # a --duration on the command line applies to every scenario
                 durations={} if duration_s or not base else dict(base.durations),
-                driver_modes={d: m.model_dump() for d, m in base.driver_modes.items()} if base else {},
+                driver_modes={d: m.model_dump(exclude_none=True)
+                              for d, m in base.driver_modes.items()} if base else {},
                 scenario_files=tuple(str(Path(f).resolve()) for f in scenario_files))
 
 

@@ -41,7 +41,7 @@ EXTRA_COLUMNS = (
     "cpu_sender_s_per_gb",
     "cpu_receiver_s_per_gb", "cpu_softirq_s", "mptcp_verified", "started_at",
     # workload and engine modes
-    "workload", "send_mode", "recv_mode",
+    "workload", "send_mode", "recv_mode", "recv_lowat_kib",
     # latency workloads (rr, crr, rr_under_load): per-transaction latency
     "transactions", "transactions_per_s", "latency_us_p50", "latency_us_p90",
     "latency_us_p99", "latency_us_p999", "latency_us_max", "cpu_system_us_per_transaction",
@@ -58,6 +58,8 @@ EXTRA_COLUMNS = (
 #                                 rtt, snd_cwnd, total_retrans
 #   subflow_detail_server         the same, from the server's accepted socket
 #   subflow_share                 each subflow's share of the bytes acked
+#   calls {send, recv}            system calls of the native bulk loops (None for iperf3):
+#                                 bytes per call is what bufsize and recv_lowat_kib achieved
 #   window_s                      the sender's transfer window (CPU figures cover it);
 #                                 None for a driver without one (iperf3)
 #   noise                         other processes' and kernel threads' CPU s in the trial
@@ -96,8 +98,9 @@ EXTRA_COLUMNS = (
 #                                  missing_bytes} (bulk; missing = sent - received)
 #   tool {name, ...}              a second driver's own figures (iperf3: its cpu_* and
 #                                 retransmits), beside ours, and the commands it ran
-# Workload columns: `workload` is bulk|rr|crr|rr_under_load; send_mode / recv_mode are
-# None where no bulk flow runs (rr, crr); goodput_bps and expected_goodput_bps are None
+# Workload columns: `workload` is bulk|rr|crr|rr_under_load; send_mode / recv_mode /
+# recv_lowat_kib (SO_RCVLOWAT of the receiver, 0 when not set) are None where no bulk
+# flow runs (rr, crr); goodput_bps and expected_goodput_bps are None
 # for every non-bulk workload; cpu_system_us_per_transaction is None for rr_under_load
 # (its busy time is the load's).
 #

@@ -74,6 +74,7 @@
 
 #define COUNT(a) (sizeof(a) / sizeof(*(a)))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define NS_PER_MS 1000000ull
 #define DRAIN_NS (2000 * NS_PER_MS) /* how long to wait for late completions */
 #define POLL_MS 200                 /* each wait is bounded so deadlines and signals are seen */
@@ -787,7 +788,9 @@ struct receiver {
     int fd;
     enum recv_mode mode;
     uint64_t idle_timeout_ns;
-    size_t bufsize;
+    size_t bufsize;     /* bytes asked for per call: max(the sender's buffer, lowat) */
+    size_t period;      /* the sender's buffer size: the pattern's period */
+    int lowat;          /* SO_RCVLOWAT, 0: the kernel's default (wake on any byte) */
     char *buf;
     const char *call;
     int pipefd[2], devnull;
@@ -795,8 +798,13 @@ struct receiver {
     char *pattern; /* verification: the sender's period, NULL when off */
 };
 
+/* SO_RCVLOWAT batches the receiver's wake-ups: the kernel wakes it only
+ * once lowat bytes are queued (or at EOF), so one call moves a batch.  It
+ * is asked for explicitly and its refusal is an unsupported result. */
 static int recv_setup(struct receiver *r, struct loop *l)
 {
+    if (r->lowat && setsockopt(r->fd, SOL_SOCKET, SO_RCVLOWAT, &r->lowat, sizeof(r->lowat)) < 0)
+        return fail_mode(l, 1, "setsockopt(SO_RCVLOWAT)", errno);
     if (r->mode != RECV_SPLICE)
         return 0;
     if (pipe_open(r->pipefd, r->bufsize, &r->pipe_size, l))
@@ -873,7 +881,7 @@ static int recv_loop(void *args, struct loop *l)
         if (!l->first_ns)
             l->s.t0 = t;
         if (r->pattern)
-            check_chunk(&l->chk, r->pattern, r->bufsize, l->bytes, r->buf, (size_t)n);
+            check_chunk(&l->chk, r->pattern, r->period, l->bytes, r->buf, (size_t)n);
         rc = account(l, t, (uint64_t)n);
     }
     recv_release(r);
@@ -882,29 +890,31 @@ static int recv_loop(void *args, struct loop *l)
 
 static PyObject *bulk_recv(PyObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"fd", "bufsize", "interval_ns", "idle_timeout_ns", "mode", "verify_seed", NULL};
+    static char *kwlist[] = {"fd", "bufsize", "interval_ns", "idle_timeout_ns", "mode", "verify_seed",
+                             "lowat", NULL};
     struct receiver r = {.pipefd = {-1, -1}, .devnull = -1};
     unsigned long long interval = 100 * NS_PER_MS, idle = 10000 * NS_PER_MS;
     Py_ssize_t bufsize = 128 * 1024;
     const char *mode = "recv";
     PyObject *seed = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "i|nKKsO", kwlist, &r.fd, &bufsize, &interval, &idle,
-                                     &mode, &seed))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "i|nKKsOi", kwlist, &r.fd, &bufsize, &interval, &idle,
+                                     &mode, &seed, &r.lowat))
         return NULL;
     int m = parse_mode(mode, recv_mode_names, (int)COUNT(recv_mode_names));
     if (m < 0)
         return PyErr_Format(PyExc_ValueError, "unknown receive mode %s", mode);
-    if (bufsize <= 0 || interval == 0)
-        return PyErr_Format(PyExc_ValueError, "bufsize and interval must be positive");
+    if (bufsize <= 0 || interval == 0 || r.lowat < 0)
+        return PyErr_Format(PyExc_ValueError, "bufsize and interval must be positive, lowat not negative");
     if (seed != Py_None && m != RECV_COPY)
         return PyErr_Format(PyExc_ValueError, "verification needs the bytes: receive mode recv");
     r.mode = (enum recv_mode)m;
-    r.bufsize = (size_t)bufsize;
+    r.period = (size_t)bufsize;
+    r.bufsize = MAX((size_t)bufsize, (size_t)r.lowat);
     r.idle_timeout_ns = idle;
     struct loop l = {.s = {.interval_ns = interval}, .chk = {.on = seed != Py_None}};
     if (l.chk.on) {
         unsigned long long v = PyLong_AsUnsignedLongLong(seed);
-        if (PyErr_Occurred() || !(r.pattern = pattern_new(r.bufsize, v)))
+        if (PyErr_Occurred() || !(r.pattern = pattern_new(r.period, v)))
             return PyErr_Occurred() ? NULL : PyErr_NoMemory();
     }
     if (posix_memalign((void **)&r.buf, 4096, r.bufsize)) {
@@ -1543,7 +1553,7 @@ static PyMethodDef methods[] = {
      "seed=1, corrupt_at=-1)"},
     {"bulk_recv", FN(bulk_recv), KW,
      "bulk_recv(fd, bufsize=131072, interval_ns=100000000, idle_timeout_ns=10000000000, mode='recv', "
-     "verify_seed=None)"},
+     "verify_seed=None, lowat=0)"},
     {"rr_client", FN(rr_client), KW,
      "rr_client(fds, request=1, response=1, duration_ns=0, max_transactions=0, idle_timeout_ns, interval_ns)"},
     {"rr_server", FN(rr_server), KW, "rr_server(fds, request=1, response=1, idle_timeout_ns, interval_ns)"},

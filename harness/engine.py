@@ -111,12 +111,14 @@ def bulk_send(sock: socket.socket, *, duration_s: float = 0, max_bytes: int = 0,
 
 def bulk_recv(sock: socket.socket, *, bufsize: int = 128 * 1024, interval_ms: float = 100,
               idle_timeout_s: float = 10, mode: str = "recv",
-              verify_seed: int | None = None) -> dict:
+              verify_seed: int | None = None, lowat: int = 0) -> dict:
     """Receives to EOF; with verify_seed, checks every byte against the
-    sender's pattern (same seed, same bufsize)."""
+    sender's pattern (same seed, same bufsize).  lowat > 0 sets SO_RCVLOWAT:
+    the kernel wakes the receiver only once that many bytes are queued, and
+    each call asks for max(bufsize, lowat)."""
     return _engine.bulk_recv(sock.fileno(), bufsize=bufsize, interval_ns=int(interval_ms * 1e6),
                              idle_timeout_ns=int(idle_timeout_s * 1e9), mode=mode,
-                             verify_seed=verify_seed)
+                             verify_seed=verify_seed, lowat=lowat)
 
 
 def rr_client(socks: list[socket.socket], *, request: int, response: int,

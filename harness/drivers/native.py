@@ -30,7 +30,7 @@ class NativeDriver:
             "duration_s": p.duration_s, "max_bytes": p.max_bytes, "bufsize": p.bufsize,
             "interval_ms": p.interval_ms, "accept_timeout_s": 10.0,
             "idle_timeout_s": 10.0, "workload": p.workload, "send_mode": p.send_mode,
-            "recv_mode": p.recv_mode, "verify": p.verify, "seed": p.seed,
+            "recv_mode": p.recv_mode, "recv_lowat": p.recv_lowat, "verify": p.verify, "seed": p.seed,
             "corrupt_at": p.extra.get("corrupt_at", -1), "request_bytes": p.request_bytes,
             "response_bytes": p.response_bytes, "flows": p.flows, "load_flows": p.load_flows,
         }

@@ -21,7 +21,8 @@ def receive(conn: socket.socket, cfg: dict) -> dict:
     cpu0 = rusage_s()
     result = engine.bulk_recv(conn, bufsize=cfg["bufsize"], interval_ms=cfg["interval_ms"],
                               idle_timeout_s=cfg["idle_timeout_s"], mode=cfg["recv_mode"],
-                              verify_seed=cfg["seed"] if cfg["verify"] else None)
+                              verify_seed=cfg["seed"] if cfg["verify"] else None,
+                              lowat=cfg["recv_lowat"])
     cpu_s = rusage_s() - cpu0
     engine.raise_for(result, mode=f"receive mode {cfg['recv_mode']}")
     info = engine.introspect(conn)

@@ -70,6 +70,22 @@ def test_every_receive_mode_works_on_both_protocols(one_link, proto, mode):
     assert rec["bytes"] == rec["sender_send_bytes"] > 0
 
 
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_a_receive_low_water_mark_batches_the_receivers_calls_and_loses_nothing(one_link, proto):
+    """SO_RCVLOWAT of 1 MiB: each receive call asks for 1 MiB and the kernel
+    wakes the receiver for no less (but at the end), where the default
+    receiver gets at most its 128 KiB buffer per call.  Verification reads
+    the sender's 128 KiB pattern across the larger reads."""
+    plain = run(one_link, proto, recv_mode="trunc")
+    batched = run(one_link, proto, recv_lowat=1 << 20, verify=True)
+    assert batched["status"] == "ok", batched["reason"]
+    assert (batched["recv_lowat_kib"], plain["recv_lowat_kib"]) == (1024, 0)
+    v = batched["verify"]
+    assert v["mismatches"] == 0 and v["missing_bytes"] == 0 and v["checked_bytes"] == batched["bytes"] > 0
+    assert plain["bytes"] / plain["calls"]["recv"] <= 128 * 1024
+    assert batched["bytes"] / batched["calls"]["recv"] > 128 * 1024
+
+
 @pytest.mark.parametrize("mode", engine.ZERO_COPY_MODES)
 def test_zero_copy_over_veth_reports_copied_completions(one_link, mode):
     if ("tcp", mode) in REFUSED:

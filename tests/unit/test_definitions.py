@@ -96,7 +96,9 @@ def _with_workload(fields: str) -> str:
     ('send_mode = "sendmsg"', "unknown send mode 'sendmsg'; known: send, sendfile, splice"),
     ('recv_mode = "mmap"', "unknown receive mode 'mmap'"),
     ('kind = "rr", bytes = 1000', "`bytes` applies to bulk workloads only"),
-    ('kind = "crr", send_mode = "zerocopy"', "send_mode and recv_mode apply to bulk flows"),
+    ('kind = "crr", send_mode = "zerocopy"', "send_mode, recv_mode and recv_lowat_kib apply to bulk flows"),
+    ('kind = "rr", recv_lowat_kib = 256', "send_mode, recv_mode and recv_lowat_kib apply to bulk flows"),
+    ('recv_lowat_kib = 4096', "recv_lowat_kib: input should be less than or equal to 3072"),
     ('verify = true, recv_mode = "trunc"', "verify needs a bulk flow received with"),
     ('kind = "crr", flows = 2', "flows > 1 applies to rr and rr_under_load"),
     ('kind = "rr", request_bytes = 0', "request_bytes: input should be greater than or equal to 1"),
@@ -113,6 +115,9 @@ def test_workload_parameters_reach_the_trial():
     assert (p.workload, p.send_mode, p.flows, p.load_flows) == ("rr_under_load", "send", 1, 1)
     p = Catalog().scenario("mode-zerocopy").trial_params("tcp")
     assert p.send_mode == "zerocopy" and p.recv_mode == "recv" and not p.verify
+    assert p.recv_lowat == 0
+    p = Catalog().scenario("mode-recv-lowat").trial_params("mptcp")
+    assert (p.recv_mode, p.recv_lowat, p.bufsize) == ("trunc", 1 << 20, 128 * 1024)
 
 
 def test_placement_suite_sweeps_placements_on_the_single_link():

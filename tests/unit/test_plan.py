@@ -94,12 +94,17 @@ def test_driver_modes_apply_to_that_drivers_bulk_trials_only(write_defs):
     from bench.plan import build_plan
     defs = write_defs('[suite.s]\ndescription = "d"\nscenarios = ["single-link", "rr"]\n'
                       'drivers = ["native", "iperf3"]\n'
-                      'driver_modes = { native = { recv_mode = "trunc" } }\n')
+                      'driver_modes = { native = { recv_mode = "trunc", recv_lowat_kib = 512 } }\n')
     cat = Catalog([defs])
     plan = build_plan(cat, "s", [], None, None, None)
-    assert plan.params(cat.scenario("single-link"), "native", "tcp").recv_mode == "trunc"
-    assert plan.params(cat.scenario("single-link"), "iperf3", "tcp").recv_mode == "recv"
-    assert plan.params(cat.scenario("rr"), "native", "tcp").recv_mode == "recv"
+    native = plan.params(cat.scenario("single-link"), "native", "tcp")
+    assert (native.recv_mode, native.recv_lowat, native.send_mode) == ("trunc", 512 * 1024, "send")
+    iperf3 = plan.params(cat.scenario("single-link"), "iperf3", "tcp")
+    assert (iperf3.recv_mode, iperf3.recv_lowat) == ("recv", 0)
+    rr = plan.params(cat.scenario("rr"), "native", "tcp")
+    assert (rr.recv_mode, rr.recv_lowat) == ("recv", 0)
+    # What the run records: the modes given, not the fields left unset.
+    assert plan.as_dict()["driver_modes"] == {"native": {"recv_mode": "trunc", "recv_lowat_kib": 512}}
 
 
 def test_driver_modes_are_validated(write_defs):

@@ -111,6 +111,16 @@ def test_send_mode_matrix_shows_support_reasons_and_copied_completions():
             "trials): setsockopt(SO_ZEROCOPY): EOPNOTSUPP |") in text
 
 
+def test_a_receive_low_water_mark_is_its_own_row_of_the_mode_matrix():
+    trials = [*synthetic.paired("a", [1e9] * 2, [1e9] * 2, recv_mode="trunc", recv_lowat_kib=0),
+              *synthetic.paired("b", [1e9] * 2, [1e9] * 2, recv_mode="trunc", recv_lowat_kib=1024)]
+    for t in trials:
+        t["mode_support"] = {"recv": {"mode": "trunc", "status": "works", "reason": None}}
+    text = report.Report(synthetic.run(trials)).markdown()
+    assert "| recv: trunc | works | works |" in text
+    assert "| recv: trunc (SO_RCVLOWAT 1024 KiB) | works | works |" in text
+
+
 def test_fallbacks_and_skips_are_counted_never_averaged():
     trials = synthetic.paired("s", [10e6] * 4, [20e6] * 4,
                               statuses={("mptcp", i): "fallback" for i in range(4)})
