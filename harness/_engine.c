@@ -519,25 +519,28 @@ static void zc_wait(int fd)
 
 static ssize_t send_zerocopy(struct sender *s, struct loop *l, size_t pos, size_t len)
 {
-    for (;;) {
-        ssize_t n = send(s->fd, s->buf + pos, len, MSG_NOSIGNAL | MSG_ZEROCOPY);
-        if (n >= 0) {
-            l->zc.requests++;
-            if (zc_reap(s->fd, l))
-                return -2;
-            return n;
-        }
-        if (errno != ENOBUFS) {
-            s->call = "send(MSG_ZEROCOPY)";
-            return -1;
-        }
-        /* The socket's notification memory (optmem) is full: completions
-         * must be reaped before the kernel accepts another zero-copy send. */
-        l->zc.enobufs++;
-        zc_wait(s->fd);
-        if (zc_reap(s->fd, l))
-            return -2;
+    s->call = "send(MSG_ZEROCOPY)";
+    ssize_t n = send(s->fd, s->buf + pos, len, MSG_NOSIGNAL | MSG_ZEROCOPY);
+    if (n >= 0) {
+        l->zc.requests++;
+        return zc_reap(s->fd, l) ? -2 : n;
     }
+    if (errno != ENOBUFS)
+        return -1;
+    /* The socket's notification memory (optmem) is full: completions must
+     * be reaped before the kernel accepts another zero-copy send.  With
+     * none of ours outstanding it never will: the limit is too small. */
+    if (l->zc.completions >= l->zc.requests) {
+        fail_unsupported(l, s->call, ENOBUFS,
+                         "net.core.optmem_max leaves no room for one zero-copy notification");
+        return -2;
+    }
+    l->zc.enobufs++;
+    zc_wait(s->fd);
+    if (zc_reap(s->fd, l))
+        return -2;
+    errno = EAGAIN; /* the loop retries, within its deadline */
+    return -1;
 }
 
 static ssize_t send_splice(struct sender *s, size_t pos, size_t len)
