@@ -3,10 +3,10 @@ trials.  Built from a suite or the command line, recorded in results.json
 (as_dict) and rebuilt from there for a resume (from_dict)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.definitions import Catalog, DriverModes, Scenario
+from bench.definitions import Catalog, Scenario
 from bench.errors import InputError
 from harness import drivers
 from harness.drivers import TrialParams
@@ -44,9 +44,12 @@ class Plan:
                duration_s: float | None = None) -> TrialParams:
         """One trial's parameters: the scenario's, for this plan's duration,
         with the suite's engine modes for this driver."""
-        params = scenario.trial_params(protocol, duration_s or self.trial_duration(scenario))
-        modes = DriverModes.overrides(self.driver_modes.get(driver, {}))
-        return replace(params, **modes) if modes and params.workload == "bulk" else params
+        duration_s = duration_s or self.trial_duration(scenario)
+        modes = {k: v for k, v in self.driver_modes.get(driver, {}).items() if v is not None}
+        if modes and scenario.workload.kind == "bulk":
+            workload = scenario.workload.model_copy(update=modes)
+            scenario = scenario.model_copy(update={"workload": workload})
+        return scenario.trial_params(protocol, duration_s)
 
     def slots(self, scenario: Scenario) -> list[tuple[int, str, str]]:
         """(repeat, driver, protocol) in run order: within each repeat every
