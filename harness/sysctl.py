@@ -35,12 +35,12 @@ def check(values: dict[str, object], what: str) -> None:
 
 def _write_all(values: dict[str, object]) -> None:
     for key, value in values.items():
-        if not os.path.isfile(_path(key)):
-            raise TopologyError(f"sysctl {key} does not exist in this namespace; "
-                                "remove it from the scenario")
         try:
             with open(_path(key), "w") as f:
                 f.write(str(value))
+        except FileNotFoundError:
+            raise TopologyError(f"sysctl {key} does not exist in this namespace; "
+                                "remove it from the scenario") from None
         except OSError as exc:
             raise TopologyError(f"cannot set sysctl {key}={value}: {exc.strerror}; "
                                 "check the value is valid for this kernel") from None
