@@ -18,6 +18,8 @@ def catalog():
     """The built-in scenarios and suites."""
     from bench.definitions import Catalog
     return Catalog()
+
+
 IS_ROOT = os.geteuid() == 0
 
 

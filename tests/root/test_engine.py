@@ -3,8 +3,6 @@ driver and the record builder: every mode x protocol works or reports the
 expected `unsupported`, data verification catches a damaged byte, latency
 workloads count and order what they measure, and MPTCP's per-subflow
 figures add up."""
-import os
-
 import pytest
 
 import onetrial
@@ -23,7 +21,7 @@ if not engine.LIBURING:
 
 def _topology(catalog, name: str, tag: str):
     s = catalog.scenario(name)
-    with Topology(s.topology(), f"mpb-test{os.getpid()}{tag}") as topo:
+    with Topology(s.topology(), onetrial.prefix(tag)) as topo:
         yield s, topo
 
 
@@ -101,7 +99,7 @@ def _optmem(write_defs, optmem: int):
     cat = Catalog([write_defs('[scenario.tight]\ndescription = "d"\nlinks = [{}]\n'
                               f'sysctls = {{ "net.core.optmem_max" = {optmem} }}\n')])
     s = cat.scenario("tight")
-    return s, Topology(s.topology(), f"mpb-test{os.getpid()}optmem{optmem}")
+    return s, Topology(s.topology(), onetrial.prefix(f"optmem{optmem}"))
 
 
 def test_zerocopy_waits_for_completions_when_the_kernel_refuses_with_enobufs(write_defs):
@@ -170,7 +168,7 @@ def test_crr_makes_one_real_connection_per_transaction(one_link, catalog, proto)
 
 def test_rr_under_load_sees_the_queue(catalog):
     s = catalog.scenario("rr-under-load")
-    with Topology(s.topology(), f"mpb-test{os.getpid()}rul") as topo:
+    with Topology(s.topology(), onetrial.prefix("rul")) as topo:
         rec = run((s, topo), "tcp", duration=2.0)
     assert rec["status"] == "ok", rec["reason"]
     assert rec["latency_us_p50"] > rec["latency_unloaded"]["latency_us_p50"]

@@ -1,5 +1,4 @@
 """Real namespaces: build, route, shape, read back, and remove."""
-import os
 import signal
 import socket
 import subprocess
@@ -11,10 +10,7 @@ import pytest
 from harness import netns, sockinfo
 from harness.errors import TopologyError
 from harness.topology import LinkSpec, Topology, TopologySpec
-
-
-def prefix(tag: str) -> str:
-    return f"mpb-test{os.getpid()}{tag}"
+from onetrial import prefix
 
 
 def test_two_link_topology_comes_up_and_goes_away_completely():

@@ -1,6 +1,4 @@
 """Real trials on real namespaces, through the driver and the record builder."""
-import os
-
 import pytest
 
 import onetrial
@@ -15,7 +13,7 @@ def run(topo, scenario, proto, duration=3.0, **override):
 def test_tcp_on_a_50_mbit_link_gets_85_to_100_percent_of_it(catalog, write_defs):
     cat = Catalog([write_defs('[scenario.one]\ndescription = "d"\nlinks = [{ rate_mbit = 50 }]\n')])
     s = cat.scenario("one")
-    with Topology(s.topology(), f"mpb-test{os.getpid()}tcp") as topo:
+    with Topology(s.topology(), onetrial.prefix("tcp")) as topo:
         rec = run(topo, s, "tcp")
     assert rec["status"] == "ok", rec["reason"]
     assert 0.85 * 50e6 <= rec["goodput_bps"] <= 50e6
@@ -24,7 +22,7 @@ def test_tcp_on_a_50_mbit_link_gets_85_to_100_percent_of_it(catalog, write_defs)
 @pytest.mark.parametrize("name", ["aggregate-2x", "aggregate-2x-ipv6"])
 def test_mptcp_over_two_shaped_links_uses_both(catalog, name):
     s = catalog.scenario(name)
-    with Topology(s.topology(), f"mpb-test{os.getpid()}agg{s.family}") as topo:
+    with Topology(s.topology(), onetrial.prefix(f"agg{s.family}")) as topo:
         rec = run(topo, s, "mptcp")
     assert rec["status"] == "ok", rec["reason"]
     assert rec["mptcp_verified"] and rec["subflows"] == 2
@@ -53,7 +51,7 @@ def _client(s, link):
 
 def test_a_crashing_worker_makes_a_failed_trial_with_its_reason(catalog):
     s = catalog.scenario("single-link")
-    with Topology(s.topology(), f"mpb-test{os.getpid()}crash") as topo:
+    with Topology(s.topology(), onetrial.prefix("crash")) as topo:
         rec = run(topo, s, "tcp", duration=1.0, cpu_sender=4096)
         ok = run(topo, s, "tcp", duration=1.0)
     assert rec["status"] == "failed"

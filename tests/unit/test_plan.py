@@ -90,8 +90,6 @@ def test_suite_durations_must_name_its_scenarios(write_defs):
 
 
 def test_driver_modes_apply_to_that_drivers_bulk_trials_only(write_defs):
-    from bench.definitions import Catalog
-    from bench.plan import build_plan
     defs = write_defs('[suite.s]\ndescription = "d"\nscenarios = ["single-link", "rr"]\n'
                       'drivers = ["native", "iperf3"]\n'
                       'driver_modes = { native = { recv_mode = "trunc", recv_lowat_kib = 512 } }\n')
@@ -108,9 +106,6 @@ def test_driver_modes_apply_to_that_drivers_bulk_trials_only(write_defs):
 
 
 def test_driver_modes_are_validated(write_defs):
-    import pytest
-    from bench.definitions import Catalog
-    from bench.errors import InputError
     for table, fragment in (('driver_modes = { native = { recv_mode = "telepathy" } }', "receive mode"),
                             ('driver_modes = { iperf3 = { recv_mode = "trunc" } }', "not one of the suite's drivers")):
         defs = write_defs(f'[suite.s]\ndescription = "d"\nscenarios = ["single-link"]\n{table}\n')
