@@ -1274,7 +1274,7 @@ static PyObject *run_latency(loop_fn fn, struct rr *a, int nflows, uint64_t inte
         free(a->fds);
         return PyErr_Format(PyExc_ValueError, "request, response and interval must be positive");
     }
-    size_t size = a->req > a->resp ? a->req : a->resp;
+    size_t size = MAX(a->req, a->resp);
     a->rx = malloc(size);
     a->tx = malloc(size);
     l.per_flow = calloc((size_t)nflows, sizeof(uint64_t));
