@@ -1,11 +1,22 @@
-"""Reading and writing sysctls inside a namespace (never the root one)."""
+"""Reading and writing sysctls inside a namespace (never the root one).
+
+Only a sysctl that belongs to a network namespace may be written: kernel.*,
+vm.*, fs.* and some net.* keys are visible (and writable) from inside a
+namespace but are the host's.  Which keys are per-namespace is asked of the
+running kernel (see scope()), never taken from a list.
+"""
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 
-from harness import netns, sysinfo
-from harness.errors import CapabilityError, TopologyError
+from harness import _engine, netns, sysinfo
+from harness.errors import CapabilityError, HarnessError, TopologyError
+
+KEY = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+PER_NETNS, GLOBAL, ROOT_ONLY, MISSING = "per-netns", "global", "root-only", "missing"
 
 # Sysctls whose value must be one the kernel lists as available (a
 # scheduler or path manager that is not built in cannot be loaded on demand).
@@ -17,15 +28,84 @@ def _path(key: str) -> str:
     return "/proc/sys/" + key.replace(".", "/")
 
 
-def check(values: dict[str, object], what: str) -> None:
-    """Refuse, before anything is made, a sysctl of `what` this kernel does
-    not have or a choice it does not offer (read from this process's
-    namespace: the keys and the choices are the kernel's, the same in every
-    namespace)."""
-    for key, value in values.items():
-        if not os.path.isfile(_path(key)):
+class HostSysctlError(HarnessError):
+    """A sysctl that is not per network namespace: writing it changes the host."""
+
+
+def scope(key: str) -> str:
+    """Where `key` lives on the running kernel: PER_NETNS, GLOBAL (one value
+    shared by every namespace), ROOT_ONLY (registered in the root namespace
+    only) or MISSING.
+
+    The kernel gives each namespace its own sysctl table entries for what it
+    registers per namespace, and /proc/sys shows a namespace its own entries:
+    the same key seen from a new namespace is then another inode, while a
+    global key is the very same one.  The root namespace's file is held open
+    meanwhile, so its inode number cannot be reused."""
+    return _scopes((key,))[key] if KEY.fullmatch(key) else MISSING
+
+
+@functools.cache
+def _scopes(keys: tuple[str, ...]) -> dict[str, str]:
+    held = {}
+    try:
+        for key in keys:
+            if os.path.isfile(_path(key)):
+                held[key] = os.open(_path(key), os.O_PATH)
+
+        def look() -> dict[str, str]:
+            _engine.unshare_net()   # a new, nameless namespace: gone with the thread
+            return {key: _scope_here(key, held.get(key)) for key in keys}
+
+        try:
+            return netns._in_thread(look, "sysctl-scope")
+        except PermissionError:
+            raise CapabilityError("telling per-namespace sysctls from the host's needs a new "
+                                  "network namespace: run as root") from None
+    finally:
+        for fd in held.values():
+            os.close(fd)
+
+
+def _scope_here(key: str, root_fd: int | None) -> str:
+    here = os.stat(_path(key)) if os.path.isfile(_path(key)) else None
+    if root_fd is None:
+        return PER_NETNS if here is not None else MISSING
+    if here is None:
+        return ROOT_ONLY
+    return GLOBAL if os.fstat(root_fd).st_ino == here.st_ino else PER_NETNS
+
+
+def require_per_netns(keys, what: str) -> None:
+    """Refuse a key that is not the namespace's own (HostSysctlError), or
+    that the kernel does not have (CapabilityError)."""
+    for key in keys:
+        if not KEY.fullmatch(key):
+            raise HostSysctlError(f"{what}: {key!r} is not a sysctl name (dot-separated "
+                                  "letters, digits, '_' and '-'); fix the key")
+    scopes = _scopes(tuple(sorted(keys)))
+    for key in keys:
+        where = scopes[key]
+        if where == MISSING:
             raise CapabilityError(f"{what}: sysctl {key} does not exist on this kernel; "
                                   "remove it from the scenario or run on a kernel that has it")
+        if where == GLOBAL:
+            raise HostSysctlError(f"{what}: sysctl {key} is not per network namespace on this "
+                                  "kernel (every namespace shares the host's value, so setting "
+                                  "it would change the host); remove it from the scenario")
+        if where == ROOT_ONLY:
+            raise HostSysctlError(f"{what}: sysctl {key} exists only in the root network "
+                                  "namespace on this kernel (a host-wide setting); remove it "
+                                  "from the scenario")
+
+
+def check(values: dict[str, object], what: str) -> None:
+    """Refuse, before anything is made, a sysctl of `what` that is not per
+    network namespace, that this kernel does not have, or a choice it does
+    not offer (the keys and the choices are the kernel's, the same in every
+    namespace)."""
+    require_per_netns(values, what)
+    for key, value in values.items():
         listed = sysinfo.read_text(_path(CHOICES[key])) if key in CHOICES else None
         if listed is not None and str(value).strip() not in listed.split():
             raise CapabilityError(f"{what}: sysctl {key}={value}: this kernel offers "
@@ -69,6 +149,7 @@ def _read_all(patterns: list[str]) -> dict[str, str]:
 
 def write(ns: str, values: dict[str, object]) -> None:
     if values:
+        require_per_netns(values, f"namespace {ns}")
         netns.call_in(ns, _write_all, dict(values))
 
 

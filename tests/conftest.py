@@ -4,6 +4,7 @@ every root test checks that it left no namespace behind."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,21 @@ def _someone_elses(name: str) -> bool:
     from harness import cleanup, runs
     entry = runs.entry(cleanup.owner_of(name))
     return bool(entry) and entry["pid"] != os.getpid() and runs.is_live(cleanup.owner_of(name))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def root_namespace_unchanged_by_the_session():
+    """After the whole session, the root namespace is what it was before it:
+    all of /proc/sys, links, addresses, routes, rules, qdiscs, nftables and
+    iptables (tests/root/rootns.py)."""
+    if not IS_ROOT:
+        yield
+        return
+    sys.path.insert(0, str(Path(__file__).parent / "root"))
+    import rootns
+    before = rootns.snapshot()
+    yield
+    rootns.assert_unchanged(before)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,5 +1,6 @@
 """The root namespace, snapshotted: a run (finished, interrupted or
-killed) must leave it exactly as it was.  Sysctls under net.*, links,
+killed) must leave it exactly as it was.  Every sysctl (all of /proc/sys:
+kernel.*, vm.* and fs.* can be written from inside a namespace), links,
 addresses, routes of every table, policy rules, qdiscs, the nftables
 ruleset and the iptables rules, as plain data; counters and timers that
 move on their own are dropped."""
@@ -10,19 +11,25 @@ import os
 import re
 import subprocess
 
-# Sysctls that are counters, not settings.
-VOLATILE_SYSCTLS = {"net.netfilter.nf_conntrack_count"}
+# Sysctls that are counters or state the kernel moves on its own, not settings.
+VOLATILE_SYSCTLS = {"net.netfilter.nf_conntrack_count", "fs.dentry-state", "fs.inode-nr",
+                    "fs.inode-state", "fs.file-nr", "fs.aio-nr", "kernel.ns_last_pid",
+                    "kernel.random.uuid", "kernel.random.entropy_avail", "kernel.pty.nr",
+                    "kernel.warn_count", "kernel.oops_count",
+                    # lowered by the kernel itself when perf sampling takes too long
+                    "kernel.perf_event_max_sample_rate", "kernel.perf_cpu_time_max_percent"}
+VOLATILE_PREFIXES = ("fs.quota.",)
 VOLATILE_KEYS = {"valid_life_time", "preferred_life_time", "expires", "stats", "stats64",
                  "used", "lastused"}
 
 
 def _sysctls() -> dict[str, str]:
     out = {}
-    for dirpath, _, files in os.walk("/proc/sys/net"):
+    for dirpath, _, files in os.walk("/proc/sys"):
         for name in files:
             path = os.path.join(dirpath, name)
             key = path[len("/proc/sys/"):].replace("/", ".")
-            if key in VOLATILE_SYSCTLS:
+            if key in VOLATILE_SYSCTLS or key.startswith(VOLATILE_PREFIXES):
                 continue
             try:
                 with open(path) as f:
