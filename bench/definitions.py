@@ -14,8 +14,9 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
                       model_validator)
 
+from bench import names
 from bench.errors import InputError
-from harness import addressing, engine, pathmanager
+from harness import addressing, engine, pathmanager, sysctl
 from harness.drivers import TrialParams
 from harness.drivers import names as driver_names
 from harness.events import LinkEvent
@@ -25,10 +26,12 @@ BUILTIN_DIRS = (Path(__file__).parent / "scenarios", Path(__file__).parent / "su
 MAX_RATE_MBIT = 32_000  # tbf's 32-bit byte rate tops out near 34 Gbit/s
 PLACEMENTS = {"split": (0, 1), "same": (0, 0), "none": (None, None)}
 MAX_MESSAGE = 1 << 20     # RR request/response sizes
+MAX_DURATION_S = 3600     # one trial; the CLI's --duration takes the same bounds
+MAX_REPEAT, MAX_WARMUP = 1000, 100
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Link(_Model):
@@ -115,6 +118,22 @@ def _known(what: str, value: str, known: tuple[str, ...]) -> str:
 # max (measured: 40 MiB asked, 16 MiB set, under this machine's 32 MiB; the
 # kernel's own default max is at most 6 MiB): 3 MiB is honoured under both.
 RECV_LOWAT_MAX_KIB = 3072
+# A key is checked against the running kernel before a run (harness.sysctl:
+# only per-namespace keys); here only its form and the value's.
+SysctlKey = Annotated[str, Field(pattern=f"^{sysctl.KEY.pattern}$", max_length=256)]
+SysctlValue = Annotated[int | str, AfterValidator(lambda v: _sysctl_value(v))]
+
+
+def _sysctl_value(value: int | str) -> int | str:
+    if isinstance(value, int) and not -(1 << 63) <= value < 1 << 64:
+        raise ValueError(f"sysctl value {value} does not fit in 64 bits")
+    if isinstance(value, str) and (len(value) > 4096 or
+                                   not all(c.isprintable() or c == "\t" for c in value)):
+        raise ValueError("a sysctl value is one line of printable text (at most 4096 "
+                         "characters)")
+    return value
+
+
 SendMode = Annotated[str, AfterValidator(lambda v: _known("send mode", v, engine.SEND_MODES))]
 RecvMode = Annotated[str, AfterValidator(lambda v: _known("receive mode", v, engine.RECV_MODES))]
 
@@ -139,7 +158,7 @@ class Workload(_Model):
     per interval.  0: the kernel's default (wake on any byte).
     """
     kind: Literal["bulk", "rr", "crr", "rr_under_load"] = "bulk"
-    duration_s: float = Field(5.0, gt=0, le=3600)
+    duration_s: float = Field(5.0, gt=0, le=MAX_DURATION_S)
     bytes: int | None = Field(None, gt=0)
     bufsize_kib: int = Field(128, ge=1, le=16384)
     interval_ms: float = Field(100, ge=10, le=10_000)
@@ -211,7 +230,7 @@ class Scenario(_Model):
     mptcp: MptcpDef = MptcpDef()
     cpu: Cpu = Cpu()
     protocols: tuple[Literal["tcp", "mptcp"], ...] = ("tcp", "mptcp")
-    sysctls: dict[str, str | int] = {}
+    sysctls: dict[SysctlKey, SysctlValue] = {}
     server_protocol: Literal["tcp", "mptcp"] | None = None   # None: the trial's protocol
     middlebox: Middlebox = Middlebox()
     events: tuple[EventDef, ...] = ()
@@ -291,10 +310,10 @@ class Suite(_Model):
     name: str = ""
     description: str
     scenarios: tuple[str, ...] = Field(min_length=1)
-    repeat: int = Field(5, ge=1, le=1000)
+    repeat: int = Field(5, ge=1, le=MAX_REPEAT)
     min_repeat: int = Field(1, ge=1, le=1000)   # below this, no conclusion is supported
-    warmup: int = Field(1, ge=0, le=100)
-    duration_s: float | None = Field(None, gt=0, le=3600)
+    warmup: int = Field(1, ge=0, le=MAX_WARMUP)
+    duration_s: float | None = Field(None, gt=0, le=MAX_DURATION_S)
     drivers: tuple[str, ...] = Field(("native",), min_length=1)   # interleaved per repeat
     durations: dict[str, Annotated[float, Field(gt=0, le=3600)]] = {}   # per scenario, over duration_s
     driver_modes: dict[str, DriverModes] = {}
@@ -333,14 +352,7 @@ class Catalog:
                                      f"{', '.join(sorted(self.scenarios))}")
 
     def _load(self, path: Path) -> None:
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such scenario file") from None
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"{path}: not valid TOML ({exc})") from None
+        data = _read_toml(path)
         unknown = set(data) - {"scenario", "suite"}
         if unknown:
             raise InputError(f"{path}: unknown top-level table(s) {', '.join(sorted(unknown))}; "
@@ -349,7 +361,11 @@ class Catalog:
             raise InputError(f"{path}: no [scenario.<name>] or [suite.<name>] table in it")
         for kind, model, store in (("scenario", Scenario, self.scenarios),
                                    ("suite", Suite, self.suites)):
-            for name, table in data.get(kind, {}).items():
+            tables = data.get(kind, {})
+            if not isinstance(tables, dict):
+                raise InputError(f"{path}: `{kind}` must be a table of [{kind}.<name>] tables")
+            for name, table in tables.items():
+                names.check(kind, name, f"{path}: ")
                 if not isinstance(table, dict):
                     raise InputError(f"{path}: {kind} {name!r} must be a table")
                 key = f"{kind}:{name}"
@@ -372,6 +388,31 @@ class Catalog:
         return self.suites[name]
 
 
+MAX_FILE = 1 << 20    # definitions are text a person writes: 1 MiB is plenty
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE + 1)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such scenario file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
+    if len(raw) > MAX_FILE:
+        raise InputError(f"{path}: larger than {MAX_FILE >> 20} MiB; a definitions file is "
+                         "a short TOML text")
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); a definitions file is "
+                         "a TOML text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply to be a definitions file") from None
+
+
 def _validate(model, table: dict, path: Path, kind: str, name: str):
     try:
         return model.model_validate(table)
@@ -385,5 +426,5 @@ def _validate(model, table: dict, path: Path, kind: str, name: str):
         elif err["type"] == "value_error":
             msg = (f"{where}: " if err["loc"] else "") + str(err["ctx"]["error"])
         else:
-            msg = f"{where}: {err['msg'].lower()} (got {err.get('input')!r})"
+            msg = f"{where}: {err['msg'].lower()} (got {names._shown(err.get('input'))})"
         raise InputError(f"{path}: {kind} {name!r}: {msg}") from None

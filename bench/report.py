@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import analysis, crosscheck, html, sections
+from bench import analysis, crosscheck, html, names, sections
 from bench.analysis import RATIO, RunData
 from bench.metrics import HEADLINE, METRICS
 from bench.rundir import REPORT, write_atomic
@@ -47,7 +47,7 @@ class Report:
     def figure(self, name: str, alt: str, png: bytes | None) -> list[str]:
         if png is None:
             return []
-        path = f"{PLOTS}/{name}.png"
+        path = names.file_in(PLOTS, name, ".png").as_posix()
         self.figures[path] = png
         return ["", f"![{alt}]({path})", ""]
 

@@ -15,12 +15,12 @@ import platform
 import time
 from pathlib import Path
 
-from bench import schema
+from bench import names, schema
 from bench.definitions import Catalog
 from bench.errors import InputError
 from bench.orchestrator import Run
 from bench.plan import Plan, trial_key
-from bench.rundir import RESULTS, RunDir, read_journal
+from bench.rundir import JOURNAL, RESULTS, RunDir, read_journal
 from harness import runs
 
 
@@ -91,8 +91,9 @@ def prepare(run_dir: Path, progress, argv: list[str]) -> Run:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: no such run directory")
+    names.check("run", run_dir.name, f"cannot resume {run_dir}: ")
     plan, doc = load(run_dir)
-    journal = read_journal(run_dir)
+    journal = schema.check_trials(read_journal(run_dir), str(run_dir / JOURNAL))
     kept = [t for t in journal if t["status"] != "interrupted"]
     meta = doc["metadata"]
     meta.setdefault("resumes", []).append({

@@ -39,6 +39,17 @@ SCENARIO = '[scenario.x]\ndescription = "d"\nlinks = [{ rate_mbit = 10 }]\n'
      "scenario 'x': sysctl net.mptcp.no_such_knob does not exist on this kernel"),
     (SCENARIO + 'sysctls = { "net.mptcp.scheduler" = "no-such-scheduler" }\n', ["--scenario", "x"],
      "scenario 'x': sysctl net.mptcp.scheduler=no-such-scheduler: this kernel offers "),
+    # Sysctls that are not the namespace's own: the host's, whatever a suite says.
+    (SCENARIO + 'sysctls = { "kernel.panic" = "7" }\n', ["--scenario", "x"],
+     "scenario 'x': sysctl kernel.panic is not per network namespace on this kernel"),
+    (SCENARIO + 'sysctls = { "vm.swappiness" = 1 }\n'
+     '[suite.s]\ndescription = "d"\nscenarios = ["x"]\n', ["--suite", "s"],
+     "scenario 'x': sysctl vm.swappiness is not per network namespace on this kernel"),
+    (SCENARIO + 'sysctls = { "net.ipv4.tcp_mem" = "1 2 3" }\n', ["--scenario", "x"],
+     "scenario 'x': sysctl net.ipv4.tcp_mem exists only in the root network namespace"),
+    (SCENARIO.replace("[scenario.x]", '[scenario."../../etc"]'), ["--scenario", "../../etc"],
+     "scenario name '../../etc' is not allowed"),
+    (SCENARIO, ["--scenario", "x", "--duration", "nan"], "argument --duration: 'nan'"),
     (SCENARIO, ["--scenario", "x", "--driver", "carrier-pigeon"], "unknown driver 'carrier-pigeon'"),
     (SCENARIO, ["--scenario", "x", "--out", "/proc/version/reports"],
      "cannot write run results under /proc/version/reports"),
