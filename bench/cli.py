@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
+import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from bench import analysis, compare, doctor, export, gate, orchestrator, report, resume, vmlane
-from bench.definitions import Catalog
+from bench.definitions import MAX_DURATION_S, MAX_REPEAT, MAX_WARMUP, Catalog
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from bench.plan import build_plan
 from bench.progress import RunProgress
@@ -25,6 +28,47 @@ from bench.rundir import RunDir, check_writable, new_run_id
 from harness import cleanup
 from harness.drivers import names as driver_names
 from harness.errors import HarnessError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with whole option names only (an abbreviation such as --ke
+    would slip past the VM lane's filtering of its own options) and a usage
+    error in one line, exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _number(low: float, high: float, whole: bool = False, above_low: bool = False):
+    """An argparse type: a finite number within [low, high] (or (low, high])."""
+    def parse(text: str):
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a {'whole ' if whole else ''}number") from None
+        if not math.isfinite(value) or value > high or value < low or (above_low and value == low):
+            bound = f"above {low:g}" if above_low else f"from {low:g}"
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a number "
+                                             f"{bound} up to {high:g}")
+        return value
+    return parse
+
+
+def _path(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a directory")
+    return Path(text)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("mptcp-bench")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _plan_args(p: argparse.ArgumentParser) -> None:
@@ -38,24 +82,30 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
 def _vm_args(p: argparse.ArgumentParser, help: str, default: str | None = None) -> None:
     p.add_argument("--kernel", default=default, metavar="IMAGE", help=help)
     p.add_argument("--kvm", action="store_true", help="use KVM (only when the host can boot IMAGE)")
-    p.add_argument("--vm-timeout", type=float, metavar="S", help="give up on the VM after S seconds")
+    p.add_argument("--vm-timeout", type=_number(0, 7 * 86400, above_low=True), metavar="S",
+                   help="give up on the VM after S seconds")
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m bench", description=(
+    ap = Parser(prog="python -m bench", description=(
         "Benchmark MPTCP against TCP on namespaced multi-link topologies."))
+    ap.add_argument("--version", action="version", version=f"mptcp-bench {_version()}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a suite and write a run directory")
     _plan_args(run)
-    run.add_argument("--repeat", type=int, metavar="N", help="paired repeats per scenario")
-    run.add_argument("--warmup", type=int, metavar="N", help="warm-up pairs per scenario")
-    run.add_argument("--duration", type=float, metavar="S", help="seconds per trial")
+    run.add_argument("--repeat", type=_number(1, MAX_REPEAT, whole=True), metavar="N",
+                     help="paired repeats per scenario")
+    run.add_argument("--warmup", type=_number(0, MAX_WARMUP, whole=True), metavar="N",
+                     help="warm-up pairs per scenario")
+    run.add_argument("--duration", type=_number(0, MAX_DURATION_S, above_low=True), metavar="S",
+                     help="seconds per trial")
     run.add_argument("--driver", action="append", metavar="NAME",
                      help=f"traffic driver: {', '.join(driver_names())} (repeatable: the drivers' "
                           "trials are interleaved per repeat; default: the suite's, or native)")
-    run.add_argument("--out", metavar="DIR", help="where run directories go (default: reports)")
-    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+    run.add_argument("--out", type=_path, metavar="DIR",
+                     help="where run directories go (default: reports)")
+    run.add_argument("--resume", type=_path, metavar="RUN_DIR",
                      help="continue an interrupted run from its journal, with its own plan")
     _vm_args(run, "run the suite inside a VM booted from IMAGE (vmlinuz path, or auto)")
 
@@ -72,7 +122,7 @@ def parser() -> argparse.ArgumentParser:
     vm.add_argument("vm_command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
     rep = sub.add_parser("report", help="re-render report.md and report.html of a run directory")
-    rep.add_argument("run_dir", type=Path)
+    rep.add_argument("run_dir", type=_path)
 
     cmp = sub.add_parser("compare", help="compare a candidate run with a base run")
     _compare_args(cmp)
@@ -84,25 +134,20 @@ def parser() -> argparse.ArgumentParser:
                              f"{m}={p:g}" for m, p in gate.default_thresholds().items() if p) + ")")
 
     exp = sub.add_parser("export", help="export a run for pyperf, as CSV or as Parquet")
-    exp.add_argument("run_dir", type=Path)
+    exp.add_argument("run_dir", type=_path)
     exp.add_argument("--pyperf", action="store_true", help="pyperf JSON (pyperf compare_to/stats/hist)")
     exp.add_argument("--csv", action="store_true", help="tidy CSV tables")
     exp.add_argument("--parquet", action="store_true", help="tidy Parquet tables")
-    exp.add_argument("--out", type=Path, metavar="DIR", help="default: RUN_DIR/export")
+    exp.add_argument("--out", type=_path, metavar="DIR", help="default: RUN_DIR/export")
     return ap
 
 
 def _compare_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("base", type=Path, metavar="BASE", help="base run directory")
-    p.add_argument("cand", type=Path, metavar="CAND", help="candidate run directory")
+    p.add_argument("base", type=_path, metavar="BASE", help="base run directory")
+    p.add_argument("cand", type=_path, metavar="CAND", help="candidate run directory")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--force", action="store_true",
                    help="compare even when the runs measured different things")
-
-
-def _positive(name: str, value, allow_zero: bool = False) -> None:
-    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
-        raise InputError(f"--{name} must be {'zero or ' if allow_zero else ''}positive, not {value}")
 
 
 PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "duration", "driver",
@@ -112,13 +157,10 @@ PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "durat
 def cmd_run(args, console: Console) -> int:
     if args.resume:
         return cmd_resume(args, console)
-    _positive("repeat", args.repeat)
-    _positive("warmup", args.warmup, allow_zero=True)
-    _positive("duration", args.duration)
     catalog = Catalog(args.scenario_file)
     plan = build_plan(catalog, args.suite, args.scenario, args.repeat, args.warmup,
                                    args.duration, args.driver, args.scenario_file)
-    out = Path(args.out or "reports")
+    out = args.out or Path("reports")
     check_writable(out)
     if args.kernel:
         return _run_in_vm(args, plan, out)
@@ -256,7 +298,10 @@ COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "clean": cmd
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:     # usage error (2), --help or --version (0)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     err = Console(stderr=True, soft_wrap=True)
     # Tables are output (stdout); a run's progress and errors go to stderr.
     console = err if args.command == "run" else Console()
@@ -265,9 +310,22 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, HarnessError) as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
         return EXIT_BAD_INPUT
+    except subprocess.TimeoutExpired as exc:
+        err.print(f"error: {_command(exc.cmd)} gave no answer within {exc.timeout:g} s; check "
+                  "that the machine is not overloaded and try again", markup=False,
+                  highlight=False)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:     # before a run's own signal handling is in place
         err.print("interrupted")
         return 128 + signal.SIGINT
+
+
+def _command(cmd) -> str:
+    words = [str(c) for c in cmd] if isinstance(cmd, (list, tuple)) else [str(cmd)]
+    if words[:1] == ["nsenter"] and "--" in words:     # netns.command(): name the tool
+        words = words[words.index("--") + 1:]
+        return f"`{' '.join(words)[:80]}` (in a namespace)"
+    return f"`{' '.join(words)[:80]}`"
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def parse_thresholds(specs: list[str]) -> dict[str, float | None]:
             value = float(pct.rstrip("%"))
         except ValueError:
             value = -1.0
-        if not value >= 0:
+        if not 0 <= value < float("inf"):
             raise InputError(f"--max-regression {spec!r}: the threshold must be a percentage "
                              "≥ 0 (e.g. goodput_bps=5) or 'off'")
         out[name] = value

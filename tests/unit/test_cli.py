@@ -12,8 +12,8 @@ def out(tmp_path):
 @pytest.mark.parametrize("args, fragment", [
     (["run", "--suite", "nope"], "unknown suite 'nope'"),
     (["run", "--scenario", "nope"], "unknown scenario 'nope'"),
-    (["run", "--repeat", "0"], "--repeat must be positive"),
-    (["run", "--duration", "-1"], "--duration must be positive"),
+    (["run", "--repeat", "0"], "argument --repeat: '0' is out of range"),
+    (["run", "--duration", "-1"], "argument --duration: '-1' is out of range"),
     (["run", "--driver", "carrier-pigeon"], "unknown driver 'carrier-pigeon'"),
     (["doctor", "--suite", "nope"], "unknown suite 'nope'"),
 ])
