@@ -112,7 +112,10 @@ def _csv_table(path: Path, head: dict) -> pd.DataFrame | None:
             return None
         df = pd.read_csv(csv, dtype={c: object for c in TEXT}, keep_default_na=False,
                          na_values=[""])
-    except (OSError, ValueError):
+        for c in schema.NUMERIC_COLUMNS:    # a damaged numeric column raises here
+            if c in df and df[c].dtype == object:
+                pd.to_numeric(df[c].dropna(), errors="raise")
+    except (OSError, ValueError, KeyError, TypeError):   # damaged: results.json decides
         return None
     if len(df) and df["run_id"].iloc[0] != head["run_id"]:
         return None

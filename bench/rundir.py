@@ -120,14 +120,16 @@ def read_journal(path: Path) -> list[dict]:
     """Trials from a journal; a torn last line (a crash mid-write) is skipped."""
     out = []
     try:
-        lines = (path / JOURNAL).read_text().splitlines()
+        lines = (path / JOURNAL).read_text(errors="replace").splitlines()
     except FileNotFoundError:
         return out
     for line in lines:
         try:
-            out.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
             continue
+        if isinstance(record, dict):
+            out.append(record)
     return out
 
 

@@ -16,8 +16,11 @@ History:
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
+from typing import TypedDict
 
+from bench import names
 from bench.errors import InputError
 
 SCHEMA_VERSION = 1
@@ -25,29 +28,71 @@ SCHEMA_VERSION = 1
 STATUSES = ("ok", "fallback", "partial", "stalled", "failed", "unsupported", "skipped",
             "interrupted")
 
-# One row per trial; every record has these keys (None when not applicable).
-CORE_COLUMNS = (
-    "run_id", "scenario", "protocol", "driver", "repeat", "seq", "status", "reason",
-    "duration_s", "bytes", "goodput_bps", "cpu_sender_s", "cpu_receiver_s", "cpu_system_s",
-    "cpu_system_s_per_gb", "subflows", "retransmits",
-)
+class CoreColumns(TypedDict):
+    """One row per trial; every record has these keys (None when not applicable)."""
+    run_id: str
+    scenario: str
+    protocol: str
+    driver: str
+    repeat: int
+    seq: int
+    status: str
+    reason: str | None
+    duration_s: float | None
+    bytes: int | None
+    goodput_bps: float | None
+    cpu_sender_s: float | None
+    cpu_receiver_s: float | None
+    cpu_system_s: float | None
+    cpu_system_s_per_gb: float | None
+    subflows: int | None
+    retransmits: int | None
 
-# Scalar extras that also go to trials.csv (nested detail stays in JSON).
-# Workload-specific ones are None where they do not apply (latency columns
-# on a bulk trial, goodput on an RR one).
-EXTRA_COLUMNS = (
-    "family", "cpu_placement", "cpu_sender", "cpu_receiver", "subflows_expected",
-    "expected_goodput_bps", "expected_is_upper_bound", "cpu_system_outer_s_per_gb",
-    "cpu_sender_s_per_gb",
-    "cpu_receiver_s_per_gb", "cpu_softirq_s", "mptcp_verified", "started_at",
+
+class TrialColumns(CoreColumns):
+    """Scalar extras that also go to trials.csv (nested detail stays in JSON).
+    Workload-specific ones are None where they do not apply (latency columns
+    on a bulk trial, goodput on an RR one)."""
+    family: int | None
+    cpu_placement: str | None
+    cpu_sender: int | None
+    cpu_receiver: int | None
+    subflows_expected: int | None
+    expected_goodput_bps: float | None
+    expected_is_upper_bound: bool | None
+    cpu_system_outer_s_per_gb: float | None
+    cpu_sender_s_per_gb: float | None
+    cpu_receiver_s_per_gb: float | None
+    cpu_softirq_s: float | None
+    mptcp_verified: bool | None
+    started_at: float | None
     # workload and engine modes
-    "workload", "send_mode", "recv_mode", "recv_lowat_kib",
+    workload: str | None
+    send_mode: str | None
+    recv_mode: str | None
+    recv_lowat_kib: int | None
     # latency workloads (rr, crr, rr_under_load): per-transaction latency
-    "transactions", "transactions_per_s", "latency_us_p50", "latency_us_p90",
-    "latency_us_p99", "latency_us_p999", "latency_us_max", "cpu_system_us_per_transaction",
+    transactions: int | None
+    transactions_per_s: float | None
+    latency_us_p50: float | None
+    latency_us_p90: float | None
+    latency_us_p99: float | None
+    latency_us_p999: float | None
+    latency_us_max: float | None
+    cpu_system_us_per_transaction: float | None
     # scenarios with a path failure: delivery gap and time to recover after it
-    "failover_gap_ms", "failover_recover_s",
-)
+    failover_gap_ms: float | None
+    failover_recover_s: float | None
+
+
+COLUMN_TYPES: dict[str, type] = {
+    name: next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
+    for name, hint in typing.get_type_hints(TrialColumns).items()}
+CORE_COLUMNS = tuple(CoreColumns.__annotations__)
+EXTRA_COLUMNS = tuple(c for c in COLUMN_TYPES if c not in CORE_COLUMNS)
+NUMERIC_COLUMNS = tuple(c for c, t in COLUMN_TYPES.items() if t in (int, float, bool))
+# A JSON value a column of each type accepts (ints are floats; bools are not numbers).
+_ACCEPTS = {str: (str,), int: (int,), float: (int, float), bool: (bool,)}
 
 # Nested fields of a trial record (JSON only), by the issue that fills them:
 #   intervals_bytes, interval_s   bytes delivered per interval (receiver side)
@@ -123,13 +168,50 @@ def results_document(run_id: str, metadata: dict, scenarios: dict, trials: list[
 
 
 def check_version(doc: dict, source: str) -> int:
+    if not isinstance(doc, dict):
+        raise InputError(f"{source}: not an mptcp-bench results file (no JSON object)")
     version = doc.get("schema_version")
     if not isinstance(version, int):
         raise InputError(f"{source}: no schema_version; this is not an mptcp-bench results file")
     if version > SCHEMA_VERSION:
         raise InputError(f"{source}: written by a newer mptcp-bench (schema {version}, this one "
                          f"reads up to {SCHEMA_VERSION}); upgrade mptcp-bench to read it")
+    _check_head(doc, source)
     return version
+
+
+def _check_head(doc: dict, source: str) -> None:
+    """The shape every reader relies on, and names safe to build paths from:
+    a damaged or hand-made file is refused in one sentence."""
+    if not names.is_safe(doc.get("run_id")):
+        raise InputError(f"{source}: its run_id is missing or not a run name "
+                         f"({names.CHARSET}); this file is damaged")
+    for key in ("metadata", "scenarios"):
+        if not isinstance(doc.get(key, {}), dict):
+            raise InputError(f"{source}: `{key}` is not an object; this file is damaged")
+    for name, entry in doc.get("scenarios", {}).items():
+        names.check("scenario", name, f"{source}: ")
+        if not isinstance(entry, dict):
+            raise InputError(f"{source}: scenario {name!r} is not an object; this file is damaged")
+
+
+def check_trials(trials, source: str) -> list[dict]:
+    """Trial records as readers need them: objects with a safe scenario name,
+    a protocol, a known status, and columns of their declared types."""
+    if not isinstance(trials, list):
+        raise InputError(f"{source}: `trials` is not a list; this file is damaged")
+    for i, t in enumerate(trials):
+        if not (isinstance(t, dict) and names.is_safe(t.get("scenario"))
+                and t.get("protocol") in ("tcp", "mptcp") and t.get("status") in STATUSES):
+            raise InputError(f"{source}: trial {i} lacks a scenario name, protocol or known "
+                             "status; this file is damaged")
+        for column, kind in COLUMN_TYPES.items():
+            value = t.get(column)
+            if value is not None and (not isinstance(value, _ACCEPTS[kind])
+                                      or (kind is not bool and isinstance(value, bool))):
+                raise InputError(f"{source}: trial {i}'s {column} is {names._shown(value)}, "
+                                 f"not a {kind.__name__}; this file is damaged")
+    return trials
 
 
 def upgrade(doc: dict, source: str) -> dict:
@@ -140,6 +222,7 @@ def upgrade(doc: dict, source: str) -> dict:
                              f"upgrade from schema {version}; read it with an older release")
         doc = UPGRADES[version](doc)
         version = doc["schema_version"]
+    check_trials(doc.get("trials"), source)
     return doc
 
 
@@ -202,4 +285,4 @@ def _head(text: str) -> dict:
 
 
 def csv_row(trial: dict) -> dict:
-    return {k: trial.get(k) for k in (*CORE_COLUMNS, *EXTRA_COLUMNS)}
+    return {k: trial.get(k) for k in COLUMN_TYPES}
