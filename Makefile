@@ -53,7 +53,7 @@ apt-install:
 venv: $(VENV)/.installed
 
 # Re-install (and recompile the engine) only when the project's build inputs change.
-$(VENV)/.installed: pyproject.toml setup.py harness/_engine.c
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard harness/csrc/*.c harness/csrc/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

@@ -4,7 +4,13 @@ liburing is optional: when its header and library link, the engine gets
 the io_uring send modes (HAVE_LIBURING); without it the build still
 succeeds and those modes answer "unsupported: built without liburing".
 MPTCP_BENCH_LIBURING=0 builds without it even when it is installed.
+
+The engine is one module, harness._engine, compiled from every C file in
+harness/csrc/ (one concern per file; engine.h is what they share, included
+from its own directory, so no -I is needed).  The directory is not named
+harness/_engine/: a package of that name would shadow the extension.
 """
+import glob
 import os
 import tempfile
 
@@ -32,12 +38,20 @@ def have_liburing() -> bool:
 
 
 URING = have_liburing()
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Relative to setup.py (as setuptools wants them) and sorted, so that the
+# objects are linked in the same order on every machine.
+SOURCES = sorted(glob.glob("harness/csrc/*.c", root_dir=HERE))
+HEADERS = sorted(glob.glob("harness/csrc/*.h", root_dir=HERE))
+if not SOURCES:
+    raise SystemExit("setup.py: no engine sources in harness/csrc/")
 
 setup(
     ext_modules=[
         Extension(
             "harness._engine",
-            sources=["harness/_engine.c"],
+            sources=SOURCES,
+            depends=HEADERS,  # a changed header recompiles every file
             define_macros=[("HAVE_LIBURING", "1")] if URING else [],
             libraries=["uring"] if URING else [],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"],
