@@ -1,4 +1,4 @@
-"""Type stub of the C extension harness._engine (see _engine.c).
+"""Type stub of the C extension harness._engine (sources in harness/csrc/).
 
 Every loop returns a dict: bytes, calls, start_ns, end_ns, first_ns,
 last_ns, interval_ns, intervals, error (None or {call, errno, unsupported,
