@@ -1,10 +1,12 @@
 """The engine builds without liburing, and its io_uring modes then say so
 instead of failing obscurely (or, worse, quietly copying)."""
+import fnmatch
 import importlib.util
 import os
 import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,22 @@ def test_the_other_modes_still_move_bytes(engine_without_liburing):
     with a, b:
         r = engine_without_liburing.bulk_send(a.fileno(), max_bytes=4096, mode="send")
     assert r["error"] is None and r["bytes"] == 4096
+
+
+def test_only_the_io_uring_file_depends_on_liburing():
+    """The stubs answer for the io_uring modes when liburing is absent; any
+    other file testing HAVE_LIBURING would build differently behind them."""
+    csrc = ROOT / "harness" / "csrc"
+    users = sorted(p.name for p in csrc.glob("*.[ch]")
+                   if any(line.lstrip().startswith("#") and "HAVE_LIBURING" in line
+                          for line in p.read_text().splitlines()))
+    assert users == ["uring.c"]
+
+
+def test_the_package_data_ships_every_engine_source():
+    """An sdist must carry what setup.py compiles (sorted glob of csrc/*.c)."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["harness"]
+    sources = sorted(p.relative_to(ROOT / "harness").as_posix()
+                     for p in (ROOT / "harness" / "csrc").glob("*.[ch]"))
+    assert sources and all(any(fnmatch.fnmatch(s, pat) for pat in patterns) for s in sources)
