@@ -12,10 +12,12 @@ everything it needs is in the script.
 from __future__ import annotations
 
 import glob
+import io
 import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +25,12 @@ from pathlib import Path
 from bench.errors import InputError
 from harness.drivers import TIMEOUT_SCALE_ENV
 from harness.errors import CapabilityError
+from harness.procs import dying_with_parent
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LANE_ENV = "MPTCP_BENCH_LANE"
 BOOT_TIMEOUT_S = 60
+KILL_AFTER_S = 10         # timeout's SIGKILL this long after its SIGTERM
 STATUS_FILE = ".vm-exit-status"
 EMULATION_SLOWDOWN = 20   # KERNEL_NOTES measured 10-20x slower CPU without KVM
 
@@ -64,10 +68,12 @@ def boot(image: str, command: list[str], rwdirs: list[Path], timeout_s: float,
     status = PROJECT_ROOT / STATUS_FILE
     status.unlink(missing_ok=True)
     lane = {"kind": "vm", "image": image, "kvm": kvm, **(lane or {})}
+    # Unbuffered: a guest Python's output comes out as it is written, and
+    # what it wrote is not lost when the timeout ends the VM.
     script = " && ".join([
         f"cd {shlex.quote(str(PROJECT_ROOT))}",
         f"export {LANE_ENV}={shlex.quote(json.dumps(lane))} PATH=/usr/sbin:/usr/bin:/sbin:/bin "
-        f"{TIMEOUT_SCALE_ENV}={1 if kvm else EMULATION_SLOWDOWN}",
+        f"{TIMEOUT_SCALE_ENV}={1 if kvm else EMULATION_SLOWDOWN} PYTHONUNBUFFERED=1",
     ]) + f"; {shlex.join(command)}; echo $? > {shlex.quote(str(status))}"
     argv = [vng, "--run", image, "--force-9p", "--cpus", str(os.cpu_count() or 2),
             "--memory", "2G", *([] if kvm else ["--disable-kvm"])]
@@ -75,9 +81,25 @@ def boot(image: str, command: list[str], rwdirs: list[Path], timeout_s: float,
         argv += ["--rwdir", str(d)]
     argv += ["--exec", script]
     env = {**os.environ, "PATH": f"{Path(vng).parent}:{os.environ.get('PATH', '')}"}
+    timeout = ["timeout", f"--kill-after={KILL_AFTER_S}", str(int(timeout_s + BOOT_TIMEOUT_S))]
     try:
-        subprocess.run(["timeout", "--kill-after=10", str(int(timeout_s + BOOT_TIMEOUT_S)), *argv],
-                       stdin=subprocess.DEVNULL, env=env, check=False)
+        # qemu opens its console files on /proc/self/fd/1 and 2 with O_TRUNC:
+        # on our own stdout that would empty the file a caller redirected us
+        # to (`make test > ci.log 2>&1`), so the VM writes into a pipe and we
+        # copy it out.  Our output so far goes first; if we die, even by
+        # SIGKILL, timeout gets SIGTERM and ends the VM's process group.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        proc = subprocess.Popen(dying_with_parent([*timeout, *argv], "TERM"), env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, process_group=0)
+        try:
+            with proc.stdout:
+                _relay(proc.stdout.fileno(), _stdout_fd())
+            proc.wait()
+        finally:
+            if proc.poll() is None:     # interrupted (Ctrl-C): end the group we started
+                _end_group(proc)
         return int(status.read_text().strip())
     except (FileNotFoundError, ValueError):
         print(f"error: the VM ({image}) ended without an exit status (boot failure or "
@@ -85,6 +107,41 @@ def boot(image: str, command: list[str], rwdirs: list[Path], timeout_s: float,
         return 2
     finally:
         status.unlink(missing_ok=True)
+
+
+def _stdout_fd() -> int:
+    """The descriptor under sys.stdout (1 when sys.stdout has none)."""
+    try:
+        return sys.stdout.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return 1
+
+
+def _relay(src: int, dst: int | None) -> None:
+    """Copy src to dst until EOF, as the bytes come: no buffering, decoding
+    or line splitting.  Once dst is a closed pipe (`| head`), keep reading
+    so that the VM never blocks on a full pipe."""
+    while chunk := os.read(src, 1 << 16):
+        view = memoryview(chunk)
+        while view and dst is not None:
+            try:
+                view = view[os.write(dst, view):]
+            except BrokenPipeError:
+                dst = None
+
+
+def _end_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group `proc` leads (timeout, vng, qemu: started
+    by boot() with process_group=0), then SIGKILL what is left of it."""
+    for sig, grace in ((signal.SIGTERM, KILL_AFTER_S + 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=grace)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def lane() -> dict | None:

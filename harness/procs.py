@@ -146,8 +146,8 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def dying_with_parent(argv: list[str]) -> list[str]:
-    """argv that the kernel kills when the orchestrator dies, even by
-    SIGKILL (PR_SET_PDEATHSIG survives exec), for tools that cannot arm it
-    themselves the way harness.worker does."""
-    return ["setpriv", "--pdeathsig", "KILL", "--", *argv]
+def dying_with_parent(argv: list[str], sig: str = "KILL") -> list[str]:
+    """argv that the kernel signals (`sig`, KILL by default) when the
+    orchestrator dies, even by SIGKILL (PR_SET_PDEATHSIG survives exec), for
+    tools that cannot arm it themselves the way harness.worker does."""
+    return ["setpriv", "--pdeathsig", sig, "--", *argv]
