@@ -61,7 +61,7 @@ $(VENV)/.installed: pyproject.toml setup.py $(wildcard harness/csrc/*.c harness/
 
 # Engine micro-benchmarks (skipped by the default test run).
 bench-micro: deps venv
-	$(PY) -m pytest tests/bench --benchmark-only $(ARGS)
+	$(PY) -m pytest tests/perf --benchmark-only $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV) build *.egg-info harness/*.so

@@ -19,13 +19,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import analysis, compare, doctor, export, gate, orchestrator, report, resume, vmlane
-from bench.definitions import MAX_DURATION_S, MAX_REPEAT, MAX_WARMUP, Catalog
+# Commands import what they use: `clean`, `list` and --help stay free of
+# pandas, numpy, matplotlib, pyperf and pyarrow.
+from bench.analysis.metrics import METRICS
+from bench.catalog import MAX_DURATION_S, MAX_REPEAT, MAX_WARMUP, Catalog
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
-from bench.plan import build_plan
-from bench.progress import RunProgress
-from bench.rundir import RunDir, check_writable, new_run_id
-from harness import cleanup
 from harness.drivers import names as driver_names
 from harness.errors import HarnessError
 
@@ -131,7 +129,8 @@ def parser() -> argparse.ArgumentParser:
     gt.add_argument("--max-regression", action="append", default=[], metavar="METRIC=PCT",
                     help="tolerated regression of a metric in percent, or METRIC=off "
                          "(repeatable; defaults: " + ", ".join(
-                             f"{m}={p:g}" for m, p in gate.default_thresholds().items() if p) + ")")
+                             f"{m.name}={m.gate_pct:g}" for m in METRICS.values() if m.gate_pct)
+                         + ")")
 
     exp = sub.add_parser("export", help="export a run for pyperf, as CSV or as Parquet")
     exp.add_argument("run_dir", type=_path)
@@ -155,6 +154,10 @@ PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "durat
 
 
 def cmd_run(args, console: Console) -> int:
+    from bench.run import orchestrator
+    from bench.run.plan import build_plan
+    from bench.run.progress import RunProgress
+    from bench.run.rundir import RunDir, check_writable, new_run_id
     if args.resume:
         return cmd_resume(args, console)
     catalog = Catalog(args.scenario_file)
@@ -169,6 +172,8 @@ def cmd_run(args, console: Console) -> int:
 
 
 def cmd_resume(args, console: Console) -> int:
+    from bench.run import resume
+    from bench.run.progress import RunProgress
     given = [f"--{k.replace('_', '-')}" for k in PLAN_OPTIONS if getattr(args, k)]
     if given:
         raise InputError(f"--resume takes its plan and directory from the run; drop "
@@ -177,6 +182,7 @@ def cmd_resume(args, console: Console) -> int:
 
 
 def _run_in_vm(args, plan, out: Path) -> int:
+    from bench.run import vmlane
     """Re-run this very command inside the VM, minus the VM options."""
     out.mkdir(parents=True, exist_ok=True)
     argv, skip = [], 0
@@ -198,6 +204,7 @@ def _run_in_vm(args, plan, out: Path) -> int:
 
 
 def cmd_vm(args, console: Console) -> int:
+    from bench.run import vmlane
     command = args.vm_command[1:] if args.vm_command[:1] == ["--"] else args.vm_command
     if not command:
         raise InputError("give the command to run in the VM after --, e.g. "
@@ -234,6 +241,8 @@ def _link_text(link) -> str:
 
 
 def cmd_doctor(args, console: Console) -> int:
+    from bench.run import doctor
+    from bench.run.plan import build_plan
     catalog = Catalog(args.scenario_file)
     plan = build_plan(catalog, args.suite, args.scenario, None, None, None)
     doctor.run(plan, console)
@@ -241,6 +250,7 @@ def cmd_doctor(args, console: Console) -> int:
 
 
 def cmd_clean(args, console: Console) -> int:
+    from harness import cleanup
     done = cleanup.clean()
     console.print(f"removed {len(done['namespaces'])} namespace(s) "
                   f"{' '.join(done['namespaces'])}; ended {len(done['processes'])} process(es)")
@@ -251,6 +261,7 @@ def cmd_clean(args, console: Console) -> int:
 
 
 def cmd_report(args, console: Console) -> int:
+    from bench import analysis, report
     run = analysis.open_run(args.run_dir)
     for path in report.write(run):
         console.print(f"wrote {path}")
@@ -258,7 +269,8 @@ def cmd_report(args, console: Console) -> int:
 
 
 def cmd_compare(args, console: Console) -> int:
-    c = compare.compare(analysis.open_run(args.base), analysis.open_run(args.cand))
+    from bench.analysis import compare, gate, open_run
+    c = compare.compare(open_run(args.base), open_run(args.cand))
     if args.json:
         print(json.dumps(compare.as_json(c), indent=1))
     else:
@@ -272,8 +284,9 @@ def cmd_compare(args, console: Console) -> int:
 
 
 def cmd_gate(args, console: Console) -> int:
+    from bench.analysis import compare, gate, open_run
     thresholds = gate.parse_thresholds(args.max_regression)
-    c = compare.compare(analysis.open_run(args.base), analysis.open_run(args.cand))
+    c = compare.compare(open_run(args.base), open_run(args.cand))
     result = gate.evaluate(c, thresholds, force=args.force)
     if args.json:
         print(json.dumps(result.as_json(c, thresholds), indent=1))
@@ -283,10 +296,11 @@ def cmd_gate(args, console: Console) -> int:
 
 
 def cmd_export(args, console: Console) -> int:
+    from bench.analysis import export, open_run
     formats = [f for f in ("pyperf", "csv", "parquet") if getattr(args, f)]
     if not formats:
         raise InputError("export needs at least one of --pyperf, --csv, --parquet")
-    run = analysis.open_run(args.run_dir)
+    run = open_run(args.run_dir)
     for path in export.write(run, formats, args.out or args.run_dir / "export"):
         console.print(f"wrote {path}")
     return EXIT_OK

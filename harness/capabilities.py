@@ -12,7 +12,7 @@ import socket
 import subprocess
 from dataclasses import dataclass
 
-from harness import netns, runs, sysinfo
+from harness import netns, ownership, sysinfo
 from harness.errors import CapabilityError
 from harness.sockinfo import IPPROTO_MPTCP
 
@@ -103,7 +103,7 @@ def _namespace_checks() -> dict[str, Check]:
     owner = f"probe{os.getpid()}"
     name = f"{netns.PREFIX}-{owner}-probe"
     checks: dict[str, Check] = {}
-    with runs.owning(owner, purpose="capability probe"):
+    with ownership.owning(owner, purpose="capability probe"):
         try:
             netns.create(name)
             checks["netns"] = Check("netns", True, "network namespaces can be created")

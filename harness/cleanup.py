@@ -3,7 +3,7 @@ and qdisc) and any process still inside them.  Only namespaces with the
 project prefix whose owner is no longer alive are touched."""
 from __future__ import annotations
 
-from harness import netns, runs
+from harness import netns, ownership
 
 
 def owner_of(name: str) -> str:
@@ -18,13 +18,13 @@ def leftovers(owner: str | None = None) -> tuple[list[str], list[str]]:
     for name in netns.list_names():
         if owner is not None and owner_of(name) != owner:
             continue
-        (live if runs.is_live(owner_of(name)) else dead).append(name)
+        (live if ownership.is_live(owner_of(name)) else dead).append(name)
     return dead, live
 
 
 def clean(owner: str | None = None) -> dict:
     dead, live = leftovers(owner)
     killed = netns.destroy(dead)
-    forgotten = runs.forget_dead()
+    forgotten = ownership.forget_dead()
     return {"namespaces": dead, "processes": killed, "skipped_live": live,
             "registry_entries": forgotten}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 
 from harness import addressing as plan
-from harness import middlebox, netns, pathmanager, runs, shaping, sysctl
+from harness import middlebox, netns, ownership, pathmanager, shaping, sysctl
 from harness.errors import TopologyError
 
 IFA_F_NODAD = 0x02
@@ -116,7 +116,7 @@ class Topology:
     def __enter__(self) -> "Topology":
         # Registered as the owner of its namespaces, so that `bench clean`
         # (from another process) never removes a topology in use.
-        self._owner = runs.owning(self.owner)
+        self._owner = ownership.owning(self.owner)
         self._owner.__enter__()
         try:
             self._build()

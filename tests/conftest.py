@@ -17,7 +17,7 @@ DATA = Path(__file__).parent / "data"
 @pytest.fixture(scope="session")
 def catalog():
     """The built-in scenarios and suites."""
-    from bench.definitions import Catalog
+    from bench.catalog import Catalog
     return Catalog()
 
 
@@ -65,9 +65,9 @@ def no_namespace_leaks(request):
 
 def _someone_elses(name: str) -> bool:
     """A namespace of another live process (a concurrent run), not a leak."""
-    from harness import cleanup, runs
-    entry = runs.entry(cleanup.owner_of(name))
-    return bool(entry) and entry["pid"] != os.getpid() and runs.is_live(cleanup.owner_of(name))
+    from harness import cleanup, ownership
+    entry = ownership.entry(cleanup.owner_of(name))
+    return bool(entry) and entry["pid"] != os.getpid() and ownership.is_live(cleanup.owner_of(name))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -87,11 +87,11 @@ def root_namespace_unchanged_by_the_session():
 
 @pytest.fixture(autouse=True, scope="session")
 def own_run_lock(tmp_path_factory):
-    """This test session's own run lock (harness.runs): test sessions on a
+    """This test session's own run lock (harness.ownership): test sessions on a
     shared machine must not refuse each other's runs; the runs of one
     session still exclude each other."""
-    from harness import runs
-    os.environ[runs.LOCK_ENV] = str(tmp_path_factory.mktemp("lock") / "run.lock")
+    from harness import ownership
+    os.environ[ownership.LOCK_ENV] = str(tmp_path_factory.mktemp("lock") / "run.lock")
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench import schema
-from bench.analysis import RunData
+from bench import results_format
+from bench.analysis.summary import RunData
 
 
 def trial(scenario: str, protocol: str, repeat: int, **fields) -> dict:
-    rec = {k: None for k in (*schema.CORE_COLUMNS, *schema.EXTRA_COLUMNS)}
+    rec = {k: None for k in (*results_format.CORE_COLUMNS, *results_format.EXTRA_COLUMNS)}
     rec.update(run_id="synthetic", scenario=scenario, protocol=protocol, driver="native",
                repeat=repeat, seq=2 * repeat + (protocol == "mptcp"), status="ok", reason=None,
                cpu_system_s_per_gb=1.0, expected_goodput_bps=100e6, subflows=1)
@@ -53,7 +53,7 @@ def doc(trials: list[dict], run_id: str = "synthetic", repeat: int = 6, duration
                       "warmup": 1, "duration_s": duration_s, "driver": "native",
                       "scenarios": names},
             "git": {"revision": "0" * 40, "dirty": False}, "started": "2026-11-28T00:00:00+0000"}
-    return schema.results_document(run_id, meta, {n: scenario_entry(n, rate_mbit=rate_mbit)
+    return results_format.results_document(run_id, meta, {n: scenario_entry(n, rate_mbit=rate_mbit)
                                                   for n in names}, trials, "complete")
 
 

@@ -10,7 +10,7 @@ commands and runs them; iperf3_json turns the output into the raw result.
 iperf3's sockets are not ours to getsockopt(), so the truth checks get
 their socket views from sock_diag, sampled in both namespaces while the
 test runs; with the MIB counters that trialrun takes in both namespaces,
-bench.trial verifies an "MPTCP" iperf3 test exactly as a native one.
+bench.record.trial verifies an "MPTCP" iperf3 test exactly as a native one.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """iperf3's JSON (`-J`, with `--get-server-output`) to the raw result the
-native driver returns, so bench.trial builds the same record from either.
+native driver returns, so bench.record.trial builds the same record from either.
 Pure functions: tested on captured output (tests/data/iperf3/).
 
 The receiver's figures come from the server's own document, which the
@@ -74,7 +74,7 @@ def to_raw(doc: dict, interval_s: float) -> dict:
     }
     return {
         # No window_ns: no CPU figure of ours covers exactly iperf3's test
-        # (bench.trial uses trialrun's outer window instead).
+        # (bench.record.trial uses trialrun's outer window instead).
         "sender": {"loop": _loop(sent, _series(doc), interval_s), "cpu_s": None,
                    "info": None, "window_ns": None},
         "receiver": {"loop": _loop(received, _series(server), interval_s), "cpu_s": None,

@@ -12,7 +12,7 @@ import contextlib
 import socket
 
 from harness import engine, sockinfo
-from harness.subflowseries import SubflowSampler
+from harness.subflow_sampler import SubflowSampler
 from harness.workloads.common import (DONE, Window, accept, await_peer, connect, emit, listen,
                                       rusage_s, syscall)
 

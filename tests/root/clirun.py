@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness import netns, runs
+from harness import netns, ownership
 
 ROOT = Path(__file__).resolve().parents[2]
 # A small run: one unshaped link, short trials, no warm-up.
@@ -31,7 +31,7 @@ def start(*args, env=None) -> subprocess.Popen:
 def wait_for_namespaces(owner_pid: int, timeout: float = 30) -> list[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        owners = {e["owner"] for e in runs.live_owners() if e["pid"] == owner_pid}
+        owners = {e["owner"] for e in ownership.live_owners() if e["pid"] == owner_pid}
         names = [n for n in netns.list_names() if any(f"-{o}-" in n for o in owners)]
         if len(names) == 3:
             return names
@@ -75,4 +75,4 @@ def new_namespaces(before: list[str]) -> list[str]:
     live process (a concurrent run on a shared machine is not ours)."""
     from harness import cleanup
     return sorted(n for n in set(netns.list_names()) - set(before)
-                  if not runs.is_live(cleanup.owner_of(n)))
+                  if not ownership.is_live(cleanup.owner_of(n)))

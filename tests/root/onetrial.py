@@ -3,7 +3,8 @@ what the root tests of trials, scenarios, truth checks, drivers and the
 engine share."""
 import os
 
-from bench import stalls, trial
+from bench.record import stalls
+from bench.record import trial
 from harness import drivers, trialrun
 from harness.topology import Topology
 
@@ -15,7 +16,7 @@ def prefix(tag: str) -> str:
 
 def one(topo, scenario, proto: str, duration: float, driver: str = "native", events=(),
         **override) -> dict:
-    """One trial on a topology that is already up, as bench.trial records it;
+    """One trial on a topology that is already up, as bench.record.trial records it;
     `override` replaces trial parameters (send_mode=..., verify=True, ...)."""
     params = scenario.trial_params(proto, duration)
     if override:

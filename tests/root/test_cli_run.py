@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import schema
+from bench import results_format
 from clirun import (ROOT, bench, journal, mine, new_namespaces, start, wait_for_namespaces,
                     wait_for_trials, wait_for_workers)
-from harness import capabilities, netns, runs
+from harness import capabilities, netns, ownership
 
 
 def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged):
@@ -23,8 +23,8 @@ def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged
     assert proc.returncode == 0, proc.stderr
     run = (out / "latest").resolve()
     assert run.parent == out.resolve()
-    doc = schema.load_results(run / "results.json")
-    assert doc["schema_version"] == schema.SCHEMA_VERSION and doc["state"] == "complete"
+    doc = results_format.load_results(run / "results.json")
+    assert doc["schema_version"] == results_format.SCHEMA_VERSION and doc["state"] == "complete"
     trials = doc["trials"]
     assert len(trials) == 2 * 2 * 2  # scenarios x repeats x protocols
     assert [json.loads(l)["seq"] for l in (run / "trials.jsonl").read_text().splitlines()] == \
@@ -32,7 +32,7 @@ def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged
     # Interleaved: TCP, MPTCP, TCP, MPTCP... within each scenario.
     assert [t["protocol"] for t in trials[:4]] == ["tcp", "mptcp", "tcp", "mptcp"]
     df = pd.read_csv(run / "trials.csv")
-    assert set(schema.CORE_COLUMNS) <= set(df.columns) and len(df) == len(trials)
+    assert set(results_format.CORE_COLUMNS) <= set(df.columns) and len(df) == len(trials)
     # A stall is a finding, not a failure (KERNEL_NOTES: MPTCP stalls happen here).
     assert set(df["status"]) <= {"ok", "stalled"}, df[["scenario", "protocol", "status", "reason"]]
     assert len(df[df["status"] == "ok"].groupby(["scenario", "protocol"])) == 4
@@ -84,7 +84,7 @@ def test_a_signal_during_a_trial_ends_the_run_in_order(tmp_path, root_ns_unchang
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == status, err
     assert "interrupted:" in err and f"Report: {run}/report.md" in err
-    doc = schema.load_results(run / "results.json")
+    doc = results_format.load_results(run / "results.json")
     assert doc["state"] == "interrupted"
     # Every finished trial was journaled as it ended; the one cut short says so.
     lines = journal(run)
@@ -94,7 +94,7 @@ def test_a_signal_during_a_trial_ends_the_run_in_order(tmp_path, root_ns_unchang
     assert lines[-1]["reason"] == f"interrupted by {sig.name}"
     report = (run / "report.md").read_text()
     assert "run interrupted" in report and f"**interrupted** — interrupted by {sig.name}" in report
-    assert not mine(run) and not any(runs.alive(pid) for pid in workers)
+    assert not mine(run) and not any(ownership.alive(pid) for pid in workers)
 
 
 @pytest.mark.parametrize("driver", ["native", "iperf3"])
@@ -138,7 +138,7 @@ def test_a_suite_skips_what_this_kernel_cannot_run_and_says_so(tmp_path, write_d
     out = tmp_path / "reports"
     proc = bench("run", "--scenario-file", str(defs), "--suite", "mixed", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    doc = schema.load_results(out / "latest" / "results.json")
+    doc = results_format.load_results(out / "latest" / "results.json")
     assert doc["scenarios"]["heterogeneous"]["state"] == "skipped"
     skipped = [t for t in doc["trials"] if t["scenario"] == "heterogeneous"]
     assert {t["status"] for t in skipped} == {"skipped"} and len(skipped) == 2

@@ -1,7 +1,9 @@
 """The cross-check: the native engine and iperf3, in one run with their
 trials interleaved, agree on goodput within 5 % on one and on two shaped
 links, for TCP and for MPTCP; the report shows them side by side."""
-from bench import analysis, crosscheck, schema
+from bench.analysis import summary
+from bench.report import driver_crosscheck
+from bench import results_format
 from clirun import bench
 
 
@@ -11,13 +13,13 @@ def test_native_and_iperf3_agree_on_shaped_links(tmp_path, root_ns_unchanged):
                  "--duration", "3", "--out", out)
     assert proc.returncode == 0, proc.stderr
     run = (out / "latest").resolve()
-    doc = schema.load_results(run / "results.json")
+    doc = results_format.load_results(run / "results.json")
     trials = doc["trials"]
     assert {t["status"] for t in trials} == {"ok"}, [(t["driver"], t["reason"]) for t in trials]
     # Interleaved per repeat: native TCP, native MPTCP, iperf3 TCP, iperf3 MPTCP, ...
     assert [(t["driver"], t["protocol"]) for t in trials[:4]] == [
         ("native", "tcp"), ("native", "mptcp"), ("iperf3", "tcp"), ("iperf3", "mptcp")]
-    table = crosscheck.compare(analysis.summarize(analysis.frame(trials)), ["native", "iperf3"])
+    table = driver_crosscheck.compare(summary.summarize(summary.frame(trials)), ["native", "iperf3"])
     assert len(table) == 4     # {shaped-1x, aggregate-2x} x {TCP, MPTCP}
     for row in table.to_dict("records"):
         assert row["native_ok"] == row["iperf3_ok"] == 3

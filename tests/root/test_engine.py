@@ -6,7 +6,7 @@ figures add up."""
 import pytest
 
 import onetrial
-from bench.definitions import Catalog
+from bench.catalog import Catalog
 from harness import engine
 from harness.topology import Topology
 

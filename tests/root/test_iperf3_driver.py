@@ -5,7 +5,7 @@ fallback), and a test that does not end in time fails with its reason."""
 import pytest
 
 import onetrial
-from bench.definitions import Catalog
+from bench.catalog import Catalog
 from harness import netns
 from harness.topology import Topology
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bench import schema
+from bench import results_format
 from clirun import (TINY, bench, journal, mine, new_namespaces, start, wait_for_namespaces,
                     wait_for_trials, wait_for_workers)
 from harness import netns
@@ -59,12 +59,12 @@ def test_resume_runs_only_the_trials_that_did_not_finish(tmp_path, tiny, root_ns
     finished = [t for t in before if t["status"] != "interrupted"]
     assert 2 <= len(finished) < 6
     if how == "SIGKILL":   # the checkpoint written at the start holds the plan
-        assert schema.load_results(run / "results.json")["state"] == "running"
+        assert results_format.load_results(run / "results.json")["state"] == "running"
         assert mine(run)   # and the killed run's namespaces are still there
     proc = bench("run", "--resume", run)
     assert proc.returncode == 0, proc.stderr
     assert f"{len(finished)} done before, resumed" in proc.stderr
-    doc = schema.load_results(run / "results.json")
+    doc = results_format.load_results(run / "results.json")
     assert doc["state"] == "complete"
     # Every planned trial exactly once; the finished ones untouched.
     keys = sorted((t["protocol"], t["repeat"]) for t in doc["trials"])

@@ -2,7 +2,7 @@
 import pytest
 
 import onetrial
-from bench.definitions import Catalog
+from bench.catalog import Catalog
 from harness.topology import Topology
 
 

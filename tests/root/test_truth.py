@@ -4,7 +4,7 @@ import os
 
 
 import onetrial
-from bench.definitions import Catalog
+from bench.catalog import Catalog
 
 
 def run(scenario, protos=("mptcp",), duration=2.0, tag=""):

@@ -80,9 +80,9 @@ def record(out: Path, runs: int, kind: str) -> None:
 
 
 def _runs(out: Path, cond: str) -> list:
-    from bench import analysis
+    from bench.analysis import summary
     dirs = sorted(p for p in (out / cond).iterdir() if p.is_dir() and not p.is_symlink())
-    runs = [analysis.open_run(d) for d in dirs]
+    runs = [summary.open_run(d) for d in dirs]
     return [r for r in runs if r.doc["state"] == "complete"]
 
 
@@ -92,7 +92,7 @@ def pseudo_run(run, rng: np.random.Generator, repeats: int, slower: float = 1.0)
     > 1 makes every transaction that much slower (latencies and CPU per
     transaction times it, transactions/s divided by it): a known latency
     regression carried by real noise."""
-    from bench.analysis import RunData
+    from bench.analysis.summary import RunData
     by_repeat = {}
     for t in run.doc["trials"]:
         by_repeat.setdefault(t["repeat"], []).append(t)
@@ -117,7 +117,8 @@ def _slowed(t: dict, factor: float) -> dict:
 def _gate(base, cand) -> tuple[bool, bool]:
     """(failed at all, failed on goodput) with the default thresholds;
     metadata differences (the link rate) are forced past, as they must be."""
-    from bench import compare, gate
+    from bench.analysis import compare
+    from bench.analysis import gate
     result = gate.evaluate(compare.compare(base, cand), gate.default_thresholds(), force=True)
     goodput = any(r.get("metric") == "goodput_bps" for r in result.regressions)
     return bool(result.status), goodput
@@ -126,7 +127,8 @@ def _gate(base, cand) -> tuple[bool, bool]:
 def _gated_rows(base, cand, swept):
     """The rows a gate could fail on: per protocol and metric the change,
     p and whether it went the bad way; plus whether trial outcomes got worse."""
-    from bench import compare, metrics
+    from bench.analysis import compare
+    from bench.analysis import metrics
     c = compare.compare(base, cand)
     rows = c.rows[c.rows["protocol"].isin(["tcp", "mptcp"]) & c.rows["metric"].isin(swept)]
     worse = [metrics.worse(m, ch) for m, ch in zip(rows["metric"], rows["change"])]
@@ -167,7 +169,7 @@ def _sweep(name: str, draws: list) -> None:
 def _rr_sweep(name: str, draws: list) -> None:
     """Share of draws failing on each latency metric alone, per threshold,
     and with all of them at their defaults (outcomes included)."""
-    from bench import gate
+    from bench.analysis import gate
     defaults = {m: v for m, v in gate.default_thresholds().items() if m in RR_SWEEP}
     print(f"{name}: share of pseudo-run pairs failing")
     for alpha in (0.05, 0.01):
@@ -220,9 +222,9 @@ def analyse(out: Path, draws: int, seed: int = 1) -> None:
 
 
 def _describe(runs, label: str, metrics=("goodput_bps", "cpu_system_s_per_gb")) -> None:
-    from bench import analysis
+    from bench.analysis import summary
     for r in runs:
-        d = analysis.describe(r.trials)
+        d = summary.describe(r.trials)
         d = d[d["metric"].isin(list(metrics))]
         cells = [f"{x.protocol} {x.metric.split('_')[0]} {x.median:.4g} (rel IQR {x.rel_iqr:.1%})"
                  for x in d.itertuples() if x.protocol != "mptcp/tcp"]

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import synthetic
-from bench import analysis, schema
+from bench.analysis import summary
+from bench import results_format
 from bench.errors import InputError
 
 
@@ -14,9 +15,9 @@ def trials(tcp, mptcp, statuses=None):
 
 
 def test_medians_quartiles_and_counts():
-    df = analysis.frame(trials([10, 20, 30, 40, 50], [20, 40, 60, 80, 1],
+    df = summary.frame(trials([10, 20, 30, 40, 50], [20, 40, 60, 80, 1],
                                {("mptcp", 4): "fallback"}))
-    s = analysis.summarize(df).set_index("protocol")
+    s = summary.summarize(df).set_index("protocol")
     assert s.loc["tcp", "goodput_bps_median"] == 30
     assert s.loc["tcp", "goodput_bps_q1"] == 20 and s.loc["tcp", "goodput_bps_q3"] == 40
     assert s.loc["tcp", "goodput_bps_rel_iqr"] == pytest.approx(20 / 30)
@@ -27,19 +28,19 @@ def test_medians_quartiles_and_counts():
 
 
 def test_describe_is_tidy_with_known_answers():
-    d = analysis.describe(analysis.frame(trials([1, 2, 3, 4, 5], [2, 4, 6, 8, 10])))
+    d = summary.describe(summary.frame(trials([1, 2, 3, 4, 5], [2, 4, 6, 8, 10])))
     row = d[(d["protocol"] == "tcp") & (d["metric"] == "goodput_bps")].iloc[0]
     assert (row["n"], row["median"], row["q1"], row["q3"], row["min"], row["max"]) == \
         (5, 3, 2, 4, 1, 5)
     assert row["ci_low"] <= 3 <= row["ci_high"]
-    ratio = d[(d["protocol"] == analysis.RATIO) & (d["metric"] == "goodput_bps")].iloc[0]
+    ratio = d[(d["protocol"] == summary.RATIO) & (d["metric"] == "goodput_bps")].iloc[0]
     assert ratio["median"] == 2 and ratio["ci_low"] == ratio["ci_high"] == 2
-    assert set(d.columns) == {*analysis.KEYS, "metric", *analysis.STATS}
+    assert set(d.columns) == {*summary.KEYS, "metric", *summary.STATS}
 
 
 def test_paired_ratio_uses_only_pairs_where_both_are_ok():
-    df = analysis.frame(trials([10, 20, 30, 40], [20, 40, 60, 1], {("mptcp", 3): "stalled"}))
-    r = analysis.paired_ratios(df, "goodput_bps").iloc[0]
+    df = summary.frame(trials([10, 20, 30, 40], [20, 40, 60, 1], {("mptcp", 3): "stalled"}))
+    r = summary.paired_ratios(df, "goodput_bps").iloc[0]
     assert r["pairs"] == 3 and r["ratio"] == 2.0
     assert r["ci_low"] == r["ci_high"] == 2.0
 
@@ -52,8 +53,8 @@ def test_intervals_cover_the_true_median_and_ratio():
     for _ in range(200):
         tcp = synthetic.noisy(rng, 50.0, 0.05, 10)
         mptcp = tcp * 1.8 * rng.lognormal(0, 0.05, 10)
-        d = analysis.describe(analysis.frame(trials(tcp, mptcp))).set_index(["protocol", "metric"])
-        r, t = d.loc[(analysis.RATIO, "goodput_bps")], d.loc[("tcp", "goodput_bps")]
+        d = summary.describe(summary.frame(trials(tcp, mptcp))).set_index(["protocol", "metric"])
+        r, t = d.loc[(summary.RATIO, "goodput_bps")], d.loc[("tcp", "goodput_bps")]
         covered_ratio += r["ci_low"] <= 1.8 <= r["ci_high"]
         covered_median += t["ci_low"] <= 50.0 <= t["ci_high"]
     assert covered_ratio / 200 > 0.88 and covered_median / 200 > 0.88
@@ -61,7 +62,7 @@ def test_intervals_cover_the_true_median_and_ratio():
 
 def test_status_counts_in_run_order_tcp_first():
     ts = synthetic.paired("b", [1, 2], [1, 2]) + synthetic.paired("a", [1], [1], statuses={("tcp", 0): "failed"})
-    c = analysis.status_counts(analysis.frame(ts))
+    c = summary.status_counts(summary.frame(ts))
     assert list(zip(c["scenario"], c["protocol"])) == [("b", "tcp"), ("b", "mptcp"),
                                                        ("a", "tcp"), ("a", "mptcp")]
     assert c.loc[2, "n_failed"] == 1 and c.loc[2, "n_ok"] == 0
@@ -71,16 +72,16 @@ def test_long_forms_of_intervals_and_latency_samples():
     ts = trials([10, 20], [30, 40])
     ts[0].update(intervals_bytes=[125, 250], interval_s=0.5)
     ts[1].update(latency_samples_us=[10.0, 20.0, 30.0])
-    iv, lat = analysis.intervals_long(ts), analysis.latency_long(ts)
+    iv, lat = summary.intervals_long(ts), summary.latency_long(ts)
     assert list(iv["t_s"]) == [0.5, 1.0] and list(iv["goodput_bps"]) == [2000, 4000]
     assert (iv["protocol"] == "tcp").all() and (iv["repeat"] == 0).all()
     assert list(lat["latency_us"]) == [10, 20, 30] and (lat["protocol"] == "mptcp").all()
-    assert analysis.intervals_long([]).empty
+    assert summary.intervals_long([]).empty
 
 
 def test_load_a_real_run(data_dir):
-    run = analysis.open_run(data_dir / "runs" / "quick-a")
-    df = analysis.load(data_dir / "runs" / "quick-a")
+    run = summary.open_run(data_dir / "runs" / "quick-a")
+    df = summary.load(data_dir / "runs" / "quick-a")
     assert len(df) == len(run.doc["trials"]) == 8
     assert set(df["protocol"]) == {"tcp", "mptcp"} and set(df["status"]) == {"ok"}
     assert not run.intervals.empty and run.intervals["t_s"].min() > 0
@@ -106,22 +107,22 @@ def test_older_schema_is_upgraded_on_load(tmp_path, data_dir, monkeypatch):
             t["goodput_bps"] = t.pop("goodput_mbit") * 1e6
         return {**doc, "schema_version": 2}
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.UPGRADES, 1, v1_to_v2)
-    df = analysis.load(tmp_path)
+    monkeypatch.setattr(results_format, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(results_format.UPGRADES, 1, v1_to_v2)
+    df = summary.load(tmp_path)
     assert df["goodput_bps"].tolist() == pytest.approx([t["goodput_mbit"] * 1e6 for t in old["trials"]])
 
 
 def test_newer_or_unknown_old_schema_is_refused(tmp_path, data_dir, monkeypatch):
     _v1_document(tmp_path, data_dir)
     with pytest.raises(InputError, match="newer mptcp-bench"):
-        monkeypatch.setattr(schema, "SCHEMA_VERSION", 0)
-        analysis.load(tmp_path)
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
+        monkeypatch.setattr(results_format, "SCHEMA_VERSION", 0)
+        summary.load(tmp_path)
+    monkeypatch.setattr(results_format, "SCHEMA_VERSION", 3)
     with pytest.raises(InputError, match="no upgrade from schema 1"):
-        analysis.load(tmp_path)
+        summary.load(tmp_path)
 
 
 def test_a_directory_without_results_is_refused(tmp_path):
     with pytest.raises(InputError, match="is this a run directory"):
-        analysis.load(tmp_path)
+        summary.load(tmp_path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.analysis import RunData
+from bench.analysis.summary import RunData
 
 _spec = importlib.util.spec_from_file_location(
     "calibrate_gate", Path(__file__).parents[1] / "tools" / "calibrate_gate.py")

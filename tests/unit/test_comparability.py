@@ -2,7 +2,8 @@
 differences mean."""
 import copy
 
-from bench import comparability, rundata
+from bench.analysis import comparability
+from bench.analysis import rundata
 
 
 def test_every_key_a_real_run_records_is_registered_with_its_type(data_dir):

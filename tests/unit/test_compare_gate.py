@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import synthetic
-from bench import compare, gate
+from bench.analysis import compare
+from bench.analysis import gate
 from bench.errors import InputError
 
 

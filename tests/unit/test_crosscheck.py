@@ -2,7 +2,9 @@
 answers; and a report of a two-driver run never mixes them in a median."""
 import math
 
-from bench import analysis, crosscheck, report
+from bench import report
+from bench.analysis import summary
+from bench.report import driver_crosscheck
 
 
 def trials(native, iperf3, scenario="s", limit=100e6, cpu=(1.0, 1.0)):
@@ -29,17 +31,17 @@ def doc(trial_list):
 
 def test_ratios_to_the_reference_driver_and_the_5_percent_rule():
     t = trials([40e6, 50e6, 60e6], [42e6, 52e6, 56e6])
-    table = crosscheck.compare(analysis.summarize(analysis.frame(t)), ["native", "iperf3"])
+    table = driver_crosscheck.compare(summary.summarize(summary.frame(t)), ["native", "iperf3"])
     row = table.set_index("protocol").loc["tcp"]
     assert row["native_median"] == 50e6 and row["iperf3_median"] == 52e6
     assert math.isclose(row["iperf3_ratio"], 1.04) and row["iperf3_agrees"]
-    far = crosscheck.compare(analysis.summarize(analysis.frame(trials([50e6], [40e6]))),
+    far = driver_crosscheck.compare(summary.summarize(summary.frame(trials([50e6], [40e6]))),
                              ["native", "iperf3"])
     assert not far.iloc[0]["iperf3_agrees"]
 
 
 def test_the_section_shows_both_drivers_side_by_side():
-    lines = crosscheck.section(doc(trials([50e6] * 3, [49e6] * 3)))
+    lines = driver_crosscheck.section(doc(trials([50e6] * 3, [49e6] * 3)))
     assert lines[0] == "## Cross-check: drivers side by side"
     assert "| scenario | protocol | native | iperf3 | iperf3 / native |" in lines
     assert ("| s | TCP | 50.00 [50.00–50.00] (3/3 ok) | 49.00 [49.00–49.00] (3/3 ok) "
@@ -50,7 +52,7 @@ def test_a_single_driver_run_has_no_section():
     one = [t for t in trials([50e6], [49e6]) if t["driver"] == "native"]
     d = doc(one)
     d["metadata"]["suite"]["drivers"] = ["native"]
-    assert crosscheck.section(d) == []
+    assert driver_crosscheck.section(d) == []
 
 
 def test_the_reports_main_tables_use_the_first_driver_only():
@@ -66,11 +68,11 @@ def test_the_reports_main_tables_use_the_first_driver_only():
 def test_the_speed_goal_is_judged_on_unshaped_paths_only():
     # Native 20 % faster at 0.7 x the CPU per GB: the goodput goal (>= 1.10) is
     # met, the CPU goal (<= 0.80) too; at 0.9 x it is missed.
-    fast = crosscheck.speed_section(doc(trials([12e9] * 5, [10e9] * 5, limit=None, cpu=(0.7, 1.0))))
+    fast = driver_crosscheck.speed_section(doc(trials([12e9] * 5, [10e9] * 5, limit=None, cpu=(0.7, 1.0))))
     assert fast[0] == "## The engine against iperf3"
     row = next(line for line in fast if line.startswith("| s | TCP |"))
     assert row == "| s | TCP | 5 | ×1.20 [1.20–1.20] meets | ×0.70 [0.70–0.70] meets |"
-    slow = crosscheck.speed_section(doc(trials([12e9] * 5, [10e9] * 5, limit=None, cpu=(0.9, 1.0))))
+    slow = driver_crosscheck.speed_section(doc(trials([12e9] * 5, [10e9] * 5, limit=None, cpu=(0.9, 1.0))))
     assert "×0.90 [0.90–0.90] **misses**" in next(l for l in slow if l.startswith("| s | MPTCP |"))
     # Shaped links: both drivers carry what the link allows; no speed verdict.
-    assert crosscheck.speed_section(doc(trials([50e6] * 5, [50e6] * 5))) == []
+    assert driver_crosscheck.speed_section(doc(trials([50e6] * 5, [50e6] * 5))) == []

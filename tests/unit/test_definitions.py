@@ -1,6 +1,6 @@
 import pytest
 
-from bench.definitions import Catalog
+from bench.catalog import Catalog
 from bench.errors import InputError
 
 

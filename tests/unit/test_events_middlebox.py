@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from bench.definitions import Catalog
+from bench.catalog import Catalog
 from bench.errors import InputError
 from harness import events, middlebox
 

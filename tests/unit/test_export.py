@@ -7,7 +7,8 @@ import pyperf
 import pytest
 
 import synthetic
-from bench import analysis, export
+from bench.analysis import summary
+from bench.analysis import export
 from bench.cli import main
 
 
@@ -25,7 +26,7 @@ def test_pyperf_suite_has_one_benchmark_per_scenario_protocol_metric(exported, d
     assert "aggregate-2x/mptcp/goodput_s_per_gb" in names
     assert "single-link/tcp/cpu_system_s_per_gb" in names
     bench = suite.get_benchmark("aggregate-2x/mptcp/goodput_s_per_gb")
-    trials = analysis.load(data_dir / "runs" / "quick-a")
+    trials = summary.load(data_dir / "runs" / "quick-a")
     goodput = trials[(trials["scenario"] == "aggregate-2x") & (trials["protocol"] == "mptcp")]
     assert sorted(bench.get_values()) == pytest.approx(sorted(8e9 / goodput["goodput_bps"]))
     meta = bench.get_metadata()
@@ -54,7 +55,7 @@ def test_not_ok_trials_ride_along_as_metadata():
 
 
 def test_csv_and_parquet_tables(exported, data_dir):
-    run = analysis.open_run(data_dir / "runs" / "quick-a")
+    run = summary.open_run(data_dir / "runs" / "quick-a")
     for name in ("trials", "summary", "intervals"):
         csv = pd.read_csv(exported / f"{name}.csv")
         parquet = pd.read_parquet(exported / f"{name}.parquet")

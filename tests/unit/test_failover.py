@@ -1,6 +1,6 @@
 import pytest
 
-from bench import failover
+from bench.record import failover
 
 
 def test_gap_and_recovery_of_a_path_failure():

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from bench import schema, trial
-from bench.definitions import Catalog
+from bench import results_format
+from bench.record import trial
+from bench.catalog import Catalog
 from harness import sockdiag
 from harness.drivers import TrialParams
 from harness.drivers import iperf3 as driver
@@ -89,7 +90,7 @@ def test_tcp_record_has_the_native_records_shape(raws, scenario, data_dir):
     assert rec["driver"] == "iperf3"
     assert 0.85 * 50e6 < rec["goodput_bps"] <= 50e6
     native = build(json.loads((data_dir / "raw-trials.json").read_text())["tcp"], scenario, "tcp")
-    assert set(schema.CORE_COLUMNS) <= set(rec) and set(rec) - set(native) == {"tool"}
+    assert set(results_format.CORE_COLUMNS) <= set(rec) and set(rec) - set(native) == {"tool"}
     assert rec["cpu_sender_s"] > 0 and rec["cpu_receiver_s"] > 0      # ours, from wait4
     assert rec["tool"]["cpu_receiver_s"] > 0                          # iperf3's, beside
     assert rec["cpu_system_window"] == "outer" and rec["window_s"] is None

@@ -1,7 +1,7 @@
 import pytest
 
-from bench import linkmodel
-from bench.definitions import Catalog
+from bench.record import linkmodel
+from bench.catalog import Catalog
 
 
 def test_payload_shares_match_segments_seen_on_the_wire():

@@ -31,3 +31,19 @@ def test_notebook_executes_on_a_fixture_run(data_dir):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if "image/png" in o.get("data", {})]
     assert len(images) == 3
+
+
+def test_the_notebook_uses_only_the_public_api():
+    """Notebooks import bench.analysis and bench.report and use only their
+    __all__ names, so modules behind them can move."""
+    import json
+    import re
+
+    from bench import analysis, report
+    nb = json.loads((Path(__file__).parents[2] / "notebooks" / "analysis.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    imports = set(re.findall(r"^\s*(?:from|import) (bench\S*)", code, re.M))
+    assert imports == {"bench"}, imports
+    used = {(m, n) for m, n in re.findall(r"\b(analysis|report)\.(\w+)", code)}
+    public = {"analysis": set(analysis.__all__), "report": set(report.__all__)}
+    assert {(m, n) for m, n in used if n not in public[m]} == set()

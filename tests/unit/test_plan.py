@@ -2,10 +2,10 @@
 order of trials, and the record a resume rebuilds the plan from."""
 import pytest
 
-from bench import resume
-from bench.definitions import Catalog
+from bench.run import resume
+from bench.catalog import Catalog
 from bench.errors import InputError
-from bench.plan import Plan, build_plan
+from bench.run.plan import Plan, build_plan
 
 
 def test_several_drivers_interleave_per_repeat():
@@ -68,8 +68,8 @@ def test_the_first_difference_between_two_definitions_is_named():
 
 
 def test_a_suite_can_set_one_scenarios_duration_and_the_command_line_overrides_it(write_defs):
-    from bench.definitions import Catalog
-    from bench.plan import build_plan
+    from bench.catalog import Catalog
+    from bench.run.plan import build_plan
     defs = write_defs('[suite.s]\ndescription = "d"\nscenarios = ["single-link", "rr"]\n'
                       'duration_s = 4\ndurations = { rr = 2 }\n')
     cat = Catalog([defs])
@@ -82,7 +82,7 @@ def test_a_suite_can_set_one_scenarios_duration_and_the_command_line_overrides_i
 
 def test_suite_durations_must_name_its_scenarios(write_defs):
     import pytest
-    from bench.definitions import Catalog
+    from bench.catalog import Catalog
     from bench.errors import InputError
     defs = write_defs('[suite.s]\ndescription = "d"\nscenarios = ["single-link"]\ndurations = { rr = 2 }\n')
     with pytest.raises(InputError, match="durations names 'rr'"):

@@ -11,7 +11,9 @@ import pytest
 
 import browser
 import synthetic
-from bench import analysis, plots, report
+from bench import report
+from bench.analysis import summary
+from bench.report import plots
 from bench.cli import main
 
 GOLDEN = "golden/report-quick-a.md"
@@ -26,7 +28,7 @@ def fixture_run(tmp_path, data_dir):
 
 def test_report_text_matches_the_golden_file(fixture_run, data_dir):
     """Regenerate after an intended change with MPTCP_BENCH_UPDATE_GOLDEN=1."""
-    text = report.markdown(analysis.open_run(fixture_run).doc)
+    text = report.markdown(summary.open_run(fixture_run).doc)
     golden = data_dir / GOLDEN
     if os.environ.get("MPTCP_BENCH_UPDATE_GOLDEN"):
         golden.write_text(text)
@@ -56,7 +58,7 @@ def _needs_chromium():
 
 def test_html_report_loads_and_its_images_render_in_chromium(fixture_run):
     _needs_chromium()
-    report.write(analysis.open_run(fixture_run))
+    report.write(summary.open_run(fixture_run))
     seen = browser.probe(fixture_run / "report.html")
     assert seen["errors"] == [] and seen["title"].startswith("mptcp-bench run")
     assert len(seen["images"]) == 3
@@ -66,7 +68,7 @@ def test_html_report_loads_and_its_images_render_in_chromium(fixture_run):
 
 def test_the_browser_check_catches_a_broken_image(fixture_run):
     _needs_chromium()
-    report.write(analysis.open_run(fixture_run))
+    report.write(summary.open_run(fixture_run))
     page = fixture_run / "report.html"
     good = base64.b64encode((fixture_run / "plots" / "overview.png").read_bytes()).decode()
     page.write_text(page.read_text().replace(good, base64.b64encode(b"not a png").decode(), 1))

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 import synthetic
-from bench import rundata, schema
-from bench.rundir import RunDir
+from bench.analysis import rundata
+from bench import results_format
+from bench.run.rundir import RunDir
 
 
 def _fresh_copy(src, dst):
@@ -58,7 +59,7 @@ def test_a_stale_or_foreign_csv_is_not_used(tmp_path, data_dir):
 
 def test_the_head_is_read_without_the_trials(data_dir):
     path = data_dir / "runs" / "quick-a" / "results.json"
-    head = schema.load_head(path)
+    head = results_format.load_head(path)
     full = json.loads(path.read_text())
     assert head == {k: v for k, v in full.items() if k != "trials"}
 
@@ -66,7 +67,7 @@ def test_the_head_is_read_without_the_trials(data_dir):
 def test_a_truncated_results_file_is_refused(tmp_path, data_dir):
     text = (data_dir / "runs" / "quick-a" / "results.json").read_text()
     (tmp_path / "results.json").write_text(text[:500])
-    with pytest.raises(schema.InputError, match="not valid JSON"):
+    with pytest.raises(results_format.InputError, match="not valid JSON"):
         rundata.open_run(tmp_path)
 
 

@@ -7,12 +7,12 @@ import subprocess
 import sys
 import time
 
-from bench.rundir import JOURNAL, RESULTS, RunDir, read_journal, write_atomic
+from bench.run.rundir import JOURNAL, RESULTS, RunDir, read_journal, write_atomic
 
 WRITER = """
 import json, sys
 from pathlib import Path
-from bench.rundir import write_atomic
+from bench.run.rundir import write_atomic
 path, i = Path(sys.argv[1]), 0
 while True:
     write_atomic(path, json.dumps({"i": i, "pad": "x" * 4_000_000}))

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from harness import runs
+from harness import ownership
 
 HOLDER = """
 import time
-from harness import runs
-with runs.exclusive_run("20261128-first", out="reports/20261128-first"):
+from harness import ownership
+with ownership.exclusive_run("20261128-first", out="reports/20261128-first"):
     print("held", flush=True)
     time.sleep(120)
 """
@@ -20,15 +20,15 @@ with runs.exclusive_run("20261128-first", out="reports/20261128-first"):
 
 @pytest.fixture
 def lock(tmp_path, monkeypatch):
-    monkeypatch.setenv(runs.LOCK_ENV, str(tmp_path / "run.lock"))
+    monkeypatch.setenv(ownership.LOCK_ENV, str(tmp_path / "run.lock"))
 
 
 def test_a_second_run_is_refused_naming_the_first_until_it_dies(lock):
     holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "held\n"
-        with pytest.raises(runs.Busy) as busy:
-            with runs.exclusive_run("second", out="elsewhere"):
+        with pytest.raises(ownership.Busy) as busy:
+            with ownership.exclusive_run("second", out="elsewhere"):
                 pass
         msg = str(busy.value)
         assert msg.startswith("another benchmark run is going on this machine: run "
@@ -38,7 +38,7 @@ def test_a_second_run_is_refused_naming_the_first_until_it_dies(lock):
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    with runs.exclusive_run("second", out="elsewhere"):   # released by the kernel
+    with ownership.exclusive_run("second", out="elsewhere"):   # released by the kernel
         pass
 
 
@@ -54,7 +54,7 @@ def test_a_process_the_holder_started_does_not_keep_the_lock(lock):
         holder.send_signal(signal.SIGKILL)
         holder.wait()
         os.kill(child, 0)                     # still alive
-        with runs.exclusive_run("second", out="elsewhere"):
+        with ownership.exclusive_run("second", out="elsewhere"):
             pass
     finally:
         os.kill(child, signal.SIGKILL)

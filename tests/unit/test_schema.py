@@ -3,13 +3,13 @@ import json
 import pandas as pd
 import pytest
 
-from bench import schema
+from bench import results_format
 from bench.errors import InputError
-from bench.rundir import RunDir, read_journal
+from bench.run.rundir import RunDir, read_journal
 
 
 def _trial(i, proto="tcp"):
-    return {k: None for k in schema.CORE_COLUMNS} | {
+    return {k: None for k in results_format.CORE_COLUMNS} | {
         "run_id": "r1", "scenario": "s", "protocol": proto, "driver": "native", "repeat": i,
         "seq": i, "status": "ok", "goodput_bps": 1e6 * (i + 1), "intervals_bytes": [1, 2]}
 
@@ -19,15 +19,15 @@ def test_results_round_trip_and_csv(tmp_path):
     trials = [_trial(0), _trial(1, "mptcp")]
     for t in trials:
         rd.append_trial(t)
-    doc = schema.results_document("r1", {"kernel": {}}, {"s": {}}, trials, "complete")
+    doc = results_format.results_document("r1", {"kernel": {}}, {"s": {}}, trials, "complete")
     rd.write_results(doc)
     rd.write_csv(trials)
     rd.point_latest()
-    loaded = schema.load_results(rd.path / "results.json")
+    loaded = results_format.load_results(rd.path / "results.json")
     assert loaded == json.loads(json.dumps(doc))
     assert read_journal(rd.path) == trials
     df = pd.read_csv(rd.path / "trials.csv")
-    assert list(df.columns[:len(schema.CORE_COLUMNS)]) == list(schema.CORE_COLUMNS)
+    assert list(df.columns[:len(results_format.CORE_COLUMNS)]) == list(results_format.CORE_COLUMNS)
     assert len(df) == 2
     assert (tmp_path / "latest").resolve() == rd.path.resolve()
     assert not list(rd.path.glob(".*tmp*")), "temporary files left behind"
@@ -35,19 +35,19 @@ def test_results_round_trip_and_csv(tmp_path):
 
 def test_newer_schema_is_refused_with_advice(tmp_path):
     path = tmp_path / "results.json"
-    path.write_text(json.dumps({"schema_version": schema.SCHEMA_VERSION + 1}))
+    path.write_text(json.dumps({"schema_version": results_format.SCHEMA_VERSION + 1}))
     with pytest.raises(InputError, match="newer mptcp-bench.*upgrade mptcp-bench"):
-        schema.load_results(path)
+        results_format.load_results(path)
 
 
 def test_not_a_results_file(tmp_path):
     path = tmp_path / "results.json"
     path.write_text("{}")
     with pytest.raises(InputError, match="not an mptcp-bench results file"):
-        schema.load_results(path)
+        results_format.load_results(path)
     path.write_text("{")
     with pytest.raises(InputError, match="not valid JSON"):
-        schema.load_results(path)
+        results_format.load_results(path)
 
 
 def test_torn_journal_line_is_skipped(tmp_path):

@@ -4,7 +4,7 @@ import signal
 
 import pytest
 
-from bench.orchestrator import Interrupted, Run
+from bench.run.orchestrator import Interrupted, Run
 
 
 def _run():

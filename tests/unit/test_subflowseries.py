@@ -1,5 +1,5 @@
-"""Per-subflow counters put on the receiver's grid (bench.subflowseries)."""
-from bench.subflowseries import on_grid
+"""Per-subflow counters put on the receiver's grid (bench.record.subflow_grid)."""
+from bench.record.subflow_grid import on_grid
 
 MS = 1_000_000
 

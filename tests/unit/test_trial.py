@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from bench import trial
-from bench.definitions import Catalog
+from bench.record import trial
+from bench.catalog import Catalog
 
 
 @pytest.fixture
@@ -98,5 +98,5 @@ def test_interrupted_record_has_core_columns(scenario):
     rec = trial.interrupted(scenario, "tcp", scenario.trial_params("tcp"), "native",
                             run_id="r", repeat=2, seq=5, signame="SIGINT")
     assert rec["status"] == "interrupted" and rec["reason"] == "interrupted by SIGINT"
-    from bench import schema
-    assert set(schema.CORE_COLUMNS) <= set(rec)
+    from bench import results_format
+    assert set(results_format.CORE_COLUMNS) <= set(rec)

@@ -37,7 +37,7 @@ out.write(b"console: powering off\\n")
 CALLER = """\
 import sys
 from pathlib import Path
-from bench import vmlane
+from bench.run import vmlane
 vmlane.vng_path = lambda: {vng!r}
 vmlane.find_image = lambda image: image
 vmlane.PROJECT_ROOT = Path({root!r})

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from bench import trial, workload_fields
+from bench.record import trial
+from bench.record import workload_fields
 from harness import engine
 
 SCENARIO = {"rr": "rr", "crr": "crr", "rr_under_load": "rr-under-load", "bulk": "single-link"}

@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench import vmlane
+from bench.run import vmlane
 from harness import _engine, capabilities, sysctl, sysinfo
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("mptcp-bench", "pyroute2", "numpy", "pandas", "pyperf", "rich", "pydantic")
 SYSCTLS = ("net.mptcp", "net.ipv4.tcp_*", "net.core.rmem_*", "net.core.wmem_*",
            "net.core.default_qdisc", "net.core.netdev_max_backlog", "net.ipv4.ip_forward")

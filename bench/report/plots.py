@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.metrics import METRICS  # noqa: E402
+from bench.analysis.metrics import METRICS  # noqa: E402
 
 COLORS = {"tcp": "#1f77b4", "mptcp": "#d62728"}
 OK_STYLE = {"linewidth": 1.2, "alpha": 0.7}

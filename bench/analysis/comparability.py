@@ -24,7 +24,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Callable
 
-from bench.definitions import Scenario
+from bench.catalog import Scenario
 
 POLICIES = ("incomparable", "warn", "info", "ignore")
 

@@ -7,7 +7,7 @@ from collections import Counter
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bench.rundir import REPORT
+from bench.results_format import REPORT
 
 STATUS_STYLE = {"ok": "green", "fallback": "yellow", "partial": "yellow", "stalled": "yellow",
                 "failed": "red", "unsupported": "magenta", "interrupted": "red"}

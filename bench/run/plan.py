@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.definitions import Catalog, Scenario
+from bench.catalog import Catalog, Scenario
 from bench.errors import InputError
 from harness import drivers
 from harness.drivers import TrialParams

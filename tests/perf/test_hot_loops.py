@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from harness import engine, netns, runs
+from harness import engine, netns, ownership
 
 BULK_BYTES = 256 << 20
 RR_TRANSACTIONS = 20_000
@@ -26,7 +26,7 @@ def namespace():
     """One namespace with loopback up, registered so that a concurrent
     `bench clean` leaves it alone."""
     name = f"{netns.PREFIX}-{OWNER}-lo"
-    with runs.owning(OWNER):
+    with ownership.owning(OWNER):
         netns.create(name)
         try:
             netns.run(name, ["ip", "link", "set", "lo", "up"])

@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import schema
-from bench.metrics import METRICS
-from bench.rundir import CSV, RESULTS
+from bench import results_format
+from bench.analysis.metrics import METRICS
+from bench.results_format import CSV, RESULTS
 
 KEYS = ["scenario", "driver", "protocol"]
 RATIO = "mptcp/tcp"         # the pseudo-protocol of per-repeat MPTCP/TCP ratios
-COLUMNS = [*schema.CORE_COLUMNS, *schema.EXTRA_COLUMNS]
+COLUMNS = [*results_format.CORE_COLUMNS, *results_format.EXTRA_COLUMNS]
 TEXT = ("run_id", "scenario", "protocol", "driver", "status", "reason", "cpu_placement",
         "workload", "send_mode", "recv_mode")
 SERIES_IDS = ["run_id", "scenario", "driver", "protocol", "repeat", "seq", "status"]
@@ -47,7 +47,7 @@ class RunData:
     @property
     def doc(self) -> dict:
         if self._doc is None:
-            self._doc = schema.load_results(self.path / RESULTS)
+            self._doc = results_format.load_results(self.path / RESULTS)
         return self._doc
 
     @property
@@ -85,12 +85,12 @@ class RunData:
 
 def open_run(path: str | Path) -> RunData:
     """A run directory (or its results.json).  An older schema is upgraded
-    (bench.schema.UPGRADES), a newer one refused with advice."""
+    (bench.results_format.UPGRADES), a newer one refused with advice."""
     path = Path(path)
     file = path if path.suffix == ".json" else path / RESULTS
-    head = schema.load_head(file)
-    if head["schema_version"] != schema.SCHEMA_VERSION:
-        return RunData(schema.load_results(file), file.parent)
+    head = results_format.load_head(file)
+    if head["schema_version"] != results_format.SCHEMA_VERSION:
+        return RunData(results_format.load_results(file), file.parent)
     return RunData(path=file.parent, head=head)
 
 
@@ -112,7 +112,7 @@ def _csv_table(path: Path, head: dict) -> pd.DataFrame | None:
             return None
         df = pd.read_csv(csv, dtype={c: object for c in TEXT}, keep_default_na=False,
                          na_values=[""])
-        for c in schema.NUMERIC_COLUMNS:    # a damaged numeric column raises here
+        for c in results_format.NUMERIC_COLUMNS:    # a damaged numeric column raises here
             if c in df and df[c].dtype == object:
                 pd.to_numeric(df[c].dropna(), errors="raise")
     except (OSError, ValueError, KeyError, TypeError):   # damaged: results.json decides

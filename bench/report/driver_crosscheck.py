@@ -12,7 +12,9 @@ import math
 
 import pandas as pd
 
-from bench import analysis, sections, stats
+from bench.analysis import summary
+from bench.report import sections
+from bench.analysis import statistics
 
 AGREEMENT = 0.05    # drivers agree when their medians are within 5 % of each other
 
@@ -73,8 +75,8 @@ def section(doc: dict) -> list[str]:
     names = drivers_of(doc)
     if len(names) < 2:
         return []
-    df = analysis.frame(doc["trials"])
-    table = compare(analysis.summarize(df), names)
+    df = summary.frame(doc["trials"])
+    table = compare(summary.summarize(df), names)
     lines = ["## Cross-check: drivers side by side", "",
              f"Goodput in Mbit/s, median [IQR] over ok trials, measured by each driver in the "
              f"same run (trials interleaved per repeat); the drivers agree when their medians "
@@ -106,7 +108,7 @@ def driver_ratios(df: pd.DataFrame, metric: str, ref: str, other: str) -> pd.Dat
         both = pd.concat([a, b], axis=1, keys=["a", "b"]).dropna()
         both = both[both["b"] > 0]
         ratios = (both["a"] / both["b"]).to_numpy(dtype=float)
-        lo, hi = stats.median_ci(ratios)
+        lo, hi = statistics.median_ci(ratios)
         rows.append({"scenario": scenario, "protocol": protocol, "metric": metric,
                      "pairs": len(ratios), "ratio": float(pd.Series(ratios).median()) if len(ratios) else math.nan,
                      "ci_low": lo, "ci_high": hi})
@@ -124,7 +126,7 @@ def speed_section(doc: dict) -> list[str]:
     names = drivers_of(doc)
     if "native" not in names or "iperf3" not in names:
         return []
-    df = analysis.frame(doc["trials"])
+    df = summary.frame(doc["trials"])
     # The goal is the tool's speed where the tool is the limit: unshaped
     # paths (no link-model limit).  On shaped links both drivers carry what
     # the link allows, and the cross-check section above compares them.

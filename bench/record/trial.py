@@ -7,7 +7,10 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-from bench import failover, linkmodel, subflowseries, workload_fields
+from bench.record import failover
+from bench.record import linkmodel
+from bench.record import subflow_grid
+from bench.record import workload_fields
 from harness.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
@@ -123,7 +126,7 @@ def _measures(rec: dict, raw: dict) -> None:
     })
     introspection(rec, snd["info"], rcv["info"])
     if snd.get("subflow_series"):
-        rec["subflow_intervals_bytes"] = subflowseries.on_grid(
+        rec["subflow_intervals_bytes"] = subflow_grid.on_grid(
             snd["subflow_series"], loop["start_ns"], loop["interval_ns"], len(loop["intervals"]))
         rec["subflow_intervals_keys"] = [f"{sf['local']} → {sf['remote']}"
                                          for sf in snd["subflow_series"]["subflows"]]

@@ -7,9 +7,9 @@ import math
 
 import pandas as pd
 
-from bench import comparability
-from bench.analysis import COUNTED, RATIO
-from bench.metrics import METRICS
+from bench.analysis import comparability
+from bench.analysis.summary import COUNTED, RATIO
+from bench.analysis.metrics import METRICS
 
 ALWAYS_COUNTED = ("ok", "fallback", "stalled", "failed")
 

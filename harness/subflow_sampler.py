@@ -4,7 +4,7 @@ A thread reads the socket's per-subflow detail (MPTCP_FULL_INFO, or its
 fallback on older kernels) every interval while the C send loop runs with
 the GIL released, and keeps each subflow's cumulative bytes_acked with the
 CLOCK_MONOTONIC time of the sample, the clock of the engine's own interval
-series.  bench.trial aligns these counters with the receiver's intervals:
+series.  bench.record.trial aligns these counters with the receiver's intervals:
 that is the "stacked per subflow" view of a trial, and the one that shows
 traffic moving to the other path when a link fails.
 

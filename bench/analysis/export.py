@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pyperf
 
-from bench import analysis
-from bench.analysis import RunData
+from bench.analysis import summary
+from bench.analysis.summary import RunData
 
 # metric -> (exported name, value -> seconds, description)
 PYPERF = {
@@ -56,7 +56,7 @@ def _run_metadata(run: RunData) -> dict:
 def _not_ok(trials: pd.DataFrame) -> pd.Series:
     """Per scenario x driver x protocol: '2 (fallback 1, stalled 1)'."""
     bad = trials[trials["status"] != "ok"]
-    counts = bad.groupby([*analysis.KEYS, "status"], dropna=False).size()
+    counts = bad.groupby([*summary.KEYS, "status"], dropna=False).size()
     text = {}
     for key, group in counts.groupby(level=[0, 1, 2], dropna=False):
         parts = ", ".join(f"{s} {n}" for (*_, s), n in group.items())
@@ -73,7 +73,7 @@ def to_pyperf(run: RunData) -> pyperf.BenchmarkSuite:
     for metric, (name, to_s, what) in PYPERF.items():
         if metric not in ok or ok[metric].isna().all():
             continue
-        for key, group in ok.groupby(analysis.KEYS, sort=False, dropna=False):
+        for key, group in ok.groupby(summary.KEYS, sort=False, dropna=False):
             scenario, driver, protocol = key
             values = [to_s(v) for v in group[metric].dropna().astype(float) if v > 0]
             if not values:
@@ -89,7 +89,7 @@ def to_pyperf(run: RunData) -> pyperf.BenchmarkSuite:
 
 
 def tables(run: RunData) -> dict[str, pd.DataFrame]:
-    out = {"trials": run.trials, "summary": analysis.describe(run.trials),
+    out = {"trials": run.trials, "summary": summary.describe(run.trials),
            "intervals": run.intervals}
     if len(run.latency):
         out["latency"] = run.latency

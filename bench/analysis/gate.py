@@ -2,7 +2,7 @@
 
 A metric regressed when its change is significant (Mann-Whitney U, p <
 compare.ALPHA) in the bad direction AND larger than its threshold (default
-per metric in bench.metrics, `--max-regression METRIC=PCT` to override,
+per metric in bench.analysis.metrics, `--max-regression METRIC=PCT` to override,
 `METRIC=off` to stop gating it).  More not-ok trials (fallback, partial,
 stalled, failed) than the base, significant by Fisher's exact test, is a
 regression too.  Only TCP and MPTCP rows are gated; MPTCP/TCP ratios are
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bench import compare as cmp
-from bench import metrics
+from bench.analysis import compare as cmp
+from bench.analysis import metrics
 from bench.errors import InputError
 
 PASSED, REGRESSED, INCOMPARABLE = 0, 1, 2

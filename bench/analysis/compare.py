@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bench import analysis, comparability, metrics, stats
-from bench.analysis import KEYS, RunData
+from bench.analysis import summary
+from bench.analysis import comparability
+from bench.analysis import metrics
+from bench.analysis import statistics
+from bench.analysis.summary import KEYS, RunData
 
 ALPHA = 0.05          # significance level of every test here
 BAD = ("fallback", "partial", "stalled", "failed")
@@ -53,16 +56,16 @@ def metric_rows(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
     """Both sides' medians, change, its CI, the U test's p and a verdict,
     for every group with samples on both sides."""
     side = np.repeat([0, 1], [len(base), len(cand)])
-    codes, keys = analysis.factorize(_concat(base, cand), GROUP)
+    codes, keys = summary.factorize(_concat(base, cand), GROUP)
     values = np.concatenate([base["value"].to_numpy(float), cand["value"].to_numpy(float)])
-    gb, gc = (stats.Grouped(values[side == s], codes[side == s], len(keys)) for s in (0, 1))
+    gb, gc = (statistics.Grouped(values[side == s], codes[side == s], len(keys)) for s in (0, 1))
     rows = keys.assign(base_n=gb.n, base_median=gb.quantile(0.5),
                        cand_n=gc.n, cand_median=gc.quantile(0.5))
     with np.errstate(divide="ignore", invalid="ignore"):
         rows["change"] = np.where(rows["base_median"] != 0,
                                   rows["cand_median"] / rows["base_median"] - 1, np.nan)
-    rows["ci_low"], rows["ci_high"] = stats.change_ci(gb, gc)
-    rows["p_value"] = stats.u_tests(gb, gc)
+    rows["ci_low"], rows["ci_high"] = statistics.change_ci(gb, gc)
+    rows["p_value"] = statistics.u_tests(gb, gc)
     rows = rows[(gb.n > 0) & (gc.n > 0)].reset_index(drop=True)
     rows["better"] = [metrics.get(m).better for m in rows["metric"]]
     rows["verdict"] = [_verdict(*r) for r in zip(rows["metric"], rows["base_n"], rows["cand_n"],
@@ -118,7 +121,7 @@ def _fisher(r) -> float:
 
 
 def group_label(row, show_driver: bool) -> str:
-    proto = "MPTCP/TCP" if row.protocol == analysis.RATIO else str(row.protocol).upper()
+    proto = "MPTCP/TCP" if row.protocol == summary.RATIO else str(row.protocol).upper()
     driver = f" ({row.driver})" if show_driver else ""
     return f"{row.scenario}{driver} {proto} {metrics.get(row.metric).label}"
 
@@ -126,7 +129,7 @@ def group_label(row, show_driver: bool) -> str:
 def value_text(metric: str, protocol: str, value: float) -> str:
     if np.isnan(value):
         return "–"
-    if protocol == analysis.RATIO:
+    if protocol == summary.RATIO:
         return f"×{value:.3f}"
     m = metrics.get(metric)
     return f"{m.show(value)} {m.unit}"

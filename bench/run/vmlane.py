@@ -27,7 +27,7 @@ from harness.drivers import TIMEOUT_SCALE_ENV
 from harness.errors import CapabilityError
 from harness.procs import dying_with_parent
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LANE_ENV = "MPTCP_BENCH_LANE"
 BOOT_TIMEOUT_S = 60
 KILL_AFTER_S = 10         # timeout's SIGKILL this long after its SIGTERM

@@ -11,31 +11,14 @@ import random
 import time
 from pathlib import Path
 
-from bench import schema
+from bench import results_format
 from bench.errors import InputError
-
-JOURNAL = "trials.jsonl"
-RESULTS = "results.json"
-CSV = "trials.csv"
-REPORT = "report.md"
-LATEST = "latest"
+from bench.results_format import (CSV, JOURNAL, LATEST, REPORT, RESULTS,  # noqa: F401
+                                  write_atomic)
 
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + f"-{random.getrandbits(16):04x}"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def check_writable(root: Path) -> None:
@@ -100,10 +83,10 @@ class RunDir:
 
     def write_csv(self, trials: list[dict]) -> None:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=[*schema.CORE_COLUMNS, *schema.EXTRA_COLUMNS])
+        writer = csv.DictWriter(buf, fieldnames=[*results_format.CORE_COLUMNS, *results_format.EXTRA_COLUMNS])
         writer.writeheader()
         for t in trials:
-            writer.writerow(schema.csv_row(t))
+            writer.writerow(results_format.csv_row(t))
         write_atomic(self.path / CSV, buf.getvalue())
 
     def point_latest(self) -> None:

@@ -16,6 +16,7 @@ History:
 from __future__ import annotations
 
 import json
+import os
 import typing
 from pathlib import Path
 from typing import TypedDict
@@ -24,6 +25,27 @@ from bench import names
 from bench.errors import InputError
 
 SCHEMA_VERSION = 1
+
+# The files of a run directory.
+JOURNAL = "trials.jsonl"
+RESULTS = "results.json"
+CSV = "trials.csv"
+REPORT = "report.md"
+LATEST = "latest"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
 
 STATUSES = ("ok", "fallback", "partial", "stalled", "failed", "unsupported", "skipped",
             "interrupted")

@@ -3,7 +3,7 @@ trials — of every driver in the plan — interleaved for N repeats on the
 same paths.  Every trial is journaled the moment it ends; results.json is
 written when the run starts, after each scenario and at the end, even when
 the run is interrupted, so a run killed at any point can be resumed
-(bench.resume)."""
+(bench.run.resume)."""
 from __future__ import annotations
 
 import os
@@ -11,12 +11,16 @@ import signal
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from bench import metadata, report, schema, stalls, trial
-from bench.definitions import Scenario
+from bench import report
+from bench.run import metadata
+from bench import results_format
+from bench.record import stalls
+from bench.record import trial
+from bench.catalog import Scenario
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
-from bench.plan import WARMUP_DURATION_S, Plan, scenario_needs
-from bench.rundir import RunDir
-from harness import capabilities, cleanup, drivers, netns, runs, sysctl, trialrun
+from bench.run.plan import WARMUP_DURATION_S, Plan, scenario_needs
+from bench.run.rundir import RunDir
+from harness import capabilities, cleanup, drivers, netns, ownership, sysctl, trialrun
 from harness.errors import CapabilityError
 from harness.topology import Topology
 
@@ -49,7 +53,7 @@ class Run:
         with self._signals():
             try:
                 self.preflight()
-                with runs.exclusive_run(self.rundir.run_id, out=str(self.rundir.path)):
+                with ownership.exclusive_run(self.rundir.run_id, out=str(self.rundir.path)):
                     return self.execute()
             except Interrupted as exc:   # execute() handles its own: this came before
                 self.progress.console.print("interrupted before the run started; nothing was made")
@@ -104,7 +108,7 @@ class Run:
             raise
         try:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-            with runs.owning(self.rundir.run_id, out=str(self.rundir.path)):
+            with ownership.owning(self.rundir.run_id, out=str(self.rundir.path)):
                 self._checkpoint(meta)
                 for scenario in self.plan.scenarios:
                     self._scenario(scenario)
@@ -213,7 +217,7 @@ class Run:
     def _checkpoint(self, meta: dict) -> None:
         """results.json as things stand: the plan from the start, and the
         scenarios so far, so that a run killed at any point can be resumed."""
-        doc = schema.results_document(self.rundir.run_id, meta, self.scenarios, self.trials,
+        doc = results_format.results_document(self.rundir.run_id, meta, self.scenarios, self.trials,
                                       "running")
         self.rundir.write_results(doc)
 
@@ -223,7 +227,7 @@ class Run:
         self.progress.reclassified([t for t, was in zip(self.trials, before) if t["status"] != was])
         metadata.finish(meta)
         state = "interrupted" if self.interrupted_by else "complete"
-        doc = schema.results_document(self.rundir.run_id, meta, self.scenarios, self.trials, state)
+        doc = results_format.results_document(self.rundir.run_id, meta, self.scenarios, self.trials, state)
         self.rundir.write_results(doc)
         self.rundir.write_csv(self.trials)
         report.write_doc(self.rundir.path, doc)   # report.md, report.html, plots/

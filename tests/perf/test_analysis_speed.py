@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import analysis, compare, gate
-from bench.rundir import RunDir
+from bench.analysis import summary
+from bench.analysis import compare
+from bench.analysis import gate
+from bench.run.rundir import RunDir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import synthetic  # noqa: E402
@@ -32,8 +34,8 @@ def two_runs(tmp_path_factory):
 
 
 def load_summarise_compare(base_dir, cand_dir):
-    base, cand = analysis.open_run(base_dir), analysis.open_run(cand_dir)
-    summaries = [analysis.describe_samples(r.samples) for r in (base, cand)]
+    base, cand = summary.open_run(base_dir), summary.open_run(cand_dir)
+    summaries = [summary.describe_samples(r.samples) for r in (base, cand)]
     c = compare.compare(base, cand)
     return summaries, gate.evaluate(c, gate.default_thresholds())
 

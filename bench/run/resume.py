@@ -15,13 +15,15 @@ import platform
 import time
 from pathlib import Path
 
-from bench import names, schema
-from bench.definitions import Catalog
+from bench import names
+from bench import results_format
+from bench.catalog import Catalog
 from bench.errors import InputError
-from bench.orchestrator import Run
-from bench.plan import Plan, trial_key
-from bench.rundir import JOURNAL, RESULTS, RunDir, read_journal
-from harness import runs
+from bench.run.orchestrator import Run
+from bench.run.plan import Plan, trial_key
+from bench.results_format import JOURNAL, RESULTS
+from bench.run.rundir import RunDir, read_journal
+from harness import ownership
 
 
 def _first_difference(recorded, current, where: str = "") -> str | None:
@@ -66,15 +68,15 @@ def _check_same_machine(run_dir: Path, doc: dict) -> None:
         raise InputError(f"cannot resume {run_dir}: it ran on kernel {then}, this is {now}; "
                          "one run measures one kernel, so start a new run")
     run_id = doc["run_id"]
-    if runs.is_live(run_id):
+    if ownership.is_live(run_id):
         raise InputError(f"cannot resume {run_dir}: run {run_id} is still going "
-                         f"(pid {runs.entry(run_id)['pid']}); stop it first")
+                         f"(pid {ownership.entry(run_id)['pid']}); stop it first")
 
 
 def load(run_dir: Path) -> tuple[Plan, dict]:
     """The recorded plan (scenarios re-validated against today's
     definitions) and the results document it came from."""
-    doc = schema.load_results(run_dir / RESULTS)
+    doc = results_format.load_results(run_dir / RESULTS)
     if doc["state"] == "complete":
         raise InputError(f"{run_dir} is a complete run: there is nothing to resume")
     suite = doc["metadata"]["suite"]
@@ -93,7 +95,7 @@ def prepare(run_dir: Path, progress, argv: list[str]) -> Run:
         raise InputError(f"{run_dir}: no such run directory")
     names.check("run", run_dir.name, f"cannot resume {run_dir}: ")
     plan, doc = load(run_dir)
-    journal = schema.check_trials(read_journal(run_dir), str(run_dir / JOURNAL))
+    journal = results_format.check_trials(read_journal(run_dir), str(run_dir / JOURNAL))
     kept = [t for t in journal if t["status"] != "interrupted"]
     meta = doc["metadata"]
     meta.setdefault("resumes", []).append({

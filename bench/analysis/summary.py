@@ -1,4 +1,4 @@
-"""The statistics a report states, on the frames of bench.rundata.
+"""The statistics a report states, on the frames of bench.analysis.rundata.
 
     run = analysis.open_run("reports/latest")   # or analysis.load(dir): the trials
     analysis.describe(run.trials)   # per scenario x driver x protocol x metric
@@ -13,13 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench import schema, stats
-from bench.metrics import METRICS
-from bench.rundata import (KEYS, RATIO, RunData, frame, intervals_long,  # noqa: F401
+from bench import results_format
+from bench.analysis import statistics
+from bench.analysis.metrics import METRICS
+from bench.analysis.rundata import (KEYS, RATIO, RunData, frame, intervals_long,  # noqa: F401
                            latency_long, load, open_run, samples)
 
 HIGH_SPREAD = 0.10       # relative IQR above which a median supports no conclusion
-COUNTED = schema.STATUSES   # every trial status, in the order reports count them
+COUNTED = results_format.STATUSES   # every trial status, in the order reports count them
 STATS = ("n", "median", "q1", "q3", "min", "max", "rel_iqr", "ci_low", "ci_high")
 
 
@@ -46,7 +47,7 @@ def describe_samples(long: pd.DataFrame) -> pd.DataFrame:
     if long.empty:
         return pd.DataFrame(columns=[*KEYS, "metric", *STATS])
     codes, keys = factorize(long, [*KEYS, "metric"])
-    out = keys.assign(**stats.summary(stats.Grouped(long["value"].to_numpy(), codes, len(keys))))
+    out = keys.assign(**statistics.summary(statistics.Grouped(long["value"].to_numpy(), codes, len(keys))))
     with np.errstate(divide="ignore", invalid="ignore"):
         out["rel_iqr"] = np.where(out["median"] != 0,
                                   (out["q3"] - out["q1"]) / out["median"].abs(), np.nan)

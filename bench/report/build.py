@@ -4,16 +4,20 @@ and figures, trial outcomes, send modes, and what the run ran on.
 Rendered from the results document only, so `bench report RUN_DIR` gives
 the same text as the run did.  Figures are drawn when their data exists
 and only then linked; report.html is report.md rendered with the figures
-embedded (bench.html).
+embedded (bench.report.html_page).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench import analysis, crosscheck, html, names, sections
-from bench.analysis import RATIO, RunData
-from bench.metrics import HEADLINE, METRICS
-from bench.rundir import REPORT, write_atomic
+from bench import names
+from bench.analysis import summary
+from bench.report import driver_crosscheck
+from bench.report import html_page
+from bench.report import sections
+from bench.analysis.summary import RATIO, RunData
+from bench.analysis.metrics import HEADLINE, METRICS
+from bench.results_format import REPORT, write_atomic
 
 PLOTS = "plots"
 OVERVIEW_METRICS = ("goodput_bps", "cpu_system_s_per_gb", "latency_us_p50", "latency_us_p99")
@@ -22,7 +26,7 @@ OVERVIEW_METRICS = ("goodput_bps", "cpu_system_s_per_gb", "latency_us_p50", "lat
 def _plots():
     """matplotlib is imported when a figure is drawn, not by every command
     that imports this module (it also wants a writable config directory)."""
-    from bench import plots
+    from bench.report import plots
     return plots
 
 
@@ -32,10 +36,10 @@ class Report:
     def __init__(self, run: RunData):
         self.run, self.doc = run, run.doc
         # The main answer uses the plan's first driver; the others are the
-        # cross-check section's (bench.crosscheck).
-        self.df = crosscheck.primary(run.trials, self.doc)
-        self.desc = analysis.describe(self.df)
-        self.counts = analysis.status_counts(self.df)
+        # cross-check section's (bench.report.driver_crosscheck).
+        self.df = driver_crosscheck.primary(run.trials, self.doc)
+        self.desc = summary.describe(self.df)
+        self.counts = summary.status_counts(self.df)
         # Looked up thousands of times while rendering: indexed once.
         self._stats = _index(self.desc, ("scenario", "driver", "protocol", "metric"))
         self._counts = _index(self.counts, ("scenario", "driver", "protocol"))
@@ -93,7 +97,7 @@ class Report:
         noisy = self._noisy(scenario, driver)
         if noisy:
             parts.append(f"spread too high to conclude ({', '.join(noisy)} IQR above "
-                         f"{analysis.HIGH_SPREAD:.0%} of the median)")
+                         f"{summary.HIGH_SPREAD:.0%} of the median)")
         return f"- **{self.title(scenario, driver)}**: " + "; ".join(parts)
 
     def _limit(self, name: str, entry: dict, scenario, driver, mptcp: dict) -> str:
@@ -108,7 +112,7 @@ class Report:
         for name in HEADLINE[:2]:
             for proto in ("tcp", "mptcp"):
                 s = self.stat(scenario, driver, proto, name)
-                if s and not sections.missing(s["rel_iqr"]) and s["rel_iqr"] > analysis.HIGH_SPREAD:
+                if s and not sections.missing(s["rel_iqr"]) and s["rel_iqr"] > summary.HIGH_SPREAD:
                     out.append(f"{proto.upper()} {METRICS[name].label}")
         return out
 
@@ -163,7 +167,7 @@ class Report:
             out += sections.send_modes(trials)
         for name, entry in self.doc["scenarios"].items():
             out += self.scenario(name, entry)
-        out += [""] + crosscheck.section(self.doc) + crosscheck.speed_section(self.doc)
+        out += [""] + driver_crosscheck.section(self.doc) + driver_crosscheck.speed_section(self.doc)
         out += sections.metadata_section(meta) + sections.appendix(self.doc) + [""]
         return "\n".join(out)
 
@@ -184,7 +188,7 @@ def write(run: RunData, out: Path | None = None) -> list[Path]:
         (out / rel).write_bytes(png)
         written.append(out / rel)
     write_atomic(out / REPORT, text)
-    write_atomic(out / "report.html", html.render(text, rep.figures,
+    write_atomic(out / "report.html", html_page.render(text, rep.figures,
                                                   title=f"mptcp-bench run {run.run_id}"))
     return [out / REPORT, out / "report.html", *written]
 
