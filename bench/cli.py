@@ -18,9 +18,11 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 # Commands import what they use: `clean`, `list` and --help stay free of
 # pandas, numpy, matplotlib, pyperf and pyarrow.
+from bench import term
 from bench.analysis.metrics import METRICS
 from bench.catalog import MAX_DURATION_S, MAX_REPEAT, MAX_WARMUP, Catalog
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
@@ -316,18 +318,17 @@ def main(argv: list[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as exc:     # usage error (2), --help or --version (0)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
-    err = Console(stderr=True, soft_wrap=True)
+    err = term.console(stderr=True, soft_wrap=True)
     # Tables are output (stdout); a run's progress and errors go to stderr.
-    console = err if args.command == "run" else Console()
+    console = err if args.command == "run" else term.console()
     try:
         return COMMANDS[args.command](args, console)
     except (InputError, HarnessError) as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(Text.assemble(("error:", "red"), f" {exc}"))
         return EXIT_BAD_INPUT
     except subprocess.TimeoutExpired as exc:
         err.print(f"error: {_command(exc.cmd)} gave no answer within {exc.timeout:g} s; check "
-                  "that the machine is not overloaded and try again", markup=False,
-                  highlight=False)
+                  "that the machine is not overloaded and try again")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:     # before a run's own signal handling is in place
         err.print("interrupted")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harness import capabilities, drivers
 
-MARK = {True: "[green]yes[/]", False: "[red]no[/]", None: "[dim]info[/]"}
+MARK = {True: Text("yes", "green"), False: Text("no", "red"), None: Text("info", "dim")}
 
 
 def table(checks: dict[str, capabilities.Check]) -> Table:
@@ -16,7 +17,8 @@ def table(checks: dict[str, capabilities.Check]) -> Table:
     t.add_column("available")
     t.add_column("detail")
     for check in checks.values():
-        detail = check.detail + (f"\n[dim]{check.fix}[/]" if check.ok is False and check.fix else "")
+        fix = check.ok is False and check.fix
+        detail = Text.assemble(check.detail, (f"\n{check.fix}", "dim") if fix else "")
         t.add_row(check.name, MARK[check.ok], detail)
     return t
 

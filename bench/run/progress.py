@@ -6,21 +6,23 @@ from collections import Counter
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
+from bench import term
 from bench.results_format import REPORT
 
 STATUS_STYLE = {"ok": "green", "fallback": "yellow", "partial": "yellow", "stalled": "yellow",
                 "failed": "red", "unsupported": "magenta", "interrupted": "red"}
 
 
-def trial_line(rec: dict) -> str:
+def trial_line(rec: dict) -> Text:
     gp = rec.get("goodput_bps")
     cpu = rec.get("cpu_system_s_per_gb")
     label = rec["protocol"].upper()
     if rec.get("driver", "native") != "native":
         label += f"/{rec['driver']}"
     parts = [f"{rec['scenario']:<22}", f"{label:<5}", f"#{rec['repeat']:<3}",
-             f"[{STATUS_STYLE.get(rec['status'], 'white')}]{rec['status']:<11}[/]"]
+             (f"{rec['status']:<11}", STATUS_STYLE.get(rec["status"], "white"))]
     if gp is not None:
         parts.append(f"{gp / 1e6:9.2f} Mbit/s")
     if cpu is not None:
@@ -33,22 +35,22 @@ def trial_line(rec: dict) -> str:
         parts.append(f"subflows {rec['subflows']}" + (f"/{expected}" if expected else ""))
     if rec["status"] != "ok" and rec.get("reason"):
         parts.append(f"— {rec['reason']}")
-    return " ".join(parts)
+    return Text(" ").join(Text.assemble(p) for p in parts)
 
 
 class RunProgress:
     def __init__(self, console: Console | None = None):
-        self.console = console or Console(stderr=True)
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        self.console = console or term.console(stderr=True)
+        self.bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                             TimeRemainingColumn(), console=self.console, transient=True)
         self.task = None
 
     def start(self, plan, path, done: int = 0) -> None:
         total = plan.trial_count()
         resumed = f" ({done} done before, resumed)" if done else ""
-        self.console.print(f"[bold]suite {plan.name}[/]: {len(plan.scenarios)} scenario(s), "
-                           f"{total} trials{resumed}, about {plan.estimate_s() / 60:.1f} min "
-                           f"→ {path}")
+        self.console.print(Text.assemble(
+            (f"suite {plan.name}", "bold"), f": {len(plan.scenarios)} scenario(s), {total} trials"
+            f"{resumed}, about {plan.estimate_s() / 60:.1f} min → {path}"))
         self.bar.start()
         self.task = self.bar.add_task("starting", total=total, completed=done)
 
@@ -61,18 +63,18 @@ class RunProgress:
             self.console.print(f"warm-up {s.name} {proto}: {rec['status']} — {rec['reason']}")
 
     def trial(self, rec: dict) -> None:
-        self.console.print(trial_line(rec), highlight=False)
+        self.console.print(trial_line(rec))
         self.bar.update(self.task, advance=1, description=rec["scenario"])
 
     def reclassified(self, trials: list[dict]) -> None:
         """Trials whose status changed once the whole scenario was seen
         (a stall is judged against the scenario's other trials)."""
         for rec in trials:
-            self.console.print("after the run: " + trial_line(rec), highlight=False)
+            self.console.print(Text.assemble("after the run: ", trial_line(rec)))
 
     def finish(self, trials: list[dict], path, interrupted: int | None) -> None:
         self.bar.stop()
         counts = Counter(t["status"] for t in trials)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials"
         state = "interrupted" if interrupted else "done"
-        self.console.print(f"[bold]{state}[/]: {summary}. Report: {path}/{REPORT}")
+        self.console.print(Text.assemble((state, "bold"), f": {summary}. Report: {path}/{REPORT}"))

@@ -97,3 +97,41 @@ def test_mptcp_absent_or_disabled_is_refused_before_anything_is_made(capsys, out
     assert msg.startswith("error: suite 'quick' needs mptcp (socket(..., IPPROTO_MPTCP) failed: "
                           f"{err}): {fix}") and msg.count("\n") == 1
     assert not out.exists()
+
+
+def test_an_error_prints_its_text_as_written(write_defs, out):
+    """Text from files and exceptions is text: `[scenario.<name>]` in an error
+    is not rich markup (it once printed as `no  or  table in it`)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    path = write_defs("")
+    proc = subprocess.run([sys.executable, "-m", "bench", "run", "--scenario-file", str(path),
+                           "--out", str(out)], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == f"error: {path}: no [scenario.<name>] or [suite.<name>] table in it\n"
+
+
+HOSTILE = "[red]x[/] :smile: [bold]"
+
+
+def test_list_and_progress_print_file_text_as_written(capsys, write_defs, monkeypatch):
+    from bench.progress import RunProgress, trial_line
+    monkeypatch.setenv("COLUMNS", "400")        # no wrapping inside the table's cells
+    path = write_defs(f'[scenario."{HOSTILE}"]\ndescription = "{HOSTILE}"\n'
+                      'links = [{ rate_mbit = 10 }]\n')
+    assert main(["list", "--scenario-file", str(path)]) == 0
+    assert capsys.readouterr().out.count(HOSTILE) == 2
+    RunProgress().console.print(trial_line({"scenario": HOSTILE, "protocol": "tcp", "repeat": 0,
+                                            "status": "failed", "reason": HOSTILE}))
+    assert capsys.readouterr().err.strip() == f"{HOSTILE:<22} TCP   #0   failed      — {HOSTILE}"
+
+
+def test_doctor_prints_kernel_text_as_written(capsys, monkeypatch):
+    from bench import doctor, term
+    from harness.capabilities import Check
+    monkeypatch.setenv("COLUMNS", "400")
+    term.console().print(doctor.table({"x": Check(HOSTILE, False, HOSTILE, fix=HOSTILE)}))
+    text = capsys.readouterr().out
+    assert text.count(HOSTILE) == 3 and " no " in text
