@@ -18,6 +18,7 @@ from bench.report import sections
 from bench.analysis.summary import RATIO, RunData
 from bench.analysis.metrics import HEADLINE, METRICS
 from bench.results_format import REPORT, write_atomic
+from bench.report import md
 
 PLOTS = "plots"
 OVERVIEW_METRICS = ("goodput_bps", "cpu_system_s_per_gb", "latency_us_p50", "latency_us_p99")
@@ -53,7 +54,7 @@ class Report:
             return []
         path = names.file_in(PLOTS, name, ".png").as_posix()
         self.figures[path] = png
-        return ["", f"![{alt}]({path})", ""]
+        return ["", f"![{md.text(alt)}]({path})", ""]
 
     def stat(self, scenario, driver, protocol, metric) -> dict | None:
         return self._stats.get((scenario, driver, protocol, metric))
@@ -73,7 +74,7 @@ class Report:
         return sorted(keys, key=lambda k: order.get(k[0], len(order)))
 
     def title(self, scenario, driver) -> str:
-        return f"{scenario} ({driver})" if self.several else scenario
+        return md.text(f"{scenario} ({driver})" if self.several else scenario)
 
     # -- the answer --------------------------------------------------------
     def headline(self, scenario, driver) -> str:
@@ -120,7 +121,7 @@ class Report:
         """The one-line answer per scenario (and driver), skipped ones too."""
         out = [self.headline(scenario, driver) for scenario, driver in self.pairs()
                if self.doc["scenarios"].get(scenario, {}).get("state") != "skipped"]
-        return out + [f"- **{name}**: skipped — {entry.get('reason')}"
+        return out + [f"- **{md.text(name)}**: skipped — {md.text(entry.get('reason'))}"
                       for name, entry in self.doc["scenarios"].items()
                       if entry.get("state") == "skipped"]
 
@@ -134,16 +135,16 @@ class Report:
     # -- per scenario ------------------------------------------------------
     def scenario(self, name: str, entry: dict) -> list[str]:
         d = entry["definition"]
-        out = ["", f"## {name}", "", d["description"] + ".", "",
-               f"{len(d['links'])} link(s); CPU placement {d['cpu']['placement']}; "
-               f"{entry['expected_subflows']} MPTCP subflow(s) expected."]
+        out = ["", f"## {md.text(name)}", "", md.text(d["description"]) + ".", "",
+               f"{len(d['links'])} link(s); CPU placement {md.text(d['cpu']['placement'])}; "
+               f"{md.text(entry['expected_subflows'])} MPTCP subflow(s) expected."]
         if entry.get("state") == "skipped":
-            return out + ["", f"Skipped: {entry.get('reason')}"]
+            return out + ["", f"Skipped: {md.text(entry.get('reason'))}"]
         for scenario, driver in self.pairs():
             if scenario != name:
                 continue
             if self.several:
-                out += ["", f"### driver {driver}"]
+                out += ["", f"### driver {md.text(driver)}"]
             out += [""] + sections.metric_table(self, scenario, driver)
         out += sections.not_ok(self.doc["trials"], name, self.several)
         out += self.figure(f"{name}-goodput", f"{name}: goodput over time",
@@ -155,10 +156,10 @@ class Report:
     def markdown(self) -> str:
         trials, meta = self.doc["trials"], self.doc["metadata"]
         suite = meta.get("suite", {})
-        out = [f"# mptcp-bench run {self.doc['run_id']}", "",
-               f"Suite **{suite.get('name')}** — {suite.get('description')}. "
-               f"{len(trials)} trials, {suite.get('repeat')} paired repeats per scenario, "
-               f"driver {suite.get('driver')}, run {self.doc['state']}.", ""]
+        out = [f"# mptcp-bench run {md.text(self.doc['run_id'])}", "",
+               f"Suite **{md.text(suite.get('name'))}** — {md.text(suite.get('description'))}. "
+               f"{len(trials)} trials, {md.text(suite.get('repeat'))} paired repeats per scenario, "
+               f"driver {md.text(suite.get('driver'))}, run {md.text(self.doc['state'])}.", ""]
         if self.df.empty:
             out += ["No trial finished.", ""]
         else:

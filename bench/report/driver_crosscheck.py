@@ -15,6 +15,7 @@ import pandas as pd
 from bench.analysis import summary
 from bench.report import sections
 from bench.analysis import statistics
+from bench.report import md
 
 AGREEMENT = 0.05    # drivers agree when their medians are within 5 % of each other
 
@@ -82,11 +83,11 @@ def section(doc: dict) -> list[str]:
              f"same run (trials interleaved per repeat); the drivers agree when their medians "
              f"are within {AGREEMENT:.0%}.  (CPU figures are not compared: iperf3's whole-system "
              f"window includes its start-up.)", "",
-             "| scenario | protocol | " + " | ".join(names) + " | "
-             + " | ".join(f"{d} / {names[0]}" for d in names[1:]) + " |",
+             "| scenario | protocol | " + " | ".join(map(md.text, names)) + " | "
+             + " | ".join(f"{md.text(d)} / {md.text(names[0])}" for d in names[1:]) + " |",
              "|---|---|" + "---|" * (2 * len(names) - 1)]
     for row in table.to_dict("records"):
-        lines.append(f"| {row['scenario']} | {row['protocol'].upper()} | "
+        lines.append(f"| {md.text(row['scenario'])} | {md.text(row['protocol'].upper())} | "
                      + " | ".join(_cell(row, d) for d in names) + " | "
                      + " | ".join(_verdict(row, d) for d in names[1:]) + " |")
     return lines + [""]
@@ -150,6 +151,6 @@ def speed_section(doc: dict) -> list[str]:
                 continue
             verdict = "meets" if _meets(metric, r["ratio"]) else "**misses**"
             cells.append(f"{sections.ratio_text(r['ratio'], r['ci_low'], r['ci_high'])} {verdict}")
-        lines.append(f"| {key[0]} | {key[1].upper()} | {int(gp.loc[key]['pairs'])} | "
+        lines.append(f"| {md.text(key[0])} | {md.text(key[1].upper())} | {int(gp.loc[key]['pairs'])} | "
                      + " | ".join(cells) + " |")
     return lines + [""]

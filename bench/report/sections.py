@@ -10,6 +10,7 @@ import pandas as pd
 from bench.analysis import comparability
 from bench.analysis.summary import COUNTED, RATIO
 from bench.analysis.metrics import METRICS
+from bench.report import md
 
 ALWAYS_COUNTED = ("ok", "fallback", "stalled", "failed")
 
@@ -86,9 +87,9 @@ def not_ok(trials: list[dict], name: str, several: bool) -> list[str]:
         return []
     lines = ["", "Trials that are not ok (kept out of the medians):", ""]
     for t in bad:
-        driver = f" ({t.get('driver')})" if several else ""
-        lines.append(f"- {t['protocol'].upper()}{driver} repeat {t['repeat']}: **{t['status']}** — "
-                     f"{t['reason']}")
+        driver = f" ({md.text(t.get('driver'))})" if several else ""
+        lines.append(f"- {md.text(t['protocol'].upper())}{driver} repeat {md.text(t['repeat'])}: "
+                     f"**{md.text(t['status'])}** — {md.text(t['reason'])}")
     return lines
 
 
@@ -98,8 +99,8 @@ def outcome_table(counts: pd.DataFrame, several: bool) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in counts.itertuples(index=False):
         row = r._asdict()
-        cells = [row["scenario"]] + [str(row["driver"])] * several + [
-            str(row["protocol"]).upper(), str(row["n"]), *(str(row[f"n_{s}"]) for s in shown)]
+        cells = [md.text(row["scenario"])] + [md.text(str(row["driver"]))] * several + [
+            md.text(str(row["protocol"]).upper()), str(row["n"]), *(str(row[f"n_{s}"]) for s in shown)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -131,7 +132,8 @@ def send_modes(trials: list[dict]) -> list[str]:
     lines = ["", "## Send and receive modes", "",
              "| mode | " + " | ".join(p.upper() for p in protos) + " |", "|---|" + "---|" * len(protos)]
     for mode in dict.fromkeys(k[0] for k in cells):
-        lines.append(f"| {mode} | " + " | ".join(_mode_cell(cells.get((mode, p))) for p in protos) + " |")
+        lines.append(f"| {md.text(mode)} | "
+                     + " | ".join(_mode_cell(cells.get((mode, p))) for p in protos) + " |")
     return lines
 
 
@@ -147,24 +149,29 @@ def _mode_cell(c: dict | None) -> str:
         if c["enobufs"]:
             parts.append(f"{c['enobufs']} sends refused with ENOBUFS")
     if c["unsupported"]:
-        parts.append(f"unsupported ({c['unsupported']} of {n} trials): " + "; ".join(c["reasons"]))
+        parts.append(f"unsupported ({c['unsupported']} of {n} trials): "
+                     + "; ".join(map(md.text, c["reasons"])))
     return ", ".join(parts)
 
 
 def metadata_section(meta: dict) -> list[str]:
     k, cpu, git = meta.get("kernel", {}), meta.get("cpu", {}), meta.get("git", {})
     tools = meta.get("tools", {})
+    t = md.text
     return ["## What this ran on", "",
-            f"- kernel {k.get('release')} ({k.get('machine')})",
-            f"- CPU: {cpu.get('count')} × {cpu.get('model')}, governor {cpu.get('governor') or 'not exposed'}",
-            f"- load average at start {meta.get('loadavg_start')}, at end {meta.get('loadavg_end')}",
-            f"- mptcp-bench revision {git.get('revision') or 'unknown'}"
+            f"- kernel {t(k.get('release'))} ({t(k.get('machine'))})",
+            f"- CPU: {t(cpu.get('count'))} × {t(cpu.get('model'))}, "
+            f"governor {t(cpu.get('governor') or 'not exposed')}",
+            f"- load average at start {t(meta.get('loadavg_start'))}, "
+            f"at end {t(meta.get('loadavg_end'))}",
+            f"- mptcp-bench revision {t(git.get('revision') or 'unknown')}"
             f"{' (uncommitted changes)' if git.get('dirty') else ''}; engine built with "
-            f"{tools.get('engine_compiler')}",
-            f"- iperf3: {tools.get('iperf3') or 'not installed'}; mptcpize: {tools.get('mptcpize') or 'not installed'}",
-            f"- Python {meta.get('python')}; " + ", ".join(
-                f"{p} {v}" for p, v in (meta.get("packages") or {}).items() if v),
-            f"- started {meta.get('started')}, finished {meta.get('finished')}"]
+            f"{t(tools.get('engine_compiler'))}",
+            f"- iperf3: {t(tools.get('iperf3') or 'not installed')}; "
+            f"mptcpize: {t(tools.get('mptcpize') or 'not installed')}",
+            f"- Python {t(meta.get('python'))}; " + ", ".join(
+                f"{t(p)} {t(v)}" for p, v in (meta.get("packages") or {}).items() if v),
+            f"- started {t(meta.get('started'))}, finished {t(meta.get('finished'))}"]
 
 
 def appendix(doc: dict) -> list[str]:
@@ -174,8 +181,9 @@ def appendix(doc: dict) -> list[str]:
              "| key | what | value |", "|---|---|---|"]
     for key, value in comparability.flatten(doc.get("metadata") or {}).items():
         entry = comparability.lookup(key)
-        text = entry.show(value) if entry else comparability.plain(value)
-        lines.append(f"| `{key}` | {entry.label if entry else 'unregistered'} | {_escape(text)} |")
+        shown = entry.show(value) if entry else comparability.plain(value)
+        lines.append(f"| {md.code(key)} | {entry.label if entry else 'unregistered'} | "
+                     f"{md.text(shown)} |")
     lines += ["", "</details>"]
     return lines + _sysctls(doc)
 
@@ -198,9 +206,5 @@ def _sysctls(doc: dict) -> list[str]:
         values = seen[key]
         cell = next(iter(values)) if len(values) == 1 else "; ".join(
             f"{v} ({', '.join(where)})" for v, where in values.items())
-        lines.append(f"| `{key}` | {_escape(cell)} |")
+        lines.append(f"| {md.code(key)} | {md.text(cell)} |")
     return lines + ["", "</details>"]
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\t", " ").replace("\n", " ")
