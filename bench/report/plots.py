@@ -11,6 +11,9 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
+# Titles and labels carry scenario names and statuses from files: `$` in
+# them is a dollar sign, not mathtext (which can also fail to parse).
+matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
