@@ -1,7 +1,9 @@
 """Open an HTML file in Debian's headless chromium and report what a reader
-would see: each image's load state and size, and any script or resource
-error.  A probe script is added to a copy of the page; the DOM chromium
-dumps after the load event carries its findings."""
+would see: each image's load state and size, any script or resource error,
+the page's visible text (with its <details> opened), how many script elements it has and any alert,
+confirm or prompt a script tried.  A probe script is added to a copy of the
+page, before anything of the page's own; the DOM chromium dumps after the
+load event carries its findings."""
 from __future__ import annotations
 
 import html
@@ -16,13 +18,19 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PROBE = """<script>
 window.__errors = [];
+window.__dialogs = [];
+for (const name of ["alert", "confirm", "prompt"])
+  window[name] = message => { window.__dialogs.push(name + ": " + message); };
 window.addEventListener("error", e => window.__errors.push(
   e.message || ("failed to load " + (e.target && (e.target.src || e.target.href)))), true);
 window.addEventListener("load", () => {
   const images = [...document.images].map(i => ({alt: i.alt, complete: i.complete,
     width: i.naturalWidth, height: i.naturalHeight}));
+  for (const d of document.querySelectorAll("details")) d.open = true;  // text a reader can open
   document.documentElement.setAttribute("data-probe",
-    JSON.stringify({images, errors: window.__errors, title: document.title}));
+    JSON.stringify({images, errors: window.__errors, title: document.title,
+                    dialogs: window.__dialogs, scripts: document.scripts.length,
+                    text: document.body ? document.body.innerText : ""}));
 });
 </script>"""
 
@@ -32,7 +40,8 @@ def chromium() -> str | None:
 
 
 def probe(page: Path, timeout_s: float = 90) -> dict:
-    """{images: [{alt, complete, width, height}], errors: [...], title}."""
+    """{images: [{alt, complete, width, height}], errors: [...], title,
+    dialogs: ["alert: ...", ...], scripts: (the probe's own is one), text}."""
     with tempfile.TemporaryDirectory(prefix="mpb-chromium-") as tmp:
         copy = Path(tmp) / page.name
         copy.write_text(page.read_text().replace("<head>", "<head>" + PROBE, 1))

@@ -2,6 +2,8 @@
 and the sections synthetic data exercises: latency, send modes, skipped
 scenarios, per-subflow series."""
 import base64
+import html.parser
+import json
 import os
 import re
 import shutil
@@ -66,6 +68,26 @@ def test_html_report_loads_and_its_images_render_in_chromium(fixture_run):
         assert img["complete"] and img["width"] > 300 and img["height"] > 150, img
 
 
+def test_free_text_runs_no_script_in_chromium_and_is_shown(hostile_run):
+    _needs_chromium()
+    report.write(analysis.open_run(hostile_run))
+    seen = browser.probe(hostile_run / "report.html")
+    assert seen["dialogs"] == [] and seen["scripts"] == 1, seen      # the probe's own only
+    assert seen["errors"] == [] and len(seen["images"]) == 3, seen
+    for value in HOSTILE.values():
+        assert _shown(value) in _shown(seen["text"]), value
+
+
+def test_the_browser_check_sees_a_script_run(fixture_run):
+    """The probe itself: a page's script element and its alert are caught."""
+    _needs_chromium()
+    report.write(analysis.open_run(fixture_run))
+    page = fixture_run / "report.html"
+    page.write_text(page.read_text().replace("<body>", "<body><script>alert(1)</script>", 1))
+    seen = browser.probe(page)
+    assert seen["dialogs"] == ["alert: 1"] and seen["scripts"] == 2, seen
+
+
 def test_the_browser_check_catches_a_broken_image(fixture_run):
     _needs_chromium()
     report.write(summary.open_run(fixture_run))
@@ -75,6 +97,84 @@ def test_the_browser_check_catches_a_broken_image(fixture_run):
     seen = browser.probe(page)
     broken = [i for i in seen["images"] if i["width"] == 0]
     assert len(broken) == 1 and seen["errors"], seen
+
+
+# Free text a scenario file, results.json, an exception or the kernel can
+# carry; the report must show each as text (newlines folded).
+HOSTILE = {"name": "<img src=x onerror=alert(1)> a | b $\\foo$ /../x",
+           "description": "<script>alert(1)</script>",
+           "reason": "[red]x[/] *not em* `tick` __init__ a | b\nnext line",
+           "skip": "<b>bold?</b> & &amp; [link](http://example.com)",
+           "suite": "# heading? <iframe src=x></iframe>",
+           "hostname": "<svg onload=alert(2)>",
+           "sysctl": "1 | 2 <script>alert(3)</script>"}
+
+
+@pytest.fixture
+def hostile_run(fixture_run):
+    """quick-a with its free text replaced by HOSTILE."""
+    path = fixture_run / "results.json"
+    doc = json.loads(path.read_text())
+    old, new = "single-link", HOSTILE["name"]
+    doc["scenarios"] = {(new if k == old else k): v for k, v in doc["scenarios"].items()}
+    entry = doc["scenarios"][new]
+    entry["definition"].update(name=new, description=HOSTILE["description"])
+    entry["readback"]["sysctls"] = {"client": {"net.hostile": HOSTILE["sysctl"]}}
+    doc["scenarios"]["skipped"] = {**doc["scenarios"]["aggregate-2x"], "state": "skipped",
+                                   "reason": HOSTILE["skip"]}
+    for t in doc["trials"]:
+        t["scenario"] = new if t["scenario"] == old else t["scenario"]
+    failed = next(t for t in doc["trials"] if t["scenario"] == new)
+    failed.update(status="failed", reason=HOSTILE["reason"])
+    doc["metadata"]["suite"]["description"] = HOSTILE["suite"]
+    doc["metadata"]["hostname"] = HOSTILE["hostname"]
+    path.write_text(json.dumps(doc))
+    return fixture_run
+
+
+class _Page(html.parser.HTMLParser):
+    """The elements and the text of a page."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.tags, self.text, self.tables = [], [], []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append(0)       # cells per row
+        elif tag in ("td", "th"):
+            self.tables[-1][-1] += 1
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _shown(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_free_text_in_the_report_is_text_never_markup(hostile_run):
+    report.write(analysis.open_run(hostile_run))
+    page = _Page((hostile_run / "report.html").read_text())
+    tags = {tag for tag, _ in page.tags}
+    assert not tags & {"script", "iframe", "svg", "a", "em", "b"}, tags
+    assert [t for t, _ in page.tags if t == "h1"] == ["h1"]          # the title alone
+    assert not [a for _, attrs in page.tags for a in attrs if a.startswith("on")]
+    assert all(attrs["src"].startswith("data:image/png;base64,")
+               for tag, attrs in page.tags if tag == "img")
+    # `a | b` splits no cell: every row of a table has as many cells as its head.
+    assert len(page.tables) >= 4 and all(len(set(rows)) == 1 for rows in page.tables)
+    text = _shown("".join(page.text))
+    for value in HOSTILE.values():
+        assert _shown(value) in text, value
+    # Figures of the scenario are drawn (no mathtext), under plots/, with a plain name.
+    md = (hostile_run / "report.md").read_text()
+    goodput = re.search(r"\]\((plots/[\w.-]+-goodput-[0-9a-f]{8}\.png)\)", md).group(1)
+    assert (hostile_run / goodput).read_bytes()[:4] == b"\x89PNG"
 
 
 def rr_run():
