@@ -151,6 +151,7 @@ def speed_section(doc: dict) -> list[str]:
                 continue
             verdict = "meets" if _meets(metric, r["ratio"]) else "**misses**"
             cells.append(f"{sections.ratio_text(r['ratio'], r['ci_low'], r['ci_high'])} {verdict}")
-        lines.append(f"| {md.text(key[0])} | {md.text(key[1].upper())} | {int(gp.loc[key]['pairs'])} | "
+        lines.append(f"| {md.text(key[0])} | {md.text(key[1].upper())} | "
+                     f"{int(gp.loc[key]['pairs'])} | "
                      + " | ".join(cells) + " |")
     return lines + [""]

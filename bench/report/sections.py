@@ -100,7 +100,8 @@ def outcome_table(counts: pd.DataFrame, several: bool) -> list[str]:
     for r in counts.itertuples(index=False):
         row = r._asdict()
         cells = [md.text(row["scenario"])] + [md.text(str(row["driver"]))] * several + [
-            md.text(str(row["protocol"]).upper()), str(row["n"]), *(str(row[f"n_{s}"]) for s in shown)]
+            md.text(str(row["protocol"]).upper()), str(row["n"]),
+            *(str(row[f"n_{s}"]) for s in shown)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

@@ -17,8 +17,8 @@ def table(checks: dict[str, capabilities.Check]) -> Table:
     t.add_column("available")
     t.add_column("detail")
     for check in checks.values():
-        fix = check.ok is False and check.fix
-        detail = Text.assemble(check.detail, (f"\n{check.fix}", "dim") if fix else "")
+        fix = (f"\n{check.fix}", "dim") if check.ok is False and check.fix else ""
+        detail = Text.assemble(check.detail, fix)
         t.add_row(check.name, MARK[check.ok], detail)
     return t
 

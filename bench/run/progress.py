@@ -41,8 +41,10 @@ def trial_line(rec: dict) -> Text:
 class RunProgress:
     def __init__(self, console: Console | None = None):
         self.console = console or term.console(stderr=True)
-        self.bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=self.console, transient=True)
+        # The description is a scenario's name: text, not markup.
+        self.bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                            MofNCompleteColumn(), TimeRemainingColumn(), console=self.console,
+                            transient=True)
         self.task = None
 
     def start(self, plan, path, done: int = 0) -> None:
