@@ -6,7 +6,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from bench import md
+from bench.report import md
 
 PARSER = MarkdownIt("commonmark", {"html": True}).enable("table")
 PLACES = ["{}", "{}.", "- **{}**: x", "- a {} b", "| h | i |\n|---|---|\n| {} | z |"]
