@@ -14,13 +14,20 @@ VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static kmod iputils-pin
 TEST_PACKAGES := chromium
 ARGS ?=
 
-.PHONY: run test test-host test-vm deps test-deps vm-deps apt-install venv bench-micro clean-venv
+.PHONY: run test unit lint test-host test-vm deps test-deps vm-deps apt-install venv bench-micro clean-venv
 
 run: deps venv
 	$(PY) -m bench run $(ARGS)
 
 # The host tests, then the netem tests in one boot of the VM lane.
 test: test-host test-vm
+
+# The unit tier alone: no root, no Debian packages, seconds.
+unit: venv
+	$(PY) -m pytest tests/unit -q $(ARGS)
+
+lint: deps venv
+	$(PY) -m ruff check .
 
 test-host: deps test-deps venv
 	$(PY) -m pytest $(ARGS)

@@ -14,6 +14,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from harness import addressing as plan
 from harness import netns, shaping
 
+
 def _router_ifaces(link: int, direction: str) -> list[tuple[str, str]]:
     names = plan.ifnames(link)
     ways = ("up", "down") if direction == "both" else (direction,)

@@ -34,7 +34,7 @@ def exists(name: str) -> bool:
 def create(name: str) -> None:
     if exists(name):
         raise FileExistsError(f"network namespace {name} already exists")
-    from pyroute2 import netns as pr_netns   # here: workers import this module, and
+    from pyroute2 import netns as pr_netns  # here: workers import this module, and
                                              # pyroute2 costs them 0.2 s (seconds in a VM)
 
     def make() -> None:

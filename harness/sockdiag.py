@@ -12,8 +12,15 @@ from __future__ import annotations
 import socket
 
 from pyroute2.netlink import NLM_F_MATCH, NLM_F_REQUEST, NLM_F_ROOT
-from pyroute2.netlink.diag import (SOCK_DIAG_BY_FAMILY, SS_CONN, SS_LISTEN, DiagSocket,
-                                   MarshalDiag, inet_diag_msg, inet_diag_req)
+from pyroute2.netlink.diag import (
+    SOCK_DIAG_BY_FAMILY,
+    SS_CONN,
+    SS_LISTEN,
+    DiagSocket,
+    MarshalDiag,
+    inet_diag_msg,
+    inet_diag_req,
+)
 
 from harness import netns, sockinfo
 

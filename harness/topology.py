@@ -14,7 +14,6 @@ import socket
 import subprocess
 from dataclasses import dataclass
 
-
 from harness import addressing as plan
 from harness import middlebox, netns, ownership, pathmanager, shaping, sysctl
 from harness.errors import TopologyError

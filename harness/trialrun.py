@@ -6,8 +6,8 @@ import os
 import time
 
 from harness import cpustat, drivers, mib
-from harness.events import EventRunner
 from harness.drivers import Driver, TrialParams
+from harness.events import EventRunner
 
 
 def run_trial(driver: Driver, topo, params: TrialParams, events=()) -> dict:

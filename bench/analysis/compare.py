@@ -15,10 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bench.analysis import summary
-from bench.analysis import comparability
-from bench.analysis import metrics
-from bench.analysis import statistics
+from bench.analysis import comparability, metrics, statistics, summary
 from bench.analysis.summary import KEYS, RunData
 
 ALPHA = 0.05          # significance level of every test here

@@ -141,7 +141,7 @@ def u_tests(base: Grouped, cand: Grouped) -> np.ndarray:
         ties = small and len(np.unique(both)) < len(both)
         method = "exact" if small and not ties else "asymptotic"
         buckets.setdefault((base.n[i], cand.n[i], method), []).append(i)
-    from scipy.stats import mannwhitneyu    # here: scipy takes a while to import
+    from scipy.stats import mannwhitneyu  # here: scipy takes a while to import
     for (_, _, method), idx in buckets.items():
         x = np.vstack([base.group(i) for i in idx])
         y = np.vstack([cand.group(i) for i in idx])

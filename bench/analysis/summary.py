@@ -16,8 +16,17 @@ import pandas as pd
 from bench import results_format
 from bench.analysis import statistics
 from bench.analysis.metrics import METRICS
-from bench.analysis.rundata import (KEYS, RATIO, RunData, frame, intervals_long,  # noqa: F401
-                           latency_long, load, open_run, samples)
+from bench.analysis.rundata import (  # noqa: F401
+    KEYS,
+    RATIO,
+    RunData,
+    frame,
+    intervals_long,
+    latency_long,
+    load,
+    open_run,
+    samples,
+)
 
 HIGH_SPREAD = 0.10       # relative IQR above which a median supports no conclusion
 COUNTED = results_format.STATUSES   # every trial status, in the order reports count them

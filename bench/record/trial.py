@@ -7,10 +7,7 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-from bench.record import failover
-from bench.record import linkmodel
-from bench.record import subflow_grid
-from bench.record import workload_fields
+from bench.record import failover, linkmodel, subflow_grid, workload_fields
 from harness.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}

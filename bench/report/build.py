@@ -12,13 +12,10 @@ from pathlib import Path
 
 from bench import names
 from bench.analysis import summary
-from bench.report import driver_crosscheck
-from bench.report import html_page
-from bench.report import sections
-from bench.analysis.summary import RATIO, RunData
 from bench.analysis.metrics import HEADLINE, METRICS
+from bench.analysis.summary import RATIO, RunData
+from bench.report import driver_crosscheck, html_page, md, sections
 from bench.results_format import REPORT, write_atomic
-from bench.report import md
 
 PLOTS = "plots"
 OVERVIEW_METRICS = ("goodput_bps", "cpu_system_s_per_gb", "latency_us_p50", "latency_us_p99")

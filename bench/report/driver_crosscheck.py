@@ -12,10 +12,8 @@ import math
 
 import pandas as pd
 
-from bench.analysis import summary
-from bench.report import sections
-from bench.analysis import statistics
-from bench.report import md
+from bench.analysis import statistics, summary
+from bench.report import md, sections
 
 AGREEMENT = 0.05    # drivers agree when their medians are within 5 % of each other
 

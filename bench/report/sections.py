@@ -8,8 +8,8 @@ import math
 import pandas as pd
 
 from bench.analysis import comparability
-from bench.analysis.summary import COUNTED, RATIO
 from bench.analysis.metrics import METRICS
+from bench.analysis.summary import COUNTED, RATIO
 from bench.report import md
 
 ALWAYS_COUNTED = ("ok", "fallback", "stalled", "failed")

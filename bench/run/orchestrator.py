@@ -11,13 +11,11 @@ import signal
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from bench import report
-from bench.run import metadata
-from bench import results_format
-from bench.record import stalls
-from bench.record import trial
+from bench import report, results_format
 from bench.catalog import Scenario
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
+from bench.record import stalls, trial
+from bench.run import metadata
 from bench.run.plan import WARMUP_DURATION_S, Plan, scenario_needs
 from bench.run.rundir import RunDir
 from harness import capabilities, cleanup, drivers, netns, ownership, sysctl, trialrun

@@ -15,13 +15,12 @@ import platform
 import time
 from pathlib import Path
 
-from bench import names
-from bench import results_format
+from bench import names, results_format
 from bench.catalog import Catalog
 from bench.errors import InputError
+from bench.results_format import JOURNAL, RESULTS
 from bench.run.orchestrator import Run
 from bench.run.plan import Plan, trial_key
-from bench.results_format import JOURNAL, RESULTS
 from bench.run.rundir import RunDir, read_journal
 from harness import ownership
 

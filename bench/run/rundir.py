@@ -13,8 +13,7 @@ from pathlib import Path
 
 from bench import results_format
 from bench.errors import InputError
-from bench.results_format import (CSV, JOURNAL, LATEST, REPORT, RESULTS,  # noqa: F401
-                                  write_atomic)
+from bench.results_format import CSV, JOURNAL, LATEST, REPORT, RESULTS, write_atomic  # noqa: F401
 
 
 def new_run_id() -> str:

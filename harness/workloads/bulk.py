@@ -13,8 +13,17 @@ import socket
 
 from harness import engine, sockinfo
 from harness.subflow_sampler import SubflowSampler
-from harness.workloads.common import (DONE, Window, accept, await_peer, connect, emit, listen,
-                                      rusage_s, syscall)
+from harness.workloads.common import (
+    DONE,
+    Window,
+    accept,
+    await_peer,
+    connect,
+    emit,
+    listen,
+    rusage_s,
+    syscall,
+)
 
 
 def receive(conn: socket.socket, cfg: dict) -> dict:

@@ -15,8 +15,16 @@ import socket
 
 from harness import engine, latency
 from harness.sockinfo import IPPROTO_MPTCP
-from harness.workloads.common import (Window, accept, connect, emit, listen, rusage_s, set_nodelay,
-                                      syscall)
+from harness.workloads.common import (
+    Window,
+    accept,
+    connect,
+    emit,
+    listen,
+    rusage_s,
+    set_nodelay,
+    syscall,
+)
 
 
 def summarized(result: dict) -> dict:

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.analysis import summary
-from bench.analysis import compare
-from bench.analysis import gate
+from bench.analysis import compare, gate, summary
 from bench.run.rundir import RunDir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -1,6 +1,5 @@
 """Fixtures of the root tier."""
 import pytest
-
 import rootns
 
 

@@ -3,8 +3,7 @@ what the root tests of trials, scenarios, truth checks, drivers and the
 engine share."""
 import os
 
-from bench.record import stalls
-from bench.record import trial
+from bench.record import stalls, trial
 from harness import drivers, trialrun
 from harness.topology import Topology
 

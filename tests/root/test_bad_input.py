@@ -4,8 +4,8 @@ run directory, no namespace, no change to the root namespace."""
 import os
 
 import pytest
-
 from clirun import bench, new_namespaces
+
 from harness import netns
 
 SCENARIO = '[scenario.x]\ndescription = "d"\nlinks = [{ rate_mbit = 10 }]\n'

@@ -10,10 +10,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clirun import (
+    ROOT,
+    bench,
+    journal,
+    mine,
+    new_namespaces,
+    start,
+    wait_for_namespaces,
+    wait_for_trials,
+    wait_for_workers,
+)
 
 from bench import results_format
-from clirun import (ROOT, bench, journal, mine, new_namespaces, start, wait_for_namespaces,
-                    wait_for_trials, wait_for_workers)
 from harness import capabilities, netns, ownership
 
 

@@ -1,10 +1,11 @@
 """The cross-check: the native engine and iperf3, in one run with their
 trials interleaved, agree on goodput within 5 % on one and on two shaped
 links, for TCP and for MPTCP; the report shows them side by side."""
+from clirun import bench
+
+from bench import results_format
 from bench.analysis import summary
 from bench.report import driver_crosscheck
-from bench import results_format
-from clirun import bench
 
 
 def test_native_and_iperf3_agree_on_shaped_links(tmp_path, root_ns_unchanged):

@@ -3,9 +3,9 @@ driver and the record builder: every mode x protocol works or reports the
 expected `unsupported`, data verification catches a damaged byte, latency
 workloads count and order what they measure, and MPTCP's per-subflow
 figures add up."""
+import onetrial
 import pytest
 
-import onetrial
 from bench.catalog import Catalog
 from harness import engine
 from harness.topology import Topology

@@ -2,9 +2,9 @@
 for the native engine (an "MPTCP" iperf3 run that fell back is a
 fallback), and a test that does not end in time fails with its reason."""
 
+import onetrial
 import pytest
 
-import onetrial
 from bench.catalog import Catalog
 from harness import netns
 from harness.topology import Topology

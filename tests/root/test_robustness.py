@@ -7,10 +7,19 @@ import signal
 import time
 
 import pytest
+from clirun import (
+    TINY,
+    bench,
+    journal,
+    mine,
+    new_namespaces,
+    start,
+    wait_for_namespaces,
+    wait_for_trials,
+    wait_for_workers,
+)
 
 from bench import results_format
-from clirun import (TINY, bench, journal, mine, new_namespaces, start, wait_for_namespaces,
-                    wait_for_trials, wait_for_workers)
 from harness import netns
 
 

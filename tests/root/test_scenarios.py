@@ -1,9 +1,8 @@
 """The scenario library on real topologies: each scenario shows what it is
 meant to show."""
 
-import pytest
-
 import onetrial
+import pytest
 
 
 def run(scenario, protos, duration=None, tag=""):

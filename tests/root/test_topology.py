@@ -6,11 +6,11 @@ import threading
 import time
 
 import pytest
+from onetrial import prefix
 
 from harness import netns, sockinfo
 from harness.errors import TopologyError
 from harness.topology import LinkSpec, Topology, TopologySpec
-from onetrial import prefix
 
 
 def test_two_link_topology_comes_up_and_goes_away_completely():

@@ -1,7 +1,7 @@
 """Real trials on real namespaces, through the driver and the record builder."""
+import onetrial
 import pytest
 
-import onetrial
 from bench.catalog import Catalog
 from harness.topology import Topology
 

@@ -2,8 +2,8 @@
 MPTCP, and what was not is classified as such."""
 import os
 
-
 import onetrial
+
 from bench.catalog import Catalog
 
 

@@ -117,8 +117,7 @@ def _slowed(t: dict, factor: float) -> dict:
 def _gate(base, cand) -> tuple[bool, bool]:
     """(failed at all, failed on goodput) with the default thresholds;
     metadata differences (the link rate) are forced past, as they must be."""
-    from bench.analysis import compare
-    from bench.analysis import gate
+    from bench.analysis import compare, gate
     result = gate.evaluate(compare.compare(base, cand), gate.default_thresholds(), force=True)
     goodput = any(r.get("metric") == "goodput_bps" for r in result.regressions)
     return bool(result.status), goodput
@@ -127,8 +126,7 @@ def _gate(base, cand) -> tuple[bool, bool]:
 def _gated_rows(base, cand, swept):
     """The rows a gate could fail on: per protocol and metric the change,
     p and whether it went the bad way; plus whether trial outcomes got worse."""
-    from bench.analysis import compare
-    from bench.analysis import metrics
+    from bench.analysis import compare, metrics
     c = compare.compare(base, cand)
     rows = c.rows[c.rows["protocol"].isin(["tcp", "mptcp"]) & c.rows["metric"].isin(swept)]
     worse = [metrics.worse(m, ch) for m, ch in zip(rows["metric"], rows["change"])]

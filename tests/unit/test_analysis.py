@@ -3,10 +3,10 @@ import json
 
 import numpy as np
 import pytest
-
 import synthetic
-from bench.analysis import summary
+
 from bench import results_format
+from bench.analysis import summary
 from bench.errors import InputError
 
 

@@ -2,8 +2,7 @@
 differences mean."""
 import copy
 
-from bench.analysis import comparability
-from bench.analysis import rundata
+from bench.analysis import comparability, rundata
 
 
 def test_every_key_a_real_run_records_is_registered_with_its_type(data_dir):

@@ -3,10 +3,9 @@ import re
 
 import numpy as np
 import pytest
-
 import synthetic
-from bench.analysis import compare
-from bench.analysis import gate
+
+from bench.analysis import compare, gate
 from bench.errors import InputError
 
 

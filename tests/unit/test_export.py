@@ -5,10 +5,9 @@ import sys
 import pandas as pd
 import pyperf
 import pytest
-
 import synthetic
-from bench.analysis import summary
-from bench.analysis import export
+
+from bench.analysis import export, summary
 from bench.cli import main
 
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.cli import main, parser
 from bench.catalog import MAX_DURATION_S, MAX_REPEAT, MAX_WARMUP
+from bench.cli import main, parser
 
 FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,12 +7,11 @@ import json
 import pytest
 
 from bench import results_format
-from bench.record import trial
 from bench.catalog import Catalog
+from bench.record import trial
 from harness import sockdiag
-from harness.drivers import TrialParams
+from harness.drivers import TrialParams, iperf3_json
 from harness.drivers import iperf3 as driver
-from harness.drivers import iperf3_json
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import pytest
 
-from bench.record import linkmodel
 from bench.catalog import Catalog
+from bench.record import linkmodel
 
 
 def test_payload_shares_match_segments_seen_on_the_wire():

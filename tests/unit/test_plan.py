@@ -2,9 +2,9 @@
 order of trials, and the record a resume rebuilds the plan from."""
 import pytest
 
-from bench.run import resume
 from bench.catalog import Catalog
 from bench.errors import InputError
+from bench.run import resume
 from bench.run.plan import Plan, build_plan
 
 
@@ -82,6 +82,7 @@ def test_a_suite_can_set_one_scenarios_duration_and_the_command_line_overrides_i
 
 def test_suite_durations_must_name_its_scenarios(write_defs):
     import pytest
+
     from bench.catalog import Catalog
     from bench.errors import InputError
     defs = write_defs('[suite.s]\ndescription = "d"\nscenarios = ["single-link"]\ndurations = { rr = 2 }\n')

@@ -6,10 +6,10 @@ import shutil
 
 import pandas as pd
 import pytest
-
 import synthetic
-from bench.analysis import rundata
+
 from bench import results_format
+from bench.analysis import rundata
 from bench.run.rundir import RunDir
 
 

@@ -50,8 +50,8 @@ def test_only_ok_trials_are_reclassified():
 
 
 def test_real_shaped_trials_are_steady(data_dir):
-    from bench.record import trial
     from bench.catalog import Catalog
+    from bench.record import trial
     raw = json.loads((data_dir / "raw-trials.json").read_text())
     s = Catalog().scenario("aggregate-2x")
     recs = [trial.build(raw[p], s, p, run_id="r", repeat=0, seq=0) for p in ("tcp", "mptcp")]

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from bench.record import trial
 from bench.catalog import Catalog
+from bench.record import trial
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ import json
 
 import pytest
 
-from bench.record import trial
-from bench.record import workload_fields
+from bench.record import trial, workload_fields
 from harness import engine
 
 SCENARIO = {"rr": "rr", "crr": "crr", "rr_under_load": "rr-under-load", "bulk": "single-link"}

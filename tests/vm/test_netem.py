@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-
 from harness import netns
 from harness.topology import LinkSpec, Topology, TopologySpec
 
