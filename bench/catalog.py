@@ -60,14 +60,14 @@ def _first(*values):
     return next((v for v in values if v is not None), None)
 
 
-class EndpointDef(_Model):
+class MptcpEndpoint(_Model):
     side: Literal["client", "server"] = "client"
     link: int = Field(ge=0, lt=addressing.MAX_LINKS)
     flags: tuple[Literal["signal", "subflow", "backup", "fullmesh"], ...] = ("subflow",)
 
 
-class MptcpDef(_Model):
-    endpoints: tuple[EndpointDef, ...] | None = None   # None: one subflow endpoint per extra link
+class Mptcp(_Model):
+    endpoints: tuple[MptcpEndpoint, ...] | None = None   # None: one subflow endpoint per extra link
     subflows_limit: int = Field(pathmanager.MAX_LIMIT, ge=0, le=pathmanager.MAX_LIMIT)
     add_addr_accepted_limit: int = Field(pathmanager.MAX_LIMIT, ge=0, le=pathmanager.MAX_LIMIT)
     expected_subflows: int | None = Field(None, ge=1, le=64)
@@ -80,7 +80,7 @@ class Middlebox(_Model):
     links: tuple[int, ...] | None = None
 
 
-class EventDef(_Model):
+class Event(_Model):
     """A link event during every trial, `at_s` seconds after it starts."""
     at_s: float = Field(ge=0, le=3600)
     link: int = Field(ge=0, lt=addressing.MAX_LINKS)
@@ -89,7 +89,7 @@ class EventDef(_Model):
     direction: Literal["up", "down", "both"] = "both"
 
     @model_validator(mode="after")
-    def _rate_given(self) -> "EventDef":
+    def _rate_given(self) -> "Event":
         if (self.action == "rate") != (self.rate_mbit is not None):
             raise ValueError("a rate event needs rate_mbit, and only a rate event takes it")
         return self
@@ -226,13 +226,13 @@ class Scenario(_Model):
     family: Literal[4, 6] = 4
     links: tuple[Link, ...] = Field(min_length=1, max_length=addressing.MAX_LINKS)
     workload: Workload = Workload()
-    mptcp: MptcpDef = MptcpDef()
+    mptcp: Mptcp = Mptcp()
     cpu: Cpu = Cpu()
     protocols: tuple[Literal["tcp", "mptcp"], ...] = ("tcp", "mptcp")
     sysctls: dict[SysctlKey, SysctlValue] = {}
     server_protocol: Literal["tcp", "mptcp"] | None = None   # None: the trial's protocol
     middlebox: Middlebox = Middlebox()
-    events: tuple[EventDef, ...] = ()
+    events: tuple[Event, ...] = ()
     expect: Expect = Expect()
 
     @model_validator(mode="after")
