@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import signal
 import subprocess
@@ -71,6 +72,12 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+def _verbose_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="log what is created and removed: namespaces, links, qdiscs, rules, "
+                        "sysctls, processes")
+
+
 def _plan_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", help="suite to run (default: default); see `list`")
     p.add_argument("--scenario", action="append", default=[], metavar="NAME",
@@ -94,6 +101,7 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a suite and write a run directory")
     _plan_args(run)
+    _verbose_arg(run)
     run.add_argument("--repeat", type=_number(1, MAX_REPEAT, whole=True), metavar="N",
                      help="paired repeats per scenario")
     run.add_argument("--warmup", type=_number(0, MAX_WARMUP, whole=True), metavar="N",
@@ -114,8 +122,9 @@ def parser() -> argparse.ArgumentParser:
 
     doc = sub.add_parser("doctor", help="show what this kernel and machine offer")
     _plan_args(doc)
+    _verbose_arg(doc)
 
-    sub.add_parser("clean", help="remove namespaces and processes a killed run left")
+    _verbose_arg(sub.add_parser("clean", help="remove namespaces and processes a killed run left"))
 
     vm = sub.add_parser("vm", help="run a command inside the VM lane (e.g. the netem tests)")
     _vm_args(vm, "kernel image to boot (vmlinuz path, or auto: the newest in /boot)", default="auto")
@@ -319,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:     # usage error (2), --help or --version (0)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     err = term.console(stderr=True, soft_wrap=True)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(name)s: %(message)s", stream=sys.stderr)
     # Tables are output (stdout); a run's progress and errors go to stderr.
     console = err if args.command == "run" else term.console()
     try:

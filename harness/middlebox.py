@@ -5,8 +5,12 @@ as some firewalls do; RFC 8684 requires a clean fallback to TCP.
 """
 from __future__ import annotations
 
+import logging
+
 from harness import addressing as plan
 from harness import netns
+
+log = logging.getLogger(__name__)
 
 MPTCP_OPTION = 30
 
@@ -26,6 +30,7 @@ def strip_mptcp_rules(links: tuple[int, ...]) -> list[list[str]]:
 def install(ns: str, strip_links: tuple[int, ...]) -> None:
     for argv in strip_mptcp_rules(strip_links):
         netns.run(ns, argv)
+        log.info("added rule in %s: %s", ns, " ".join(argv))
 
 
 def read_back(ns: str) -> str:

@@ -7,6 +7,7 @@ Every namespace name starts with PREFIX, followed by the run id, so that
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -16,6 +17,8 @@ import time
 from typing import Callable, TypeVar
 
 from harness import _engine
+
+log = logging.getLogger(__name__)
 
 PREFIX = "mpb"
 KILL_GRACE_S = 2.0     # for the processes of a namespace being destroyed to end
@@ -44,6 +47,7 @@ def create(name: str) -> None:
         pr_netns.attach(name, "thread-self")   # bind-mounts it at /run/netns/<name>
 
     _in_thread(make, f"netns-create:{name}")
+    log.info("created namespace %s", name)
 
 
 def remove(name: str) -> None:
@@ -52,12 +56,15 @@ def remove(name: str) -> None:
     if exists(name):
         from pyroute2 import netns as pr_netns
         pr_netns.remove(name)
+        log.info("removed namespace %s", name)
 
 
 def destroy(names: list[str]) -> list[int]:
     """End every process inside the namespaces (SIGTERM, then SIGKILL, each
     given KILL_GRACE_S to take effect), then remove them; the PIDs found."""
     pids = list(pids_in(names))
+    if pids:
+        log.info("ending process(es) %s left in %s", " ".join(map(str, pids)), " ".join(names))
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
             try:

@@ -2,12 +2,15 @@
 (pyroute2), set and read back inside a namespace."""
 from __future__ import annotations
 
+import logging
 import struct
 
 from pyroute2.netlink.exceptions import NetlinkError
 
 from harness import netns
 from harness.errors import TopologyError
+
+log = logging.getLogger(__name__)
 
 # MPTCP_PM_ADDR_FLAG_* from include/uapi/linux/mptcp.h
 FLAGS = {"signal": 1, "subflow": 2, "backup": 4, "fullmesh": 8, "implicit": 16, "laminar": 32}
@@ -38,6 +41,9 @@ def configure(ns: str, subflows: int, add_addr_accepted: int,
                 # pyroute2 declares IF_IDX as an opaque attribute: pass the s32 packed.
                 pm.endpoint("add", **{key: address}, if_idx=struct.pack("=i", ifindex),
                             flags=flags_value(names))
+        log.info("MPTCP path manager in %s: limits subflow %d add_addr_accepted %d; "
+                 "endpoints %s", ns, subflows, add_addr_accepted,
+                 ", ".join(f"{a} {'/'.join(n)}" for a, _, n in endpoints) or "none")
     except NetlinkError as exc:
         raise TopologyError(f"the MPTCP path manager in {ns} refused the configuration "
                             f"({exc}); check the scenario's endpoints and limits") from None

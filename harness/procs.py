@@ -3,6 +3,7 @@ with deadlines, and always end them."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import selectors
 import signal
@@ -11,6 +12,8 @@ import sys
 import time
 
 from harness.errors import WorkerError
+
+log = logging.getLogger(__name__)
 
 STDERR_KEEP = 4000  # characters of a worker's stderr kept for the record
 
@@ -29,6 +32,7 @@ class Worker:
                                          stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             raise WorkerError(f"cannot start the {label} ({argv[0]}): {exc.strerror}") from None
+        log.info("started %s, pid %d", label, self.proc.pid)
         self._sel = selectors.DefaultSelector()
         self._partial = b""       # stdout after its last newline
         for f in (self.proc.stdout, self.proc.stderr):
@@ -129,6 +133,7 @@ class Worker:
 
     def kill(self) -> None:
         if self._reap() is None:
+            log.info("ending %s, pid %d", self.label, self.proc.pid)
             for sig, grace in ((signal.SIGTERM, 1.0), (signal.SIGKILL, 5.0)):
                 try:
                     self.proc.send_signal(sig)

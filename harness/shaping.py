@@ -7,7 +7,10 @@ measured.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 TBF_HANDLE = "1:"
 NETEM_HANDLE = "10:"
@@ -51,9 +54,11 @@ def install_qdiscs(ipr, index: int, d: Direction) -> None:
     parent = None
     if d.shaped:
         ipr.tc("add", "tbf", index=index, handle=TBF_HANDLE, **tbf_kwargs(d.rate_mbit, d.queue_ms))
+        log.info("added qdisc tbf %g Mbit/s on ifindex %d", d.rate_mbit, index)
         parent = "1:1"
     if d.needs_netem:
         kw = netem_kwargs(d)
+        log.info("added qdisc netem %s on ifindex %d", kw, index)
         if parent:
             ipr.tc("add", "netem", index=index, handle=NETEM_HANDLE, parent=parent, **kw)
         else:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import logging
 import os
 import re
 
 from harness import _engine, netns, sysinfo
 from harness.errors import CapabilityError, HarnessError, TopologyError
+
+log = logging.getLogger(__name__)
 
 KEY = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 PER_NETNS, GLOBAL, ROOT_ONLY, MISSING = "per-netns", "global", "root-only", "missing"
@@ -150,6 +153,7 @@ def _read_all(patterns: list[str]) -> dict[str, str]:
 def write(ns: str, values: dict[str, object]) -> None:
     if values:
         require_per_netns(values, f"namespace {ns}")
+        log.info("set sysctls in %s: %s", ns, ", ".join(f"{k}={v}" for k, v in values.items()))
         netns.call_in(ns, _write_all, dict(values))
 
 

@@ -10,6 +10,7 @@ them) after ending any process still inside them.
 """
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from harness import addressing as plan
 from harness import middlebox, netns, ownership, pathmanager, shaping, sysctl
 from harness.errors import TopologyError
+
+log = logging.getLogger(__name__)
 
 IFA_F_NODAD = 0x02
 ROLES = ("client", "router", "server")
@@ -173,6 +176,7 @@ class Topology:
         with netns.opened(peer_ns) as fd:
             ipr.link("add", ifname=name, kind="veth", mtu=mtu,
                      peer={"ifname": peer, "net_ns_fd": fd, "mtu": mtu})
+        log.info("created veth %s <-> %s in %s (mtu %d)", name, peer, peer_ns, mtu)
 
     def _build_link(self, i: int, link: LinkSpec, cli, rtr, srv) -> None:
         names = plan.ifnames(i)
@@ -227,6 +231,8 @@ class Topology:
                     drops.append((names[role], pct))
         if drops:
             netns.run(self.ns("router"), ["nft", "-f", "-"], input=shaping.loss_ruleset(drops))
+            log.info("added nftables loss rules in %s: %s", self.ns("router"),
+                     ", ".join(f"{iface} {pct:g}%" for iface, pct in drops))
 
     def _configure_pm(self) -> None:
         for side in ("client", "server"):
