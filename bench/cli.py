@@ -8,6 +8,7 @@ signal N.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import math
@@ -311,6 +312,9 @@ def cmd_export(args, console: Console) -> int:
     formats = [f for f in ("pyperf", "csv", "parquet") if getattr(args, f)]
     if not formats:
         raise InputError("export needs at least one of --pyperf, --csv, --parquet")
+    if "parquet" in formats and importlib.util.find_spec("pyarrow") is None:
+        raise InputError("export --parquet needs pyarrow, which is not installed: "
+                         "pip install 'mptcp-bench[parquet]' (or pyarrow), or use --csv")
     run = open_run(args.run_dir)
     for path in export.write(run, formats, args.out or args.run_dir / "export"):
         console.print(f"wrote {path}")

@@ -69,3 +69,15 @@ def test_csv_and_parquet_tables(exported, data_dir):
 def test_export_needs_a_format(capsys, data_dir):
     assert main(["export", str(data_dir / "runs" / "quick-a")]) == 2
     assert "at least one of --pyperf, --csv, --parquet" in capsys.readouterr().err
+
+
+def test_parquet_without_pyarrow_is_one_sentence(capsys, data_dir, tmp_path, monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    assert main(["export", "--parquet", str(data_dir / "runs" / "quick-a"),
+                 "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "export --parquet needs pyarrow" in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
