@@ -116,55 +116,41 @@ NUMERIC_COLUMNS = tuple(c for c, t in COLUMN_TYPES.items() if t in (int, float, 
 # A JSON value a column of each type accepts (ints are floats; bools are not numbers).
 _ACCEPTS = {str: (str,), int: (int,), float: (int, float), bool: (bool,)}
 
-# Nested fields of a trial record (JSON only), by the issue that fills them:
-#   intervals_bytes, interval_s   bytes delivered per interval (receiver side)
-#   intervals_transactions        rr/crr: transactions completed per interval (client)
-#   subflow_detail                per-subflow dicts as the client saw them (MPTCP_FULL_INFO,
-#                                 or MPTCP_TCPINFO + MPTCP_SUBFLOW_ADDRS on older kernels):
-#                                 local/remote address, bytes_sent/acked/received/retrans,
-#                                 rtt, snd_cwnd, total_retrans
-#   subflow_detail_server         the same, from the server's accepted socket
-#   subflow_share                 each subflow's share of the bytes acked
-#   calls {send, recv}            system calls of the native bulk loops (None for iperf3):
-#                                 bytes per call is what bufsize and recv_lowat_kib achieved
-#   window_s                      the sender's transfer window (CPU figures cover it);
-#                                 None for a driver without one (iperf3)
-#   noise                         other processes' and kernel threads' CPU s in the trial
-#   events                        link events applied: action, link, at_ns, at_s_from_first_byte,
-#                                 error, and for down/up: delivery {gap_ms, recover_s} after it
-#   stall                         why a trial is stalled: stretch or fraction of median, MIB evidence
-#   server_protocol               the listener's protocol (tcp for a plain-TCP server)
-#   mptcp {client, server}        so_protocol, mptcp_info / mptcp_info_error per end, and
-#                                 source: getsockopt (our socket) or sock_diag (a tool's),
-#                                 unobserved: why sock_diag has no view of that end
-#                                 (crr server: accepted_protocols {tcp, mptcp, other})
-#   mib {client, server}          MIB counter deltas per namespace
-#   system                        /proc/stat deltas over the sender's window, or over
-#                                 trialrun's outer window (cpu_system_window: sender | outer)
-#   error                         {call, errno, message, side, unsupported, mode} of a
-#                                 failed or unsupported trial
-#   mode_support {send, recv}     {mode, status: works|unsupported, reason, zc_requests,
-#                                  zc_completions, zc_copied, zc_enobufs} — what the engine
-#                                 mode really did (zc_* for zerocopy / io_uring_zc only: sends
-#                                 that promised a completion, completions reaped, of those the
-#                                 ones the kernel copied anyway, and MSG_ZEROCOPY sends refused
-#                                 with ENOBUFS until completions were reaped)
-#   latency_samples_us            per-transaction latencies in completion order, evenly
-#                                 decimated to at most 2000 (percentiles use all of them)
-#   transactions_detail           {client_per_flow, server, server_per_flow} counts (and
-#                                 client_unloaded_per_flow for rr_under_load)
-#   latency_unloaded              rr_under_load: the latency columns and samples of the
-#                                 phase without load (the flat columns are the loaded phase)
-#   load                          rr_under_load: {flows, bytes, goodput_bps, sender_bytes}
-#                                 of the bulk flows
-#   subflow_intervals_bytes       MPTCP, native driver: per subflow, bytes acked per interval on
-#                                 the receiver's grid (aligned with intervals_bytes), from the
-#                                 sender's per-subflow counters sampled every interval
-#   subflow_intervals_keys        the subflows of subflow_intervals_bytes, "local → remote"
-#   verify                        {enabled, checked_bytes, mismatches, first_bad_offset,
-#                                  missing_bytes} (bulk; missing = sent - received)
-#   tool {name, ...}              a second driver's own figures (iperf3: its cpu_* and
-#                                 retransmits), beside ours, and the commands it ran
+class TrialRecord(TrialColumns, total=False):
+    """A whole trial record: the flat columns plus nested fields, in JSON only
+    (results.json, trials.jsonl).  docs/format.md describes each field; a
+    test holds the records the builders make, and that page, to this list."""
+    intervals_bytes: list          # bytes delivered per interval (receiver side)
+    interval_s: float
+    intervals_transactions: list   # rr/crr: transactions completed per interval (client)
+    subflow_detail: list           # per-subflow dicts as the client saw them
+    subflow_detail_server: list    # the same, from the server's accepted socket
+    subflow_share: list            # each subflow's share of the bytes acked
+    subflow_intervals_bytes: list  # MPTCP, native: per subflow, bytes acked per interval
+    subflow_intervals_keys: list   # "local → remote" of each of those subflows
+    calls: dict                    # {send, recv}: system calls of the native bulk loops
+    window_s: float                # the sender's transfer window (None for iperf3)
+    system: dict                   # /proc/stat deltas over the window
+    cpu_system_window: str         # which window `system` covers: sender | outer
+    noise: dict                    # other processes' and kernel threads' CPU in the trial
+    sender_send_bytes: int         # bytes the sender handed to the kernel
+    events: list                   # link events applied, with the delivery gap after them
+    stall: dict                    # why a trial is stalled
+    server_protocol: str           # the listener's protocol
+    mptcp: dict                    # {client, server}: what each end's socket says
+    mib: dict                      # {client, server}: MIB counter deltas per namespace
+    error: dict                    # {call, errno, message, side, unsupported, mode}
+    mode_support: dict             # {send, recv}: what each engine mode really did
+    latency_samples_us: list       # per-transaction latencies, decimated to at most 2000
+    transactions_detail: dict      # per-flow transaction counts
+    latency_unloaded: dict         # rr_under_load: the phase without load
+    load: dict                     # rr_under_load: the bulk flows' figures
+    verify: dict                   # the receiver's check of the payload pattern
+    tool: dict                     # a second driver's own figures and commands
+
+
+NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)
+
 # Workload columns: `workload` is bulk|rr|crr|rr_under_load; send_mode / recv_mode /
 # recv_lowat_kib (SO_RCVLOWAT of the receiver, 0 when not set) are None where no bulk
 # flow runs (rr, crr); goodput_bps and expected_goodput_bps are None
