@@ -296,13 +296,35 @@ class Scenario(_Model):
             load_flows=w.load_flows)
 
 
-class DriverModes(_Model):
-    """Engine modes a suite gives one driver's trials (e.g. the native
-    engine's best mode against iperf3's own): Workload fields, applied to a
-    bulk workload in place of its own; each trial records its modes."""
+class ModeSet(_Model):
+    """Engine modes: Workload fields that a suite may set on bulk trials."""
     send_mode: SendMode | None = None
     recv_mode: RecvMode | None = None
     recv_lowat_kib: int | None = Field(None, ge=0, le=RECV_LOWAT_MAX_KIB)
+
+
+def modes_label(modes: dict) -> str:
+    """Modes as a reader sees them, e.g. `recv_lowat_kib=1024 recv_mode=trunc`."""
+    return " ".join(f"{k}={v}" for k, v in sorted(modes.items())) or "the workload's own modes"
+
+
+class DriverModes(ModeSet):
+    """Engine modes a suite gives one driver's trials (e.g. the native
+    engine's best mode against iperf3's own): Workload fields, applied to a
+    bulk workload in place of its own; each trial records its modes.
+
+    With `candidates`, the modes are chosen per scenario and protocol at the
+    scenario's start: each candidate (over the fixed fields above) runs
+    `calibration_trials` interleaved trials of `calibration_s`, and the one
+    with the highest median goodput is used for the measured trials (which
+    are new trials: the calibration's own never enter a statistic).  What
+    was tried and why one was chosen is recorded in the scenario's entry."""
+    candidates: tuple[ModeSet, ...] = Field((), max_length=8)
+    calibration_trials: int = Field(3, ge=1, le=20)
+    calibration_s: float = Field(2.0, gt=0, le=60)
+
+    def fixed(self) -> dict:
+        return self.model_dump(include=set(ModeSet.model_fields), exclude_none=True)
 
 
 class Suite(_Model):

@@ -143,6 +143,7 @@ class Report:
             if self.several:
                 out += ["", f"### driver {md.text(driver)}"]
             out += [""] + sections.metric_table(self, scenario, driver)
+        out += sections.calibration(entry)
         out += sections.not_ok(self.doc["trials"], name, self.several)
         out += self.figure(f"{name}-goodput", f"{name}: goodput over time",
                            _plots().timeseries(self.doc, name))

@@ -4,12 +4,14 @@ comparability registry, so a report and a comparison name keys alike)."""
 from __future__ import annotations
 
 import math
+import statistics
 
 import pandas as pd
 
 from bench.analysis import comparability
 from bench.analysis.metrics import METRICS
 from bench.analysis.summary import COUNTED, RATIO
+from bench.catalog import modes_label
 from bench.report import md
 
 ALWAYS_COUNTED = ("ok", "fallback", "stalled", "failed")
@@ -91,6 +93,27 @@ def not_ok(trials: list[dict], name: str, several: bool) -> list[str]:
         lines.append(f"- {md.text(t['protocol'].upper())}{driver} repeat {md.text(t['repeat'])}: "
                      f"**{md.text(t['status'])}** — {md.text(t['reason'])}")
     return lines
+
+
+def calibration(entry: dict) -> list[str]:
+    """The engine modes a calibration chose at the scenario's start, with
+    what every candidate did (bench.run.calibrate)."""
+    done = {d: protos for d, protos in (entry.get("calibration") or {}).items() if protos}
+    if not done:
+        return []
+    out = ["", "Engine modes chosen by a calibration at the scenario's start (its trials are "
+           "not among the measured ones):", "",
+           "| driver | protocol | candidate | median goodput | trials ok | |", "|---|---|---|---|---|---|"]
+    for driver, protos in done.items():
+        for proto, c in protos.items():
+            for r in c["candidates"]:
+                ok = [g for g, st in zip(r["goodput_bps"], r["statuses"]) if st == "ok" and g]
+                median = f"{statistics.median(ok) / 1e9:.2f} Gbit/s" if ok else "—"
+                mark = "**chosen**" if r["modes"] == c["chosen"] else ""
+                out.append(f"| {md.text(driver)} | {md.text(proto.upper())} | "
+                           f"{md.text(modes_label(r['modes']))} | {median} | "
+                           f"{len(ok)}/{len(r['statuses'])} | {mark} |")
+    return out
 
 
 def outcome_table(counts: pd.DataFrame, several: bool) -> list[str]:

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from bench import report, results_format
-from bench.catalog import Scenario
+from bench.catalog import Scenario, modes_label
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
 from bench.record import stalls, trial
-from bench.run import metadata
+from bench.run import calibrate, metadata
 from bench.run.plan import WARMUP_DURATION_S, Plan, scenario_needs
 from bench.run.rundir import RunDir
 from harness import capabilities, cleanup, drivers, netns, ownership, sysctl, trialrun
@@ -168,6 +168,8 @@ class Run:
                 for driver in by_name.values():
                     for proto in scenario.protocols:
                         self._warmup(driver, topo, scenario, proto, w, entry)
+            for driver in by_name.values():
+                self._calibrate(driver, topo, scenario, entry)
             for repeat, name, proto in todo:
                 self._trial(by_name[name], topo, scenario, proto, repeat)
         entry["state"] = "complete"
@@ -192,6 +194,33 @@ class Run:
         entry["warmup"].append({"protocol": proto, "driver": driver.name,
                                 "status": rec["status"], "reason": rec["reason"]})
         self.progress.warmup(scenario, proto, rec)
+
+    def _calibrate(self, driver, topo, scenario: Scenario, entry: dict) -> None:
+        """Pick the driver's modes per protocol among the suite's candidates
+        (bench.run.calibrate); a resumed run keeps the choice it made."""
+        modes, candidates = self.plan.candidates(scenario, driver.name)
+        done = entry.setdefault("calibration", {}).setdefault(driver.name, {})
+        for proto in scenario.protocols if candidates else ():
+            if proto not in done:
+                done[proto] = self._calibrate_one(driver, topo, scenario, proto, modes, candidates)
+            self.plan.chosen[(scenario.name, driver.name, proto)] = done[proto]["chosen"]
+
+    def _calibrate_one(self, driver, topo, scenario, proto, modes, candidates) -> dict:
+        results = [{"modes": c, "goodput_bps": [], "cpu_system_s_per_gb": [], "statuses": []}
+                   for c in candidates]
+        for t in range(modes.calibration_trials):
+            for r in results:        # interleaved: every candidate sees the same drift
+                params = self.plan.params(scenario, driver.name, proto, modes.calibration_s,
+                                          modes=r["modes"])
+                rec = trial.build(trialrun.run_trial(driver, topo, params), scenario, proto,
+                                  run_id=self.rundir.run_id, repeat=-1, seq=-1)
+                for key in ("goodput_bps", "cpu_system_s_per_gb"):
+                    r[key].append(rec[key])
+                r["statuses"].append(rec["status"])
+        best, why = calibrate.choose(results)
+        self.progress.calibrated(scenario, driver.name, proto, modes_label(results[best]["modes"]),
+                                 why)
+        return {"candidates": results, "chosen": results[best]["modes"], "why": why}
 
     def _trial(self, driver, topo, scenario: Scenario, proto: str, repeat: int) -> None:
         params = self.plan.params(scenario, driver.name, proto)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.catalog import Catalog, Scenario
+from bench.catalog import Catalog, DriverModes, Scenario
 from bench.errors import InputError
 from harness import drivers
 from harness.drivers import TrialParams
@@ -33,6 +33,8 @@ class Plan:
     scenario_files: tuple[str, ...] = ()
     durations: dict[str, float] = field(default_factory=dict)   # the suite's, per scenario
     driver_modes: dict[str, dict] = field(default_factory=dict)  # the suite's, per driver
+    # Modes a calibration chose, per (scenario, driver, protocol): over driver_modes.
+    chosen: dict[tuple[str, str, str], dict] = field(default_factory=dict)
 
     def trial_duration(self, scenario: Scenario) -> float:
         """A scenario's own timeline first (its events need it), then the
@@ -40,12 +42,26 @@ class Plan:
         return (scenario.own_duration() or self.durations.get(scenario.name)
                 or self.duration_s or scenario.workload.duration_s)
 
+    def fixed_modes(self, driver: str) -> dict:
+        return DriverModes.model_validate(self.driver_modes.get(driver, {})).fixed()
+
+    def candidates(self, scenario: Scenario, driver: str) -> tuple[DriverModes, list[dict]]:
+        """The driver's modes and the candidate modes to calibrate among, if
+        any apply to this scenario (bulk workloads only)."""
+        modes = DriverModes.model_validate(self.driver_modes.get(driver, {}))
+        if scenario.workload.kind != "bulk":
+            return modes, []
+        return modes, [c.model_dump(exclude_none=True) for c in modes.candidates]
+
     def params(self, scenario: Scenario, driver: str, protocol: str,
-               duration_s: float | None = None) -> TrialParams:
+               duration_s: float | None = None, modes: dict | None = None) -> TrialParams:
         """One trial's parameters: the scenario's, for this plan's duration,
-        with the suite's engine modes for this driver."""
+        with the suite's engine modes for this driver, the modes a
+        calibration chose for it, or `modes` when given."""
         duration_s = duration_s or self.trial_duration(scenario)
-        modes = {k: v for k, v in self.driver_modes.get(driver, {}).items() if v is not None}
+        modes = {**self.fixed_modes(driver),
+                 **(modes if modes is not None
+                    else self.chosen.get((scenario.name, driver, protocol), {}))}
         if modes and scenario.workload.kind == "bulk":
             workload = scenario.workload.model_copy(update=modes)
             scenario = scenario.model_copy(update={"workload": workload})
@@ -71,6 +87,10 @@ class Plan:
             per = len(s.protocols) * len(self.drivers)
             total += per * self.repeat * (self.trial_duration(s) + SETUP_OVERHEAD_S)
             total += per * self.warmup * (WARMUP_DURATION_S + SETUP_OVERHEAD_S)
+            for driver in self.drivers:
+                modes, candidates = self.candidates(s, driver)
+                total += (len(s.protocols) * len(candidates) * modes.calibration_trials
+                          * (modes.calibration_s + SETUP_OVERHEAD_S))
         return total
 
     def needs(self) -> set[str]:
@@ -124,7 +144,7 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
                 duration_s=duration_s or (base.duration_s if base else None), drivers=chosen,
                 # a --duration on the command line applies to every scenario
                 durations={} if duration_s or not base else dict(base.durations),
-                driver_modes={d: m.model_dump(exclude_none=True)
+                driver_modes={d: m.model_dump(exclude_none=True, exclude_defaults=True)
                               for d, m in base.driver_modes.items()} if base else {},
                 scenario_files=tuple(str(Path(f).resolve()) for f in scenario_files))
 

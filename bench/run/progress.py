@@ -64,6 +64,9 @@ class RunProgress:
         if rec["status"] not in ("ok",):
             self.console.print(f"warm-up {s.name} {proto}: {rec['status']} — {rec['reason']}")
 
+    def calibrated(self, s, driver: str, proto: str, chosen: str, why: str) -> None:
+        self.console.print(f"calibrated {s.name} {driver} {proto.upper()}: {chosen} — {why}")
+
     def trial(self, rec: dict) -> None:
         self.console.print(trial_line(rec))
         self.bar.update(self.task, advance=1, description=rec["scenario"])

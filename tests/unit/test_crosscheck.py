@@ -76,3 +76,13 @@ def test_the_speed_goal_is_judged_on_unshaped_paths_only():
     assert "×0.90 [0.90–0.90] **misses**" in next(l for l in slow if l.startswith("| s | MPTCP |"))
     # Shaped links: both drivers carry what the link allows; no speed verdict.
     assert driver_crosscheck.speed_section(doc(trials([50e6] * 5, [50e6] * 5))) == []
+
+
+def test_a_goodput_median_above_the_goal_misses_when_its_interval_reaches_below_parity():
+    # Median ratio 1.2, but one repeat at 0.8 of iperf3: the interval's low
+    # end is below 1.0, so the goal (>= 1.10 with the interval above 1.0) is missed.
+    native = [12e9, 12e9, 12e9, 13e9, 8e9]
+    rows = driver_crosscheck.speed_section(doc(trials(native, [10e9] * 5, limit=None,
+                                                      cpu=(0.7, 1.0))))
+    row = next(line for line in rows if line.startswith("| s | TCP |"))
+    assert "×1.20 [0.80–" in row and "**misses**" in row.split("|")[4]
