@@ -58,7 +58,9 @@ def test_cpu_accounting_adds_up():
     s = Catalog().scenario("single-link")
     recs = run(s, protos=("tcp", "mptcp"), duration=2.0, tag="cpu")
     for rec in recs:
-        assert rec["status"] == "ok", rec["reason"]
+        # A single-path MPTCP stall (a kernel finding, KERNEL_NOTES) changes
+        # the goodput, not how the CPU time is accounted.
+        assert rec["status"] in ("ok", "stalled"), rec["reason"]
         workers = rec["cpu_sender_s"] + rec["cpu_receiver_s"]
         wall_capacity = rec["window_s"] * os.cpu_count()
         assert 0.9 * workers <= rec["cpu_system_s"] <= 1.1 * wall_capacity
