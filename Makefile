@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := iproute2 nftables iptables iperf3 mptcpize util-linux procps \
+APT_PACKAGES := iproute2 nftables iptables iperf3 mptcpize util-linux procps linux-perf \
                 build-essential python3 python3-dev python3-venv liburing-dev
 # The VM lane (netem, other kernels): installed only by the targets that need it.
 VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static kmod iputils-ping

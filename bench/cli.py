@@ -112,6 +112,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--driver", action="append", metavar="NAME",
                      help=f"traffic driver: {', '.join(driver_names())} (repeatable: the drivers' "
                           "trials are interleaved per repeat; default: the suite's, or native)")
+    run.add_argument("--profile", action="store_true",
+                     help="sample the whole machine with perf during each trial: the report "
+                          "gets the busiest symbols per protocol and flame graphs")
     run.add_argument("--out", type=_path, metavar="DIR",
                      help="where run directories go (default: reports)")
     run.add_argument("--resume", type=_path, metavar="RUN_DIR",
@@ -162,7 +165,7 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
 
 
 PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "duration", "driver",
-                "out", "kernel", "kvm", "vm_timeout")
+                "out", "kernel", "kvm", "vm_timeout", "profile")
 
 
 def cmd_run(args, console: Console) -> int:
@@ -174,7 +177,7 @@ def cmd_run(args, console: Console) -> int:
         return cmd_resume(args, console)
     catalog = Catalog(args.scenario_file)
     plan = build_plan(catalog, args.suite, args.scenario, args.repeat, args.warmup,
-                                   args.duration, args.driver, args.scenario_file)
+                      args.duration, args.driver, args.scenario_file, profile=args.profile)
     out = args.out or Path("reports")
     check_writable(out)
     if args.kernel:

@@ -32,6 +32,7 @@ RESULTS = "results.json"
 CSV = "trials.csv"
 REPORT = "report.md"
 LATEST = "latest"
+PROFILES = "profiles"     # run --profile: one folded-stacks file per trial
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -147,6 +148,7 @@ class TrialRecord(TrialColumns, total=False):
     load: dict                     # rr_under_load: the bulk flows' figures
     verify: dict                   # the receiver's check of the payload pattern
     tool: dict                     # a second driver's own figures and commands
+    profile: dict                  # run --profile: busy/idle samples, busiest symbols, stacks file
 
 
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)

@@ -14,7 +14,7 @@ from bench import names
 from bench.analysis import summary
 from bench.analysis.metrics import HEADLINE, METRICS
 from bench.analysis.summary import RATIO, RunData
-from bench.report import driver_crosscheck, html_page, md, sections
+from bench.report import driver_crosscheck, html_page, md, profile, sections
 from bench.results_format import REPORT, write_atomic
 
 PLOTS = "plots"
@@ -46,10 +46,10 @@ class Report:
         self.several = self.df["driver"].nunique(dropna=False) > 1
         self.figures: dict[str, bytes] = {}
 
-    def figure(self, name: str, alt: str, png: bytes | None) -> list[str]:
+    def figure(self, name: str, alt: str, png: bytes | None, suffix: str = ".png") -> list[str]:
         if png is None:
             return []
-        path = names.file_in(PLOTS, name, ".png").as_posix()
+        path = names.file_in(PLOTS, name, suffix).as_posix()
         self.figures[path] = png
         return ["", f"![{md.text(alt)}]({path})", ""]
 
@@ -129,6 +129,20 @@ class Report:
                 self.figure("overview", "TCP vs MPTCP medians with 95 % CIs",
                             _plots().bars(self.desc, OVERVIEW_METRICS)))
 
+    # -- where the cycles go (run --profile) -------------------------------
+    def profile(self, scenario: str) -> list[str]:
+        driver = next((d for s, d in self.pairs() if s == scenario), None)
+        out = profile.table(self.doc, scenario, driver) if driver else []
+        if not out or self.run.path is None:
+            return out
+        for proto in ("tcp", "mptcp"):
+            trials = profile.trials_with_profiles(self.doc, scenario, driver, proto)
+            svg = profile.flame_svg(profile.merged_stacks(self.run.path, trials),
+                                    f"{scenario}: {proto.upper()}, {len(trials)} trial(s)")
+            out += self.figure(f"{scenario}-flame-{proto}",
+                               f"{scenario}: where {proto.upper()}'s CPU went", svg, ".svg")
+        return out
+
     # -- per scenario ------------------------------------------------------
     def scenario(self, name: str, entry: dict) -> list[str]:
         d = entry["definition"]
@@ -144,6 +158,7 @@ class Report:
                 out += ["", f"### driver {md.text(driver)}"]
             out += [""] + sections.metric_table(self, scenario, driver)
         out += sections.calibration(entry)
+        out += self.profile(name)
         out += sections.not_ok(self.doc["trials"], name, self.several)
         out += self.figure(f"{name}-goodput", f"{name}: goodput over time",
                            _plots().timeseries(self.doc, name))

@@ -29,7 +29,8 @@ def _parser(figures: dict[str, bytes]) -> MarkdownIt:
         src = token.attrGet("src")
         if src not in figures:
             raise ValueError(f"report figure {src} was linked but not drawn")
-        token.attrSet("src", "data:image/png;base64," + base64.b64encode(figures[src]).decode())
+        mime = "image/svg+xml" if src.endswith(".svg") else "image/png"
+        token.attrSet("src", f"data:{mime};base64," + base64.b64encode(figures[src]).decode())
         return renderer.image(tokens, idx, options, env)
 
     md.add_render_rule("image", image)

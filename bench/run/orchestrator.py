@@ -18,7 +18,7 @@ from bench.record import stalls, trial
 from bench.run import calibrate, metadata
 from bench.run.plan import WARMUP_DURATION_S, Plan, scenario_needs
 from bench.run.rundir import RunDir
-from harness import capabilities, cleanup, drivers, netns, ownership, sysctl, trialrun
+from harness import capabilities, cleanup, drivers, netns, ownership, profiler, sysctl, trialrun
 from harness.errors import CapabilityError
 from harness.topology import Topology
 
@@ -87,6 +87,8 @@ class Run:
             raise CapabilityError(next(iter(self.skipped.values())))   # e.g. a sysctl
         for name in self.plan.drivers:
             drivers.get(name).check()
+        if self.plan.profile:
+            profiler.check()
         cpus = set(os.sched_getaffinity(0))
         for s in self.plan.scenarios:
             for cpu in s.cpu.cpus():
@@ -226,14 +228,39 @@ class Run:
         params = self.plan.params(scenario, driver.name, proto)
         seq = self.next_seq
         try:
-            raw = trialrun.run_trial(driver, topo, params, scenario.link_events())
+            with self._profiled(seq) as profile:
+                raw = trialrun.run_trial(driver, topo, params, scenario.link_events())
         except Interrupted as exc:
             rec = trial.interrupted(scenario, proto, params, driver.name, signame=str(exc),
                                     run_id=self.rundir.run_id, repeat=repeat, seq=seq)
             self._record(rec)
             raise
-        self._record(trial.build(raw, scenario, proto, run_id=self.rundir.run_id,
-                                 repeat=repeat, seq=seq))
+        rec = trial.build(raw, scenario, proto, run_id=self.rundir.run_id, repeat=repeat, seq=seq)
+        if profile:
+            rec["profile"] = profile
+        self._record(rec)
+
+    @contextmanager
+    def _profiled(self, seq: int):
+        """perf samples of the machine over the trial, when the plan asks:
+        folded stacks go to profiles/<seq>.folded, their summary (filled in
+        on leaving) to the trial record."""
+        out: dict = {}
+        if not self.plan.profile:
+            yield out
+            return
+        folder = self.rundir.path / results_format.PROFILES
+        folder.mkdir(exist_ok=True)
+        data = folder / f".perf-{seq}.data"
+        try:
+            with profiler.SystemProfile(data):
+                yield out
+            stacks = profiler.fold(data)
+        finally:
+            data.unlink(missing_ok=True)
+        results_format.write_atomic(folder / f"{seq}.folded",
+                                    "".join(f"{s} {n}\n" for s, n in sorted(stacks.items())))
+        out.update(profiler.summary(stacks), folded=f"{results_format.PROFILES}/{seq}.folded")
 
     def _record(self, rec: dict) -> None:
         self.rundir.append_trial(rec)

@@ -33,6 +33,7 @@ class Plan:
     scenario_files: tuple[str, ...] = ()
     durations: dict[str, float] = field(default_factory=dict)   # the suite's, per scenario
     driver_modes: dict[str, dict] = field(default_factory=dict)  # the suite's, per driver
+    profile: bool = False    # sample the machine with perf during every trial
     # Modes a calibration chose, per (scenario, driver, protocol): over driver_modes.
     chosen: dict[tuple[str, str, str], dict] = field(default_factory=dict)
 
@@ -107,7 +108,7 @@ class Plan:
                 "driver": ", ".join(self.drivers), "drivers": list(self.drivers),
                 "scenarios": [s.name for s in self.scenarios], "explicit": self.explicit,
                 "scenario_files": list(self.scenario_files), "durations": dict(self.durations),
-                "driver_modes": dict(self.driver_modes),
+                "driver_modes": dict(self.driver_modes), "profile": self.profile,
                 "definitions": {s.name: s.model_dump(mode="json") for s in self.scenarios}}
 
     @classmethod
@@ -116,12 +117,13 @@ class Plan:
                    duration_s=d["duration_s"], drivers=tuple(d["drivers"]),
                    description=d["description"], explicit=d["explicit"],
                    scenario_files=tuple(d["scenario_files"]), durations=d.get("durations", {}),
-                   driver_modes=d.get("driver_modes", {}))
+                   driver_modes=d.get("driver_modes", {}), profile=d.get("profile", False))
 
 
 def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat: int | None,
                warmup: int | None, duration_s: float | None,
-               driver_names: list[str] | None = None, scenario_files=()) -> Plan:
+               driver_names: list[str] | None = None, scenario_files=(),
+               profile: bool = False) -> Plan:
     if scenarios:
         picked = [catalog.scenario(n) for n in scenarios]
         base = catalog.suite(suite) if suite else None
@@ -146,7 +148,8 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
                 durations={} if duration_s or not base else dict(base.durations),
                 driver_modes={d: m.model_dump(exclude_none=True, exclude_defaults=True)
                               for d, m in base.driver_modes.items()} if base else {},
-                scenario_files=tuple(str(Path(f).resolve()) for f in scenario_files))
+                scenario_files=tuple(str(Path(f).resolve()) for f in scenario_files),
+                profile=profile)
 
 
 def scenario_needs(s: Scenario) -> set[str]:
