@@ -2,8 +2,8 @@
 import os
 
 import pytest
-
 from clirun import bench
+
 from harness import profiler
 from harness.errors import CapabilityError
 
