@@ -140,9 +140,10 @@ RecvMode = Annotated[str, AfterValidator(lambda v: _known("receive mode", v, eng
 class Workload(_Model):
     """What flows between client and server.
 
-    bulk           one flow for duration_s (or `bytes`); send_mode and
-                   recv_mode choose the engine's system calls; verify makes
-                   the receiver check every byte of the seeded pattern.
+    bulk           `flows` connections (default one) for duration_s (or one
+                   for `bytes`); send_mode and recv_mode choose the engine's
+                   system calls; verify makes the receiver check every byte
+                   of the seeded pattern.
     rr             `flows` concurrent request/response ping-pongs of
                    request_bytes / response_bytes; every latency recorded.
     crr            connect, request, response, close, repeated on one flow.
@@ -184,8 +185,10 @@ class Workload(_Model):
         if self.verify and (self.recv_mode != "recv" or not moves_bulk):
             raise ValueError("verify needs a bulk flow received with recv_mode = \"recv\" "
                              "(splice and trunc never see the bytes)")
-        if self.flows > 1 and self.kind not in ("rr", "rr_under_load"):
-            raise ValueError(f"flows > 1 applies to rr and rr_under_load, not {self.kind}")
+        if self.flows > 1 and self.kind == "crr":
+            raise ValueError("flows > 1 applies to bulk, rr and rr_under_load, not crr")
+        if self.flows > 1 and self.bytes is not None:
+            raise ValueError("a byte budget (`bytes`) is for one flow; give flows > 1 a duration_s")
         return self
 
 

@@ -91,6 +91,8 @@ class TrialColumns(CoreColumns):
     started_at: float | None
     # workload and engine modes
     workload: str | None
+    flows: int | None                  # concurrent connections of the workload
+    fairness_jain: float | None        # bulk, flows > 1: Jain's index of the flows' goodputs
     send_mode: str | None
     recv_mode: str | None
     recv_lowat_kib: int | None
@@ -124,6 +126,7 @@ class TrialRecord(TrialColumns, total=False):
     intervals_bytes: list          # bytes delivered per interval (receiver side)
     interval_s: float
     intervals_transactions: list   # rr/crr: transactions completed per interval (client)
+    flows_goodput_bps: list        # bulk, flows > 1: each flow's goodput (receiver side)
     subflow_detail: list           # per-subflow dicts as the client saw them
     subflow_detail_server: list    # the same, from the server's accepted socket
     subflow_share: list            # each subflow's share of the bytes acked

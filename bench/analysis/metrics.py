@@ -68,6 +68,7 @@ _ALL = (
     Metric("cpu_sender_s_per_gb", "sender CPU/GB", "s/GB", 1.0, "lower", digits=3),
     Metric("cpu_receiver_s_per_gb", "receiver CPU/GB", "s/GB", 1.0, "lower", digits=3),
     Metric("retransmits", "retransmits", "segments", 1.0, "lower", digits=0),
+    Metric("fairness_jain", "fairness (Jain, flows)", "index", 1.0, "higher", digits=3),
     Metric("transactions_per_s", "transactions", "1/s", 1.0, "higher", gate_pct=20.0, digits=0),
     Metric("latency_us_p50", "latency p50", "µs", 1.0, "lower", gate_pct=20.0, digits=1),
     Metric("latency_us_p90", "latency p90", "µs", 1.0, "lower", digits=1),

@@ -122,11 +122,22 @@ def _measures(rec: dict, raw: dict) -> None:
         "window_s": snd["window_ns"] / 1e9 if snd.get("window_ns") else None,
     })
     introspection(rec, snd["info"], rcv["info"])
+    if rcv.get("flows"):
+        rates = [f["goodput_bps"] or 0.0 for f in rcv["flows"]]
+        rec["flows_goodput_bps"] = rates
+        rec["fairness_jain"] = jain(rates)
     if snd.get("subflow_series"):
         rec["subflow_intervals_bytes"] = subflow_grid.on_grid(
             snd["subflow_series"], loop["start_ns"], loop["interval_ns"], len(loop["intervals"]))
         rec["subflow_intervals_keys"] = [f"{sf['local']} → {sf['remote']}"
                                          for sf in snd["subflow_series"]["subflows"]]
+
+
+def jain(rates: list[float]) -> float | None:
+    """Jain's fairness index of the flows' goodputs: 1 when they are equal,
+    1/n when one flow has everything."""
+    square = sum(r * r for r in rates)
+    return sum(rates) ** 2 / (len(rates) * square) if square else None
 
 
 def introspection(rec: dict, client: dict, server: dict) -> None:

@@ -19,7 +19,7 @@ def base(params: dict) -> dict:
     from before workload kinds existed are bulk with the copy modes)."""
     kind = params.get("workload", "bulk")
     moves = kind in BULK_MOVING
-    return {"workload": kind,
+    return {"workload": kind, "flows": params.get("flows", 1),
             "send_mode": params.get("send_mode", "send") if moves else None,
             "recv_mode": params.get("recv_mode", "recv") if moves else None,
             "recv_lowat_kib": params.get("recv_lowat", 0) // 1024 if moves else None,

@@ -114,7 +114,7 @@ def client_argv(topo, p: TrialParams, port: int) -> list[str]:
     argv = ["iperf3", "-c", topo.server_address(p.family, p.link), "-p", str(port),
             "-B", topo.client_address(p.family, p.link), "-J", "--get-server-output",
             "-l", str(p.bufsize), "-i", f"{interval_s(p):g}", *amount,
-            *_affinity(p.cpu_sender)]
+            *(["-P", str(p.flows)] if p.flows > 1 else []), *_affinity(p.cpu_sender)]
     return _wrap(argv, topo.ns("client"), p.protocol == "mptcp")
 
 

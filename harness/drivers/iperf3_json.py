@@ -78,6 +78,18 @@ def to_raw(doc: dict, interval_s: float) -> dict:
         "sender": {"loop": _loop(sent, _series(doc), interval_s), "cpu_s": None,
                    "info": None, "window_ns": None},
         "receiver": {"loop": _loop(received, _series(server), interval_s), "cpu_s": None,
-                     "info": None},
+                     "info": None, **_flows(server or doc)},
         "tool": tool, "error": None,
     }
+
+
+def _flows(doc: dict) -> dict:
+    """With -P: each stream's figures as the receiver saw them (the server's
+    part when iperf3 gave it), in the engine's per-flow shape."""
+    streams = [s["receiver"] for s in doc.get("end", {}).get("streams", []) if "receiver" in s]
+    if len(streams) < 2:
+        return {}
+    return {"flows": [{"bytes": int(s["bytes"]), "first_ns": int(s["start"] * 1e9),
+                       "last_ns": int(s["end"] * 1e9),
+                       "goodput_bps": s["bytes"] * 8 / s["seconds"] if s["seconds"] else None}
+                      for s in streams]}
