@@ -95,6 +95,22 @@ def not_ok(trials: list[dict], name: str, several: bool) -> list[str]:
     return lines
 
 
+def per_flow(trials: list[dict], scenario: str, driver) -> list[str]:
+    """Each flow's own goodput in the ok trials with several flows: the
+    slowest, the median and the fastest flow, per protocol."""
+    out = []
+    for proto in ("tcp", "mptcp"):
+        rates = sorted(r for t in trials if t["scenario"] == scenario
+                       and t.get("driver") == driver and t["protocol"] == proto
+                       and t["status"] == "ok" for r in t.get("flows_goodput_bps") or ())
+        if rates:
+            out.append(f"- {proto.upper()}: {len(rates)} flows; slowest "
+                       f"{rates[0] / 1e6:.1f}, median {statistics.median(rates) / 1e6:.1f}, "
+                       f"fastest {rates[-1] / 1e6:.1f} Mbit/s")
+    return ["", "Each flow's own goodput (first to last byte), over the ok trials:", "",
+            *out] if out else []
+
+
 def calibration(entry: dict) -> list[str]:
     """The engine modes a calibration chose at the scenario's start, with
     what every candidate did (bench.run.calibrate)."""

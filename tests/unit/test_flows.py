@@ -69,3 +69,14 @@ def test_flows_are_for_bulk_rr_and_rr_under_load_with_a_duration():
         Workload(kind="crr", flows=2)
     with pytest.raises(ValueError, match="byte budget"):
         Workload(flows=2, bytes=10_000)
+
+
+def test_the_report_gives_the_slowest_median_and_fastest_flow():
+    from bench.report import sections
+    trials = [{"scenario": "s", "driver": "native", "protocol": "mptcp", "status": "ok",
+               "flows_goodput_bps": [1e6, 3e6, 2e6]},
+              {"scenario": "s", "driver": "native", "protocol": "mptcp", "status": "stalled",
+               "flows_goodput_bps": [9e9]}]
+    lines = sections.per_flow(trials, "s", "native")
+    assert lines[-1] == "- MPTCP: 3 flows; slowest 1.0, median 2.0, fastest 3.0 Mbit/s"
+    assert sections.per_flow(trials, "s", "iperf3") == []
