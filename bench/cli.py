@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -129,6 +130,10 @@ def parser() -> argparse.ArgumentParser:
     _verbose_arg(doc)
 
     _verbose_arg(sub.add_parser("clean", help="remove namespaces and processes a killed run left"))
+
+    opts = sub.add_parser("options", help="which socket options MPTCP supports here, against TCP")
+    opts.add_argument("--json", action="store_true",
+                      help="every probe's raw result (set, errno, read back) and the verdicts")
 
     vm = sub.add_parser("vm", help="run a command inside the VM lane (e.g. the netem tests)")
     _vm_args(vm, "kernel image to boot (vmlinuz path, or auto: the newest in /boot)", default="auto")
@@ -264,6 +269,20 @@ def cmd_doctor(args, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_options(args, console: Console) -> int:
+    from bench.run import doctor
+    from harness import sockopts
+    results = sockopts.probe()
+    matrix = sockopts.matrix(results)
+    if args.json:
+        print(json.dumps({"kernel": os.uname().release, "verdicts": matrix, "probes": results},
+                         indent=1))
+    else:
+        console.print(doctor.options_table(matrix))
+        console.print(doctor.options_summary(matrix))
+    return EXIT_OK
+
+
 def cmd_clean(args, console: Console) -> int:
     from harness import cleanup
     done = cleanup.clean()
@@ -325,6 +344,7 @@ def cmd_export(args, console: Console) -> int:
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "clean": cmd_clean,
+            "options": cmd_options,
             "report": cmd_report, "vm": cmd_vm, "compare": cmd_compare, "gate": cmd_gate,
             "export": cmd_export}
 

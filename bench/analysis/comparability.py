@@ -100,6 +100,7 @@ REGISTRY: tuple[Key, ...] = (
     Key("cpu.usable", "usable CPUs", "warn", "list"),
     Key("cpu.governor", "frequency governor", "warn"),
     Key("tools.*", "tool version", "warn"),
+    Key("socket_options.*", "socket option support (MPTCP against TCP)", "warn"),
     Key("packages.*", "package version", "warn"),
     Key("python", "Python", "warn"),
     Key("hostname", "host", "warn"),

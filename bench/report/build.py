@@ -183,6 +183,7 @@ class Report:
         for name, entry in self.doc["scenarios"].items():
             out += self.scenario(name, entry)
         out += [""] + driver_crosscheck.section(self.doc) + driver_crosscheck.speed_section(self.doc)
+        out += sections.socket_options(meta)
         out += sections.metadata_section(meta) + sections.appendix(self.doc) + [""]
         return "\n".join(out)
 

@@ -111,6 +111,26 @@ def per_flow(trials: list[dict], scenario: str, driver) -> list[str]:
             *out] if out else []
 
 
+def socket_options(meta: dict) -> list[str]:
+    """What the kernel did with each socket option on MPTCP against TCP
+    (harness.sockopts): the options that are not simply supported, by role."""
+    matrix = meta.get("socket_options") or {}
+    if not matrix:
+        return []
+    roles = ("client", "connected", "listener", "accepted")
+    odd = {name: r for name, r in matrix.items() if set(r.values()) != {"supported"}}
+    fine = sorted(set(matrix) - set(odd))
+    out = ["", "## Socket options on MPTCP", "",
+           "Each option set and read back on a client before and after connect(), a listener "
+           "and an accepted socket, MPTCP against TCP (`python -m bench options`). "
+           f"Supported on every socket: {md.text(', '.join(fine)) or 'none'}.", ""]
+    if odd:
+        out += ["| option | " + " | ".join(roles) + " |", "|---" * (len(roles) + 1) + "|"]
+        out += [f"| {md.text(name)} | " + " | ".join(md.text(r.get(role, "–")) for role in roles)
+                + " |" for name, r in odd.items()]
+    return out
+
+
 def calibration(entry: dict) -> list[str]:
     """The engine modes a calibration chose at the scenario's start, with
     what every candidate did (bench.run.calibrate)."""

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness import capabilities, drivers
+from harness import capabilities, drivers, sockopts
 
 MARK = {True: Text("yes", "green"), False: Text("no", "red"), None: Text("info", "dim")}
 
@@ -23,9 +23,42 @@ def table(checks: dict[str, capabilities.Check]) -> Table:
     return t
 
 
+def options_table(matrix: dict[str, dict[str, str]]) -> Table:
+    """harness.sockopts' verdicts: one row per option, one column per socket."""
+    t = Table(title="socket options: MPTCP against TCP on this kernel")
+    t.add_column("option")
+    for role in sockopts.ROLES:
+        t.add_column(role)
+    for name, roles in matrix.items():
+        t.add_row(name, *(_verdict_text(roles.get(role)) for role in sockopts.ROLES))
+    return t
+
+
+def _verdict_text(verdict: str | None) -> Text:
+    if verdict is None:
+        return Text("–", "dim")
+    style = ("green" if verdict == "supported" else "red" if verdict.startswith("unsupported")
+             else "dim" if verdict.startswith("unavailable") else "yellow")
+    return Text(verdict, style)
+
+
+def options_summary(matrix: dict[str, dict[str, str]]) -> str:
+    verdicts = {name: set(r.values()) for name, r in matrix.items()}
+    unsupported = [n for n, v in verdicts.items() if any(x.startswith("unsupported") for x in v)]
+    unavailable = [n for n, v in verdicts.items() if all(x.startswith("unavailable") for x in v)]
+    supported = [n for n, v in verdicts.items() if v == {"supported"}]
+    return (f"{len(supported)} of {len(matrix)} supported by MPTCP on every socket; "
+            f"unsupported by MPTCP on some socket: {', '.join(unsupported) or 'none'}; "
+            f"unavailable on this kernel: {', '.join(unavailable) or 'none'} "
+            "(python -m bench options for the matrix)")
+
+
 def run(plan, console: Console) -> None:
     """Print the table; raise CapabilityError if `plan` needs what is missing."""
     checks = capabilities.probe()
+    if checks["root"].ok:
+        checks["socket_options"] = capabilities.Check(
+            "socket_options", None, options_summary(sockopts.matrix(sockopts.probe())))
     console.print(table(checks))
     capabilities.require(checks, plan.needs(), f"suite {plan.name!r}")
     for name in plan.drivers:       # e.g. iperf3 and mptcpize for the iperf3 driver

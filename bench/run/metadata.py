@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from bench.run import vmlane
-from harness import _engine, capabilities, sysctl, sysinfo
+from harness import _engine, capabilities, sockopts, sysctl, sysinfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("mptcp-bench", "pyroute2", "numpy", "pandas", "pyperf", "rich", "pydantic")
@@ -54,6 +54,8 @@ def run_metadata(argv: list[str], suite: dict) -> dict:
         "git": {"revision": _git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None},
         "suite": suite,
         "lane": vmlane.lane() or {"kind": "host"},
+        # "Are there unsupported TCP options?", answered on this kernel.
+        "socket_options": sockopts.matrix(sockopts.probe()),
         "pid": os.getpid(),
     }
 

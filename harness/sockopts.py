@@ -1,0 +1,183 @@
+"""Which socket options an application can set on MPTCP, against TCP, on
+the running kernel: "Are there unsupported TCP options?" answered by trying.
+
+Every option is set with a value a real application would use, then read
+back, on four sockets per protocol: a client before connect(), the same
+client connected, a listener, and the connection it accepted.  It all
+happens in a new, nameless network namespace made by a thread (loopback
+only), so nothing outside it is touched and nothing is left behind.
+
+An option that TCP refuses too, with the same errno, is "unavailable on
+this kernel" (a feature not built in, such as kTLS without CONFIG_TLS),
+never "unsupported by MPTCP".
+"""
+from __future__ import annotations
+
+import errno
+import socket
+import struct
+from dataclasses import dataclass
+
+from harness import _engine, netns
+from harness.errors import CapabilityError
+
+IPPROTO_MPTCP = 262
+SOL_TCP, SOL_SOCKET, SOL_IP, SOL_IPV6 = socket.IPPROTO_TCP, socket.SOL_SOCKET, 0, 41
+ROLES = ("client", "connected", "listener", "accepted")
+TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    level: int
+    number: int
+    value: int | bytes           # what is set
+    roles: tuple[str, ...] = ROLES
+    family: int = 4
+    readable: bool = True         # getsockopt gives the value back
+    connects: bool = True         # the client connects after it (a one-sided MD5 key cannot)
+
+    def set_on(self, sock: socket.socket) -> None:
+        sock.setsockopt(self.level, self.number, self.value)
+
+    def read_from(self, sock: socket.socket):
+        if isinstance(self.value, bytes):
+            raw = sock.getsockopt(self.level, self.number, max(len(self.value), 64))
+            return raw.split(b"\0", 1)[0].decode(errors="replace")
+        return sock.getsockopt(self.level, self.number)
+
+
+def _md5sig() -> bytes:
+    """struct tcp_md5sig for 127.0.0.1 with a 4-byte key."""
+    addr = struct.pack("=H2s4s120x", socket.AF_INET, b"\0\0", socket.inet_aton("127.0.0.1"))
+    return addr + struct.pack("=BBHi80s", 0, 0, 4, 0, b"key!")
+
+
+OPTIONS = (
+    Option("TCP_NODELAY", SOL_TCP, 1, 1),
+    Option("TCP_CORK", SOL_TCP, 3, 1),
+    Option("TCP_MAXSEG", SOL_TCP, 2, 1200),
+    Option("TCP_KEEPIDLE", SOL_TCP, 4, 30),
+    Option("TCP_KEEPINTVL", SOL_TCP, 5, 10),
+    Option("TCP_KEEPCNT", SOL_TCP, 6, 3),
+    Option("TCP_USER_TIMEOUT", SOL_TCP, 18, 5000),
+    Option("TCP_CONGESTION", SOL_TCP, 13, b"reno"),
+    Option("TCP_NOTSENT_LOWAT", SOL_TCP, 25, 65536),
+    Option("TCP_INQ", SOL_TCP, 36, 1),
+    Option("TCP_FASTOPEN", SOL_TCP, 23, 5, roles=("listener",)),
+    Option("TCP_FASTOPEN_CONNECT", SOL_TCP, 30, 1, roles=("client",)),
+    Option("TCP_DEFER_ACCEPT", SOL_TCP, 9, 5, roles=("listener",)),
+    Option("TCP_QUICKACK", SOL_TCP, 12, 1),
+    Option("TCP_MD5SIG", SOL_TCP, 14, _md5sig(), readable=False, connects=False),
+    Option("TCP_ULP", SOL_TCP, 31, b"tls", roles=("connected",)),
+    Option("TCP_REPAIR", SOL_TCP, 19, 1, roles=("client",)),
+    Option("SO_ZEROCOPY", SOL_SOCKET, 60, 1),
+    Option("SO_TIMESTAMPING", SOL_SOCKET, 37, 0x1 | 0x2 | 0x8 | 0x40),   # TX/RX software
+    Option("SO_BINDTODEVICE", SOL_SOCKET, 25, b"lo"),
+    Option("SO_MARK", SOL_SOCKET, 36, 7),
+    Option("SO_REUSEPORT", SOL_SOCKET, 15, 1),
+    Option("SO_RCVLOWAT", SOL_SOCKET, 18, 4096),
+    Option("SO_KEEPALIVE", SOL_SOCKET, 9, 1),
+    Option("IP_TOS", SOL_IP, 1, 0x10),
+    Option("IPV6_TCLASS", SOL_IPV6, 67, 0x10, family=6),
+)
+
+
+def probe() -> dict:
+    """{option: {role: {protocol: {set, errno, read}}}} on this kernel."""
+    def inside() -> dict:
+        _engine.unshare_net()           # nameless: gone with this thread
+        _loopback_up()
+        return {o.name: {role: {proto: _try(o, role, proto) for proto in ("tcp", "mptcp")}
+                         for role in o.roles} for o in OPTIONS}
+    try:
+        return netns._in_thread(inside, "sockopt-probe")
+    except PermissionError:
+        raise CapabilityError("probing socket options needs a network namespace of its own: "
+                              "run as root") from None
+
+
+def _loopback_up() -> None:
+    from pyroute2 import IPRoute
+    with IPRoute() as ipr:
+        ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+
+
+def _try(option: Option, role: str, proto: str) -> dict:
+    family = socket.AF_INET6 if option.family == 6 else socket.AF_INET
+    host = "::1" if option.family == 6 else "127.0.0.1"
+    number = IPPROTO_MPTCP if proto == "mptcp" else socket.IPPROTO_TCP
+    made: list[socket.socket] = []
+    try:
+        lsock = socket.socket(family, socket.SOCK_STREAM, number)
+        made.append(lsock)
+        if role == "listener":
+            return _set_and_read(option, lsock, then=lambda: (lsock.bind((host, 0)),
+                                                                 lsock.listen(1)))
+        lsock.bind((host, 0))
+        lsock.listen(1)
+        client = socket.socket(family, socket.SOCK_STREAM, number)
+        client.settimeout(TIMEOUT_S)     # an option may keep connect() from completing
+        lsock.settimeout(TIMEOUT_S)
+        made.append(client)
+        connect = lambda: client.connect(lsock.getsockname()[:2])   # noqa: E731
+        if role == "client":
+            return _set_and_read(option, client, then=connect if option.connects else None)
+        connect()
+        if role == "connected":
+            return _set_and_read(option, client)
+        conn, _ = lsock.accept()
+        made.append(conn)
+        return _set_and_read(option, conn)
+    except OSError as exc:
+        return {"set": "setup failed", "errno": errno.errorcode.get(exc.errno, str(exc.errno)),
+                "read": None}
+    finally:
+        for s in made:
+            s.close()
+
+
+def _set_and_read(option: Option, sock: socket.socket, then=None) -> dict:
+    out = {"set": "ok", "errno": None, "read": None}
+    try:
+        option.set_on(sock)
+    except OSError as exc:
+        return {"set": "refused", "errno": errno.errorcode.get(exc.errno, str(exc.errno)),
+                "read": None}
+    if option.readable:
+        try:
+            out["read"] = option.read_from(sock)
+        except OSError as exc:
+            out["read"] = f"getsockopt: {errno.errorcode.get(exc.errno, exc.errno)}"
+    if then is not None:            # the set option must not break what follows
+        try:
+            then()
+        except TimeoutError:
+            out["after"] = f"connect() did not complete within {TIMEOUT_S:g} s"
+        except OSError as exc:
+            out["after"] = errno.errorcode.get(exc.errno, str(exc.errno))
+    return out
+
+
+def verdict(tcp: dict, mptcp: dict) -> str:
+    """One option on one role, MPTCP against TCP."""
+    if tcp["set"] != "ok" and mptcp["set"] != "ok":
+        # TCP refuses it too: the kernel lacks the feature, whatever MPTCP says.
+        return (f"unavailable on this kernel ({tcp['errno']})" if tcp["errno"] == mptcp["errno"]
+                else f"unavailable on this kernel (TCP {tcp['errno']}, MPTCP {mptcp['errno']})")
+    if tcp["set"] == "ok" and mptcp["set"] != "ok":
+        return f"unsupported by MPTCP ({mptcp['errno']})"
+    if mptcp["set"] == "ok" and tcp["set"] != "ok":
+        return f"MPTCP only (TCP {tcp['errno']})"
+    if mptcp.get("after") and not tcp.get("after"):
+        return f"accepted by MPTCP, then {mptcp['after']}"
+    if mptcp["read"] != tcp["read"]:
+        return f"supported, reads back {mptcp['read']!r} (TCP {tcp['read']!r})"
+    return "supported"
+
+
+def matrix(results: dict) -> dict[str, dict[str, str]]:
+    """{option: {role: verdict}} from probe()'s results."""
+    return {name: {role: verdict(r["tcp"], r["mptcp"]) for role, r in roles.items()}
+            for name, roles in results.items()}
