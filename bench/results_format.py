@@ -152,6 +152,7 @@ class TrialRecord(TrialColumns, total=False):
     verify: dict                   # the receiver's check of the payload pattern
     tool: dict                     # a second driver's own figures and commands
     profile: dict                  # run --profile: busy/idle samples, busiest symbols, stacks file
+    server_learned: dict           # MPTCP: client addresses the server saw, ADD_ADDR/RM_ADDR/joins
 
 
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)

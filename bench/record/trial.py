@@ -59,6 +59,8 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
     else:
         workload_fields.MEASURES[rec["workload"]](rec, raw)
         introspection(rec, raw["sender"]["info"], raw["receiver"]["info"])
+    if rec.get("subflow_detail_server"):
+        rec["server_learned"] = server_learned(rec["subflow_detail_server"], raw["mib"]["server"])
     checked = _verify(rec, raw, protocol)
     verdict = workload_fields.verdict(rec) or checked
     if verdict:
@@ -131,6 +133,24 @@ def _measures(rec: dict, raw: dict) -> None:
             snd["subflow_series"], loop["start_ns"], loop["interval_ns"], len(loop["intervals"]))
         rec["subflow_intervals_keys"] = [f"{sf['local']} → {sf['remote']}"
                                          for sf in snd["subflow_series"]["subflows"]]
+
+
+def server_learned(subflows: list[dict], mib: dict) -> dict:
+    """What an MPTCP connection told the server about the client (path
+    correlation): the client addresses its subflows came from (as the
+    server's socket lists them at the end of the transfer), and the
+    ADD_ADDR, REMOVE_ADDR and joins it received (MIB deltas)."""
+    addresses = sorted({_host(sf["remote"]) for sf in subflows if sf.get("remote")})
+    return {"client_addresses": addresses,
+            "add_addr_received": mib.get("MPTcpExtAddAddr", 0),
+            "remove_addr_received": mib.get("MPTcpExtRmAddr", 0),
+            "joins_received": mib.get("MPTcpExtMPJoinSynRx", 0)}
+
+
+def _host(endpoint: str) -> str:
+    """ "198.18.0.1:4242" or "[2001:2::1]:4242" -> the address alone."""
+    host = endpoint.rsplit(":", 1)[0]
+    return host[1:-1] if host.startswith("[") else host
 
 
 def jain(rates: list[float]) -> float | None:

@@ -158,6 +158,7 @@ class Report:
                 out += ["", f"### driver {md.text(driver)}"]
             out += [""] + sections.metric_table(self, scenario, driver)
             out += sections.per_flow(self.doc["trials"], scenario, driver)
+            out += sections.privacy(self.doc["trials"], scenario, driver)
         out += sections.calibration(entry)
         out += self.profile(name)
         out += sections.not_ok(self.doc["trials"], name, self.several)

@@ -95,6 +95,22 @@ def not_ok(trials: list[dict], name: str, several: bool) -> list[str]:
     return lines
 
 
+def privacy(trials: list[dict], scenario: str, driver) -> list[str]:
+    """What the server learned about the client in this scenario's ok MPTCP
+    trials: the seed's "security and privacy" question, in one line."""
+    seen = [t["server_learned"] for t in trials if t["scenario"] == scenario
+            and t.get("driver") == driver and t["protocol"] == "mptcp"
+            and t["status"] == "ok" and t.get("server_learned")]
+    if not seen:
+        return []
+    addresses = sorted({a for s in seen for a in s["client_addresses"]})
+    most = {k: max(s[k] for s in seen) for k in ("add_addr_received", "joins_received")}
+    return ["", f"Privacy: over {len(seen)} MPTCP trial(s), the server learned "
+            f"{len(addresses)} client address(es): {md.text(', '.join(addresses))} "
+            f"(per trial at most {most['joins_received']} join(s) and "
+            f"{most['add_addr_received']} ADD_ADDR received)."]
+
+
 def per_flow(trials: list[dict], scenario: str, driver) -> list[str]:
     """Each flow's own goodput in the ok trials with several flows: the
     slowest, the median and the fastest flow, per protocol."""
