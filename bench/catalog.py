@@ -233,6 +233,9 @@ class Scenario(_Model):
     cpu: Cpu = Cpu()
     protocols: tuple[Literal["tcp", "mptcp"], ...] = ("tcp", "mptcp")
     sysctls: dict[SysctlKey, SysctlValue] = {}
+    client_sysctls: dict[SysctlKey, SysctlValue] = {}    # the client's namespace only, after
+    # `sysctls`: e.g. net.mptcp.enabled = 0 for a client without MPTCP
+    tcp_retry: bool = False    # a client whose MPTCP socket() fails retries with TCP
     server_protocol: Literal["tcp", "mptcp"] | None = None   # None: the trial's protocol
     middlebox: Middlebox = Middlebox()
     events: tuple[Event, ...] = ()
@@ -274,6 +277,8 @@ class Scenario(_Model):
                             subflows_limit=self.mptcp.subflows_limit,
                             add_addr_accepted_limit=self.mptcp.add_addr_accepted_limit,
                             sysctls=tuple((k, str(v)) for k, v in self.sysctls.items()),
+                            client_sysctls=tuple((k, str(v))
+                                                 for k, v in self.client_sysctls.items()),
                             strip_mptcp_links=strip, families=(self.family,))
 
     def expected_subflows(self) -> int:
@@ -296,7 +301,7 @@ class Scenario(_Model):
             cpu_sender=sender, cpu_receiver=receiver, workload=w.kind, send_mode=w.send_mode,
             recv_mode=w.recv_mode, recv_lowat=w.recv_lowat_kib * 1024, verify=w.verify, seed=w.seed,
             request_bytes=w.request_bytes, response_bytes=w.response_bytes, flows=w.flows,
-            load_flows=w.load_flows)
+            load_flows=w.load_flows, tcp_retry=self.tcp_retry)
 
 
 class ModeSet(_Model):

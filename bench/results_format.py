@@ -153,6 +153,7 @@ class TrialRecord(TrialColumns, total=False):
     tool: dict                     # a second driver's own figures and commands
     profile: dict                  # run --profile: busy/idle samples, busiest symbols, stacks file
     server_learned: dict           # MPTCP: client addresses the server saw, ADD_ADDR/RM_ADDR/joins
+    tcp_retry: dict                # a client whose MPTCP socket() failed and retried with TCP
 
 
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)

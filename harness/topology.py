@@ -60,6 +60,7 @@ class TopologySpec:
     subflows_limit: int = pathmanager.MAX_LIMIT
     add_addr_accepted_limit: int = pathmanager.MAX_LIMIT
     sysctls: tuple[tuple[str, str], ...] = ()   # applied in client and server
+    client_sysctls: tuple[tuple[str, str], ...] = ()   # then in the client only
     families: tuple[int, ...] = (4, 6)
     strip_mptcp_links: tuple[int, ...] = ()     # a middlebox strips option 30 on these
 
@@ -159,6 +160,7 @@ class Topology:
         endpoint_sysctls = {"net.mptcp.enabled": 1, **dict(self.spec.sysctls)}
         for role in ("client", "server"):
             sysctl.write(self.ns(role), endpoint_sysctls)
+        sysctl.write(self.ns("client"), dict(self.spec.client_sysctls))
         with netns.iproute(self.ns("client")) as cli, \
                 netns.iproute(self.ns("router")) as rtr, \
                 netns.iproute(self.ns("server")) as srv:

@@ -17,6 +17,7 @@ import sys
 import time
 
 from harness import _engine, engine, netns, workloads
+from harness.workloads import common
 from harness.workloads.common import emit
 
 
@@ -64,6 +65,8 @@ def main(argv: list[str]) -> int:
         emit("error", **exc.as_dict())
         return 3
     result["cpu"] = sorted(os.sched_getaffinity(0))
+    if common.tcp_retries:
+        result["tcp_retries"] = common.tcp_retries
     emit("result", **result)
     return 0
 

@@ -59,12 +59,19 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
     else:
         workload_fields.MEASURES[rec["workload"]](rec, raw)
         introspection(rec, raw["sender"]["info"], raw["receiver"]["info"])
+    retries = (raw.get("sender") or {}).get("tcp_retries")
+    if retries:
+        rec["tcp_retry"] = retries[0] | {"connections": len(retries)}
     if rec.get("subflow_detail_server"):
         rec["server_learned"] = server_learned(rec["subflow_detail_server"], raw["mib"]["server"])
     checked = _verify(rec, raw, protocol)
     verdict = workload_fields.verdict(rec) or checked
     if verdict:
         rec["status"], rec["reason"] = verdict
+    if retries and rec["status"] == "fallback":
+        r = rec["tcp_retry"]
+        rec["reason"] = (f"the client's {r['call']} failed with {r['errno']}; it retried with TCP "
+                         f"({r['lost_us']:.0f} µs lost); {rec['reason']}")
     return rec
 
 

@@ -75,7 +75,7 @@ class Run:
         for s in self.plan.scenarios:
             try:
                 capabilities.require(checks, scenario_needs(s), f"scenario {s.name!r}")
-                sysctl.check(s.sysctls, f"scenario {s.name!r}")
+                sysctl.check({**s.sysctls, **s.client_sysctls}, f"scenario {s.name!r}")
             except CapabilityError as exc:
                 # Named on the command line: refuse.  Part of a suite: skip it,
                 # listed as skipped — never run with a different meaning.

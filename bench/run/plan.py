@@ -160,6 +160,12 @@ def _check_mptcp_enabled(s: Scenario) -> None:
     """A scenario that turns MPTCP off in its namespaces cannot run MPTCP
     trials: refuse it now rather than record every one as unsupported."""
     value = str(s.sysctls.get("net.mptcp.enabled", "1")).strip()
+    client = str(s.client_sysctls.get("net.mptcp.enabled", value)).strip()
+    if ("mptcp" in s.protocols and client == "0" and value != "0" and not s.tcp_retry
+            and "unsupported" not in s.expect.mptcp):
+        raise InputError(f"scenario {s.name!r} turns MPTCP off in the client's namespace: its "
+                         "MPTCP trials can only be refused; set tcp_retry = true (the client "
+                         "retries with TCP) or expect.mptcp = [\"unsupported\"]")
     if "mptcp" in s.protocols and value == "0":
         raise InputError(f"scenario {s.name!r} sets net.mptcp.enabled=0 in its namespaces but "
                          "runs MPTCP trials; remove that sysctl, or set protocols = [\"tcp\"]")

@@ -38,6 +38,7 @@ class TrialParams:
     response_bytes: int = 1
     flows: int = 1                # concurrent RR flows
     load_flows: int = 1           # bulk flows beside the RR flows (rr_under_load)
+    tcp_retry: bool = False       # the client retries with TCP when its MPTCP socket() fails
     extra: dict = field(default_factory=dict)   # test hooks, e.g. {"corrupt_at": offset}
 
     def deadline_s(self) -> float:

@@ -33,6 +33,7 @@ class NativeDriver:
             "recv_mode": p.recv_mode, "recv_lowat": p.recv_lowat, "verify": p.verify, "seed": p.seed,
             "corrupt_at": p.extra.get("corrupt_at", -1), "request_bytes": p.request_bytes,
             "response_bytes": p.response_bytes, "flows": p.flows, "load_flows": p.load_flows,
+            "tcp_retry": p.tcp_retry,
         }
 
     def _spawn(self, topo, role: str, p: TrialParams, **extra) -> procs.Worker:

@@ -61,8 +61,28 @@ def accept(lsock: socket.socket, timeout_s: float) -> socket.socket:
         return conn
 
 
+# A worker runs one trial: the TCP retries its client made, for the record.
+tcp_retries: list[dict] = []
+
+
+def client_socket(cfg: dict) -> socket.socket:
+    """The client's socket; with cfg["tcp_retry"], an MPTCP socket() that
+    fails is retried with TCP, as the MPTCP FAQ advises applications to do,
+    and the error and the time lost are kept in tcp_retries."""
+    if not (cfg.get("tcp_retry") and cfg["protocol"] == "mptcp"):
+        return engine.open_socket(cfg["protocol"], cfg["family"])
+    t0 = time.monotonic_ns()
+    try:
+        return engine.open_socket("mptcp", cfg["family"])
+    except engine.EngineError as exc:
+        sock = engine.open_socket("tcp", cfg["family"])
+        tcp_retries.append({"call": exc.call, "errno": exc.errno_name,
+                            "lost_us": (time.monotonic_ns() - t0) / 1000})
+        return sock
+
+
 def connect(cfg: dict, port: int, nodelay: bool = False) -> socket.socket:
-    sock = engine.open_socket(cfg["protocol"], cfg["family"])
+    sock = client_socket(cfg)
     syscall("bind", sock.bind, (cfg["bind"], 0))
     sock.settimeout(cfg["accept_timeout_s"])
     syscall("connect", sock.connect, (cfg["connect"], port))

@@ -112,3 +112,17 @@ def test_driver_modes_are_validated(write_defs):
         defs = write_defs(f'[suite.s]\ndescription = "d"\nscenarios = ["single-link"]\n{table}\n')
         with pytest.raises(InputError, match=fragment):
             Catalog([defs])
+
+
+def test_a_client_without_mptcp_needs_a_tcp_retry_or_an_unsupported_expectation(write_defs):
+    from bench.catalog import Catalog
+    from bench.errors import InputError
+    from bench.run.plan import build_plan
+    base = ('[scenario.n]\ndescription = "d"\nlinks = [{}]\n'
+            'client_sysctls = { "net.mptcp.enabled" = 0 }\n')
+    with pytest.raises(InputError, match="set tcp_retry = true"):
+        build_plan(Catalog([write_defs(base)]), None, ["n"], None, None, None)
+    for extra in ("tcp_retry = true\n", 'expect = { mptcp = ["unsupported"] }\n'):
+        plan = build_plan(Catalog([write_defs(base + extra, name=f"{len(extra)}.toml")]),
+                          None, ["n"], None, None, None)
+        assert plan.scenarios[0].client_sysctls == {"net.mptcp.enabled": 0}
