@@ -237,9 +237,19 @@ class Scenario(_Model):
     # `sysctls`: e.g. net.mptcp.enabled = 0 for a client without MPTCP
     tcp_retry: bool = False    # a client whose MPTCP socket() fails retries with TCP
     server_protocol: Literal["tcp", "mptcp"] | None = None   # None: the trial's protocol
+    # Set: the client always uses this protocol and the trial's protocol is
+    # the listener's (a server that enabled MPTCP, met by plain-TCP clients).
+    client_protocol: Literal["tcp", "mptcp"] | None = None
     middlebox: Middlebox = Middlebox()
     events: tuple[Event, ...] = ()
     expect: Expect = Expect()
+
+    @model_validator(mode="after")
+    def _one_side_fixed(self) -> "Scenario":
+        if self.client_protocol and self.server_protocol:
+            raise ValueError("client_protocol makes the trial's protocol the listener's; "
+                             "leave server_protocol out")
+        return self
 
     @model_validator(mode="after")
     def _links_exist(self) -> "Scenario":
@@ -295,7 +305,9 @@ class Scenario(_Model):
         w = self.workload
         sender, receiver = self.cpu.cpus()
         return TrialParams(
-            protocol=protocol, server_protocol=self.server_protocol, family=self.family,
+            protocol=self.client_protocol or protocol,
+            server_protocol=protocol if self.client_protocol else self.server_protocol,
+            family=self.family,
             duration_s=0 if w.bytes else (duration_s or w.duration_s),
             max_bytes=w.bytes or 0, bufsize=w.bufsize_kib * 1024, interval_ms=w.interval_ms,
             cpu_sender=sender, cpu_receiver=receiver, workload=w.kind, send_mode=w.send_mode,

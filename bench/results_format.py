@@ -141,6 +141,7 @@ class TrialRecord(TrialColumns, total=False):
     events: list                   # link events applied, with the delivery gap after them
     stall: dict                    # why a trial is stalled
     server_protocol: str           # the listener's protocol
+    client_protocol: str           # the client's (the trial's, unless the scenario fixes it)
     mptcp: dict                    # {client, server}: what each end's socket says
     mib: dict                      # {client, server}: MIB counter deltas per namespace
     error: dict                    # {call, errno, message, side, unsupported, mode}

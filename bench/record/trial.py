@@ -21,6 +21,7 @@ def _base(scenario, protocol: str, p: dict, driver: str, *, run_id: str, repeat:
         "repeat": repeat, "seq": seq, "status": "ok", "reason": None,
         "family": p["family"], "started_at": started_at,
         "server_protocol": p.get("server_protocol") or protocol,
+        "client_protocol": p.get("protocol", protocol),
         "cpu_placement": scenario.cpu.label(), "cpu_sender": p["cpu_sender"],
         "cpu_receiver": p["cpu_receiver"],
         "subflows_expected": scenario.expected_subflows() if protocol == "mptcp" else 1,
@@ -197,8 +198,10 @@ def _mptcp_view(info: dict) -> dict:
 
 
 def _verify(rec: dict, raw: dict, protocol: str) -> tuple[str, str] | None:
-    """(status, reason) when the trial is not what it claims to be."""
-    if protocol == "tcp":
+    """(status, reason) when the trial is not what it claims to be.  A
+    trial whose client is fixed to TCP (the scenario's client_protocol)
+    measures its listener: every socket on the wire must then be TCP."""
+    if protocol == "tcp" or raw["params"].get("protocol") == "tcp":
         views = [rec["mptcp"][s] for s in ("client", "server")]
         rec["mptcp_verified"] = None
         if any("unobserved" in v for v in views):

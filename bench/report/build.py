@@ -83,9 +83,9 @@ class Report:
                 continue
             m = METRICS[name]
             first = not parts
-            parts.append(f"{'MPTCP ' * first}{m.label} "
+            parts.append(f"{_subject(entry) * first}{m.label} "
                          f"{sections.ratio_text(r['median'], r['ci_low'], r['ci_high'])}"
-                         f"{' of TCP' * first} "
+                         f"{_against(entry) * first} "
                          f"({m.show(mptcp['median'])} vs {m.show(tcp['median'])} {m.unit})"
                          + self._limit(name, entry, scenario, driver, mptcp))
         if not parts and self.count(scenario, driver, "mptcp") and self.count(scenario, driver, "tcp"):
@@ -187,6 +187,18 @@ class Report:
         out += sections.socket_options(meta)
         out += sections.metadata_section(meta) + sections.appendix(self.doc) + [""]
         return "\n".join(out)
+
+
+def _subject(entry: dict) -> str:
+    """Who "MPTCP" is in a headline: the connection, or (with the scenario's
+    client_protocol) the listener that TCP clients meet."""
+    client = (entry.get("definition") or {}).get("client_protocol")
+    return f"a server's MPTCP listener (its clients {client.upper()}): " if client else "MPTCP "
+
+
+def _against(entry: dict) -> str:
+    return " of a TCP listener's" if (entry.get("definition") or {}).get("client_protocol") \
+        else " of TCP"
 
 
 def markdown(doc: dict) -> str:

@@ -126,3 +126,16 @@ def test_placement_suite_sweeps_placements_on_the_single_link():
     assert placed == {"split", "same", "none"}
     assert {len(cat.scenario(n).links) for n in cat.suite("placement").scenarios} == {1}
     assert Catalog().scenario("single-link").cpu.cpus() == (0, 1)   # the default
+
+
+def test_client_protocol_makes_the_trials_protocol_the_listeners(catalog, write_defs):
+    s = catalog.scenario("listener-bulk")
+    p = s.trial_params("mptcp")
+    assert (p.protocol, p.server_protocol) == ("tcp", "mptcp")
+    assert (s.trial_params("tcp").protocol, s.trial_params("tcp").server_protocol) == ("tcp", "tcp")
+    from bench.catalog import Catalog
+    from bench.errors import InputError
+    path = write_defs('[scenario.x]\ndescription = "d"\nlinks = [{}]\nclient_protocol = "tcp"\n'
+                      'server_protocol = "tcp"\n')
+    with pytest.raises(InputError, match="leave server_protocol out"):
+        Catalog([path])
