@@ -88,7 +88,10 @@ class Report:
                          f"{_against(entry) * first} "
                          f"({m.show(mptcp['median'])} vs {m.show(tcp['median'])} {m.unit})"
                          + self._limit(name, entry, scenario, driver, mptcp))
-        if not parts and self.count(scenario, driver, "mptcp") and self.count(scenario, driver, "tcp"):
+        retried = sections.tcp_retries(self.doc["trials"], scenario, driver)
+        if retried:
+            parts.append(retried)
+        elif not parts and self.count(scenario, driver, "mptcp") and self.count(scenario, driver, "tcp"):
             parts.append("no repeat with both its TCP and MPTCP trial ok, so no ratio")
         proto = "mptcp" if self.count(scenario, driver, "mptcp") else "tcp"
         parts.append(sections.counts_text(self.count(scenario, driver, proto), proto))

@@ -95,6 +95,22 @@ def not_ok(trials: list[dict], name: str, several: bool) -> list[str]:
     return lines
 
 
+def tcp_retries(trials: list[dict], scenario: str, driver) -> str | None:
+    """The answer of a scenario whose client retried with TCP when MPTCP
+    was missing: the error it got and what the retry cost."""
+    retries = [t for t in trials if t["scenario"] == scenario and t.get("driver") == driver
+               and t.get("tcp_retry")]
+    if not retries:
+        return None
+    errnos = sorted({t["tcp_retry"]["errno"] for t in retries})
+    lost = statistics.median(t["tcp_retry"]["lost_us"] for t in retries)
+    rates = [t["goodput_bps"] for t in retries if t.get("goodput_bps")]
+    carried = (f", then carried {statistics.median(rates) / 1e6:.2f} Mbit/s over TCP"
+               if rates else "")
+    return (f"the client's MPTCP socket() failed with {md.text(', '.join(errnos))} in "
+            f"{len(retries)} trial(s); retrying with TCP cost a median {lost:.0f} µs{carried}")
+
+
 def privacy(trials: list[dict], scenario: str, driver) -> list[str]:
     """What the server learned about the client in this scenario's ok MPTCP
     trials: the seed's "security and privacy" question, in one line."""
