@@ -18,7 +18,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from harness import _engine, netns
+from harness import _engine, netns, sysctl
 from harness.errors import CapabilityError
 
 IPPROTO_MPTCP = 262
@@ -84,18 +84,70 @@ OPTIONS = (
 )
 
 
+EFFECT = "on the wire"      # a pseudo-role: what an option did, where that is cheap to see
+FASTOPEN_SYSCTL = "net.ipv4.tcp_fastopen"
+
+
 def probe() -> dict:
-    """{option: {role: {protocol: {set, errno, read}}}} on this kernel."""
+    """{option: {role: {protocol: {set, errno, read}}}} on this kernel, and
+    for TCP_FASTOPEN_CONNECT whether data really went in the SYN."""
+    can_enable_tfo = sysctl.scope(FASTOPEN_SYSCTL) == sysctl.PER_NETNS
+
     def inside() -> dict:
         _engine.unshare_net()           # nameless: gone with this thread
         _loopback_up()
-        return {o.name: {role: {proto: _try(o, role, proto) for proto in ("tcp", "mptcp")}
-                         for role in o.roles} for o in OPTIONS}
+        out = {o.name: {role: {proto: _try(o, role, proto) for proto in ("tcp", "mptcp")}
+                        for role in o.roles} for o in OPTIONS}
+        if can_enable_tfo:
+            out["TCP_FASTOPEN_CONNECT"][EFFECT] = {p: _fastopen(p) for p in ("tcp", "mptcp")}
+        return out
     try:
         return netns._in_thread(inside, "sockopt-probe")
     except PermissionError:
         raise CapabilityError("probing socket options needs a network namespace of its own: "
                               "run as root") from None
+
+
+def _fastopen(proto: str) -> dict:
+    """Two connections with TCP_FASTOPEN_CONNECT to a TCP_FASTOPEN listener
+    (this namespace's net.ipv4.tcp_fastopen = 3): the first fetches a
+    cookie, the second should carry its first bytes in the SYN, which the
+    listener's TCPFastOpenPassive counter shows."""
+    with open("/proc/sys/" + FASTOPEN_SYSCTL.replace(".", "/"), "w") as f:
+        f.write("3")
+    number = IPPROTO_MPTCP if proto == "mptcp" else socket.IPPROTO_TCP
+    before = _tcpext()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM, number) as lsock:
+            lsock.settimeout(TIMEOUT_S)
+            lsock.setsockopt(SOL_TCP, 23, 5)
+            lsock.bind(("127.0.0.1", 0))
+            lsock.listen(5)
+            for _ in range(2):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM, number) as c:
+                    c.settimeout(TIMEOUT_S)
+                    c.setsockopt(SOL_TCP, 30, 1)
+                    c.connect(lsock.getsockname())
+                    c.sendall(b"hello")
+                    conn, _ = lsock.accept()
+                    with conn:
+                        conn.recv(16)
+    except OSError as exc:
+        return {"set": "refused", "errno": errno.errorcode.get(exc.errno, str(exc.errno)),
+                "read": None}
+    moved = {k: _tcpext().get(k, 0) - before.get(k, 0)
+             for k in ("TCPFastOpenActive", "TCPFastOpenPassive", "TCPFastOpenCookieReqd")}
+    return {"set": "ok", "errno": None, "read": "data in the SYN" if moved["TCPFastOpenPassive"]
+            else "no data in the SYN", "counters": moved}
+
+
+def _tcpext() -> dict[str, int]:
+    with open("/proc/thread-self/net/netstat") as f:
+        lines = f.read().splitlines()
+    for head, values in zip(lines[::2], lines[1::2]):
+        if head.startswith("TcpExt:"):
+            return dict(zip(head.split()[1:], map(int, values.split()[1:])))
+    return {}
 
 
 def _loopback_up() -> None:
@@ -174,6 +226,8 @@ def verdict(tcp: dict, mptcp: dict) -> str:
         return f"accepted by MPTCP, then {mptcp['after']}"
     if mptcp["read"] != tcp["read"]:
         return f"supported, reads back {mptcp['read']!r} (TCP {tcp['read']!r})"
+    if isinstance(mptcp["read"], str) and mptcp["read"].startswith(("data", "no data")):
+        return f"supported: {mptcp['read']}"
     return "supported"
 
 

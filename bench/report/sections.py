@@ -149,8 +149,9 @@ def socket_options(meta: dict) -> list[str]:
     matrix = meta.get("socket_options") or {}
     if not matrix:
         return []
-    roles = ("client", "connected", "listener", "accepted")
-    odd = {name: r for name, r in matrix.items() if set(r.values()) != {"supported"}}
+    roles = ("client", "connected", "listener", "accepted", "on the wire")
+    odd = {name: r for name, r in matrix.items()
+           if not all(v.startswith("supported") for v in r.values())}
     fine = sorted(set(matrix) - set(odd))
     out = ["", "## Socket options on MPTCP", "",
            "Each option set and read back on a client before and after connect(), a listener "

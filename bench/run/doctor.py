@@ -27,10 +27,11 @@ def options_table(matrix: dict[str, dict[str, str]]) -> Table:
     """harness.sockopts' verdicts: one row per option, one column per socket."""
     t = Table(title="socket options: MPTCP against TCP on this kernel")
     t.add_column("option")
-    for role in sockopts.ROLES:
+    columns = (*sockopts.ROLES, sockopts.EFFECT)
+    for role in columns:
         t.add_column(role)
     for name, roles in matrix.items():
-        t.add_row(name, *(_verdict_text(roles.get(role)) for role in sockopts.ROLES))
+        t.add_row(name, *(_verdict_text(roles.get(role)) for role in columns))
     return t
 
 
@@ -46,7 +47,7 @@ def options_summary(matrix: dict[str, dict[str, str]]) -> str:
     verdicts = {name: set(r.values()) for name, r in matrix.items()}
     unsupported = [n for n, v in verdicts.items() if any(x.startswith("unsupported") for x in v)]
     unavailable = [n for n, v in verdicts.items() if all(x.startswith("unavailable") for x in v)]
-    supported = [n for n, v in verdicts.items() if v == {"supported"}]
+    supported = [n for n, v in verdicts.items() if all(x.startswith("supported") for x in v)]
     return (f"{len(supported)} of {len(matrix)} supported by MPTCP on every socket; "
             f"unsupported by MPTCP on some socket: {', '.join(unsupported) or 'none'}; "
             f"unavailable on this kernel: {', '.join(unavailable) or 'none'} "

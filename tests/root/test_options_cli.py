@@ -14,6 +14,7 @@ def test_options_json_holds_probes_and_verdicts(root_ns_unchanged):
     assert set(doc["verdicts"]) == {o.name for o in sockopts.OPTIONS}
     assert set(doc["verdicts"]["TCP_NODELAY"].values()) == {"supported"}
     assert doc["verdicts"] == sockopts.matrix(doc["probes"])
+    assert doc["verdicts"]["TCP_FASTOPEN_CONNECT"][sockopts.EFFECT].startswith("supported")
     assert netns.list_names() == before       # a nameless namespace, gone with its thread
 
 

@@ -36,7 +36,8 @@ def captured(data_dir):
 def test_every_listed_option_was_probed_on_its_sockets(captured):
     assert set(captured) == {o.name for o in sockopts.OPTIONS}
     for o in sockopts.OPTIONS:
-        assert set(captured[o.name]) == set(o.roles)
+        extra = {sockopts.EFFECT} if o.name == "TCP_FASTOPEN_CONNECT" else set()
+        assert set(captured[o.name]) == set(o.roles) | extra
 
 
 def test_what_this_kernel_said(captured):
@@ -45,6 +46,10 @@ def test_what_this_kernel_said(captured):
     # KERNEL_NOTES: setsockopt(SO_ZEROCOPY) on MPTCP -> EOPNOTSUPP; no CONFIG_TLS here.
     assert set(m["SO_ZEROCOPY"].values()) == {"unsupported by MPTCP (ENOTSUP)"}
     assert m["TCP_ULP"]["connected"].startswith("unavailable on this kernel")
+    # TCP_FASTOPEN_CONNECT took effect: the listener counted data that came in a SYN.
+    assert m["TCP_FASTOPEN_CONNECT"][sockopts.EFFECT] == "supported: data in the SYN"
+    assert captured["TCP_FASTOPEN_CONNECT"][sockopts.EFFECT]["mptcp"]["counters"][
+        "TCPFastOpenPassive"] >= 1
     assert m["SO_BINDTODEVICE"] == {"client": "supported", "listener": "supported",
                                     "connected": "unsupported by MPTCP (EINVAL)",
                                     "accepted": "unsupported by MPTCP (EINVAL)"}
