@@ -88,6 +88,9 @@ class Report:
                          f"{_against(entry) * first} "
                          f"({m.show(mptcp['median'])} vs {m.show(tcp['median'])} {m.unit})"
                          + self._limit(name, entry, scenario, driver, mptcp))
+        learned = sections.learned_addresses(self.doc["trials"], scenario, driver)
+        if learned:
+            parts.append(learned)
         retried = sections.tcp_retries(self.doc["trials"], scenario, driver)
         if retried:
             parts.append(retried)
@@ -105,7 +108,9 @@ class Report:
         limit = self.limit(scenario, driver, "mptcp") if name == "goodput_bps" else None
         if not limit:
             return ""
-        n_links = len(entry.get("definition", {}).get("links", []))
+        # The links that carry MPTCP's data: no more than its subflows.
+        n_links = min(len(entry.get("definition", {}).get("links", [])),
+                      entry.get("expected_subflows") or 1)
         return f", {mptcp['median'] / limit:.0%} of the {n_links}-link limit"
 
     def _noisy(self, scenario, driver) -> list[str]:

@@ -111,12 +111,25 @@ def tcp_retries(trials: list[dict], scenario: str, driver) -> str | None:
             f"{len(retries)} trial(s); retrying with TCP cost a median {lost:.0f} µs{carried}")
 
 
+def _learned(trials: list[dict], scenario: str, driver) -> list[dict]:
+    return [t["server_learned"] for t in trials if t["scenario"] == scenario
+            and t.get("driver") == driver and t["protocol"] == "mptcp"
+            and t["status"] == "ok" and t.get("server_learned")]
+
+
+def learned_addresses(trials: list[dict], scenario: str, driver) -> str | None:
+    """The privacy answer in a headline's words."""
+    seen = _learned(trials, scenario, driver)
+    if not seen:
+        return None
+    n = len({a for s in seen for a in s["client_addresses"]})
+    return f"the server learned {n} client address{'es' if n != 1 else ''}"
+
+
 def privacy(trials: list[dict], scenario: str, driver) -> list[str]:
     """What the server learned about the client in this scenario's ok MPTCP
     trials: the seed's "security and privacy" question, in one line."""
-    seen = [t["server_learned"] for t in trials if t["scenario"] == scenario
-            and t.get("driver") == driver and t["protocol"] == "mptcp"
-            and t["status"] == "ok" and t.get("server_learned")]
+    seen = _learned(trials, scenario, driver)
     if not seen:
         return []
     addresses = sorted({a for s in seen for a in s["client_addresses"]})
