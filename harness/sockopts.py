@@ -37,6 +37,7 @@ class Option:
     family: int = 4
     readable: bool = True         # getsockopt gives the value back
     connects: bool = True         # the client connects after it (a one-sided MD5 key cannot)
+    ulp: str | None = None        # an upper-layer protocol the kernel must have loaded already
 
     def set_on(self, sock: socket.socket) -> None:
         sock.setsockopt(self.level, self.number, self.value)
@@ -70,7 +71,9 @@ OPTIONS = (
     Option("TCP_DEFER_ACCEPT", SOL_TCP, 9, 5, roles=("listener",)),
     Option("TCP_QUICKACK", SOL_TCP, 12, 1),
     Option("TCP_MD5SIG", SOL_TCP, 14, _md5sig(), readable=False, connects=False),
-    Option("TCP_ULP", SOL_TCP, 31, b"tls", roles=("connected",)),
+    # Only when tls is loaded: setting it would make the kernel load the
+    # module, a change outside the probe's namespace.
+    Option("TCP_ULP", SOL_TCP, 31, b"tls", roles=("connected",), ulp="tls"),
     Option("TCP_REPAIR", SOL_TCP, 19, 1, roles=("client",)),
     Option("SO_ZEROCOPY", SOL_SOCKET, 60, 1),
     Option("SO_TIMESTAMPING", SOL_SOCKET, 37, 0x1 | 0x2 | 0x8 | 0x40),   # TX/RX software
@@ -141,6 +144,14 @@ def _fastopen(proto: str) -> dict:
             else "no data in the SYN", "counters": moved}
 
 
+def _available_ulps() -> list[str]:
+    try:
+        with open("/proc/sys/net/ipv4/tcp_available_ulp") as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
 def _tcpext() -> dict[str, int]:
     with open("/proc/thread-self/net/netstat") as f:
         lines = f.read().splitlines()
@@ -157,6 +168,9 @@ def _loopback_up() -> None:
 
 
 def _try(option: Option, role: str, proto: str) -> dict:
+    if option.ulp and option.ulp not in _available_ulps():
+        return {"set": "not tried", "errno": f"{option.ulp} not loaded (the probe loads no module)",
+                "read": None}
     family = socket.AF_INET6 if option.family == 6 else socket.AF_INET
     host = "::1" if option.family == 6 else "127.0.0.1"
     number = IPPROTO_MPTCP if proto == "mptcp" else socket.IPPROTO_TCP

@@ -3,6 +3,7 @@ processes, real namespaces, real signals."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,6 +16,18 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = ('[scenario.tiny]\ndescription = "d"\nlinks = [{ rate_mbit = 100 }]\n'
         '[suite.tiny]\ndescription = "d"\nscenarios = ["tiny"]\nrepeat = 3\nwarmup = 0\n'
         'duration_s = 1\n')
+
+
+def env_without(tool: str, tmp_path: Path) -> dict:
+    """The environment with a PATH holding every command of this machine
+    except `tool` (symlinks in tmp_path/bin)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    for d in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        for name in os.listdir(d) if os.path.isdir(d) else ():
+            if name != tool and not (bindir / name).exists():
+                (bindir / name).symlink_to(os.path.join(d, name))
+    return {**os.environ, "PATH": str(bindir)}
 
 
 def bench(*args, env=None, **kw) -> subprocess.CompletedProcess:
