@@ -16,6 +16,8 @@ from __future__ import annotations
 import errno
 import socket
 import struct
+import subprocess
+import time
 from dataclasses import dataclass
 
 from harness import _engine, netns, sysctl
@@ -103,6 +105,10 @@ def probe() -> dict:
                         for role in o.roles} for o in OPTIONS}
         if can_enable_tfo:
             out["TCP_FASTOPEN_CONNECT"][EFFECT] = {p: _fastopen(p) for p in ("tcp", "mptcp")}
+        _second_subflow_endpoint()
+        seen = {p: _on_subflows(p) for p in ("tcp", "mptcp")}
+        for name in ("IP_TOS", "TCP_CONGESTION"):
+            out[name][EFFECT] = {p: seen[p][name] for p in seen}
         return out
     try:
         return netns._in_thread(inside, "sockopt-probe")
@@ -142,6 +148,62 @@ def _fastopen(proto: str) -> dict:
              for k in ("TCPFastOpenActive", "TCPFastOpenPassive", "TCPFastOpenCookieReqd")}
     return {"set": "ok", "errno": None, "read": "data in the SYN" if moved["TCPFastOpenPassive"]
             else "no data in the SYN", "counters": moved}
+
+
+SUBFLOW_EFFECTS = {"IP_TOS": ("tos:0x10", 0x10), "TCP_CONGESTION": ("reno", b"reno")}
+
+
+def _second_subflow_endpoint() -> None:
+    """An MPTCP endpoint on 127.0.0.2, so that a connection opens a second
+    subflow on loopback."""
+    from pyroute2.netlink.generic.mptcp import MPTCP
+
+    from harness import pathmanager
+    with MPTCP() as pm:
+        pm.limits("set", subflows=2, add_addr_accepted=2)
+        pm.endpoint("add", addr4="127.0.0.2", flags=pathmanager.flags_value(("subflow",)))
+
+
+def _on_subflows(proto: str) -> dict:
+    """IP_TOS and TCP_CONGESTION set on a client before connect(): does
+    every TCP socket that carries the connection (each MPTCP subflow) have
+    them?  What `ss --tos -ti` shows of the client's side, per option."""
+    number = IPPROTO_MPTCP if proto == "mptcp" else socket.IPPROTO_TCP
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, number) as lsock, \
+            socket.socket(socket.AF_INET, socket.SOCK_STREAM, number) as client:
+        lsock.settimeout(TIMEOUT_S)
+        client.settimeout(TIMEOUT_S)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(2)
+        for name, (_, value) in SUBFLOW_EFFECTS.items():
+            o = next(o for o in OPTIONS if o.name == name)
+            client.setsockopt(o.level, o.number, value)
+        client.connect(lsock.getsockname())
+        conn, _ = lsock.accept()
+        with conn:
+            client.sendall(b"x" * 65536)    # a fully established connection opens its joins
+            conn.recv(65536)
+            lines = _client_sockets(lsock.getsockname()[1], want=2 if proto == "mptcp" else 1)
+    out = {}
+    for name, (mark, _) in SUBFLOW_EFFECTS.items():
+        marked = sum(mark in line for line in lines)
+        out[name] = {"set": "ok", "errno": None, "effect_ok": bool(lines) and marked == len(lines),
+                     "read": f"on {marked} of {len(lines)} subflow(s)"}
+    return out
+
+
+def _client_sockets(port: int, want: int) -> list[str]:
+    """`ss --tos -tin` of the client's TCP sockets to `port` (each with its
+    info line), once `want` of them are up or after a second."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        text = subprocess.run(["ss", "--tos", "-tin"], capture_output=True, text=True,
+                              timeout=10).stdout.splitlines()
+        found = [head + " " + info for head, info in zip(text, text[1:])
+                 if head.startswith("ESTAB") and head.split()[4].endswith(f":{port}")]
+        if len(found) >= want or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
 
 
 def _available_ulps() -> list[str]:
@@ -238,10 +300,13 @@ def verdict(tcp: dict, mptcp: dict) -> str:
         return f"MPTCP only (TCP {tcp['errno']})"
     if mptcp.get("after") and not tcp.get("after"):
         return f"accepted by MPTCP, then {mptcp['after']}"
-    if mptcp["read"] != tcp["read"]:
-        return f"supported, reads back {mptcp['read']!r} (TCP {tcp['read']!r})"
+    if "effect_ok" in mptcp:
+        return (f"supported: {mptcp['read']}" if mptcp["effect_ok"]
+                else f"not in effect: {mptcp['read']} (TCP: {tcp['read']})")
     if isinstance(mptcp["read"], str) and mptcp["read"].startswith(("data", "no data")):
         return f"supported: {mptcp['read']}"
+    if mptcp["read"] != tcp["read"]:
+        return f"supported, reads back {mptcp['read']!r} (TCP {tcp['read']!r})"
     return "supported"
 
 

@@ -23,6 +23,9 @@ def refused(err):
     (refused("EPERM"), OK, "MPTCP only (TCP EPERM)"),
     (OK, {**OK, "read": 0}, "supported, reads back 0 (TCP 1)"),
     (OK, {**OK, "after": "ECONNREFUSED"}, "accepted by MPTCP, then ECONNREFUSED"),
+    ({**OK, "effect_ok": True, "read": "on 1 of 1 subflow(s)"},
+     {**OK, "effect_ok": False, "read": "on 1 of 2 subflow(s)"},
+     "not in effect: on 1 of 2 subflow(s) (TCP: on 1 of 1 subflow(s))"),
 ])
 def test_verdicts(tcp, mptcp, verdict):
     assert sockopts.verdict(tcp, mptcp) == verdict
@@ -36,7 +39,8 @@ def captured(data_dir):
 def test_every_listed_option_was_probed_on_its_sockets(captured):
     assert set(captured) == {o.name for o in sockopts.OPTIONS}
     for o in sockopts.OPTIONS:
-        extra = {sockopts.EFFECT} if o.name == "TCP_FASTOPEN_CONNECT" else set()
+        effects = ("TCP_FASTOPEN_CONNECT", "IP_TOS", "TCP_CONGESTION")
+        extra = {sockopts.EFFECT} if o.name in effects else set()
         assert set(captured[o.name]) == set(o.roles) | extra
 
 
@@ -50,6 +54,9 @@ def test_what_this_kernel_said(captured):
     assert m["TCP_FASTOPEN_CONNECT"][sockopts.EFFECT] == "supported: data in the SYN"
     assert captured["TCP_FASTOPEN_CONNECT"][sockopts.EFFECT]["mptcp"]["counters"][
         "TCPFastOpenPassive"] >= 1
+    # A TOS mark and a congestion control set before connect() reach both subflows.
+    for name in ("IP_TOS", "TCP_CONGESTION"):
+        assert m[name][sockopts.EFFECT] == "supported: on 2 of 2 subflow(s)"
     assert m["SO_BINDTODEVICE"] == {"client": "supported", "listener": "supported",
                                     "connected": "unsupported by MPTCP (EINVAL)",
                                     "accepted": "unsupported by MPTCP (EINVAL)"}
