@@ -105,10 +105,8 @@ def probe() -> dict:
                         for role in o.roles} for o in OPTIONS}
         if can_enable_tfo:
             out["TCP_FASTOPEN_CONNECT"][EFFECT] = {p: _fastopen(p) for p in ("tcp", "mptcp")}
-        _second_subflow_endpoint()
-        seen = {p: _on_subflows(p) for p in ("tcp", "mptcp")}
-        for name in ("IP_TOS", "TCP_CONGESTION"):
-            out[name][EFFECT] = {p: seen[p][name] for p in seen}
+        for name, effect in _subflow_effects().items():
+            out[name][EFFECT] = effect
         return out
     try:
         return netns._in_thread(inside, "sockopt-probe")
@@ -151,6 +149,20 @@ def _fastopen(proto: str) -> dict:
 
 
 SUBFLOW_EFFECTS = {"IP_TOS": ("tos:0x10", 0x10), "TCP_CONGESTION": ("reno", b"reno")}
+
+
+def _subflow_effects() -> dict:
+    """{option: {protocol: result}} of the subflow checks; a check that
+    cannot run here is recorded as not tried, never a failed probe."""
+    from pyroute2.netlink.exceptions import NetlinkError
+    try:
+        _second_subflow_endpoint()
+        seen = {p: _on_subflows(p) for p in ("tcp", "mptcp")}
+    except (OSError, NetlinkError, subprocess.SubprocessError) as exc:
+        failed = {"set": "not tried", "errno": f"the subflow check could not run: {exc}",
+                  "read": None}
+        return {name: {"tcp": failed, "mptcp": failed} for name in SUBFLOW_EFFECTS}
+    return {name: {p: seen[p][name] for p in seen} for name in SUBFLOW_EFFECTS}
 
 
 def _second_subflow_endpoint() -> None:
