@@ -80,7 +80,8 @@ class Worker:
 
     def wait(self, deadline: float) -> int | None:
         """Drain output until the process exits; its return code, or None
-        if the deadline passed."""
+        if the deadline passed.  A return code can come before the pipes
+        are empty: call again to read the rest."""
         while time.monotonic() < deadline:
             if not self._pump(min(0.2, max(0.0, deadline - time.monotonic()))):
                 while self._reap() is None and time.monotonic() < deadline:

@@ -70,6 +70,9 @@ class Iperf3Driver:
                 return _failure(server, "did not start listening", argv)
             with procs.Worker(argv["client"], "iperf3 client") as client:
                 views = _run_sampling(topo, params, port, client, deadline)
+                # Its exit can be seen before its pipe is empty (a -P run's
+                # JSON is large): read the rest before parsing it.
+                client.wait(min(deadline, time.monotonic() + 10))
                 if client.proc.returncode is None:
                     return _failure(client, f"did not finish within {params.deadline_s():.0f} s",
                                     argv, errno="ETIMEDOUT")
