@@ -26,7 +26,7 @@ from rich.text import Text
 # Commands import what they use: `clean`, `list` and --help stay free of
 # pandas, numpy, matplotlib, pyperf and pyarrow.
 from bench import term
-from bench.analysis.metrics import METRICS
+from bench.analysis.metrics import default_thresholds
 from bench.catalog import MAX_DURATION_S, MAX_REPEAT, MAX_WARMUP, Catalog
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from harness.drivers import names as driver_names
@@ -149,8 +149,7 @@ def parser() -> argparse.ArgumentParser:
     gt.add_argument("--max-regression", action="append", default=[], metavar="METRIC=PCT",
                     help="tolerated regression of a metric in percent, or METRIC=off "
                          "(repeatable; defaults: " + ", ".join(
-                             f"{m.name}={m.gate_pct:g}" for m in METRICS.values() if m.gate_pct)
-                         + ")")
+                             f"{m}={p:g}" for m, p in default_thresholds().items() if p) + ")")
 
     exp = sub.add_parser("export", help="export a run for pyperf, as CSV or as Parquet")
     exp.add_argument("run_dir", type=_path)

@@ -17,6 +17,7 @@ import time
 from typing import Callable, TypeVar
 
 from harness import _engine
+from harness.errors import CapabilityError
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,21 @@ def call_in(name: str, fn: Callable[..., T], *args, **kwargs) -> T:
         return fn(*args, **kwargs)
 
     return _in_thread(entered, f"netns:{name}")
+
+
+def call_in_new(fn: Callable[[], T], what: str) -> T:
+    """Run fn in a short-lived thread inside a new, nameless network
+    namespace, gone with the thread: nothing to name, clean or leak.
+    Without the privilege to make one: CapabilityError naming `what`."""
+    def inside() -> T:
+        _engine.unshare_net()
+        return fn()
+
+    try:
+        return _in_thread(inside, f"new-netns:{what}")
+    except PermissionError:
+        raise CapabilityError(f"{what} needs a network namespace of its own: run as root") \
+            from None
 
 
 NETLINK_ROUTE, NETLINK_GENERIC = 0, 16

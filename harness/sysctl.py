@@ -8,12 +8,11 @@ running kernel (see scope()), never taken from a list.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import logging
 import os
 import re
 
-from harness import _engine, netns, sysinfo
+from harness import netns, sysinfo
 from harness.errors import CapabilityError, HarnessError, TopologyError
 
 log = logging.getLogger(__name__)
@@ -48,26 +47,25 @@ def scope(key: str) -> str:
     return _scopes((key,))[key] if KEY.fullmatch(key) else MISSING
 
 
-@functools.cache
+_SCOPES: dict[str, str] = {}      # the kernel's answer does not change while we run
+
+
 def _scopes(keys: tuple[str, ...]) -> dict[str, str]:
+    """scope() of each key, the ones not asked before in one new namespace."""
+    todo = [k for k in keys if k not in _SCOPES]
     held = {}
     try:
-        for key in keys:
+        for key in todo:
             if os.path.isfile(_path(key)):
                 held[key] = os.open(_path(key), os.O_PATH)
-
-        def look() -> dict[str, str]:
-            _engine.unshare_net()   # a new, nameless namespace: gone with the thread
-            return {key: _scope_here(key, held.get(key)) for key in keys}
-
-        try:
-            return netns._in_thread(look, "sysctl-scope")
-        except PermissionError:
-            raise CapabilityError("telling per-namespace sysctls from the host's needs a new "
-                                  "network namespace: run as root") from None
+        if todo:
+            _SCOPES.update(netns.call_in_new(
+                lambda: {key: _scope_here(key, held.get(key)) for key in todo},
+                "telling per-namespace sysctls from the host's"))
     finally:
         for fd in held.values():
             os.close(fd)
+    return {key: _SCOPES[key] for key in keys}
 
 
 def _scope_here(key: str, root_fd: int | None) -> str:
@@ -86,7 +84,7 @@ def require_per_netns(keys, what: str) -> None:
         if not KEY.fullmatch(key):
             raise HostSysctlError(f"{what}: {key!r} is not a sysctl name (dot-separated "
                                   "letters, digits, '_' and '-'); fix the key")
-    scopes = _scopes(tuple(sorted(keys)))
+    scopes = _scopes(tuple(keys))
     for key in keys:
         where = scopes[key]
         if where == MISSING:

@@ -19,15 +19,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from bench.analysis import compare as cmp
-from bench.analysis import metrics
+from bench.analysis.metrics import default_thresholds
 from bench.errors import InputError
 
 PASSED, REGRESSED, INCOMPARABLE = 0, 1, 2
 GATED_PROTOCOLS = ("tcp", "mptcp")
-
-
-def default_thresholds() -> dict[str, float | None]:
-    return {m.name: m.gate_pct for m in metrics.METRICS.values()}
 
 
 def parse_thresholds(specs: list[str]) -> dict[str, float | None]:

@@ -88,6 +88,11 @@ HEADLINE = ("goodput_bps", "latency_us_p50", "latency_us_p99", "cpu_system_s_per
             "cpu_system_us_per_transaction")
 
 
+def default_thresholds() -> dict[str, float | None]:
+    """The regression each metric's gate tolerates by default (None: not gated)."""
+    return {m.name: m.gate_pct for m in METRICS.values()}
+
+
 def get(name: str) -> Metric:
     return METRICS[name]
 
