@@ -95,6 +95,12 @@ def not_ok(trials: list[dict], name: str, several: bool) -> list[str]:
     return lines
 
 
+def ok_trials(trials: list[dict], scenario: str, driver, protocol: str, field: str) -> list:
+    """`field` of the ok trials of one scenario, driver and protocol that have it."""
+    return [t[field] for t in trials if t["scenario"] == scenario and t.get("driver") == driver
+            and t["protocol"] == protocol and t["status"] == "ok" and t.get(field)]
+
+
 def tcp_retries(trials: list[dict], scenario: str, driver) -> str | None:
     """The answer of a scenario whose client retried with TCP when MPTCP
     was missing: the error it got and what the retry cost."""
@@ -112,9 +118,7 @@ def tcp_retries(trials: list[dict], scenario: str, driver) -> str | None:
 
 
 def _learned(trials: list[dict], scenario: str, driver) -> list[dict]:
-    return [t["server_learned"] for t in trials if t["scenario"] == scenario
-            and t.get("driver") == driver and t["protocol"] == "mptcp"
-            and t["status"] == "ok" and t.get("server_learned")]
+    return ok_trials(trials, scenario, driver, "mptcp", "server_learned")
 
 
 def learned_addresses(trials: list[dict], scenario: str, driver) -> str | None:
@@ -145,9 +149,8 @@ def per_flow(trials: list[dict], scenario: str, driver) -> list[str]:
     slowest, the median and the fastest flow, per protocol."""
     out = []
     for proto in ("tcp", "mptcp"):
-        rates = sorted(r for t in trials if t["scenario"] == scenario
-                       and t.get("driver") == driver and t["protocol"] == proto
-                       and t["status"] == "ok" for r in t.get("flows_goodput_bps") or ())
+        rates = sorted(r for flows in ok_trials(trials, scenario, driver, proto,
+                                                "flows_goodput_bps") for r in flows)
         if rates:
             out.append(f"- {proto.upper()}: {len(rates)} flows; slowest "
                        f"{rates[0] / 1e6:.1f}, median {statistics.median(rates) / 1e6:.1f}, "
