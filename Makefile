@@ -46,7 +46,7 @@ vm-deps: deps venv $(VENV)/.vm-installed
 	@$(MAKE) --no-print-directory apt-install PKGS="$(VM_PACKAGES)"
 
 $(VENV)/.vm-installed: pyproject.toml $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test,vm]'
+	$(PY) -m pip install -q -e '.[test,vm,history]'
 	touch $@
 
 apt-install:
@@ -63,7 +63,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard harness/csrc/*.c harness/csrc/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,history]'
 	touch $@
 
 # Engine micro-benchmarks (skipped by the default test run).

@@ -1,4 +1,4 @@
-"""python -m bench {run,list,doctor,clean,report,compare,gate,export}
+"""python -m bench {run,list,doctor,clean,options,vm,report,compare,gate,export,history,trend}
 
 Exit status: 0 success, 1 a benchmark failure (a failed trial, or a
 scenario with no usable trial) or, for `gate`, a regression, 2 bad input,
@@ -88,8 +88,10 @@ def _plan_args(p: argparse.ArgumentParser) -> None:
                    help="TOML file with [scenario.NAME] / [suite.NAME] tables (repeatable)")
 
 
-def _vm_args(p: argparse.ArgumentParser, help: str, default: str | None = None) -> None:
-    p.add_argument("--kernel", default=default, metavar="IMAGE", help=help)
+def _vm_args(p: argparse.ArgumentParser, help: str, default: str | None = None,
+             repeatable: bool = False) -> None:
+    p.add_argument("--kernel", default=default, metavar="IMAGE", help=help,
+                   action="append" if repeatable else "store")
     p.add_argument("--kvm", action="store_true", help="use KVM (only when the host can boot IMAGE)")
     p.add_argument("--vm-timeout", type=_number(0, 7 * 86400, above_low=True), metavar="S",
                    help="give up on the VM after S seconds")
@@ -120,7 +122,13 @@ def parser() -> argparse.ArgumentParser:
                      help="where run directories go (default: reports)")
     run.add_argument("--resume", type=_path, metavar="RUN_DIR",
                      help="continue an interrupted run from its journal, with its own plan")
-    _vm_args(run, "run the suite inside a VM booted from IMAGE (vmlinuz path, or auto)")
+    _vm_args(run, "run the suite inside a VM booted from IMAGE (vmlinuz path, or auto); "
+             "repeated, the suite runs under each kernel (`host`: the running one) and one "
+             "comparison across them is written, each run added to the history store",
+             repeatable=True)
+    run.add_argument("--store", type=_path, metavar="DIR",
+                     help="with several --kernel: the history store the runs go to "
+                          "(default: reports/history)")
 
     lst = sub.add_parser("list", help="list scenarios and suites")
     lst.add_argument("--scenario-file", action="append", default=[], metavar="PATH")
@@ -144,12 +152,40 @@ def parser() -> argparse.ArgumentParser:
 
     cmp = sub.add_parser("compare", help="compare a candidate run with a base run")
     _compare_args(cmp)
-    gt = sub.add_parser("gate", help="exit 1 when the candidate run regressed against the base")
-    _compare_args(gt)
+    gt = sub.add_parser("gate", help="exit 1 when the candidate run regressed against the base "
+                        "run, or against the history with --history",
+                        usage="python -m bench gate [options] BASE CAND | --history STORE CAND")
+    gt.add_argument("runs", type=_path, nargs="+", metavar="RUN_DIR",
+                    help="BASE CAND, or only CAND with --history")
+    gt.add_argument("--history", type=_path, metavar="STORE",
+                    help="judge CAND against the recent comparable runs of this history store "
+                         "(docs/history.md) instead of one base run")
+    gt.add_argument("--json", action="store_true", help="machine-readable output")
+    gt.add_argument("--force", action="store_true",
+                    help="compare even when the runs measured different things")
     gt.add_argument("--max-regression", action="append", default=[], metavar="METRIC=PCT",
                     help="tolerated regression of a metric in percent, or METRIC=off "
                          "(repeatable; defaults: " + ", ".join(
                              f"{m}={p:g}" for m, p in default_thresholds().items() if p) + ")")
+
+    hist = sub.add_parser("history", help="the history store of runs: add, list, remove")
+    hsub = hist.add_subparsers(dest="history_command", required=True, metavar="ACTION")
+    hadd = hsub.add_parser("add", help="add run directories (a run already there is left as is)")
+    hadd.add_argument("run_dirs", type=_path, nargs="+", metavar="RUN_DIR")
+    hlist = hsub.add_parser("list", help="the store's runs, oldest first")
+    hrm = hsub.add_parser("remove", help="remove runs by run id")
+    hrm.add_argument("run_ids", nargs="+", metavar="RUN_ID")
+    for p in (hadd, hlist, hrm):
+        _store_arg(p)
+
+    tr = sub.add_parser("trend", help="change points of every series in the history store")
+    _store_arg(tr)
+    tr.add_argument("--scenario", action="append", default=[], metavar="NAME",
+                    help="only this scenario (repeatable)")
+    tr.add_argument("--metric", action="append", default=[], metavar="METRIC",
+                    help="only this metric (repeatable; default: the headline and gated ones)")
+    tr.add_argument("--html", type=_path, metavar="OUT", help="also write the dashboard page to OUT")
+    tr.add_argument("--json", action="store_true", help="machine-readable output")
 
     exp = sub.add_parser("export", help="export a run for pyperf, as CSV or as Parquet")
     exp.add_argument("run_dir", type=_path)
@@ -158,6 +194,11 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("--parquet", action="store_true", help="tidy Parquet tables")
     exp.add_argument("--out", type=_path, metavar="DIR", help="default: RUN_DIR/export")
     return ap
+
+
+def _store_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", type=_path, metavar="DIR",
+                   help="history store directory (default: reports/history)")
 
 
 def _compare_args(p: argparse.ArgumentParser) -> None:
@@ -169,7 +210,7 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
 
 
 PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "duration", "driver",
-                "out", "kernel", "kvm", "vm_timeout", "profile")
+                "out", "kernel", "kvm", "vm_timeout", "profile", "store")
 
 
 def cmd_run(args, console: Console) -> int:
@@ -184,8 +225,18 @@ def cmd_run(args, console: Console) -> int:
                       args.duration, args.driver, args.scenario_file, profile=args.profile)
     out = args.out or Path("reports")
     check_writable(out)
-    if args.kernel:
-        return _run_in_vm(args, plan, out)
+    kernels = args.kernel or []
+    if args.store and len(kernels) < 2:
+        raise InputError("--store goes with several --kernel (a kernel matrix); add runs to a "
+                         "store with `bench history add`")
+    if len(kernels) > 1:
+        from bench.history.store import DEFAULT
+        from bench.run import matrix
+        matrix.check(kernels)
+        argv = _argv_without(sys.argv[1:], ("--kernel", "--out", "--store"))
+        return matrix.run(kernels, argv, out.resolve(), args.store or DEFAULT, console)
+    if kernels and kernels[0] != "host":
+        return _run_in_vm(args, kernels[0], plan, out)
     run = orchestrator.Run(plan, RunDir(out, new_run_id()), RunProgress(console), sys.argv)
     return run.run()
 
@@ -200,25 +251,29 @@ def cmd_resume(args, console: Console) -> int:
     return resume.prepare(args.resume, RunProgress(console), sys.argv).run()
 
 
-def _run_in_vm(args, plan, out: Path) -> int:
-    from bench.run import vmlane
-    """Re-run this very command inside the VM, minus the VM options."""
-    out.mkdir(parents=True, exist_ok=True)
-    argv, skip = [], 0
-    for arg in sys.argv[1:]:
+def _argv_without(argv: list[str], options: tuple[str, ...], flags: tuple[str, ...] = ()) -> list[str]:
+    """argv minus `options` (with their values) and `flags`."""
+    out, skip = [], False
+    for arg in argv:
         if skip:
-            skip -= 1
-        elif arg in ("--kernel", "--vm-timeout"):
-            skip = 1
-        elif arg.startswith(("--kernel=", "--vm-timeout=")) or arg == "--kvm":
+            skip = False
+        elif arg in options:
+            skip = True
+        elif arg in flags or arg.startswith(tuple(f"{o}=" for o in options)):
             continue
-        elif arg == "--out" or arg.startswith("--out="):
-            skip = 1 if arg == "--out" else 0
         else:
-            argv.append(arg)
+            out.append(arg)
+    return out
+
+
+def _run_in_vm(args, kernel: str, plan, out: Path) -> int:
+    """Re-run this very command inside the VM, minus the VM options."""
+    from bench.run import vmlane
+    out.mkdir(parents=True, exist_ok=True)
+    argv = _argv_without(sys.argv[1:], ("--kernel", "--vm-timeout", "--out"), ("--kvm",))
     argv += ["--out", str(out.resolve())]
     timeout = args.vm_timeout or plan.estimate_s() * (1 if args.kvm else vmlane.EMULATION_SLOWDOWN) + 120
-    return vmlane.boot(args.kernel, [sys.executable, "-m", "bench", *argv], [out.resolve()],
+    return vmlane.boot(kernel, [sys.executable, "-m", "bench", *argv], [out.resolve()],
                        timeout, kvm=args.kvm)
 
 
@@ -318,14 +373,90 @@ def cmd_compare(args, console: Console) -> int:
 
 def cmd_gate(args, console: Console) -> int:
     from bench.analysis import compare, gate, open_run
+    if args.history:
+        return _history_gate(args)
+    if len(args.runs) != 2:
+        raise InputError(f"gate takes BASE and CAND run directories (got {len(args.runs)}), or "
+                         "--history STORE and CAND")
     thresholds = gate.parse_thresholds(args.max_regression)
-    c = compare.compare(open_run(args.base), open_run(args.cand))
+    c = compare.compare(open_run(args.runs[0]), open_run(args.runs[1]))
     result = gate.evaluate(c, thresholds, force=args.force)
     if args.json:
         print(json.dumps(result.as_json(c, thresholds), indent=1))
     else:
         print("\n".join(result.lines))
     return result.status
+
+
+def _history_gate(args) -> int:
+    from bench.analysis import open_run
+    from bench.history import gate as hgate
+    from bench.history.store import Store
+    if len(args.runs) != 1:
+        raise InputError(f"gate --history takes one candidate run directory (got {len(args.runs)})")
+    if args.force:
+        raise InputError("gate --history compares only comparable runs; --force does not apply")
+    floors = hgate.parse_floors(args.max_regression)
+    cand = open_run(args.runs[0])
+    with Store(args.history) as store:
+        result = hgate.evaluate(store, cand, floors)
+    if args.json:
+        print(json.dumps(result.as_json(), indent=1, default=float))
+    else:
+        print("\n".join(result.lines))
+    return result.status
+
+
+def cmd_history(args, console: Console) -> int:
+    from bench.analysis import open_run
+    from bench.history.store import DEFAULT, Store
+    directory = args.store or DEFAULT
+    if args.history_command == "add":
+        runs = [open_run(d) for d in args.run_dirs]      # all readable before any is added
+        with Store(directory, create=True) as store:
+            for d, run in zip(args.run_dirs, runs):
+                added = store.add(run)
+                console.print(f"{'added' if added else 'already in the store'}: {run.run_id} ({d})")
+        return EXIT_OK
+    with Store(directory) as store:
+        if args.history_command == "remove":
+            missing = store.remove(args.run_ids)
+            if missing:
+                raise InputError(f"not in the store {directory}: {', '.join(missing)} "
+                                 "(`bench history list` shows its run ids)")
+            console.print(f"removed {len(args.run_ids)} run(s)")
+            return EXIT_OK
+        runs = store.runs()
+    table = Table("run id", "started", "suite", "kernel", "revision", "machine", "lane", "state")
+    for r in runs.itertuples():
+        table.add_row(r.run_id, r.started or "", r.suite or "", r.kernel or "",
+                      (r.git_revision or "")[:10], r.machine, r.lane, r.state or "")
+    console.print(table)
+    console.print(f"{len(runs)} run(s) in {directory}")
+    return EXIT_OK
+
+
+def cmd_trend(args, console: Console) -> int:
+    from bench.analysis.metrics import METRICS
+    from bench.history import dashboard, series, trend
+    from bench.history.store import DEFAULT, Store
+    unknown = [m for m in args.metric if m not in METRICS]
+    if unknown:
+        raise InputError(f"--metric {unknown[0]!r}: not a metric; one of {', '.join(METRICS)}")
+    directory = args.store or DEFAULT
+    with Store(directory) as store:
+        found = trend.trends(store, args.scenario, tuple(args.metric) or series.DEFAULT_METRICS)
+        n_runs = len(store.runs())
+    if args.json:
+        print(json.dumps([t.as_json() for t in found], indent=1, default=float))
+    else:
+        for t in found:
+            print("\n".join(t.lines()))
+        print(f"{len(found)} series from {n_runs} run(s) in {directory}")
+    if args.html:
+        wrote = dashboard.write(found, args.html, str(directory), n_runs)
+        print(f"wrote {wrote}", file=sys.stderr if args.json else sys.stdout)
+    return EXIT_OK
 
 
 def cmd_export(args, console: Console) -> int:
@@ -345,7 +476,7 @@ def cmd_export(args, console: Console) -> int:
 COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "clean": cmd_clean,
             "options": cmd_options,
             "report": cmd_report, "vm": cmd_vm, "compare": cmd_compare, "gate": cmd_gate,
-            "export": cmd_export}
+            "export": cmd_export, "history": cmd_history, "trend": cmd_trend}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -26,9 +27,13 @@ window.addEventListener("error", e => window.__errors.push(
 window.addEventListener("load", () => {
   const images = [...document.images].map(i => ({alt: i.alt, complete: i.complete,
     width: i.naturalWidth, height: i.naturalHeight}));
+  const svgs = [...document.querySelectorAll("svg")].filter(s => !s.parentElement.closest("svg"))
+    .map(s => { const r = s.getBoundingClientRect(); return [r.width, r.height]; });
+  const links = [...document.querySelectorAll("a")]
+    .map(a => a.getAttribute("href") || a.getAttribute("xlink:href") || "");
   for (const d of document.querySelectorAll("details")) d.open = true;  // text a reader can open
   document.documentElement.setAttribute("data-probe",
-    JSON.stringify({images, errors: window.__errors, title: document.title,
+    JSON.stringify({images, svgs, links, errors: window.__errors, title: document.title,
                     dialogs: window.__dialogs, scripts: document.scripts.length,
                     text: document.body ? document.body.innerText : ""}));
 });
@@ -39,8 +44,18 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def needed() -> None:
+    """Skip the calling test without chromium; under CI, fail it."""
+    import pytest
+    if chromium() is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: `make test` installs it")
+        pytest.skip("chromium is not installed (`make test` installs it)")
+
+
 def probe(page: Path, timeout_s: float = 90) -> dict:
-    """{images: [{alt, complete, width, height}], errors: [...], title,
+    """{images: [{alt, complete, width, height}], svgs: [[width, height]] (outermost
+    inline SVG elements), links: [href of every <a>], errors: [...], title,
     dialogs: ["alert: ...", ...], scripts: (the probe's own is one), text}."""
     with tempfile.TemporaryDirectory(prefix="mpb-chromium-") as tmp:
         copy = Path(tmp) / page.name

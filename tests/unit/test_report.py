@@ -51,15 +51,8 @@ def test_report_command_writes_markdown_html_and_figures(fixture_run, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
-def _needs_chromium():
-    if browser.chromium() is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: `make test` installs it")
-        pytest.skip("chromium is not installed (`make test` installs it)")
-
-
 def test_html_report_loads_and_its_images_render_in_chromium(fixture_run):
-    _needs_chromium()
+    browser.needed()
     report.write(summary.open_run(fixture_run))
     seen = browser.probe(fixture_run / "report.html")
     assert seen["errors"] == [] and seen["title"].startswith("mptcp-bench run")
@@ -69,7 +62,7 @@ def test_html_report_loads_and_its_images_render_in_chromium(fixture_run):
 
 
 def test_free_text_runs_no_script_in_chromium_and_is_shown(hostile_run):
-    _needs_chromium()
+    browser.needed()
     report.write(summary.open_run(hostile_run))
     seen = browser.probe(hostile_run / "report.html")
     assert seen["dialogs"] == [] and seen["scripts"] == 1, seen      # the probe's own only
@@ -80,7 +73,7 @@ def test_free_text_runs_no_script_in_chromium_and_is_shown(hostile_run):
 
 def test_the_browser_check_sees_a_script_run(fixture_run):
     """The probe itself: a page's script element and its alert are caught."""
-    _needs_chromium()
+    browser.needed()
     report.write(summary.open_run(fixture_run))
     page = fixture_run / "report.html"
     page.write_text(page.read_text().replace("<body>", "<body><script>alert(1)</script>", 1))
@@ -89,7 +82,7 @@ def test_the_browser_check_sees_a_script_run(fixture_run):
 
 
 def test_the_browser_check_catches_a_broken_image(fixture_run):
-    _needs_chromium()
+    browser.needed()
     report.write(summary.open_run(fixture_run))
     page = fixture_run / "report.html"
     good = base64.b64encode((fixture_run / "plots" / "overview.png").read_bytes()).decode()

@@ -1,0 +1,205 @@
+"""bench gate --history STORE CAND: judge a candidate run against the
+recent history of comparable runs instead of one base run.
+
+For each scenario x driver x protocol (TCP, MPTCP) x gated metric of the
+candidate, the history is the series of the same class (bench.history.series)
+without the candidate, its last WINDOW runs, and of those the stable
+segment: the runs since the last change point Otava finds there.  The
+segment's per-run medians give a prediction interval for one more run's
+median, median ± t(LEVEL, k-1) · 1.4826 · MAD · sqrt(1 + 1/k) (the MAD: one
+odd run in the history does not widen it).  The candidate regressed when
+its median lies outside that interval on the bad side and differs from the
+segment's median by more than the metric's floor.  More not-ok trials than
+the segment's rate (Fisher's exact test, one-sided, p < OUTCOME_ALPHA) is a
+regression too.  LEVEL and the floor come from a calibration on real runs
+(docs/history.md, tests/tools/calibrate_history.py).
+
+Exit status as `gate`: 0 passed, 1 regressed, 2 nothing could be judged
+(no comparable history, or too short) or bad input.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.analysis import metrics
+from bench.analysis.gate import GATED_PROTOCOLS, INCOMPARABLE, PASSED, REGRESSED
+from bench.history import changepoints, series
+from bench.history.store import machine_of
+
+WINDOW = 30            # recent comparable runs looked at
+MIN_RUNS = 5           # in the stable segment, to judge at all
+LEVEL = 0.999          # two-sided prediction level of the interval
+FLOOR_PCT = 1.0        # and at least this far from the segment's median
+OUTCOME_ALPHA = 0.01   # not-ok trials: Fisher's exact test, one-sided
+BAD = ("fallback", "partial", "stalled", "failed")
+
+
+def default_floors() -> dict[str, float | None]:
+    """The floor per metric: the metrics the pairwise gate judges by default."""
+    return {m.name: FLOOR_PCT if m.gate_pct is not None else None for m in metrics.METRICS.values()}
+
+
+def parse_floors(specs: list[str]) -> dict[str, float | None]:
+    from bench.analysis.gate import parse_thresholds
+    given = parse_thresholds(specs)
+    named = {s.partition("=")[0] for s in specs}
+    return {m: (given[m] if m in named else v) for m, v in default_floors().items()}
+
+
+@dataclass
+class Judgement:
+    scenario: str
+    driver: str
+    protocol: str
+    metric: str
+    runs: int                       # in the stable segment
+    since: str | None               # run id the segment starts at
+    center: float = math.nan
+    low: float = math.nan
+    high: float = math.nan
+    cand: float = math.nan
+    change: float = math.nan
+    verdict: str = "not judged"     # regressed | within | better | not judged
+
+    def line(self) -> str:
+        m = metrics.get(self.metric)
+        what = f"{self.scenario} {self.protocol.upper()} ({self.driver}) {m.label}"
+        if self.verdict == "not judged":
+            return (f"not judged: {what}: {self.runs} comparable run(s) in the history since its "
+                    f"last change, {MIN_RUNS} needed")
+        word = {"regressed": "REGRESSION", "within": "ok", "better": "better"}[self.verdict]
+        return (f"{word} {what}: {m.show(self.cand)} {m.unit} against the history's "
+                f"{m.show(self.center)} [{m.show(self.low)}–{m.show(self.high)}] "
+                f"({self.runs} runs since {self.since}), {self.change * 100:+.1f} %")
+
+
+@dataclass
+class HistoryGate:
+    status: int
+    lines: list[str]
+    judgements: list[Judgement] = field(default_factory=list)
+    outcomes: list[dict] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"status": ("passed", "regressed", "incomparable")[self.status],
+                "exit": self.status, "level": LEVEL, "window": WINDOW, "min_runs": MIN_RUNS,
+                "judgements": [j.__dict__ for j in self.judgements],
+                "outcomes": self.outcomes, "lines": self.lines}
+
+
+def interval(medians: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+    """(center, low, high) of the prediction interval for one more run's median."""
+    from scipy.stats import t
+    k = len(medians)
+    center = float(np.median(medians))
+    spread = 1.4826 * float(np.median(np.abs(medians - center)))
+    half = float(t.ppf(0.5 + level / 2, k - 1)) * spread * math.sqrt(1 + 1 / k)
+    return center, center - half, center + half
+
+
+def stable_segment(s: series.Series) -> tuple[np.ndarray, int]:
+    """The last WINDOW runs' medians from the last change point on, and the
+    position (in the series) where that segment starts."""
+    start = max(0, len(s.values) - WINDOW)
+    medians = s.medians[start:]
+    found = changepoints.detect(medians, s.values[start:], s.metric)
+    if found:
+        start += found[-1].index
+    return s.medians[start:], start
+
+
+def judge_metric(s: series.Series | None, cand_values: np.ndarray, floor: float, key: tuple,
+                 level: float = LEVEL) -> Judgement:
+    scenario, driver, protocol, metric = key
+    if s is None:
+        return Judgement(scenario, driver, protocol, metric, 0, None)
+    medians, start = stable_segment(s)
+    j = Judgement(scenario, driver, protocol, metric, len(medians), str(s.runs["run_id"].iloc[start]))
+    if len(medians) < MIN_RUNS:
+        return j
+    j.center, j.low, j.high = interval(medians, level)
+    j.cand = float(np.median(cand_values))
+    j.change = j.cand / j.center - 1 if j.center else math.nan
+    outside = j.cand < j.low or j.cand > j.high
+    bad_way = metrics.worse(metric, j.change)
+    if outside and bad_way and abs(j.change) * 100 > floor:
+        j.verdict = "regressed"
+    elif outside and not bad_way:
+        j.verdict = "better"
+    else:
+        j.verdict = "within"
+    return j
+
+
+def evaluate(store, cand, floors: dict | None = None, level: float = LEVEL) -> HistoryGate:
+    """Judge candidate run `cand` (a RunData) against `store`."""
+    floors = floors if floors is not None else default_floors()
+    runs = store.runs()
+    runs = runs[runs["run_id"] != cand.run_id].reset_index(drop=True)
+    heads = store.heads()
+    gated = [m for m, f in floors.items() if f is not None]
+    hist = series.build(runs, heads, store.samples().query("run_id != @cand.run_id"),
+                        metric_names=gated)
+    machine = machine_of(cand.metadata)
+    index = {s.key: s for s in hist}
+    samples = cand.samples
+    samples = samples[samples["protocol"].isin(GATED_PROTOCOLS) & samples["metric"].isin(gated)]
+    judgements, classes = [], {}
+    for (scenario, driver, protocol, metric), g in samples.groupby(
+            ["scenario", "driver", "protocol", "metric"], observed=True, sort=False):
+        cls = classes.setdefault(scenario, series.class_key(cand.head, scenario, machine))
+        key = (str(scenario), str(driver), str(protocol), str(metric))
+        judgements.append(judge_metric(index.get((cls, *key)), g["value"].to_numpy(float),
+                                       floors[metric], key, level))
+    outcomes = _outcomes(store, cand, runs, heads, machine, judgements)
+    return _verdict(judgements, outcomes, len(runs))
+
+
+def _outcomes(store, cand, runs, heads, machine, judgements) -> list[dict]:
+    """Not-ok trial counts of the candidate against each judged group's segment."""
+    from scipy.stats import fisher_exact
+    segments = {}
+    for j in judgements:
+        if j.verdict != "not judged":
+            segments.setdefault((j.scenario, j.driver, j.protocol), j.since)
+    if not segments:
+        return []
+    order = list(runs["run_id"])
+    hist = store.outcomes()
+    trials = cand.trials
+    out = []
+    for (scenario, driver, protocol), since in segments.items():
+        ids = set(order[order.index(since):])
+        h = hist[hist["run_id"].isin(ids) & (hist["scenario"] == scenario)
+                 & (hist["driver"] == driver) & (hist["protocol"] == protocol)]
+        c = trials[(trials["scenario"] == scenario) & (trials["driver"].fillna("native") == driver)
+                   & (trials["protocol"] == protocol)]
+        h_bad, c_bad = int(h["status"].isin(BAD).sum()), int(c["status"].isin(BAD).sum())
+        p = float(fisher_exact([[c_bad, len(c) - c_bad], [h_bad, len(h) - h_bad]],
+                               alternative="greater").pvalue)
+        out.append({"scenario": scenario, "driver": driver, "protocol": protocol,
+                    "history_bad": h_bad, "history_n": len(h), "cand_bad": c_bad,
+                    "cand_n": len(c), "p_value": p, "worse": p < OUTCOME_ALPHA})
+    return out
+
+
+def _verdict(judgements: list[Judgement], outcomes: list[dict], n_runs: int) -> HistoryGate:
+    judged = [j for j in judgements if j.verdict != "not judged"]
+    lines = [j.line() for j in judgements]
+    lines += [f"REGRESSION {o['scenario']} {o['protocol'].upper()} ({o['driver']}): "
+              f"{o['cand_bad']} of {o['cand_n']} trials not ok against {o['history_bad']} of "
+              f"{o['history_n']} in the history (p = {o['p_value']:.3g})" for o in outcomes if o["worse"]]
+    if not judged:
+        lines.append(f"cannot judge: no gated metric has {MIN_RUNS} comparable runs in the history "
+                     f"({n_runs} run(s) in the store); add runs of the same suite on this machine "
+                     "with `bench history add`")
+        return HistoryGate(INCOMPARABLE, lines, judgements, outcomes)
+    bad = sum(j.verdict == "regressed" for j in judged) + sum(o["worse"] for o in outcomes)
+    status = REGRESSED if bad else PASSED
+    lines.append(f"gate {'FAILED' if bad else 'passed'}: {bad} regression(s) in {len(judged)} "
+                 f"metric(s) judged against the history and {len(outcomes)} trial-outcome check(s)")
+    return HistoryGate(status, lines, judgements, outcomes)
+
