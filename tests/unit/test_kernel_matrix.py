@@ -1,0 +1,59 @@
+"""The kernel matrix: behaviour first, speed only where the lane can
+measure it, on synthetic runs of a host and an emulated VM lane."""
+from __future__ import annotations
+
+import pytest
+import synthetic
+
+from bench.cli import main
+from bench.report import html_page, kernel_matrix
+
+
+def _run(kernel: str, lane: dict, mptcp_goodput: float, statuses=None, options="supported",
+         mode="works"):
+    trials = synthetic.paired("aggregate-2x", [47.8e6] * 3, [mptcp_goodput] * 3, statuses=statuses,
+                              subflows_expected=2, failover_gap_ms=None)
+    for t in trials:
+        t["expected_goodput_bps"] = 95.6e6 if t["protocol"] == "mptcp" else 47.8e6
+        t["subflows"] = 2 if t["protocol"] == "mptcp" else 1
+        t["mode_support"] = {"send": {"mode": "zerocopy", "status": mode if t["protocol"] == "mptcp"
+                                      else "works", "reason": None}}
+    run = synthetic.run(trials, run_id=f"run-{kernel}", kernel=kernel)
+    run.doc["metadata"]["lane"] = lane
+    run.doc["metadata"]["socket_options"] = {"TCP_NODELAY": {"client": "supported"},
+                                             "SO_ZEROCOPY": {"client": options}}
+    run.head.update(metadata=run.doc["metadata"])
+    return run
+
+
+def test_the_matrix_puts_behaviour_first_and_speed_where_the_lane_measures_it():
+    host = _run("6.18.44", {"kind": "host"}, 93e6)
+    vm = _run("6.1.0-57-amd64", {"kind": "vm", "kvm": False}, 60e6,
+              statuses={("mptcp", 2): "fallback"}, options="unsupported (EOPNOTSUPP)",
+              mode="unsupported")
+    text = kernel_matrix.markdown([host, vm])
+    assert text.index("## Behaviour") < text.index("## Speed")
+    row = next(line for line in text.splitlines() if line.startswith("| aggregate-2x | MPTCP |")
+               and "ok" in line)
+    assert "3/3 ok; subflows 2/2" in row and "2/3 ok, 1 fallback; subflows 2/2" in row
+    assert "6.18.44 (host)" in text and "6.1.0-57-amd64 (VM, emulated CPU)" in text
+    assert "| SO_ZEROCOPY | supported | unsupported (EOPNOTSUPP) |" in text
+    assert "TCP_NODELAY" not in text           # the same on both kernels
+    assert "| MPTCP send zerocopy | works | unsupported |" in text
+    speed = text[text.index("## Speed"):]
+    good = next(line for line in speed.splitlines() if line.startswith("| aggregate-2x | MPTCP |"))
+    assert "93.00 Mbit/s" in good and "CPU-bound in an emulated-CPU lane" in good
+    tcp = next(line for line in speed.splitlines() if line.startswith("| aggregate-2x | TCP |"))
+    assert tcp.count("47.80 Mbit/s") == 2 and "(link-bound)" in tcp
+    assert "not measured in an emulated-CPU lane" in speed      # CPU/GB from the VM
+    html_page.render(text, {}, "matrix")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--kernel", "host", "--kernel", "host"], "given twice"),
+    (["run", "--store", "x"], "--store goes with several --kernel"),
+])
+def test_matrix_arguments_are_checked(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
