@@ -30,9 +30,11 @@ lint: deps venv
 	$(PY) -m ruff check .
 
 test-host: deps test-deps venv
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest --ignore=tests/lane $(ARGS)
 
+# A kernel matrix booted from the host, then the netem tests inside the VM.
 test-vm: vm-deps
+	$(PY) -m pytest tests/lane -q -p no:cacheprovider
 	$(PY) -m bench vm --vm-timeout 1500 -- $(PY) -m pytest tests/vm -q -p no:cacheprovider
 
 # Install only the Debian packages that are missing (fast when none are).

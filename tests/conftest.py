@@ -25,7 +25,7 @@ IS_ROOT = os.geteuid() == 0
 
 
 def _needs_root(item) -> bool:
-    return any(f"tests/{tier}" in str(item.fspath) for tier in ("root", "vm", "bench"))
+    return any(f"tests/{tier}" in str(item.fspath) for tier in ("root", "vm", "lane"))
 
 
 def _has_netem() -> bool:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 matplotlib.rcParams["text.parse_math"] = False
@@ -62,6 +63,7 @@ def chart(t: Trend, out_dir: Path, salt: str) -> str:
         for c in t.changes:
             ax.axvline(c.index - 0.5, color=CHANGE_COLORS[c.direction], linestyle="--", linewidth=1.2)
         ax.set_xlim(-0.7, max(len(med) - 0.3, 1))
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel("run (oldest first)", fontsize=8)
         ax.set_ylabel("MPTCP/TCP" if s.protocol == RATIO else _unit(s), fontsize=8)
         ax.tick_params(labelsize=7)

@@ -5,11 +5,10 @@ For each scenario x driver x protocol (TCP, MPTCP) x gated metric of the
 candidate, the history is the series of the same class (bench.history.series)
 without the candidate, its last WINDOW runs, and of those the stable
 segment: the runs since the last change point Otava finds there.  The
-segment's per-run medians give a prediction interval for one more run's
-median, median ± t(LEVEL, k-1) · 1.4826 · MAD · sqrt(1 + 1/k) (the MAD: one
-odd run in the history does not widen it).  The candidate regressed when
-its median lies outside that interval on the bad side and differs from the
-segment's median by more than the metric's floor.  More not-ok trials than
+segment's per-run medians give a t prediction interval for one more run's
+median, mean ± t(LEVEL, k-1) · sd · sqrt(1 + 1/k).  The candidate regressed
+when its median lies outside that interval on the bad side and differs
+from the segment's mean by more than the metric's floor.  More not-ok trials than
 the segment's rate (Fisher's exact test, one-sided, p < OUTCOME_ALPHA) is a
 regression too.  LEVEL and the floor come from a calibration on real runs
 (docs/history.md, tests/tools/calibrate_history.py).
@@ -29,9 +28,9 @@ from bench.analysis.gate import GATED_PROTOCOLS, INCOMPARABLE, PASSED, REGRESSED
 from bench.history import changepoints, series
 from bench.history.store import machine_of
 
-WINDOW = 30            # recent comparable runs looked at
+WINDOW = 50            # recent comparable runs looked at
 MIN_RUNS = 5           # in the stable segment, to judge at all
-LEVEL = 0.999          # two-sided prediction level of the interval
+LEVEL = 0.9999         # two-sided prediction level of the interval
 FLOOR_PCT = 1.0        # and at least this far from the segment's median
 OUTCOME_ALPHA = 0.01   # not-ok trials: Fisher's exact test, one-sided
 BAD = ("fallback", "partial", "stalled", "failed")
@@ -91,11 +90,15 @@ class HistoryGate:
 
 
 def interval(medians: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
-    """(center, low, high) of the prediction interval for one more run's median."""
+    """(center, low, high): the t prediction interval for one more run's
+    median from the segment's per-run medians, mean ± t · sd · √(1 + 1/k).
+    The sample sd, not a robust one: MPTCP's per-run medians are skewed
+    (a few runs 2 % low), and a MAD-based interval false-alarmed on 3 of 20
+    real A/A runs."""
     from scipy.stats import t
     k = len(medians)
-    center = float(np.median(medians))
-    spread = 1.4826 * float(np.median(np.abs(medians - center)))
+    center = float(np.mean(medians))
+    spread = float(np.std(medians, ddof=1))
     half = float(t.ppf(0.5 + level / 2, k - 1)) * spread * math.sqrt(1 + 1 / k)
     return center, center - half, center + half
 

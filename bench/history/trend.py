@@ -13,6 +13,7 @@ from bench.history.store import Store
 class Trend:
     series: series.Series
     changes: list[changepoints.ChangePoint]
+    distinct: str = ""      # what sets its class apart from another of the same label
 
     def run_label(self, pos: int) -> str:
         r = self.series.runs.iloc[pos]
@@ -28,7 +29,8 @@ class Trend:
     def lines(self) -> list[str]:
         s = self.series
         med = s.medians
-        head = (f"{s.label()} — {len(med)} run(s) on {s.machine}, last {self.show(med[-1])}; "
+        where = f"{s.machine}, {self.distinct}" if self.distinct else s.machine
+        head = (f"{s.label()} — {len(med)} run(s) on {where}, last {self.show(med[-1])}; "
                 + (f"{len(self.changes)} change point(s)" if len(med) >= changepoints.MIN_POINTS
                    else f"too few runs for change points ({changepoints.MIN_POINTS} needed)"))
         out = [head]
@@ -41,7 +43,8 @@ class Trend:
 
     def as_json(self) -> dict:
         s = self.series
-        return {"label": s.label(), "class": s.key[0], "machine": s.machine, "scenario": s.scenario,
+        return {"label": s.label(), "class": s.key[0], "setting": s.setting, "distinct": self.distinct,
+                "machine": s.machine, "scenario": s.scenario,
                 "driver": s.driver, "protocol": s.protocol, "metric": s.metric,
                 "runs": [{"run_id": r, "median": float(m), "n": len(v)}
                          for r, m, v in zip(s.runs["run_id"], s.medians, s.values)],
@@ -53,4 +56,6 @@ class Trend:
 def trends(store: Store, scenarios=(), metric_names=series.DEFAULT_METRICS) -> list[Trend]:
     runs = store.runs()
     found = series.build(runs, store.heads(), store.samples(), scenarios, metric_names)
-    return [Trend(s, changepoints.detect(s.medians, s.values, s.metric)) for s in found]
+    distinct = series.distinctions(found)
+    return [Trend(s, changepoints.detect(s.medians, s.values, s.metric), distinct.get(s.key[0], ""))
+            for s in found]
