@@ -61,7 +61,11 @@ class Store:
             if not create:
                 raise InputError(f"{self.dir}: no history store here (no {FILE}); add runs with "
                                  f"`python -m bench history add RUN_DIR --store {self.dir}`")
-            self.dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise InputError(f"{self.dir}: cannot make a history store there ({e.strerror}); "
+                                 "give another --store directory") from None
         try:
             self._db = sqlite3.connect(self.file)
             self._db.execute("PRAGMA foreign_keys = ON")

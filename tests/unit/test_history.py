@@ -126,6 +126,11 @@ def test_a_missing_damaged_or_newer_store_is_one_sentence(tmp_path, capsys):
     with pytest.raises(InputError, match="not a history store"):
         Store(tmp_path / "bad")
     store = store_of(tmp_path, [93e6])
+    (tmp_path / "file").write_text("x")
+    capsys.readouterr()
+    assert main(["history", "add", str(tmp_path / "runs" / "run-000"), "--store",
+                 str(tmp_path / "file")]) == 2
+    assert "cannot make a history store there" in capsys.readouterr().err
     with sqlite3.connect(store / FILE) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(InputError, match="newer than this mptcp-bench reads"):
