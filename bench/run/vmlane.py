@@ -73,7 +73,8 @@ def boot(image: str, command: list[str], rwdirs: list[Path], timeout_s: float,
     script = " && ".join([
         f"cd {shlex.quote(str(PROJECT_ROOT))}",
         f"export {LANE_ENV}={shlex.quote(json.dumps(lane))} PATH=/usr/sbin:/usr/bin:/sbin:/bin "
-        f"{TIMEOUT_SCALE_ENV}={1 if kvm else EMULATION_SLOWDOWN} PYTHONUNBUFFERED=1",
+        f"{TIMEOUT_SCALE_ENV}={1 if kvm else EMULATION_SLOWDOWN} PYTHONUNBUFFERED=1 "
+        "MPLCONFIGDIR=/tmp/mpb-matplotlib",     # the guest's home is read-only
     ]) + f"; {shlex.join(command)}; echo $? > {shlex.quote(str(status))}"
     argv = [vng, "--run", image, "--force-9p", "--cpus", str(os.cpu_count() or 2),
             "--memory", "2G", *([] if kvm else ["--disable-kvm"])]
