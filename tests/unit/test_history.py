@@ -303,3 +303,18 @@ def test_the_interval_holds_a_new_run_of_the_same_spread():
     medians = np.r_[rng.normal(100, 0.3, 17), [97.9, 97.5, 98.8]]
     center, low, high = hgate.interval(medians)
     assert low < 97.5 < high and low > 95 and center == pytest.approx(medians.mean())
+
+
+def test_the_dashboard_of_real_runs_renders_in_chromium(tmp_path):
+    """The committed calibration store: 20 real runs of the gate suite's shape."""
+    browser.needed()
+    store = Path(__file__).resolve().parents[2] / "reports/baselines/history-gate-calibration"
+    with Store(store) as s:
+        found = trend.trends(s)
+        n = len(s.runs())
+    assert n == 20 and len(found) >= 6
+    out = dashboard.write(found, tmp_path / "trend.html", str(store), n)
+    seen = browser.probe(out)
+    assert seen["errors"] == [] and seen["scripts"] == 1 and len(seen["svgs"]) == len(found), seen
+    assert all(w > 300 and h > 100 for w, h in seen["svgs"])
+    assert "calib-2x · MPTCP/TCP · native · goodput ratio" in seen["text"]
