@@ -9,7 +9,7 @@
 The modules behind it (rundata, summary, statistics, metrics, compare,
 comparability, gate, export) may move; these names stay.
 """
-import importlib
+from bench import lazy
 
 # Names differ from the submodules' (compare, gate, export) so as not to
 # shadow them.  Resolved on first use (PEP 562): importing a light submodule
@@ -25,17 +25,4 @@ _EXPORTS = {
     "default_thresholds": "gate", "parse_thresholds": "gate",
     "export_run": "export:write", "to_pyperf": "export",
 }
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'bench.analysis' has no attribute {name!r}")
-    module, _, attr = _EXPORTS[name].partition(":")
-    value = getattr(importlib.import_module(f"bench.analysis.{module}"), attr or name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__, __all__ = lazy.exports(__name__, _EXPORTS)

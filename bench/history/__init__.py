@@ -8,23 +8,10 @@ trend dashboard and the history-aware gate (docs/history.md).
             print("\\n".join(t.lines()))
         history.evaluate_gate(store, analysis.open_run("reports/latest")).status   # 0 / 1 / 2
 """
-import importlib
+from bench import lazy
 
 _EXPORTS = {"Store": "store", "DEFAULT_STORE": "store:DEFAULT", "STORE_FILE": "store:FILE",
             "open_store": "store:Store",
             "trends": "trend", "Trend": "trend", "write_dashboard": "dashboard:write",
             "evaluate_gate": "gate:evaluate", "detect_change_points": "changepoints:detect"}
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'bench.history' has no attribute {name!r}")
-    module, _, attr = _EXPORTS[name].partition(":")
-    value = getattr(importlib.import_module(f"bench.history.{module}"), attr or name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__, __all__ = lazy.exports(__name__, _EXPORTS)
