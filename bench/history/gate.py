@@ -62,6 +62,7 @@ class Judgement:
     cand: float = math.nan
     change: float = math.nan
     verdict: str = "not judged"     # regressed | within | better | not judged
+    segment: list[str] = field(default_factory=list)   # the run ids it was judged against
 
     def line(self) -> str:
         m = metrics.get(self.metric)
@@ -120,7 +121,8 @@ def judge_metric(s: series.Series | None, cand_values: np.ndarray, floor: float,
     if s is None:
         return Judgement(scenario, driver, protocol, metric, 0, None)
     medians, start = stable_segment(s)
-    j = Judgement(scenario, driver, protocol, metric, len(medians), str(s.runs["run_id"].iloc[start]))
+    ids = [str(r) for r in s.runs["run_id"].iloc[start:]]
+    j = Judgement(scenario, driver, protocol, metric, len(medians), ids[0], segment=ids)
     if len(medians) < MIN_RUNS:
         return j
     j.center, j.low, j.high = interval(medians, level)
@@ -157,25 +159,24 @@ def evaluate(store, cand, floors: dict | None = None, level: float = LEVEL) -> H
         key = (str(scenario), str(driver), str(protocol), str(metric))
         judgements.append(judge_metric(index.get((cls, *key)), g["value"].to_numpy(float),
                                        floors[metric], key, level))
-    outcomes = _outcomes(store, cand, runs, heads, machine, judgements)
+    outcomes = _outcomes(store, cand, judgements)
     return _verdict(judgements, outcomes, len(runs))
 
 
-def _outcomes(store, cand, runs, heads, machine, judgements) -> list[dict]:
-    """Not-ok trial counts of the candidate against each judged group's segment."""
+def _outcomes(store, cand, judgements) -> list[dict]:
+    """Not-ok trial counts of the candidate against the runs of each judged
+    group's segment (its machine and class only)."""
     from scipy.stats import fisher_exact
     segments = {}
     for j in judgements:
         if j.verdict != "not judged":
-            segments.setdefault((j.scenario, j.driver, j.protocol), j.since)
+            segments.setdefault((j.scenario, j.driver, j.protocol), j.segment)
     if not segments:
         return []
-    order = list(runs["run_id"])
     hist = store.outcomes()
     trials = cand.trials
     out = []
-    for (scenario, driver, protocol), since in segments.items():
-        ids = set(order[order.index(since):])
+    for (scenario, driver, protocol), ids in segments.items():
         h = hist[hist["run_id"].isin(ids) & (hist["scenario"] == scenario)
                  & (hist["driver"] == driver) & (hist["protocol"] == protocol)]
         c = trials[(trials["scenario"] == scenario) & (trials["driver"].fillna("native") == driver)

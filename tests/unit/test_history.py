@@ -269,6 +269,19 @@ def test_the_history_gate_counts_not_ok_trials(tmp_path, capsys):
     assert bad["protocol"] == "mptcp" and bad["cand_bad"] == 2 and bad["history_bad"] == 0
 
 
+def test_not_ok_trials_of_another_machine_are_not_this_history(tmp_path, capsys):
+    store = store_of(tmp_path, [93e6] * 10)
+    rng = np.random.default_rng(11)
+    stalling = [write_run(tmp_path / "other", 20 + i, 47.8e6, 93e6, rng, hostname="bench-b",
+                          statuses={("mptcp", 0): "stalled", ("mptcp", 1): "stalled"}) for i in range(6)]
+    assert main(["history", "add", *map(str, stalling), "--store", str(store)]) == 0
+    cand = write_run(tmp_path / "cand", 90, 47.8e6, 93e6, rng,
+                     statuses={("mptcp", 0): "stalled", ("mptcp", 1): "stalled"})
+    rc, out = _gate(tmp_path, store, cand, capsys, "--json")
+    (bad,) = [o for o in json.loads(out)["outcomes"] if o["worse"]]
+    assert rc == 1 and bad["history_n"] == 60 and bad["history_bad"] == 0
+
+
 def test_without_enough_comparable_history_the_gate_cannot_judge(tmp_path, capsys):
     store = store_of(tmp_path, [93e6] * 3)
     rng = np.random.default_rng(9)
