@@ -4,6 +4,7 @@ then one comparison across them (bench.report.kernel_matrix), and every
 run added to the history store."""
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -25,6 +26,19 @@ def _run_dirs(out: Path) -> set[Path]:
     return {d for d in out.iterdir() if d.is_dir() and not d.is_symlink() and (d / RESULTS).is_file()}
 
 
+def _run(cmd: list[str]) -> int:
+    """One kernel's run.  It gets SIGTERM if we die, however; on Ctrl-C it is
+    interrupted like any run (it writes its report and removes what it made)
+    and we wait for that instead of killing it."""
+    proc = subprocess.Popen(dying_with_parent(cmd, "TERM"))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
+        raise
+
+
 def run(kernels: list[str], argv: list[str], out: Path, store: Path, console) -> int:
     """`argv`: the command line's arguments (from `run` on) without
     --kernel, --out and --store."""
@@ -38,9 +52,7 @@ def run(kernels: list[str], argv: list[str], out: Path, store: Path, console) ->
         cmd = [sys.executable, "-m", "bench", *argv, "--out", str(out)]
         cmd += [] if kernel == HOST else ["--kernel", kernel]
         console.print(f"kernel {kernel}: {' '.join(cmd[1:])}")
-        # The run ends with us, even if we are killed; Ctrl-C reaches it
-        # through the terminal's process group.
-        rc = subprocess.call(dying_with_parent(cmd, "TERM"))
+        rc = _run(cmd)
         new = sorted(_run_dirs(out) - before)
         if rc == EXIT_BAD_INPUT or not new:
             failed.append(f"{kernel} (exit {rc})")
