@@ -16,7 +16,7 @@ from bench.analysis import metrics, statistics
 from bench.errors import InputError
 
 # Otava's default is p < 0.001; the split it tests is the best of many, so
-# that p is optimistic: 3.5 % of stationary series of 40 runs got a change
+# that p is optimistic: 3 % of stationary series of 40 runs got a change
 # point.  At 1e-5 none of 200 did, and a 5-sigma step is still found in 198
 # of 200 (docs/history.md).
 MAX_PVALUE = 1e-5
