@@ -20,6 +20,7 @@ matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench.analysis import metrics  # noqa: E402
 from bench.analysis.rundata import RATIO  # noqa: E402
 from bench.history import changepoints  # noqa: E402
 from bench.history.trend import Trend  # noqa: E402
@@ -65,7 +66,7 @@ def chart(t: Trend, out_dir: Path, salt: str) -> str:
         ax.set_xlim(-0.7, max(len(med) - 0.3, 1))
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel("run (oldest first)", fontsize=8)
-        ax.set_ylabel("MPTCP/TCP" if s.protocol == RATIO else _unit(s), fontsize=8)
+        ax.set_ylabel("MPTCP/TCP" if s.protocol == RATIO else metrics.get(s.metric).unit, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         buf = io.StringIO()
@@ -73,11 +74,6 @@ def chart(t: Trend, out_dir: Path, salt: str) -> str:
         plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]
-
-
-def _unit(s) -> str:
-    from bench.analysis import metrics
-    return metrics.get(s.metric).unit
 
 
 def _change_row(t: Trend, c, out_dir: Path) -> str:
