@@ -25,7 +25,8 @@ def enter(cfg: dict) -> None:
     _engine.set_pdeathsig(signal.SIGKILL)
     if os.getppid() == 1:  # the parent died before PDEATHSIG was armed
         sys.exit(1)
-    netns.enter(cfg["netns"])
+    if cfg["netns"]:      # None on a remote host: its own namespace
+        netns.enter(cfg["netns"])
     if cfg.get("cpu") is not None:
         os.sched_setaffinity(0, {cfg["cpu"]})
 
