@@ -163,9 +163,8 @@ class Run:
             return
         self.progress.scenario(scenario)
         by_name = {name: drivers.get(name) for name in self.plan.drivers}
-        prefix = f"{netns.PREFIX}-{self.rundir.run_id}"
-        with Topology(scenario.topology(), prefix) as topo:
-            entry["readback"] = metadata.scenario_readback(topo)
+        with self._topology(scenario) as topo:
+            entry["readback"] = self._readback(topo)
             for w in range(self.plan.warmup):
                 for driver in by_name.values():
                     for proto in scenario.protocols:
@@ -175,6 +174,13 @@ class Run:
             for repeat, name, proto in todo:
                 self._trial(by_name[name], topo, scenario, proto, repeat)
         entry["state"] = "complete"
+
+    def _topology(self, scenario: Scenario):
+        """Where the scenario's trials run (bench.hosts.run: on real hosts)."""
+        return Topology(scenario.topology(), f"{netns.PREFIX}-{self.rundir.run_id}")
+
+    def _readback(self, topo) -> dict:
+        return metadata.scenario_readback(topo)
 
     def _skip(self, scenario: Scenario, entry: dict) -> None:
         entry["state"] = "skipped"

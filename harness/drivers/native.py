@@ -38,6 +38,8 @@ class NativeDriver:
 
     def _spawn(self, topo, role: str, p: TrialParams, **extra) -> procs.Worker:
         cfg = {**self._config(topo, role, p), **extra}
+        if hasattr(topo, "start_worker"):    # on another host (bench.hosts)
+            return topo.start_worker(role, cfg, role)
         return procs.Worker(procs.python_module("harness.worker", json.dumps(cfg)), role)
 
     def run(self, topo, params: TrialParams) -> dict:
