@@ -10,8 +10,9 @@ APT_PACKAGES := iproute2 nftables iptables iperf3 mptcpize util-linux procps lin
                 build-essential python3 python3-dev python3-venv liburing-dev
 # The VM lane (netem, other kernels): installed only by the targets that need it.
 VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static kmod iputils-ping
-# Only the host tests need these: the HTML report is opened in a real headless browser.
-TEST_PACKAGES := chromium
+# Only the host tests need these: the HTML report is opened in a real headless browser,
+# and the hosts lane's tests run sshd in namespaces (never started in the root namespace).
+TEST_PACKAGES := chromium openssh-server
 ARGS ?=
 
 .PHONY: run test unit lint test-host test-vm deps test-deps vm-deps apt-install venv bench-micro clean-venv
@@ -48,7 +49,7 @@ vm-deps: deps venv $(VENV)/.vm-installed
 	@$(MAKE) --no-print-directory apt-install PKGS="$(VM_PACKAGES)"
 
 $(VENV)/.vm-installed: pyproject.toml $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test,vm,history]'
+	$(PY) -m pip install -q -e '.[test,vm,history,hosts]'
 	touch $@
 
 apt-install:
@@ -65,7 +66,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml setup.py $(wildcard harness/csrc/*.c harness/csrc/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,history]'
+	$(PY) -m pip install -q -e '.[test,history,hosts]'
 	touch $@
 
 # Engine micro-benchmarks (skipped by the default test run).
