@@ -126,6 +126,12 @@ def parser() -> argparse.ArgumentParser:
              "repeated, the suite runs under each kernel (`host`: the running one) and one "
              "comparison across them is written, each run added to the history store",
              repeatable=True)
+    run.add_argument("--hosts", type=_path, metavar="INVENTORY",
+                     help="run between the real hosts of this inventory over SSH (docs/hosts.md)")
+    run.add_argument("--use-host-config", action="store_true",
+                     help="with --hosts: leave the hosts' MPTCP endpoints as they are (recorded)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="with --hosts: preflight, print every change the run would make, stop")
     run.add_argument("--store", type=_path, metavar="DIR",
                      help="with several --kernel: the history store the runs go to "
                           "(default: reports/history)")
@@ -137,7 +143,11 @@ def parser() -> argparse.ArgumentParser:
     _plan_args(doc)
     _verbose_arg(doc)
 
-    _verbose_arg(sub.add_parser("clean", help="remove namespaces and processes a killed run left"))
+    cln = sub.add_parser("clean", help="remove namespaces and processes a killed run left")
+    _verbose_arg(cln)
+    cln.add_argument("--hosts", type=_path, metavar="INVENTORY",
+                     help="on these hosts instead: restore MPTCP endpoints a killed run changed "
+                          "and end its workers")
 
     opts = sub.add_parser("options", help="which socket options MPTCP supports here, against TCP")
     opts.add_argument("--json", action="store_true",
@@ -210,7 +220,7 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
 
 
 PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "duration", "driver",
-                "out", "kernel", "kvm", "vm_timeout", "profile", "store")
+                "out", "kernel", "kvm", "vm_timeout", "profile", "store", "hosts")
 
 
 def cmd_run(args, console: Console) -> int:
@@ -237,7 +247,25 @@ def cmd_run(args, console: Console) -> int:
         return matrix.run(kernels, argv, out.resolve(), args.store or DEFAULT, console)
     if kernels and kernels[0] != "host":
         return _run_in_vm(args, kernels[0], plan, out)
+    if args.hosts:
+        return _run_on_hosts(args, plan, out, console)
+    if args.dry_run or args.use_host_config:
+        raise InputError("--dry-run and --use-host-config go with --hosts INVENTORY")
     run = orchestrator.Run(plan, RunDir(out, new_run_id()), RunProgress(console), sys.argv)
+    return run.run()
+
+
+def _run_on_hosts(args, plan, out: Path, console: Console) -> int:
+    from bench.hosts import run as hosts
+    from bench.run.progress import RunProgress
+    from bench.run.rundir import RunDir, new_run_id
+    if args.kernel or args.profile:
+        raise InputError("--hosts runs on the hosts' own kernels; drop --kernel and --profile")
+    plan, lane = hosts.prepare(plan, args.hosts, args.use_host_config)
+    if args.dry_run:
+        return hosts.dry_run(plan, lane, console)
+    run = hosts.HostsRun(plan, RunDir(out, new_run_id()), RunProgress(console), sys.argv)
+    run.lane = lane
     return run.run()
 
 
@@ -339,6 +367,11 @@ def cmd_options(args, console: Console) -> int:
 
 def cmd_clean(args, console: Console) -> int:
     from harness import cleanup
+    if args.hosts:
+        from bench.hosts import clean
+        for line in clean.clean(args.hosts):
+            console.print(line)
+        return EXIT_OK
     done = cleanup.clean()
     console.print(f"removed {len(done['namespaces'])} namespace(s) "
                   f"{' '.join(done['namespaces'])}; ended {len(done['processes'])} process(es)")

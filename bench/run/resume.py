@@ -97,6 +97,9 @@ def prepare(run_dir: Path, progress, argv: list[str]) -> Run:
     journal = results_format.check_trials(read_journal(run_dir), str(run_dir / JOURNAL))
     kept = [t for t in journal if t["status"] != "interrupted"]
     meta = doc["metadata"]
+    if (meta.get("lane") or {}).get("kind") == "hosts":
+        raise InputError(f"{run_dir} ran on hosts (--hosts), which --resume cannot continue "
+                         "yet; start the run again")
     meta.setdefault("resumes", []).append({
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": argv, "pid": os.getpid(),
         "trials_kept": len(kept), "interrupted_rerun": len(journal) - len(kept)})

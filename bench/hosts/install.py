@@ -1,0 +1,158 @@
+"""The project's own worker on each host: a bundle (the project's wheel,
+with its compiled engine, and the wheels of what `harness` imports) built
+here once per source version, copied over SSH, and installed with
+`pip --no-index --no-deps` into a venv in a versioned directory:
+
+    <install_dir>/<bundle id>/<host name>/venv
+
+Remote hosts need no internet: only python3 with its venv module.  When a
+host's Python version or machine differs from this one, the source
+distribution is copied and built there instead (it then needs a compiler
+and the Python headers).  A directory whose marker matches is reused.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.hosts.ssh import Connection, HostError
+
+PROJECT = Path(__file__).resolve().parents[2]
+# What harness imports beyond the standard library (tests/unit/test_hosts.py
+# checks this list against harness's imports).
+WORKER_REQUIREMENTS = ("pyroute2",)
+CACHE_ENV = "MPTCP_BENCH_BUNDLE_CACHE"
+SOURCES = ("harness", "bench")
+SUFFIXES = (".py", ".pyi", ".c", ".h", ".toml")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    id: str
+    directory: Path
+
+    def wheels(self) -> list[Path]:
+        return sorted(self.directory.glob("*.whl"))
+
+    def sdist(self) -> Path | None:
+        return next(iter(sorted(self.directory.glob("*.tar.gz"))), None)
+
+
+def source_id() -> str:
+    """The version and a digest of every source file that goes into the wheel."""
+    h = hashlib.sha256()
+    files = [PROJECT / "pyproject.toml", PROJECT / "setup.py"]
+    for top in SOURCES:
+        files += sorted(p for p in (PROJECT / top).rglob("*") if p.suffix in SUFFIXES)
+    for path in files:
+        h.update(str(path.relative_to(PROJECT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{importlib.metadata.version('mptcp-bench')}-{h.hexdigest()[:12]}"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mptcp-bench" / "bundles")
+
+
+def bundle() -> Bundle:
+    """This source version's bundle, built once and kept in the cache."""
+    bid = source_id()
+    final = cache_dir() / bid
+    if (final / "complete").exists():
+        return Bundle(bid, final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{bid}-", dir=final.parent))
+    try:
+        _pip("wheel", "--no-deps", "-w", str(tmp), str(PROJECT))
+        for name in WORKER_REQUIREMENTS:
+            _pip("download", "--no-deps", "-d", str(tmp), f"{name}=={importlib.metadata.version(name)}")
+        _sdist(tmp)
+        (tmp / "complete").write_text(bid)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Bundle(bid, final)
+
+
+def _pip(*args: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "pip", "-q", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise HostError(f"building the worker bundle failed at `pip {args[0]}`: {tail[0]}; "
+                        "the controller needs the project's build requirements (or a pip cache)")
+
+
+def _sdist(into: Path) -> None:
+    with tempfile.TemporaryDirectory() as work:
+        proc = subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(into)],
+                              cwd=PROJECT, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": work})
+    if proc.returncode != 0:
+        raise HostError(f"building the source distribution failed: {proc.stderr.strip()[-200:]}")
+
+
+def local_platform() -> dict:
+    return {"python": ".".join(platform.python_version_tuple()[:2]), "machine": platform.machine()}
+
+
+@dataclass(frozen=True)
+class Install:
+    host: str
+    directory: str
+    python: str          # the venv's interpreter on the host
+    fresh: bool          # installed now (not reused)
+
+
+def target_dir(home: str, install_dir: str, bid: str, host: str) -> str:
+    base = home + install_dir[1:] if install_dir.startswith("~/") else install_dir
+    return f"{base}/{bid}/{host}"
+
+
+def install(conn: Connection, b: Bundle, home: str, remote: dict) -> Install:
+    """The bundle installed on the host of `conn` (or found there)."""
+    host = conn.host
+    d = target_dir(home, host.install_dir, b.id, host.name)
+    python = f"{d}/venv/bin/python"
+    marker = {"bundle": b.id, **remote}
+    seen = conn.run(["cat", f"{d}/installed.json"], check=False)
+    if seen.exit_status == 0 and _json(seen.stdout) == marker:
+        return Install(host.name, d, python, fresh=False)
+    conn.run(["rm", "-rf", d])
+    conn.run(["mkdir", "-p", f"{d}/dist", f"{d}/state"])
+    same = {k: remote[k] for k in ("python", "machine")} == local_platform()
+    files = [*b.wheels()] if same else [w for w in b.wheels() if "none-any" in w.name] + [b.sdist()]
+    for f in files:
+        conn.put(str(f), f"{d}/dist/{f.name}")
+    conn.run([host.python, "-m", "venv", f"{d}/venv"])
+    conn.run([python, "-m", "pip", "install", "-q", "--no-index", "--no-deps",
+              *([] if same else ["--no-build-isolation"]), *(f"{d}/dist/{f.name}" for f in files)])
+    check_version(conn, python, b.id)
+    conn.run(["sh", "-c", f"cat > {shlex.quote(d + '/installed.json')}"], input=json.dumps(marker))
+    return Install(host.name, d, python, fresh=True)
+
+
+def check_version(conn: Connection, python: str, bid: str) -> None:
+    """The installed worker is this version and its engine loads."""
+    got = conn.run([python, "-m", "harness.hostctl", "version"], check=False)
+    found = _json(got.stdout) or {}
+    if got.exit_status != 0 or found.get("version") != bid.split("-")[0]:
+        raise HostError(f"host {conn.host.name!r}: the installed worker does not answer as "
+                        f"version {bid} ({(got.stderr or got.stdout).strip()[-160:] or 'no output'});"
+                        " remove its install directory and run again")
+
+
+def _json(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

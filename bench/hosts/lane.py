@@ -1,0 +1,210 @@
+"""The hosts lane: connections, preflight and installs for a run, and per
+scenario a topology whose paths are the inventory's, with the interface of
+harness.topology.Topology that drivers and trialrun use."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from bench.catalog import Link, Scenario
+from bench.hosts import install, preflight
+from bench.hosts.inventory import Inventory
+from bench.hosts.remote import RemoteWorker
+from bench.hosts.ssh import Connection, HostError, Loop
+from harness import cpustat, mib
+
+log = logging.getLogger(__name__)
+ENDPOINT_ROLES = ("client", "server")
+PM_STATE = "state/pm-saved.json"
+
+
+def unfit(scenario: Scenario, inv: Inventory) -> str | None:
+    """Why the scenario cannot run on these hosts, or None."""
+    if len(scenario.links) > len(inv.paths):
+        return (f"scenario {scenario.name!r} needs {len(scenario.links)} paths and the "
+                f"inventory has {len(inv.paths)}")
+    if scenario.family != inv.family:
+        return f"scenario {scenario.name!r} is IPv{scenario.family} and the paths are IPv{inv.family}"
+    if scenario.sysctls or scenario.client_sysctls:
+        return (f"scenario {scenario.name!r} sets sysctls, and on hosts nothing but the MPTCP "
+                "endpoints is changed")
+    if scenario.middlebox.strip_mptcp or scenario.events:
+        return f"scenario {scenario.name!r} needs a router the suite configures (middlebox, events)"
+    return None
+
+
+def as_measured(scenario: Scenario) -> Scenario:
+    """The scenario on paths measured as they are: its links' model unknown."""
+    return scenario.model_copy(update={"links": tuple(Link(mtu=l.mtu) for l in scenario.links)})
+
+
+def pm_config(scenario: Scenario, side: str, inv: Inventory, ifnames: list[dict]) -> dict:
+    """The scenario's endpoints and limits for one side, in inventory addresses."""
+    spec = scenario.topology()
+    eps = []
+    for ep in spec.endpoints:
+        if ep.side == side:
+            path = inv.paths[ep.link]
+            eps.append({"address": path.client_address if side == "client" else path.server_address,
+                        "ifname": ifnames[ep.link][side], "flags": list(ep.flags)})
+    return {"limits": {"subflows": spec.subflows_limit,
+                       "add_addr_accepted": spec.add_addr_accepted_limit}, "endpoints": eps}
+
+
+class Lane:
+    def __init__(self, inv: Inventory, path: Path, use_host_config: bool = False):
+        self.inv, self.path, self.use_host_config = inv, path, use_host_config
+        self.conns: dict[str, Connection] = {}
+        self.facts: dict[str, dict] = {}
+        self.installs: dict[str, install.Install] = {}
+        self.ifnames: list[dict] = []
+        self.loop: Loop | None = None
+
+    def __enter__(self) -> "Lane":
+        self.loop = Loop()
+        try:
+            for h in self.inv.hosts.values():
+                self.conns[h.role] = Connection(self.loop, h).open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for role in ENDPOINT_ROLES:   # what a dead run left, and ours if a restore failed
+            if role in self.installs and role in self.conns and not self.use_host_config:
+                self._restore(role)
+        for c in self.conns.values():
+            c.close()
+        if self.loop:
+            self.loop.close()
+
+    def preflight(self, scenarios: list[Scenario]) -> None:
+        needs_mptcp = any("mptcp" in s.protocols for s in scenarios)
+        for role, conn in self.conns.items():
+            self.facts[role] = preflight.facts(conn)
+            preflight.check_host(conn.host, self.facts[role], needs_mptcp,
+                                 changes_pm=not self.use_host_config)
+        self.ifnames = preflight.check_paths(self.inv, self.facts)
+        for role, sides in (("client", 0), ("server", 1)):
+            cpus = self.facts[role]["cpus"]
+            for s in scenarios:
+                cpu = s.cpu.cpus()[sides]
+                if cpu is not None and cpu >= cpus:
+                    raise HostError(f"scenario {s.name!r} pins a worker to CPU {cpu}, but host "
+                                    f"{self.inv.host(role).name!r} has {cpus} CPU(s); change its "
+                                    "cpu table")
+
+    def changes(self, scenarios: list[Scenario], bundle_id: str) -> list[str]:
+        """Every change the run would make, as lines (for --dry-run)."""
+        lines = []
+        for role in ENDPOINT_ROLES:
+            h = self.inv.host(role)
+            d = install.target_dir(self.facts[role]["home"], h.install_dir, bundle_id, h.name)
+            lines.append(f"host {h.name}: install the worker into {d} (unless already there)")
+        for s in scenarios:
+            for role in ENDPOINT_ROLES:
+                h, cfg = self.inv.host(role), pm_config(s, role, self.inv, self.ifnames)
+                if self.use_host_config:
+                    lines.append(f"host {h.name}, scenario {s.name}: no change (--use-host-config)")
+                    continue
+                eps = ", ".join(f"{e['address']} dev {e['ifname']} {'/'.join(e['flags'])}"
+                                for e in cfg["endpoints"]) or "none"
+                lines.append(f"host {h.name}, scenario {s.name}: MPTCP limits subflows "
+                             f"{cfg['limits']['subflows']} add_addr_accepted "
+                             f"{cfg['limits']['add_addr_accepted']}, endpoints {eps}; restored after")
+        return lines
+
+    def install(self) -> None:
+        b = install.bundle()
+        for role in ENDPOINT_ROLES:
+            f = self.facts[role]
+            self.installs[role] = install.install(self.conns[role], b, f["home"],
+                                                  {"python": f["python"], "machine": f["machine"]})
+            if not self.use_host_config:
+                self._restore(role)      # a killed run's endpoints, before anything else
+
+    def metadata(self) -> dict:
+        hosts = {}
+        for role, f in self.facts.items():
+            h = self.inv.host(role)
+            ifaces = {p[role] for p in self.ifnames} if role in ENDPOINT_ROLES else set()
+            hosts[h.name] = {"role": role, "ssh": h.ssh.target(),
+                             **{k: f[k] for k in ("kernel", "machine", "cpus", "python", "tools",
+                                                  "mptcp_enabled", "path_manager", "clock")},
+                             "nics": {i: preflight.nic(self.conns[role], f, i) for i in sorted(ifaces)},
+                             "addresses": {i: [a for link in f["addresses"] if link["ifname"] == i
+                                               for a in link.get("addr_info", [])]
+                                           for i in sorted(ifaces)},
+                             "install": self.installs[role].directory if role in self.installs else None}
+        return {"kind": "hosts", "inventory": str(self.path.resolve()), "link_model": "unknown",
+                "use_host_config": self.use_host_config,
+                "paths": [p.model_dump() for p in self.inv.paths], "hosts": hosts}
+
+    def topology(self, scenario: Scenario) -> "HostsTopology":
+        return HostsTopology(self, scenario)
+
+    def hostctl(self, role: str, *args: str) -> dict:
+        done = self.conns[role].run([self.installs[role].python, "-m", "harness.hostctl", *args])
+        return json.loads(done.stdout)
+
+    def state_file(self, role: str) -> str:
+        return f"{self.installs[role].directory}/{PM_STATE}"
+
+    def _restore(self, role: str) -> None:
+        try:
+            if self.hostctl(role, "pm-restore", self.state_file(role))["restored"]:
+                log.info("restored the MPTCP endpoints of host %s", self.inv.host(role).name)
+        except HostError as exc:
+            log.warning("%s", exc)
+
+
+class HostsTopology:
+    """One scenario on the hosts: its endpoints applied on entering and
+    restored on leaving (unless --use-host-config)."""
+
+    def __init__(self, lane: Lane, scenario: Scenario):
+        self.lane, self.scenario = lane, scenario
+
+    def __enter__(self) -> "HostsTopology":
+        if not self.lane.use_host_config:
+            for role in ENDPOINT_ROLES:
+                cfg = pm_config(self.scenario, role, self.lane.inv, self.lane.ifnames)
+                self.lane.hostctl(role, "pm-apply", self.lane.state_file(role), json.dumps(cfg))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.lane.use_host_config:
+            for role in ENDPOINT_ROLES:
+                self.lane.hostctl(role, "pm-restore", self.lane.state_file(role))
+
+    def ns(self, role: str) -> None:
+        return None      # workers run in the host's own namespace
+
+    def client_address(self, family: int, link: int = 0) -> str:
+        return self.lane.inv.paths[link].client_address
+
+    def server_address(self, family: int, link: int = 0) -> str:
+        return self.lane.inv.paths[link].server_address
+
+    def start_worker(self, role: str, cfg: dict, label: str) -> RemoteWorker:
+        side = "server" if role == "receiver" else "client"
+        python = self.lane.installs[side].python
+        return RemoteWorker(self.lane.conns[side], python,
+                            [python, "-m", "harness.worker", json.dumps(cfg)], label)
+
+    def mib_snapshot(self, side: str) -> dict:
+        done = self.lane.conns[side].run(["cat", "/proc/net/netstat", "/proc/net/snmp"])
+        return mib.parse(done.stdout)
+
+    def cpu_read(self) -> dict:
+        """The sender host's /proc/stat (the outer CPU window)."""
+        return cpustat.parse(self.lane.conns["client"].run(["cat", "/proc/stat"]).stdout)
+
+    def read_back(self) -> dict:
+        return {"hosts": {r: self.lane.inv.host(r).name for r in ENDPOINT_ROLES},
+                "path_manager": {r: self.lane.hostctl(r, "pm-show") for r in ENDPOINT_ROLES}}

@@ -1,0 +1,83 @@
+"""A run on real hosts: the orchestrator's own loop (bench.run.orchestrator),
+with the hosts lane's preflight, installs and topologies in place of the
+namespaces.  `--dry-run` stops after the preflight and prints every change
+the run would make."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.errors import EXIT_OK, InputError
+from bench.hosts import install, inventory
+from bench.hosts.lane import Lane, as_measured, unfit
+from bench.run.orchestrator import Run
+from harness.errors import CapabilityError
+
+DRIVERS = ("native",)
+
+
+class HostsRun(Run):
+    lane: Lane
+
+    def run(self) -> int:
+        with self.lane:
+            return super().run()
+
+    def preflight(self) -> None:
+        check(self.plan, self.lane.inv)
+        for s in self.plan.scenarios:
+            why = unfit(s, self.lane.inv)
+            if why:
+                self.skipped[s.name] = why
+        self.lane.preflight([s for s in self.plan.scenarios if s.name not in self.skipped])
+        self.lane.install()
+
+    def _topology(self, scenario):
+        return self.lane.topology(scenario)
+
+    def _readback(self, topo) -> dict:
+        return topo.read_back()
+
+    def _open(self) -> dict:
+        meta = super()._open()
+        meta["lane"] = self.lane.metadata()
+        return meta
+
+
+def check(plan, inv: inventory.Inventory) -> None:
+    """Refusals that need no host: drivers, and scenarios named explicitly."""
+    other = [d for d in plan.drivers if d not in DRIVERS]
+    if other:
+        raise CapabilityError(f"the {other[0]} driver does not run over --hosts yet; use "
+                              f"--driver {DRIVERS[0]}")
+    if plan.explicit:
+        for s in plan.scenarios:
+            why = unfit(s, inv)
+            if why:
+                raise InputError(f"{why}; pick another scenario or extend the inventory")
+    if all(unfit(s, inv) for s in plan.scenarios):
+        raise InputError(f"no scenario of suite {plan.name!r} can run on these hosts: "
+                         f"{unfit(plan.scenarios[0], inv)}")
+
+
+def prepare(plan, inventory_path: Path, use_host_config: bool) -> tuple[object, Lane]:
+    """The plan with its scenarios on paths measured as they are, and the lane."""
+    inv = inventory.load(inventory_path)
+    plan.scenarios = [as_measured(s) for s in plan.scenarios]
+    return plan, Lane(inv, inventory_path, use_host_config)
+
+
+def dry_run(plan, lane: Lane, console) -> int:
+    check(plan, lane.inv)
+    runnable = [s for s in plan.scenarios if not unfit(s, lane.inv)]
+    with lane:
+        lane.preflight(runnable)
+        for role, f in lane.facts.items():
+            console.print(f"host {lane.inv.host(role).name} ({role}): kernel {f['kernel']}, "
+                          f"{f['cpus']} CPU(s), MPTCP {'on' if f['mptcp_enabled'] else 'off'}, "
+                          f"clock {f['clock']['skew_s']:+.3f} s from here")
+        for s in plan.scenarios:
+            if unfit(s, lane.inv):
+                console.print(f"skip: {unfit(s, lane.inv)}")
+        for line in lane.changes(runnable, install.source_id()):
+            console.print(f"would change: {line}")
+    return EXIT_OK
