@@ -263,7 +263,7 @@ def _run_on_hosts(args, plan, out: Path, console: Console) -> int:
         raise InputError("--hosts runs on the hosts' own kernels; drop --kernel and --profile")
     plan, lane = hosts.prepare(plan, args.hosts, args.use_host_config)
     if args.dry_run:
-        return hosts.dry_run(plan, lane, console)
+        return hosts.dry_run(plan, lane)
     run = hosts.HostsRun(plan, RunDir(out, new_run_id()), RunProgress(console), sys.argv)
     run.lane = lane
     return run.run()

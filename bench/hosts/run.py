@@ -66,18 +66,19 @@ def prepare(plan, inventory_path: Path, use_host_config: bool) -> tuple[object, 
     return plan, Lane(inv, inventory_path, use_host_config)
 
 
-def dry_run(plan, lane: Lane, console) -> int:
+def dry_run(plan, lane: Lane) -> int:
+    """The preflight's facts and every change the run would make, on stdout."""
     check(plan, lane.inv)
     runnable = [s for s in plan.scenarios if not unfit(s, lane.inv)]
     with lane:
         lane.preflight(runnable)
         for role, f in lane.facts.items():
-            console.print(f"host {lane.inv.host(role).name} ({role}): kernel {f['kernel']}, "
+            print(f"host {lane.inv.host(role).name} ({role}): kernel {f['kernel']}, "
                           f"{f['cpus']} CPU(s), MPTCP {'on' if f['mptcp_enabled'] else 'off'}, "
                           f"clock {f['clock']['skew_s']:+.3f} s from here")
         for s in plan.scenarios:
             if unfit(s, lane.inv):
-                console.print(f"skip: {unfit(s, lane.inv)}")
+                print(f"skip: {unfit(s, lane.inv)}")
         for line in lane.changes(runnable, install.source_id()):
-            console.print(f"would change: {line}")
+            print(f"would change: {line}")
     return EXIT_OK

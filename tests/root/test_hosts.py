@@ -1,0 +1,146 @@
+"""`bench run --hosts` between "hosts" that are namespaces running sshd
+(tests/root/sshhosts.py): the same suite as a local run, the lease, the
+endpoint restore, and refusals.  The controller runs in the management
+namespace; the root namespace is not touched."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from clirun import ROOT, bench
+from sshhosts import PRIOR_ENDPOINT, PRIOR_LIMITS, SshHosts
+
+from bench import results_format
+from bench.hosts import install
+from bench.hosts.ssh import LEASE_S
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/sshd"),
+                                reason="needs Debian's openssh-server (make test-deps)")
+SCENARIO = ("--scenario", "aggregate-2x", "--warmup", "1", "--repeat", "3", "--duration", "5")
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory):
+    """The sshd hosts, and a bundle built once here (the management
+    namespace has no way out to a package index)."""
+    tmp = tmp_path_factory.mktemp("hosts")
+    os.environ[install.CACHE_ENV] = str(tmp / "bundles")
+    install.bundle()
+    with SshHosts(tmp) as h:
+        h.inventory_path = tmp / "inventory.toml"
+        h.inventory_path.write_text(h.inventory(tmp / "install"))
+        yield h
+    del os.environ[install.CACHE_ENV]
+
+
+def controller(hosts: SshHosts, *args, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(hosts.controller([sys.executable, "-m", "bench", *map(str, args)]),
+                          cwd=ROOT, capture_output=True, text=True, timeout=kw.pop("timeout", 300))
+
+
+def prior(hosts: SshHosts, role: str) -> bool:
+    """The host's endpoints and limits are what it had before any run."""
+    pm = hosts.pm(role)
+    return (pm["limits"] == {"subflows": PRIOR_LIMITS[0], "add_addr_accepted": PRIOR_LIMITS[1]}
+            and [(e["id"], e["address"], e["flags"]) for e in pm["endpoints"]]
+            == [(1, PRIOR_ENDPOINT, ["signal"])])
+
+
+def medians(run: Path) -> dict[str, float]:
+    doc = results_format.load_results(run / "results.json")
+    out = {}
+    for proto in ("tcp", "mptcp"):
+        ok = [t["goodput_bps"] for t in doc["trials"] if t["protocol"] == proto and t["status"] == "ok"]
+        assert len(ok) >= 2, f"{proto}: only {len(ok)} ok trial(s) in {run}"
+        out[proto] = statistics.median(ok)
+    return out
+
+
+def test_hosts_run_agrees_with_the_local_run_and_restores_endpoints(hosts, tmp_path):
+    hosted = controller(hosts, "run", "--hosts", hosts.inventory_path, *SCENARIO,
+                        "--out", tmp_path / "hosts")
+    assert hosted.returncode == 0, hosted.stderr
+    local = bench("run", *SCENARIO, "--out", tmp_path / "local")
+    assert local.returncode == 0, local.stderr
+    runs = {k: (tmp_path / k / "latest").resolve() for k in ("hosts", "local")}
+    got = {k: medians(run) for k, run in runs.items()}
+    print(json.dumps(got))
+    for proto in ("tcp", "mptcp"):
+        assert abs(got["hosts"][proto] / got["local"][proto] - 1) <= 0.05, got
+    doc = results_format.load_results(runs["hosts"] / "results.json")
+    lane = doc["metadata"]["lane"]
+    assert lane["kind"] == "hosts" and lane["link_model"] == "unknown"
+    assert set(lane["hosts"]) == {"clienthost", "serverhost"}
+    assert all(h["kernel"] == os.uname().release for h in lane["hosts"].values())
+    mptcp = [t for t in doc["trials"] if t["protocol"] == "mptcp"]
+    assert all(t["subflows"] == 2 for t in mptcp if t["status"] == "ok")
+    assert all(t["mib"]["server"].get("MPTcpExtMPJoinAckRx") for t in mptcp)
+    applied = doc["scenarios"]["aggregate-2x"]["readback"]["path_manager"]["client"]
+    assert [e["address"] for e in applied["endpoints"]] == ["198.18.1.1"]
+    assert prior(hosts, "client") and prior(hosts, "server")
+    assert not hosts.workers()
+
+
+def test_killed_controller_leaves_nothing_after_the_lease(hosts, tmp_path):
+    proc = subprocess.Popen(hosts.controller([
+        sys.executable, "-m", "bench", "run", "--hosts", str(hosts.inventory_path),
+        "--scenario", "aggregate-2x", "--warmup", "0", "--repeat", "2", "--duration", "30",
+        "--out", str(tmp_path)]), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not _workers_in_both(hosts):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        assert not prior(hosts, "client")     # the scenario's endpoints are applied
+    finally:
+        proc.kill()     # SIGKILL: nothing of the controller runs its cleanup
+        proc.wait()
+    time.sleep(LEASE_S + 2)
+    assert not hosts.workers()
+    cleaned = controller(hosts, "clean", "--hosts", hosts.inventory_path)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "restored the MPTCP endpoints" in cleaned.stdout
+    assert prior(hosts, "client") and prior(hosts, "server")
+
+
+def _workers_in_both(hosts: SshHosts) -> bool:
+    found = set()
+    for pid, ns in hosts.workers().items():
+        try:
+            if b"harness.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(ns)
+        except OSError:
+            continue
+    return found == {hosts.topo.ns("client"), hosts.topo.ns("server")}
+
+
+def test_dry_run_prints_the_changes_and_makes_none(hosts, tmp_path):
+    inv = tmp_path / "inventory.toml"
+    inv.write_text(hosts.inventory(tmp_path / "never"))
+    done = controller(hosts, "run", "--hosts", inv, "--scenario", "aggregate-2x", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "would change: host clienthost, scenario aggregate-2x: MPTCP limits subflows 8" in done.stdout
+    assert f"install the worker into {tmp_path / 'never'}" in done.stdout
+    assert not (tmp_path / "never").exists() and prior(hosts, "client")
+
+
+@pytest.mark.parametrize("edit, named", [
+    (lambda t: t.replace('host = "198.18.254.10"', 'host = "198.18.254.10", port = 2222'), "serverhost"),
+    (lambda t: t.replace('client_address = "198.18.1.1"', 'client_address = "198.18.7.1"'), "clienthost"),
+    (lambda t: t.replace('role = "server"', 'role = "client"'), "role"),
+])
+def test_unreachable_host_or_bad_inventory_exits_2_naming_it(hosts, tmp_path, edit, named):
+    inv = tmp_path / "inventory.toml"
+    inv.write_text(edit(hosts.inventory(tmp_path / "install")))
+    done = controller(hosts, "run", "--hosts", inv, "--scenario", "aggregate-2x", "--out", tmp_path)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and named in lines[0], lines
+    assert not (tmp_path / "install").exists() and not list(tmp_path.glob("2*"))
+    assert prior(hosts, "client") and not hosts.workers()
