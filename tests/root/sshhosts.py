@@ -86,7 +86,10 @@ class SshHosts:
             netns.run(self.mgmt, ["ip", "link", "set", f"m{i}", "up"])
             netns.run(ns, ["ip", "addr", "add", f"{mgmt_address(i, True)}/30", "dev", "mgmt0"])
             netns.run(ns, ["ip", "link", "set", "mgmt0", "up"])
-        sysctl.write(self.mgmt, {"net.ipv4.ip_forward": 0})
+            # Hosts reach each other through the management namespace: the
+            # router host can then be a jump host to the others.
+            netns.run(ns, ["ip", "route", "add", f"{MGMT_NET}.0/24", "via", mgmt_address(i, False)])
+        sysctl.write(self.mgmt, {"net.ipv4.ip_forward": 1})
 
     def _keys(self) -> None:
         for name in ("host_key", "user_key"):

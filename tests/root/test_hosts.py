@@ -130,6 +130,17 @@ def test_dry_run_prints_the_changes_and_makes_none(hosts, tmp_path):
     assert not (tmp_path / "never").exists() and prior(hosts, "client")
 
 
+def test_a_host_behind_a_jump_host(hosts, tmp_path):
+    """The server reached through the router host's sshd (asyncssh's tunnel)."""
+    inv = tmp_path / "inventory.toml"
+    inv.write_text(hosts.inventory(tmp_path / "install").replace(
+        'host = "198.18.254.10", user = "root",',
+        'host = "198.18.254.10", user = "root", jump = "root@198.18.254.6",'))
+    done = controller(hosts, "run", "--hosts", inv, "--scenario", "aggregate-2x", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "host serverhost (server): kernel" in done.stdout
+
+
 @pytest.mark.parametrize("edit, named", [
     (lambda t: t.replace('host = "198.18.254.10"', 'host = "198.18.254.10", port = 2222'), "serverhost"),
     (lambda t: t.replace('client_address = "198.18.1.1"', 'client_address = "198.18.7.1"'), "clienthost"),
