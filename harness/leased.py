@@ -9,11 +9,13 @@ controller renews the lease by writing a line to stdin at least every
 LEASE_S seconds.  When stdin ends (the channel closed: the controller ended
 it, died, or its connection was dropped) or no line came within LEASE_S
 (the network is gone but the TCP connection not yet timed out), the
-child's whole session is killed and this exits 137.
+child's whole session is killed and this exits 137.  When the child ends
+by itself, its CPU time goes to stderr as a last line {"leased": {"cpu_s": ...}}.
 """
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import select
 import signal
@@ -55,11 +57,14 @@ def main(argv: list[str]) -> int:
     child = subprocess.Popen(argv[3:], stdin=subprocess.DEVNULL, start_new_session=True,
                              preexec_fn=_die_with_parent)
     threading.Thread(target=watch, args=(child, sys.stdin.fileno(), lease_s), daemon=True).start()
-    code = child.wait()
+    _, status, rusage = os.wait4(child.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
     try:     # what the child left in its session goes with it
         os.killpg(child.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    # The command's own CPU time, for drivers whose tools cannot report it.
+    sys.stderr.write(json.dumps({"leased": {"cpu_s": rusage.ru_utime + rusage.ru_stime}}) + "\n")
     return code if code >= 0 else 128 - code
 
 

@@ -71,15 +71,16 @@ def _query(ds: DiagSocket, protocol: str, family: int, states: int) -> list[dict
     return out
 
 
-def connections(ns: str, family: int) -> list[dict]:
+def connections(ns: str | None, family: int) -> list[dict]:
     """Every connected MPTCP socket and TCP socket in namespace `ns` (an
-    MPTCP connection's subflows are among the TCP ones)."""
-    return netns.call_in(ns, _both, family)
+    MPTCP connection's subflows are among the TCP ones); None: this one."""
+    return netns.call_in(ns, _both, family) if ns else _both(family)
 
 
-def listening(ns: str, family: int, port: int) -> bool:
+def listening(ns: str | None, family: int, port: int) -> bool:
     """Whether a TCP or MPTCP socket listens on `port` in namespace `ns`."""
-    return any(c["local_port"] == port for c in netns.call_in(ns, _both, family, 1 << SS_LISTEN))
+    found = netns.call_in(ns, _both, family, 1 << SS_LISTEN) if ns else _both(family, 1 << SS_LISTEN)
+    return any(c["local_port"] == port for c in found)
 
 
 def _traffic(conn: dict) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from bench.catalog import Link, Scenario
 from bench.hosts import install, preflight
 from bench.hosts.inventory import Inventory
-from bench.hosts.remote import RemoteWorker
+from bench.hosts.remote import RemoteWatch, RemoteWorker
 from bench.hosts.ssh import Connection, HostError, Loop
 from harness import cpustat, mib
 
@@ -83,12 +83,14 @@ class Lane:
         if self.loop:
             self.loop.close()
 
-    def preflight(self, scenarios: list[Scenario]) -> None:
+    def preflight(self, scenarios: list[Scenario], drivers=("native",)) -> None:
         needs_mptcp = any("mptcp" in s.protocols for s in scenarios)
         for role, conn in self.conns.items():
             self.facts[role] = preflight.facts(conn)
             preflight.check_host(conn.host, self.facts[role], needs_mptcp,
                                  changes_pm=not self.use_host_config)
+            if "iperf3" in drivers and role in ENDPOINT_ROLES:
+                preflight.check_iperf3(conn.host, self.facts[role])
         self.ifnames = preflight.check_paths(self.inv, self.facts)
         for role, sides in (("client", 0), ("server", 1)):
             cpus = self.facts[role]["cpus"]
@@ -134,7 +136,7 @@ class Lane:
             h = self.inv.host(role)
             ifaces = {p[role] for p in self.ifnames} if role in ENDPOINT_ROLES else set()
             hosts[h.name] = {"role": role, "ssh": h.ssh.target(),
-                             **{k: f[k] for k in ("kernel", "machine", "cpus", "python", "tools",
+                             **{k: f[k] for k in ("kernel", "machine", "cpus", "python", "tools", "iperf3",
                                                   "mptcp_enabled", "path_manager", "clock")},
                              "nics": {i: preflight.nic(self.conns[role], f, i) for i in sorted(ifaces)},
                              "addresses": {i: [a for link in f["addresses"] if link["ifname"] == i
@@ -196,6 +198,16 @@ class HostsTopology:
         python = self.lane.installs[side].python
         return RemoteWorker(self.lane.conns[side], python,
                             [python, "-m", "harness.worker", json.dumps(cfg)], label)
+
+    def start_command(self, side: str, argv: list[str], label: str) -> RemoteWorker:
+        """A tool (iperf3) on the host of `side`, under a lease."""
+        return RemoteWorker(self.lane.conns[side], self.lane.installs[side].python, argv, label)
+
+    def socket_watch(self, side: str, family: int, port: int) -> RemoteWatch:
+        python = self.lane.installs[side].python
+        return RemoteWatch(RemoteWorker(self.lane.conns[side], python,
+                                        [python, "-m", "harness.diagwatch", str(family), str(port),
+                                         side], f"sock_diag watch of the {side}"))
 
     def mib_snapshot(self, side: str) -> dict:
         done = self.lane.conns[side].run(["cat", "/proc/net/netstat", "/proc/net/snmp"])

@@ -48,6 +48,7 @@ def facts(conn: Connection) -> dict:
         "path_manager": {"endpoints": json.loads(_out(conn, ["ip", "-j", "mptcp", "endpoint",
                                                              "show"]) or "[]"),
                          "limits": _limits(_out(conn, ["ip", "mptcp", "limits", "show"]))},
+        "iperf3": (_out(conn, ["iperf3", "--version"]) or "").splitlines()[:1] or [None],
         "addresses": json.loads(_out(conn, ["ip", "-j", "address", "show"]) or "[]"),
         "clock": clock(conn),
     }
@@ -110,3 +111,21 @@ def check_paths(inv: Inventory, facts_by_role: dict) -> list[dict]:
             found[role] = ifname
         out.append(found)
     return out
+
+
+def check_iperf3(host: Host, f: dict) -> None:
+    """The host's iperf3 does MPTCP the way the commands built here ask."""
+    from harness.drivers import iperf3, iperf3_json
+    name = f"host {host.name!r} ({host.ssh.target()})"
+    version = iperf3_json.parse_version(f["iperf3"][0])
+    if version is None:
+        raise HostError(f"{name} has no iperf3, which the iperf3 driver needs: install it there "
+                        "(Debian: iperf3) or drop --driver iperf3")
+    method = iperf3_json.mptcp_method(version)
+    if method != iperf3.mptcp_method():
+        raise HostError(f"{name} has iperf3 {version[0]}.{version[1]}, which does MPTCP with "
+                        f"{method}, and this machine's with {iperf3.mptcp_method()}: install "
+                        "iperf3 of the same series on both")
+    if method == "mptcpize" and not f["tools"]["mptcpize"]:
+        raise HostError(f"{name} has no mptcpize, which iperf3 {version[0]}.{version[1]} needs "
+                        "for MPTCP: install it there (Debian: mptcpize)")

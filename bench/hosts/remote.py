@@ -22,6 +22,7 @@ from bench.hosts.ssh import LEASE_S, Connection, HostError, _reason
 log = logging.getLogger(__name__)
 
 STDERR_KEEP = 4000
+LEASED_TAG = '{"leased": '    # harness.leased's last line on stderr
 END_GRACE_S = LEASE_S + 2.0
 
 
@@ -118,7 +119,8 @@ class RemoteWorker:
         return out
 
     def stderr_text(self) -> str:
-        return self.stderr.decode(errors="replace").strip()
+        lines = self.stderr.decode(errors="replace").strip().splitlines()
+        return "\n".join(l for l in lines if not l.startswith(LEASED_TAG))
 
     def stdout_text(self) -> str:
         rest = []
@@ -132,6 +134,10 @@ class RemoteWorker:
                 f"{tail[0] if tail else 'no output'}")
 
     def cpu_s(self) -> float | None:
+        """The command's user + system CPU seconds, as harness.leased saw them."""
+        for line in reversed(self.stderr.decode(errors="replace").splitlines()):
+            if line.startswith(LEASED_TAG):
+                return json.loads(line)["leased"]["cpu_s"]
         return None
 
     def kill(self) -> None:
@@ -147,3 +153,32 @@ class RemoteWorker:
         except Exception:      # no answer: close the channel; the lease does the rest
             self._process.close()
         self._ended.set()
+
+
+class RemoteWatch:
+    """harness.diagwatch on a host: the iperf3 driver's sock_diag views of
+    one end (the interface of its local watch)."""
+
+    def __init__(self, worker: RemoteWorker):
+        self.worker = worker
+        self._listening = False
+
+    def __enter__(self) -> "RemoteWatch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.worker.kill()
+
+    def _drain(self) -> dict | None:
+        last = None
+        for msg in self.worker.messages():
+            self._listening |= msg.get("event") == "listening"
+            last = msg.get("view") or last
+        return last
+
+    def listening(self) -> bool:
+        self._drain()
+        return self._listening
+
+    def view(self) -> dict | None:
+        return self._drain()

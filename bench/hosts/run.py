@@ -12,7 +12,7 @@ from bench.hosts.lane import Lane, as_measured, unfit
 from bench.run.orchestrator import Run
 from harness.errors import CapabilityError
 
-DRIVERS = ("native",)
+DRIVERS = ("native", "iperf3")
 
 
 class HostsRun(Run):
@@ -28,7 +28,8 @@ class HostsRun(Run):
             why = unfit(s, self.lane.inv)
             if why:
                 self.skipped[s.name] = why
-        self.lane.preflight([s for s in self.plan.scenarios if s.name not in self.skipped])
+        self.lane.preflight([s for s in self.plan.scenarios if s.name not in self.skipped],
+                            self.plan.drivers)
         self.lane.install()
 
     def _topology(self, scenario):
@@ -71,7 +72,7 @@ def dry_run(plan, lane: Lane) -> int:
     check(plan, lane.inv)
     runnable = [s for s in plan.scenarios if not unfit(s, lane.inv)]
     with lane:
-        lane.preflight(runnable)
+        lane.preflight(runnable, plan.drivers)
         for role, f in lane.facts.items():
             print(f"host {lane.inv.host(role).name} ({role}): kernel {f['kernel']}, "
                           f"{f['cpus']} CPU(s), MPTCP {'on' if f['mptcp_enabled'] else 'off'}, "

@@ -14,6 +14,7 @@ bench.record.trial verifies an "MPTCP" iperf3 test exactly as a native one.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
@@ -65,11 +66,12 @@ class Iperf3Driver:
         port = 5201 + next(_ports) % 1000
         deadline = time.monotonic() + params.deadline_s()
         argv = {"server": server_argv(topo, params, port), "client": client_argv(topo, params, port)}
-        with procs.Worker(argv["server"], "iperf3 server") as server:
-            if not _await_listening(topo, params, port, server):
+        with _watches(topo, params, port) as watches, \
+                _start(topo, "server", argv["server"], "iperf3 server") as server:
+            if not _await_listening(watches["server"], server):
                 return _failure(server, "did not start listening", argv)
-            with procs.Worker(argv["client"], "iperf3 client") as client:
-                views = _run_sampling(topo, params, port, client, deadline)
+            with _start(topo, "client", argv["client"], "iperf3 client") as client:
+                views = _run_sampling(watches, client, deadline)
                 # Its exit can be seen before its pipe is empty (a -P run's
                 # JSON is large): read the rest before parsing it.
                 client.wait(min(deadline, time.monotonic() + 10))
@@ -82,15 +84,50 @@ class Iperf3Driver:
         return raw
 
 
-def _wrap(argv: list[str], ns: str, mptcp: bool) -> list[str]:
+def _wrap(argv: list[str], ns: str | None, mptcp: bool) -> list[str]:
     """argv run in namespace `ns`, made MPTCP if asked, and killed by the
-    kernel if the orchestrator dies."""
+    kernel if the orchestrator dies (on another host, ns None: its lease
+    does that, bench.hosts)."""
     if mptcp:
         if mptcp_method() == "--mptcp":
             argv = [*argv, "--mptcp"]
         else:
             argv = ["mptcpize", "run", *argv]
-    return procs.dying_with_parent(command(ns, argv))
+    return procs.dying_with_parent(command(ns, argv)) if ns else argv
+
+
+def _start(topo, side: str, argv: list[str], label: str):
+    if hasattr(topo, "start_command"):      # on another host (bench.hosts)
+        return topo.start_command(side, argv, label)
+    return procs.Worker(argv, label)
+
+
+class _LocalWatch:
+    """sock_diag of one end's namespace, read from here."""
+
+    def __init__(self, ns: str, p: TrialParams, port: int, side: str):
+        self.ns, self.family, self.port, self.side = ns, p.family, port, side
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def listening(self) -> bool:
+        return sockdiag.listening(self.ns, self.family, self.port)
+
+    def view(self) -> dict | None:
+        return sockdiag.socket_view(sockdiag.connections(self.ns, self.family), self.port, self.side)
+
+
+@contextlib.contextmanager
+def _watches(topo, p: TrialParams, port: int):
+    """Per side, what sees the test's sockets: here, or on the host (bench.hosts)."""
+    with contextlib.ExitStack() as stack:
+        yield {side: stack.enter_context(
+            topo.socket_watch(side, p.family, port) if hasattr(topo, "socket_watch")
+            else _LocalWatch(topo.ns(side), p, port, side)) for side in ("client", "server")}
 
 
 def _affinity(cpu: int | None) -> list[str]:
@@ -121,17 +158,16 @@ def client_argv(topo, p: TrialParams, port: int) -> list[str]:
     return _wrap(argv, topo.ns("client"), p.protocol == "mptcp")
 
 
-def _await_listening(topo, p: TrialParams, port: int, server: procs.Worker) -> bool:
+def _await_listening(watch, server) -> bool:
     deadline = time.monotonic() + LISTEN_TIMEOUT_S
     while time.monotonic() < deadline and server.proc.poll() is None:
-        if sockdiag.listening(topo.ns("server"), p.family, port):
+        if watch.listening():
             return True
         time.sleep(0.01)
     return False
 
 
-def _run_sampling(topo, p: TrialParams, port: int, client: procs.Worker,
-                  deadline: float) -> dict:
+def _run_sampling(watches: dict, client, deadline: float) -> dict:
     """Wait for the client, sampling both ends' sockets; the last view of
     each end that saw the test's connection is kept (by then every subflow
     the path manager made is there)."""
@@ -140,8 +176,7 @@ def _run_sampling(topo, p: TrialParams, port: int, client: procs.Worker,
         if time.monotonic() >= deadline:
             break
         for side in views:
-            conns = sockdiag.connections(topo.ns(side), p.family)
-            views[side] = sockdiag.socket_view(conns, port, side) or views[side]
+            views[side] = watches[side].view() or views[side]
     return views
 
 

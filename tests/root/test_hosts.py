@@ -52,34 +52,39 @@ def prior(hosts: SshHosts, role: str) -> bool:
             == [(1, PRIOR_ENDPOINT, ["signal"])])
 
 
-def medians(run: Path) -> dict[str, float]:
+def medians(run: Path, driver: str = "native") -> dict[str, float]:
     doc = results_format.load_results(run / "results.json")
     out = {}
     for proto in ("tcp", "mptcp"):
-        ok = [t["goodput_bps"] for t in doc["trials"] if t["protocol"] == proto and t["status"] == "ok"]
-        assert len(ok) >= 2, f"{proto}: only {len(ok)} ok trial(s) in {run}"
+        ok = [t["goodput_bps"] for t in doc["trials"]
+              if t["protocol"] == proto and t["driver"] == driver and t["status"] == "ok"]
+        assert len(ok) >= 2, f"{proto}/{driver}: only {len(ok)} ok trial(s) in {run}"
         out[proto] = statistics.median(ok)
     return out
 
 
 def test_hosts_run_agrees_with_the_local_run_and_restores_endpoints(hosts, tmp_path):
+    """Both drivers on the hosts, each against the local run of the native engine."""
     hosted = controller(hosts, "run", "--hosts", hosts.inventory_path, *SCENARIO,
-                        "--out", tmp_path / "hosts")
+                        "--driver", "native", "--driver", "iperf3", "--out", tmp_path / "hosts")
     assert hosted.returncode == 0, hosted.stderr
     local = bench("run", *SCENARIO, "--out", tmp_path / "local")
     assert local.returncode == 0, local.stderr
     runs = {k: (tmp_path / k / "latest").resolve() for k in ("hosts", "local")}
-    got = {k: medians(run) for k, run in runs.items()}
+    got = {"hosts": medians(runs["hosts"]), "hosts-iperf3": medians(runs["hosts"], "iperf3"),
+           "local": medians(runs["local"])}
     print(json.dumps(got))
     for proto in ("tcp", "mptcp"):
-        assert abs(got["hosts"][proto] / got["local"][proto] - 1) <= 0.05, got
+        for lane in ("hosts", "hosts-iperf3"):
+            assert abs(got[lane][proto] / got["local"][proto] - 1) <= 0.05, got
     doc = results_format.load_results(runs["hosts"] / "results.json")
     lane = doc["metadata"]["lane"]
     assert lane["kind"] == "hosts" and lane["link_model"] == "unknown"
     assert set(lane["hosts"]) == {"clienthost", "serverhost"}
     assert all(h["kernel"] == os.uname().release for h in lane["hosts"].values())
     mptcp = [t for t in doc["trials"] if t["protocol"] == "mptcp"]
-    assert all(t["subflows"] == 2 for t in mptcp if t["status"] == "ok")
+    assert {t["driver"] for t in mptcp} == {"native", "iperf3"}
+    assert all(t["subflows"] == 2 for t in mptcp if t["status"] == "ok")    # both ends verified
     assert all(t["mib"]["server"].get("MPTcpExtMPJoinAckRx") for t in mptcp)
     applied = doc["scenarios"]["aggregate-2x"]["readback"]["path_manager"]["client"]
     assert [e["address"] for e in applied["endpoints"]] == ["198.18.1.1"]
