@@ -29,8 +29,9 @@ from bench.hosts.ssh import Connection, HostError
 
 PROJECT = Path(__file__).resolve().parents[2]
 # What harness imports beyond the standard library (tests/unit/test_hosts.py
-# checks this list against harness's imports).
-WORKER_REQUIREMENTS = ("pyroute2",)
+# checks this list against harness's imports): pyroute2 for the path
+# manager and sock_diag, numpy for the latency workloads' percentiles.
+WORKER_REQUIREMENTS = ("pyroute2", "numpy")
 CACHE_ENV = "MPTCP_BENCH_BUNDLE_CACHE"
 SOURCES = ("harness", "bench")
 SUFFIXES = (".py", ".pyi", ".c", ".h", ".toml")
@@ -130,7 +131,7 @@ def install(conn: Connection, b: Bundle, home: str, remote: dict) -> Install:
     conn.run(["rm", "-rf", d])
     conn.run(["mkdir", "-p", f"{d}/dist", f"{d}/state"])
     same = {k: remote[k] for k in ("python", "machine")} == local_platform()
-    files = [*b.wheels()] if same else [w for w in b.wheels() if "none-any" in w.name] + [b.sdist()]
+    files = [*b.wheels()] if same else [*_foreign_wheels(b, remote), b.sdist()]
     for f in files:
         conn.put(str(f), f"{d}/dist/{f.name}")
     conn.run([host.python, "-m", "venv", f"{d}/venv"])
@@ -139,6 +140,20 @@ def install(conn: Connection, b: Bundle, home: str, remote: dict) -> Install:
     check_version(conn, python, b.id)
     conn.run(["sh", "-c", f"cat > {shlex.quote(d + '/installed.json')}"], input=json.dumps(marker))
     return Install(host.name, d, python, fresh=True)
+
+
+def _foreign_wheels(b: Bundle, remote: dict) -> list[Path]:
+    """For a host of another Python or machine: the pure wheels, and binary
+    wheels of the requirements for its platform (pip download --platform)."""
+    into = b.directory / f"{remote['machine']}-py{remote['python']}"
+    if not (into / "complete").exists():
+        into.mkdir(exist_ok=True)
+        for name in WORKER_REQUIREMENTS:
+            _pip("download", "--no-deps", "--only-binary=:all:", "-d", str(into),
+                 "--platform", f"manylinux2014_{remote['machine']}", "--python-version",
+                 remote["python"], f"{name}=={importlib.metadata.version(name)}")
+        (into / "complete").write_text("")
+    return sorted(into.glob("*.whl"))
 
 
 def check_version(conn: Connection, python: str, bid: str) -> None:

@@ -108,9 +108,7 @@ def test_which_scenarios_fit_the_hosts(tmp_path):
 
 def test_worker_requirements_are_what_harness_imports():
     """The remote install holds the project's wheel and WORKER_REQUIREMENTS
-    only: harness must import nothing else outside the standard library
-    (numpy, in harness.latency, is for the controller's summaries; the
-    worker never imports it)."""
+    only: harness must import nothing else outside the standard library."""
     third = set()
     for path in (ROOT / "harness").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -119,8 +117,9 @@ def test_worker_requirements_are_what_harness_imports():
                      else [])
             third |= {n.split(".")[0] for n in names if n}
     third -= set(sys.stdlib_module_names) | {"harness"}
-    assert third == set(install.WORKER_REQUIREMENTS) | {"numpy"}
-    # The worker itself starts on the standard library (pyroute2 is hostctl's).
+    assert third == set(install.WORKER_REQUIREMENTS)
+    # A bulk worker starts on the standard library (pyroute2 is hostctl's,
+    # numpy the latency workloads').
     worker = subprocess.run([sys.executable, "-c", "import sys, harness.worker, harness.leased; "
                              "print(sorted({m.split('.')[0] for m in sys.modules}))"],
                             capture_output=True, text=True, cwd=ROOT, check=True).stdout
