@@ -92,6 +92,18 @@ def test_hosts_run_agrees_with_the_local_run_and_restores_endpoints(hosts, tmp_p
     assert not hosts.workers()
 
 
+def test_the_latency_workloads_run_on_the_hosts(hosts, tmp_path):
+    """rr, crr and rr_under_load: their worker needs numpy on the host."""
+    done = controller(hosts, "run", "--hosts", hosts.inventory_path, "--scenario", "rr",
+                      "--scenario", "crr", "--scenario", "rr-under-load", "--repeat", "1",
+                      "--warmup", "0", "--duration", "1", "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = results_format.load_results((tmp_path / "latest").resolve() / "results.json")
+    assert [(t["scenario"], t["protocol"], t["status"]) for t in doc["trials"]] == [
+        (s, p, "ok") for s in ("rr", "crr", "rr-under-load") for p in ("tcp", "mptcp")]
+    assert all(t["transactions"] > 0 and t["latency_us_p50"] > 0 for t in doc["trials"])
+
+
 def test_killed_controller_leaves_nothing_after_the_lease(hosts, tmp_path):
     proc = subprocess.Popen(hosts.controller([
         sys.executable, "-m", "bench", "run", "--hosts", str(hosts.inventory_path),
