@@ -64,7 +64,10 @@ def interface_of(f: dict, address: str) -> str | None:
 def nic(conn: Connection, f: dict, ifname: str) -> dict:
     """Driver and offloads of one interface, as far as the host's tools tell."""
     driver = _out(conn, ["readlink", f"/sys/class/net/{ifname}/device/driver"])
-    out: dict = {"driver": driver.rsplit("/", 1)[-1] if driver else None}
+    link = json.loads(_out(conn, ["ip", "-j", "-d", "link", "show", "dev", ifname]) or "[{}]")[0]
+    out: dict = {"driver": driver.rsplit("/", 1)[-1] if driver else None,
+                 "kind": link.get("linkinfo", {}).get("info_kind"),   # veth, wireguard, ...
+                 "mtu": link.get("mtu"), "gso_max_size": link.get("gso_max_size")}
     if f["tools"]["ethtool"]:
         info = _out(conn, ["ethtool", "-i", ifname]) or ""
         out["driver"] = out["driver"] or dict(_colon_pairs(info)).get("driver")

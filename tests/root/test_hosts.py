@@ -82,6 +82,8 @@ def test_hosts_run_agrees_with_the_local_run_and_restores_endpoints(hosts, tmp_p
     assert lane["kind"] == "hosts" and lane["link_model"] == "unknown"
     assert set(lane["hosts"]) == {"clienthost", "serverhost"}
     assert all(h["kernel"] == os.uname().release for h in lane["hosts"].values())
+    client = lane["hosts"]["clienthost"]
+    assert client["nics"]["c1"]["kind"] == "veth" and client["addresses"]["c1"][0]["local"] == "198.18.1.1"
     mptcp = [t for t in doc["trials"] if t["protocol"] == "mptcp"]
     assert {t["driver"] for t in mptcp} == {"native", "iperf3"}
     assert all(t["subflows"] == 2 for t in mptcp if t["status"] == "ok")    # both ends verified
