@@ -1,7 +1,8 @@
 """`bench clean --hosts INVENTORY`: what a killed run left on its hosts.
 Its workers end by themselves when their lease lapses (harness.leased);
-this restores the MPTCP endpoints it changed, from the state file each
-install keeps while a scenario's endpoints are applied, and ends any worker
+this restores the MPTCP endpoints (and a router's link shaping) it
+changed, from the state file each install keeps while a scenario's are
+applied, and ends any worker
 of ours still running (by PID, found by its install's interpreter path)."""
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import shlex
 from pathlib import Path
 
 from bench.hosts import inventory
-from bench.hosts.lane import ENDPOINT_ROLES, PM_STATE
+from bench.hosts.lane import ENDPOINT_ROLES, LINKS_STATE, PM_STATE
 from bench.hosts.ssh import Connection, Loop
 
 
@@ -22,7 +23,7 @@ def clean(path: Path) -> list[str]:
     loop = Loop()
     lines: list[str] = []
     try:
-        for role in ENDPOINT_ROLES:
+        for role in ENDPOINT_ROLES + (("router",) if inv.shaping_host() else ()):
             host = inv.host(role)
             conn = Connection(loop, host).open()
             try:
@@ -46,8 +47,9 @@ def _clean_host(conn: Connection, home: str) -> list[str]:
         if pids:
             conn.run(["kill", "-KILL", *pids], check=False)
             lines.append(f"host {host.name}: ended worker process(es) {' '.join(pids)}")
-        state = f"{d}/{PM_STATE}"
-        if conn.run(["test", "-e", state], check=False).exit_status == 0:
-            conn.run([f"{d}/venv/bin/python", "-m", "harness.hostctl", "pm-restore", state])
-            lines.append(f"host {host.name}: restored the MPTCP endpoints a killed run changed")
+        for state, command, what in ((PM_STATE, "pm-restore", "MPTCP endpoints"),
+                                     (LINKS_STATE, "links-restore", "link shaping")):
+            if conn.run(["test", "-e", f"{d}/{state}"], check=False).exit_status == 0:
+                conn.run([f"{d}/venv/bin/python", "-m", "harness.hostctl", command, f"{d}/{state}"])
+                lines.append(f"host {host.name}: restored the {what} a killed run changed")
     return lines or [f"host {host.name}: nothing left"]

@@ -94,6 +94,10 @@ class PathDef(_Model):
     server_address: str
     client_interface: str | None = None
     server_interface: str | None = None
+    # A configurable router's egress toward the server (client -> server
+    # traffic is shaped there) and toward the client (server -> client).
+    router_up_interface: str | None = None
+    router_down_interface: str | None = None
 
     @field_validator("client_address", "server_address")
     @classmethod
@@ -103,7 +107,8 @@ class PathDef(_Model):
         except ValueError:
             raise ValueError(f"{v!r} is not an IPv4 or IPv6 address") from None
 
-    @field_validator("client_interface", "server_interface")
+    @field_validator("client_interface", "server_interface", "router_up_interface",
+                     "router_down_interface")
     @classmethod
     def _ifname(cls, v: str | None) -> str | None:
         if v is not None and not IFNAME.fullmatch(v):
@@ -140,6 +145,15 @@ class Inventory(_Model):
             raise ValueError("at most one host may have role = \"router\"")
         if len({p.family for p in self.paths}) > 1:
             raise ValueError("all paths must be of one address family")
+        for h in self.hosts.values():
+            if h.configurable and h.role != "router":
+                raise ValueError(f"host {h.name!r}: only a router may be configurable (shaping on "
+                                 "an endpoint pushes back into its own TCP stack)")
+        if self.shaping_host():
+            for i, p in enumerate(self.paths):
+                if not (p.router_up_interface and p.router_down_interface):
+                    raise ValueError(f"paths[{i}] needs router_up_interface and "
+                                     "router_down_interface: the router is configurable")
         return self
 
     def host(self, role: str) -> Host | None:

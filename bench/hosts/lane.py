@@ -17,6 +17,7 @@ from harness import cpustat, mib
 log = logging.getLogger(__name__)
 ENDPOINT_ROLES = ("client", "server")
 PM_STATE = "state/pm-saved.json"
+LINKS_STATE = "state/links-saved.json"
 
 
 def unfit(scenario: Scenario, inv: Inventory) -> str | None:
@@ -52,6 +53,23 @@ def pm_config(scenario: Scenario, side: str, inv: Inventory, ifnames: list[dict]
                        "add_addr_accepted": spec.add_addr_accepted_limit}, "endpoints": eps}
 
 
+def links_config(scenario: Scenario, inv: Inventory) -> dict:
+    """The scenario's link model on a configurable router: per direction of
+    each path, the egress interface it is shaped on and the ingress one its
+    loss is drawn on (as harness.topology does on its own router)."""
+    egress = []
+    for i, link in enumerate(scenario.topology().links):
+        p = inv.paths[i]
+        for way, out, into in (("up", p.router_up_interface, p.router_down_interface),
+                               ("down", p.router_down_interface, p.router_up_interface)):
+            d = link.direction(way)
+            if d.shaped or d.loss_pct or d.needs_netem:
+                egress.append({"ifname": out, "ingress": into, "rate_mbit": d.rate_mbit,
+                               "loss_pct": d.loss_pct, "delay_ms": d.delay_ms,
+                               "jitter_ms": d.jitter_ms, "queue_ms": d.queue_ms})
+    return {"egress": egress}
+
+
 class Lane:
     def __init__(self, inv: Inventory, path: Path, use_host_config: bool = False):
         self.inv, self.path, self.use_host_config = inv, path, use_host_config
@@ -60,6 +78,8 @@ class Lane:
         self.installs: dict[str, install.Install] = {}
         self.ifnames: list[dict] = []
         self.loop: Loop | None = None
+        # The roles the run installs on and may change: a configurable router too.
+        self.managed = ENDPOINT_ROLES + (("router",) if inv.shaping_host() else ())
 
     def __enter__(self) -> "Lane":
         self.loop = Loop()
@@ -75,8 +95,8 @@ class Lane:
         self.close()
 
     def close(self) -> None:
-        for role in ENDPOINT_ROLES:   # what a dead run left, and ours if a restore failed
-            if role in self.installs and role in self.conns and not self.use_host_config:
+        for role in self.managed:    # what a dead run left, and ours if a restore failed
+            if role in self.installs and role in self.conns:
                 self._restore(role)
         for c in self.conns.values():
             c.close()
@@ -88,7 +108,7 @@ class Lane:
         for role, conn in self.conns.items():
             self.facts[role] = preflight.facts(conn)
             preflight.check_host(conn.host, self.facts[role], needs_mptcp,
-                                 changes_pm=not self.use_host_config)
+                                 changes=role == "router" or not self.use_host_config)
             if "iperf3" in drivers and role in ENDPOINT_ROLES:
                 preflight.check_iperf3(conn.host, self.facts[role])
         self.ifnames = preflight.check_paths(self.inv, self.facts)
@@ -104,7 +124,7 @@ class Lane:
     def changes(self, scenarios: list[Scenario], bundle_id: str) -> list[str]:
         """Every change the run would make, as lines (for --dry-run)."""
         lines = []
-        for role in ENDPOINT_ROLES:
+        for role in self.managed:
             h = self.inv.host(role)
             d = install.target_dir(self.facts[role]["home"], h.install_dir, bundle_id, h.name)
             lines.append(f"host {h.name}: install the worker into {d} (unless already there)")
@@ -119,16 +139,20 @@ class Lane:
                 lines.append(f"host {h.name}, scenario {s.name}: MPTCP limits subflows "
                              f"{cfg['limits']['subflows']} add_addr_accepted "
                              f"{cfg['limits']['add_addr_accepted']}, endpoints {eps}; restored after")
+            if "router" in self.managed:
+                shaped = ", ".join(f"{e['ifname']} rate {e['rate_mbit']} Mbit/s loss {e['loss_pct']:g}% "
+                                   f"delay {e['delay_ms']:g} ms" for e in links_config(s, self.inv)["egress"])
+                lines.append(f"host {self.inv.host('router').name}, scenario {s.name}: shape "
+                             f"{shaped or 'nothing'}; removed after")
         return lines
 
     def install(self) -> None:
         b = install.bundle()
-        for role in ENDPOINT_ROLES:
+        for role in self.managed:
             f = self.facts[role]
             self.installs[role] = install.install(self.conns[role], b, f["home"],
                                                   {"python": f["python"], "machine": f["machine"]})
-            if not self.use_host_config:
-                self._restore(role)      # a killed run's endpoints, before anything else
+            self._restore(role)      # what a killed run changed, before anything else
 
     def metadata(self) -> dict:
         hosts = {}
@@ -143,7 +167,9 @@ class Lane:
                                                for a in link.get("addr_info", [])]
                                            for i in sorted(ifaces)},
                              "install": self.installs[role].directory if role in self.installs else None}
-        return {"kind": "hosts", "inventory": str(self.path.resolve()), "link_model": "unknown",
+        router = self.inv.shaping_host()
+        return {"kind": "hosts", "inventory": str(self.path.resolve()),
+                "link_model": f"shaped on router {router.name}" if router else "unknown",
                 "use_host_config": self.use_host_config,
                 "paths": [p.model_dump() for p in self.inv.paths], "hosts": hosts}
 
@@ -155,12 +181,22 @@ class Lane:
         return json.loads(done.stdout)
 
     def state_file(self, role: str) -> str:
-        return f"{self.installs[role].directory}/{PM_STATE}"
+        return f"{self.installs[role].directory}/{LINKS_STATE if role == 'router' else PM_STATE}"
+
+    def apply(self, role: str, config: dict) -> None:
+        what = "links-apply" if role == "router" else "pm-apply"
+        self.hostctl(role, what, self.state_file(role), json.dumps(config))
+
+    def restore(self, role: str) -> bool:
+        what = "links-restore" if role == "router" else "pm-restore"
+        return bool(self.hostctl(role, what, self.state_file(role))["restored"])
 
     def _restore(self, role: str) -> None:
+        if role != "router" and self.use_host_config:
+            return
         try:
-            if self.hostctl(role, "pm-restore", self.state_file(role))["restored"]:
-                log.info("restored the MPTCP endpoints of host %s", self.inv.host(role).name)
+            if self.restore(role):
+                log.info("restored what a run changed on host %s", self.inv.host(role).name)
         except HostError as exc:
             log.warning("%s", exc)
 
@@ -173,16 +209,23 @@ class HostsTopology:
         self.lane, self.scenario = lane, scenario
 
     def __enter__(self) -> "HostsTopology":
-        if not self.lane.use_host_config:
-            for role in ENDPOINT_ROLES:
-                cfg = pm_config(self.scenario, role, self.lane.inv, self.lane.ifnames)
-                self.lane.hostctl(role, "pm-apply", self.lane.state_file(role), json.dumps(cfg))
+        self.changed: list[str] = []
+        try:
+            for role in self._roles():
+                self.changed.append(role)
+                self.lane.apply(role, links_config(self.scenario, self.lane.inv) if role == "router"
+                                else pm_config(self.scenario, role, self.lane.inv, self.lane.ifnames))
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
+    def _roles(self) -> list[str]:
+        return [r for r in self.lane.managed if r == "router" or not self.lane.use_host_config]
+
     def __exit__(self, *exc) -> None:
-        if not self.lane.use_host_config:
-            for role in ENDPOINT_ROLES:
-                self.lane.hostctl(role, "pm-restore", self.lane.state_file(role))
+        for role in reversed(self.changed):
+            self.lane.restore(role)
 
     def ns(self, role: str) -> None:
         return None      # workers run in the host's own namespace
@@ -218,5 +261,8 @@ class HostsTopology:
         return cpustat.parse(self.lane.conns["client"].run(["cat", "/proc/stat"]).stdout)
 
     def read_back(self) -> dict:
-        return {"hosts": {r: self.lane.inv.host(r).name for r in ENDPOINT_ROLES},
-                "path_manager": {r: self.lane.hostctl(r, "pm-show") for r in ENDPOINT_ROLES}}
+        out = {"hosts": {r: self.lane.inv.host(r).name for r in self.lane.managed},
+               "path_manager": {r: self.lane.hostctl(r, "pm-show") for r in ENDPOINT_ROLES}}
+        if "router" in self.lane.managed:
+            out["qdiscs"] = self.lane.hostctl("router", "qdiscs")
+        return out

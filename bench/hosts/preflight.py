@@ -83,19 +83,21 @@ def _colon_pairs(text: str):
             yield key.strip(), value.strip()
 
 
-def check_host(host: Host, f: dict, needs_mptcp: bool, changes_pm: bool) -> None:
+def check_host(host: Host, f: dict, needs_mptcp: bool, changes: bool) -> None:
+    """`changes`: the run sets this host's MPTCP endpoints (or, a router, its qdiscs)."""
     name = f"host {host.name!r} ({host.ssh.target()})"
-    if host.role == "router":
-        return       # reached and recorded; nothing runs there yet
+    if host.role == "router" and not host.configurable:
+        return       # reached and recorded; nothing runs there
     if f["python"] is None or tuple(map(int, f["python"].split("."))) < MIN_PYTHON:
         raise HostError(f"{name} has no {host.python} of version 3.11 or newer (found "
                         f"{f['python']}); install it or set `python` in the inventory")
-    if needs_mptcp and f["mptcp_enabled"] != 1:
+    if needs_mptcp and host.role != "router" and f["mptcp_enabled"] != 1:
         raise HostError(f"{name} has net.mptcp.enabled = {f['mptcp_enabled']}: enable MPTCP "
                         "there (sysctl -w net.mptcp.enabled=1); the suite changes no sysctl")
-    if changes_pm and f["uid"] != 0:
-        raise HostError(f"{name}: user {host.ssh.user} is not root, and setting the scenario's "
-                        "MPTCP endpoints needs it; connect as root or pass --use-host-config")
+    if changes and f["uid"] != 0:
+        what = "shaping its links" if host.role == "router" else "setting the scenario's MPTCP endpoints"
+        raise HostError(f"{name}: user {host.ssh.user} is not root, and {what} needs it; "
+                        "connect as root" + ("" if host.role == "router" else " or pass --use-host-config"))
 
 
 def check_paths(inv: Inventory, facts_by_role: dict) -> list[dict]:

@@ -34,7 +34,7 @@ def mgmt_address(i: int, host: bool) -> str:
 
 
 class SshHosts:
-    def __init__(self, tmp: Path, rate_mbit: float = 50, links: int = 2):
+    def __init__(self, tmp: Path, rate_mbit: float | None = 50, links: int = 2):
         self.tmp = tmp
         self.owner = f"hosts{secrets.token_hex(3)}"
         spec = TopologySpec(links=tuple(LinkSpec(rate_mbit, rate_mbit) for _ in range(links)),
@@ -121,20 +121,35 @@ class SshHosts:
             time.sleep(0.05)
 
     # ------------------------------------------------------------ use
-    def inventory(self, install_dir: Path, **host_extra) -> str:
-        """The inventory of these hosts (client and server; the router is
-        reachable but has no role in the tests)."""
+    def inventory(self, install_dir: Path, router: bool = False) -> str:
+        """The inventory of these hosts: client and server, and with
+        `router` the router as a configurable host that shapes the paths."""
         text = []
-        for i, role in ((0, "client"), (2, "server")):
+        for i, role in ((0, "client"), (1, "router"), (2, "server")):
+            if role == "router" and not router:
+                continue
             text += [f"[hosts.{role}host]", f'role = "{role}"', f'install_dir = "{install_dir}"',
                      f'ssh = {{ host = "{mgmt_address(i, True)}", user = "root", '
                      f'key = "{self.tmp / "user_key"}", known_hosts = "{self.tmp / "known_hosts"}" }}',
-                     *(f"{k} = {v!r}" for k, v in host_extra.get(role, {}).items()), ""]
+                     *(["configurable = true"] if role == "router" else []), ""]
         for link in range(len(self.topo.spec.links)):
             text += ["[[paths]]", f'client_interface = "c{link}"',
                      f'client_address = "{self.topo.client_address(4, link)}"',
-                     f'server_address = "{self.topo.server_address(4, link)}"', ""]
+                     f'server_address = "{self.topo.server_address(4, link)}"',
+                     *([f'router_up_interface = "rs{link}"', f'router_down_interface = "rc{link}"']
+                       if router else []), ""]
         return "\n".join(text)
+
+    def router_qdiscs(self) -> dict[str, list[str]]:
+        """The root qdisc kinds of the router's path interfaces."""
+        out = {}
+        with netns.iproute(self.topo.ns("router")) as ipr:
+            names = {l["index"]: l.get_attr("IFLA_IFNAME") for l in ipr.get_links()}
+            for msg in ipr.get_qdiscs():
+                name = names.get(msg["index"], "")
+                if name.startswith(("rc", "rs")):
+                    out.setdefault(name, []).append(msg.get_attr("TCA_KIND"))
+        return out
 
     def controller(self, argv: list[str], **kw) -> list[str]:
         """argv run in the management namespace (as the controller)."""
@@ -167,6 +182,7 @@ def _listening(ns: str, address: str) -> bool:
 if __name__ == "__main__":     # by hand: python tests/root/sshhosts.py DIR
     d = Path(sys.argv[1])
     d.mkdir(parents=True, exist_ok=True)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})   # for sigwait
     with SshHosts(d) as hosts:
         (d / "inventory.toml").write_text(hosts.inventory(d / "install"))
         print(hosts.mgmt, flush=True)

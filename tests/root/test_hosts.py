@@ -174,3 +174,34 @@ def test_unreachable_host_or_bad_inventory_exits_2_naming_it(hosts, tmp_path, ed
     assert len(lines) == 1 and lines[0].startswith("error:") and named in lines[0], lines
     assert not (tmp_path / "install").exists() and not list(tmp_path.glob("2*"))
     assert prior(hosts, "client") and not hosts.workers()
+
+
+@pytest.fixture(scope="module")
+def unshaped_hosts(tmp_path_factory):
+    """Hosts whose paths are not shaped, with a configurable router host."""
+    tmp = tmp_path_factory.mktemp("unshaped")
+    os.environ[install.CACHE_ENV] = str(tmp / "bundles")
+    install.bundle()
+    with SshHosts(tmp, rate_mbit=None) as h:
+        h.inventory_path = tmp / "inventory.toml"
+        h.inventory_path.write_text(h.inventory(tmp / "install", router=True))
+        yield h
+    del os.environ[install.CACHE_ENV]
+
+
+def test_a_configurable_router_shapes_the_paths_and_is_restored(unshaped_hosts, tmp_path):
+    hosts = unshaped_hosts
+    before = hosts.router_qdiscs()
+    done = controller(hosts, "run", "--hosts", hosts.inventory_path, "--scenario", "aggregate-2x",
+                      "--warmup", "1", "--repeat", "3", "--duration", "4", "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = results_format.load_results((tmp_path / "latest").resolve() / "results.json")
+    assert doc["metadata"]["lane"]["link_model"] == "shaped on router routerhost"
+    applied = doc["scenarios"]["aggregate-2x"]["readback"]["qdiscs"]
+    assert all(applied[f"{side}{i}"][0]["rate_bps"] == 50_000_000
+               for side in ("rc", "rs") for i in (0, 1))
+    got = medians((tmp_path / "latest").resolve())
+    for proto, rate in got.items():     # what the link model allows, as on the local topology
+        expected = next(t["expected_goodput_bps"] for t in doc["trials"] if t["protocol"] == proto)
+        assert abs(rate / expected - 1) <= 0.05, (proto, rate, expected)
+    assert hosts.router_qdiscs() == before and prior(hosts, "client")
