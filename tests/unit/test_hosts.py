@@ -3,12 +3,15 @@ host, which scenarios fit, the worker's requirements, and the lease."""
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench import cli
 from bench.catalog import Catalog
@@ -69,6 +72,38 @@ def test_a_bad_inventory_is_one_sentence_naming_what(tmp_path, edit, says):
     with pytest.raises(InputError) as exc:
         load(tmp_path, edit(GOOD))
     assert says in str(exc.value) and "\n" not in str(exc.value)
+
+
+KEYS = st.sampled_from(["hosts", "paths", "role", "ssh", "host", "port", "user", "key", "jump",
+                        "client_address", "server_address", "configurable", "install_dir", "x"])
+VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=4),
+                      max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=st.dictionaries(KEYS, VALUES, max_size=4), good=st.booleans())
+def test_any_inventory_loads_or_is_refused_in_one_sentence(tmp_path, doc, good):
+    """Whatever shape the tables have: an Inventory, or InputError."""
+    data = {**inventory.tomllib.loads(GOOD), **doc} if good else doc
+    path = tmp_path / "any.toml"
+    path.write_text(_toml(data))
+    try:
+        inventory.load(path)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+
+
+def _toml(value: dict) -> str:
+    """A TOML text of `value` (inline tables; None left out), enough for the test."""
+    def inline(v):
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{json.dumps(k)} = {inline(x)}" for k, x in v.items()
+                                   if x is not None) + "}"
+        if isinstance(v, list):
+            return "[" + ", ".join(inline(x) for x in v if x is not None) + "]"
+        return json.dumps(v) if not isinstance(v, bool) else str(v).lower()
+    return "".join(f"{json.dumps(k)} = {inline(v)}\n" for k, v in value.items() if v is not None)
 
 
 def test_cli_refuses_a_bad_inventory_with_exit_2(tmp_path, capsys):
