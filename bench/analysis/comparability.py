@@ -64,6 +64,14 @@ REGISTRY: tuple[Key, ...] = (
     Key("suite.driver_modes*", "engine modes the suite gives a driver", "incomparable", "any"),
     # A VM lane's CPU is emulated: its numbers show behaviour, not performance.
     Key("lane.kind", "where it ran (host or VM lane)", "incomparable", default="host"),
+    # The hosts lane (docs/hosts.md): paths measured as they are or shaped on a router.
+    Key("lane.link_model", "link model of the hosts' paths", "incomparable"),
+    Key("lane.hosts.*.clock.*", "a host's clock offset", "ignore", "float"),
+    Key("lane.hosts.*.addresses.*_life_time", "address lifetime", "ignore", "int"),
+    Key("lane.hosts.*.install", "a host's install directory", "info"),
+    Key("lane.inventory", "inventory file", "info"),
+    Key("lane.hosts.*", "a host of the hosts lane", "warn", "any"),
+    Key("lane.paths*", "the hosts lane's paths", "warn", "any"),
     Key("lane.*", "VM lane", "warn", "any"),
     Key("scenarios.*.definition.name", "scenario name", "ignore"),
     Key("scenarios.*.definition.description", "scenario description", "ignore"),
@@ -86,6 +94,7 @@ REGISTRY: tuple[Key, ...] = (
     Key("scenarios.*.reason", "why the scenario was skipped", "warn"),
     Key("scenarios.*.warmup*", "warm-up outcomes", "ignore", "any"),
     Key("scenarios.*.readback.namespaces", "namespaces", "ignore", "list"),
+    Key("scenarios.*.readback.hosts.*", "hosts the scenario ran on", "info"),
     Key("scenarios.*.readback.sysctls.*", "sysctl read back", "warn"),
     Key("scenarios.*.readback.qdiscs.*", "qdiscs read back", "warn", "any"),
     Key("scenarios.*.readback.path_manager.*", "path manager read back", "warn", "any"),

@@ -26,17 +26,27 @@ SCENARIO = ("--scenario", "aggregate-2x", "--warmup", "1", "--repeat", "3", "--d
 
 
 @pytest.fixture(scope="module")
-def hosts(tmp_path_factory):
-    """The sshd hosts, and a bundle built once here (the management
-    namespace has no way out to a package index)."""
-    tmp = tmp_path_factory.mktemp("hosts")
-    os.environ[install.CACHE_ENV] = str(tmp / "bundles")
+def bundle(tmp_path_factory):
+    """The worker bundle, built once here: the management namespace, where
+    the controller runs, has no way out to a package index."""
+    old = os.environ.get(install.CACHE_ENV)
+    os.environ[install.CACHE_ENV] = str(tmp_path_factory.mktemp("bundles"))
     install.bundle()
+    yield
+    if old is None:
+        del os.environ[install.CACHE_ENV]
+    else:
+        os.environ[install.CACHE_ENV] = old
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory, bundle):
+    """The sshd hosts on two shaped 50 Mbit/s links."""
+    tmp = tmp_path_factory.mktemp("hosts")
     with SshHosts(tmp) as h:
         h.inventory_path = tmp / "inventory.toml"
         h.inventory_path.write_text(h.inventory(tmp / "install"))
         yield h
-    del os.environ[install.CACHE_ENV]
 
 
 def controller(hosts: SshHosts, *args, **kw) -> subprocess.CompletedProcess:
@@ -177,16 +187,13 @@ def test_unreachable_host_or_bad_inventory_exits_2_naming_it(hosts, tmp_path, ed
 
 
 @pytest.fixture(scope="module")
-def unshaped_hosts(tmp_path_factory):
+def unshaped_hosts(tmp_path_factory, bundle):
     """Hosts whose paths are not shaped, with a configurable router host."""
     tmp = tmp_path_factory.mktemp("unshaped")
-    os.environ[install.CACHE_ENV] = str(tmp / "bundles")
-    install.bundle()
     with SshHosts(tmp, rate_mbit=None) as h:
         h.inventory_path = tmp / "inventory.toml"
         h.inventory_path.write_text(h.inventory(tmp / "install", router=True))
         yield h
-    del os.environ[install.CACHE_ENV]
 
 
 def test_a_configurable_router_shapes_the_paths_and_is_restored(unshaped_hosts, tmp_path):

@@ -203,3 +203,13 @@ def test_a_renewed_lease_lets_the_command_finish_with_its_status():
         proc.stdin.flush()
         time.sleep(0.1)
     assert proc.returncode == 3 and proc.stdout.read() == b"done\n"
+
+
+def test_two_hosts_runs_compare_without_noise_and_not_with_a_local_run():
+    from bench.analysis.comparability import lookup
+    assert lookup("lane.kind").policy == "incomparable"
+    assert lookup("lane.link_model").policy == "incomparable"
+    assert lookup("lane.hosts.laptop.clock.skew_s").policy == "ignore"
+    assert lookup("lane.hosts.laptop.addresses.wlan0.0.valid_life_time").policy == "ignore"
+    assert lookup("lane.hosts.laptop.kernel").policy == "warn"
+    assert lookup("scenarios.aggregate-2x.readback.hosts.client").policy == "info"
