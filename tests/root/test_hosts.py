@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -136,6 +137,26 @@ def test_killed_controller_leaves_nothing_after_the_lease(hosts, tmp_path):
     assert cleaned.returncode == 0, cleaned.stderr
     assert "restored the MPTCP endpoints" in cleaned.stdout
     assert prior(hosts, "client") and prior(hosts, "server")
+
+
+def test_ctrl_c_ends_the_run_in_order_and_restores(hosts, tmp_path):
+    proc = subprocess.Popen(hosts.controller([
+        sys.executable, "-m", "bench", "run", "--hosts", str(hosts.inventory_path),
+        "--scenario", "aggregate-2x", "--warmup", "0", "--repeat", "2", "--duration", "30",
+        "--out", str(tmp_path)]), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not _workers_in_both(hosts):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 130, proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert prior(hosts, "client") and prior(hosts, "server") and not hosts.workers()
+    doc = results_format.load_results((tmp_path / "latest").resolve() / "results.json")
+    assert doc["state"] == "interrupted" and doc["trials"][-1]["status"] == "interrupted"
 
 
 def _workers_in_both(hosts: SshHosts) -> bool:
