@@ -105,6 +105,19 @@ def test_hosts_run_agrees_with_the_local_run_and_restores_endpoints(hosts, tmp_p
     assert not hosts.workers()
 
 
+def test_use_host_config_changes_nothing_and_records_it(hosts, tmp_path):
+    done = controller(hosts, "run", "--hosts", hosts.inventory_path, "--use-host-config",
+                      "--scenario", "single-link", "--repeat", "1", "--warmup", "0",
+                      "--duration", "2", "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = results_format.load_results((tmp_path / "latest").resolve() / "results.json")
+    assert doc["metadata"]["lane"]["use_host_config"] is True
+    during = doc["scenarios"]["single-link"]["readback"]["path_manager"]["client"]
+    assert [e["address"] for e in during["endpoints"]] == [PRIOR_ENDPOINT]
+    assert during["limits"] == {"subflows": PRIOR_LIMITS[0], "add_addr_accepted": PRIOR_LIMITS[1]}
+    assert prior(hosts, "client") and prior(hosts, "server")
+
+
 def test_the_latency_workloads_run_on_the_hosts(hosts, tmp_path):
     """rr, crr and rr_under_load: their worker needs numpy on the host."""
     done = controller(hosts, "run", "--hosts", hosts.inventory_path, "--scenario", "rr",
