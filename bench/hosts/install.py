@@ -7,8 +7,9 @@ here once per source version, copied over SSH, and installed with
 
 Remote hosts need no internet: only python3 with its venv module.  When a
 host's Python version or machine differs from this one, the source
-distribution is copied and built there instead (it then needs a compiler
-and the Python headers).  A directory whose marker matches is reused.
+distribution is copied and built there instead, with setuptools and wheel
+from the bundle (the host then needs a compiler and the Python headers).
+A directory whose marker matches is reused.
 """
 from __future__ import annotations
 
@@ -32,7 +33,12 @@ PROJECT = Path(__file__).resolve().parents[2]
 # checks this list against harness's imports): pyroute2 for the path
 # manager and sock_diag, numpy for the latency workloads' percentiles.
 WORKER_REQUIREMENTS = ("pyroute2", "numpy")
+# What building the project from its sdist on a host needs, installed there
+# from the bundle first (the host may have no index to fetch them from).
+BUILD_REQUIREMENTS = ("setuptools>=68", "wheel")
 CACHE_ENV = "MPTCP_BENCH_BUNDLE_CACHE"
+# Tests only: build from the sdist on the host even when its platform is ours.
+BUILD_THERE_ENV = "MPTCP_BENCH_HOSTS_BUILD_THERE"
 SOURCES = ("harness", "bench")
 SUFFIXES = (".py", ".pyi", ".c", ".h", ".toml")
 
@@ -44,6 +50,12 @@ class Bundle:
 
     def wheels(self) -> list[Path]:
         return sorted(self.directory.glob("*.whl"))
+
+    def requirement_wheels(self) -> list[Path]:
+        return [w for w in self.wheels() if not w.name.startswith("mptcp_bench-")]
+
+    def build_wheels(self) -> list[Path]:
+        return sorted((self.directory / "build").glob("*.whl"))
 
     def sdist(self) -> Path | None:
         return next(iter(sorted(self.directory.glob("*.tar.gz"))), None)
@@ -76,6 +88,8 @@ def bundle() -> Bundle:
         _pip("wheel", "--no-deps", "-w", str(tmp), str(PROJECT))
         for name in WORKER_REQUIREMENTS:
             _pip("download", "--no-deps", "-d", str(tmp), f"{name}=={importlib.metadata.version(name)}")
+        _pip("download", "--no-deps", "--only-binary=:all:", "-d", str(tmp / "build"),
+             *BUILD_REQUIREMENTS)
         _sdist(tmp)
         (tmp / "complete").write_text(bid)
         shutil.rmtree(final, ignore_errors=True)
@@ -131,12 +145,18 @@ def install(conn: Connection, b: Bundle, home: str, remote: dict) -> Install:
     conn.run(["rm", "-rf", d])
     conn.run(["mkdir", "-p", f"{d}/dist", f"{d}/state"])
     same = {k: remote[k] for k in ("python", "machine")} == local_platform()
-    files = [*b.wheels()] if same else [*_foreign_wheels(b, remote), b.sdist()]
-    for f in files:
+    there = not same or bool(os.environ.get(BUILD_THERE_ENV))
+    build = b.build_wheels() if there else []
+    files = [*(b.requirement_wheels() if same else _foreign_wheels(b, remote)),
+             *([b.sdist()] if there else [w for w in b.wheels() if w.name.startswith("mptcp_bench-")])]
+    for f in [*build, *files]:
         conn.put(str(f), f"{d}/dist/{f.name}")
     conn.run([host.python, "-m", "venv", f"{d}/venv"])
-    conn.run([python, "-m", "pip", "install", "-q", "--no-index", "--no-deps",
-              *([] if same else ["--no-build-isolation"]), *(f"{d}/dist/{f.name}" for f in files)])
+    pip = [python, "-m", "pip", "install", "-q", "--no-index", "--no-deps"]
+    if build:    # setuptools and wheel first: the sdist is built with them, offline
+        conn.run([*pip, *(f"{d}/dist/{f.name}" for f in build)])
+    conn.run([*pip, *(["--no-build-isolation"] if there else []),
+              *(f"{d}/dist/{f.name}" for f in files)], timeout=600)
     check_version(conn, python, b.id)
     conn.run(["sh", "-c", f"cat > {shlex.quote(d + '/installed.json')}"], input=json.dumps(marker))
     return Install(host.name, d, python, fresh=True)

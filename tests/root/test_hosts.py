@@ -118,6 +118,22 @@ def test_use_host_config_changes_nothing_and_records_it(hosts, tmp_path):
     assert prior(hosts, "client") and prior(hosts, "server")
 
 
+def test_a_host_of_another_platform_builds_the_worker_from_the_sdist(hosts, tmp_path, monkeypatch):
+    """As when a host's Python or machine differs (forced here: one machine):
+    the sdist, setuptools and wheel are copied and the engine compiled there."""
+    monkeypatch.setenv(install.BUILD_THERE_ENV, "1")
+    inv = tmp_path / "inventory.toml"
+    inv.write_text(hosts.inventory(tmp_path / "install"))
+    done = controller(hosts, "run", "--hosts", inv, "--scenario", "single-link", "--repeat", "1",
+                      "--warmup", "0", "--duration", "1", "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    for d in (tmp_path / "install").glob("*/*host"):
+        dist = sorted(p.name for p in (d / "dist").iterdir())
+        assert any(n.endswith(".tar.gz") for n in dist) and not any(n.startswith("mptcp_bench-")
+                                                                      for n in dist), dist
+    assert len(list((tmp_path / "install").glob("*/*host/venv"))) == 2
+
+
 def test_the_latency_workloads_run_on_the_hosts(hosts, tmp_path):
     """rr, crr and rr_under_load: their worker needs numpy on the host."""
     done = controller(hosts, "run", "--hosts", hosts.inventory_path, "--scenario", "rr",
