@@ -69,8 +69,11 @@ class RemoteWorker:
 
     async def _collect(self, process) -> None:
         async def stderr():
-            while chunk := await process.stderr.read(65536):
-                self.stderr = (self.stderr + chunk)[-STDERR_KEEP:]
+            try:
+                while chunk := await process.stderr.read(65536):
+                    self.stderr = (self.stderr + chunk)[-STDERR_KEEP:]
+            except Exception:      # the connection broke: stdout's reader says so
+                pass
         err = asyncio.get_running_loop().create_task(stderr())
         try:
             while line := await process.stdout.readline():
@@ -82,7 +85,8 @@ class RemoteWorker:
             await process.wait_closed()
             code = process.returncode
         except Exception as exc:   # the connection broke: the lease ends the worker
-            self.stderr += f"\nconnection lost: {_reason(exc)}".encode()
+            await err
+            self.stderr += f"\nthe SSH connection was lost: {_reason(exc)}".encode()
             code = -1
         self.proc.returncode = code if code is not None else -1
         self._ended.set()
@@ -144,7 +148,11 @@ class RemoteWorker:
         """End the lease (EOF on stdin); the host kills the worker's session."""
         if not self._ended.is_set():
             log.info("ending %s on host %s", self.label, self.conn.host.name)
-            self.conn.loop.call(self._end(), END_GRACE_S + 5)
+            try:
+                self.conn.loop.call(self._end(), END_GRACE_S + 5)
+            except Exception as exc:    # the host is cut off: its lease ends the worker
+                log.warning("ending %s on host %s: %s", self.label, self.conn.host.name,
+                            _reason(exc))
 
     async def _end(self) -> None:
         try:

@@ -105,11 +105,12 @@ class Connection:
         try:
             done = self.loop.call(self.conn.run(command, input=input), timeout)
         except Exception as exc:
-            raise HostError(f"host {self.host.name!r}: `{command[:80]}` failed: "
-                            f"{_reason(exc)}") from None
+            raise HostError(f"host {self.host.name!r} ({self.host.ssh.target()}) did not answer "
+                            f"`{_short(argv)}` ({_reason(exc)}); check the network to it, then "
+                            "run `python -m bench clean --hosts` with this inventory") from None
         if check and done.exit_status != 0:
             tail = (done.stderr or done.stdout or "").strip().splitlines()[-1:]
-            raise HostError(f"host {self.host.name!r}: `{command[:80]}` exited with status "
+            raise HostError(f"host {self.host.name!r}: `{_short(argv)}` exited with status "
                             f"{done.exit_status}: {tail[0] if tail else 'no output'}")
         return done
 
@@ -134,6 +135,14 @@ class Connection:
         except Exception:   # closing what is already broken
             pass
         self.conn = self._tunnel = None
+
+
+def _short(argv: list[str]) -> str:
+    """A command as a person reads it: `python -m harness.hostctl pm-show`."""
+    if len(argv) > 2 and argv[1] == "-m":
+        argv = ["python", *argv[1:4]]
+    text = " ".join(argv)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _reason(exc: BaseException) -> str:

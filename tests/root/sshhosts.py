@@ -169,6 +169,10 @@ class SshHosts:
         return {pid: ns for pid, ns in netns.pids_in(self.topo.namespaces()).items()
                 if pid not in listeners}
 
+    def cut(self, role: str, down: bool = True) -> None:
+        """Take the host's management link down (or up again)."""
+        netns.run(self.mgmt, ["ip", "link", "set", f"m{ROLES.index(role)}", "down" if down else "up"])
+
     def pm(self, role: str) -> dict:
         return pathmanager.read_back(self.topo.ns(role))
 

@@ -188,6 +188,45 @@ def test_ctrl_c_ends_the_run_in_order_and_restores(hosts, tmp_path):
     assert doc["state"] == "interrupted" and doc["trials"][-1]["status"] == "interrupted"
 
 
+def test_a_host_cut_off_from_the_controller_ends_its_workers_by_the_lease(hosts, tmp_path):
+    """No FIN reaches the host (its management link goes down): the lease
+    lapses for want of renewals and the host ends the worker by itself."""
+    proc = subprocess.Popen(hosts.controller([
+        sys.executable, "-m", "bench", "run", "--hosts", str(hosts.inventory_path),
+        "--scenario", "aggregate-2x", "--warmup", "0", "--repeat", "2", "--duration", "30",
+        "--out", str(tmp_path)]), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _workers_in_both(hosts):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        hosts.cut("client")
+        time.sleep(LEASE_S + 2)
+        assert not _harness_processes(hosts, "client")
+        hosts.cut("client", down=False)
+        assert proc.wait(120) != 0
+    finally:
+        hosts.cut("client", down=False)
+        proc.kill()
+        proc.wait()
+    err = proc.stderr.read()
+    assert "error: host 'clienthost'" in err and "Traceback" not in err, err
+    assert controller(hosts, "clean", "--hosts", hosts.inventory_path).returncode == 0
+    assert prior(hosts, "client") and prior(hosts, "server")
+
+
+def _harness_processes(hosts: SshHosts, role: str) -> list[int]:
+    out = []
+    for pid, ns in hosts.workers().items():
+        try:
+            if ns == hosts.topo.ns(role) and b"harness." in Path(f"/proc/{pid}/cmdline").read_bytes():
+                out.append(pid)
+        except OSError:
+            continue
+    return out
+
+
 def _workers_in_both(hosts: SshHosts) -> bool:
     found = set()
     for pid, ns in hosts.workers().items():
