@@ -133,14 +133,20 @@ def target_dir(home: str, install_dir: str, bid: str, host: str) -> str:
     return f"{base}/{bid}/{host}"
 
 
+def installed(conn: Connection, bid: str, home: str, remote: dict) -> bool:
+    """Whether this bundle is installed on the host (its marker matches)."""
+    d = target_dir(home, conn.host.install_dir, bid, conn.host.name)
+    seen = conn.run(["cat", f"{d}/installed.json"], check=False)
+    return seen.exit_status == 0 and _json(seen.stdout) == {"bundle": bid, **remote}
+
+
 def install(conn: Connection, b: Bundle, home: str, remote: dict) -> Install:
     """The bundle installed on the host of `conn` (or found there)."""
     host = conn.host
     d = target_dir(home, host.install_dir, b.id, host.name)
     python = f"{d}/venv/bin/python"
     marker = {"bundle": b.id, **remote}
-    seen = conn.run(["cat", f"{d}/installed.json"], check=False)
-    if seen.exit_status == 0 and _json(seen.stdout) == marker:
+    if installed(conn, b.id, home, remote):
         return Install(host.name, d, python, fresh=False)
     conn.run(["rm", "-rf", d])
     conn.run(["mkdir", "-p", f"{d}/dist", f"{d}/state"])

@@ -125,9 +125,12 @@ class Lane:
         """Every change the run would make, as lines (for --dry-run)."""
         lines = []
         for role in self.managed:
-            h = self.inv.host(role)
-            d = install.target_dir(self.facts[role]["home"], h.install_dir, bundle_id, h.name)
-            lines.append(f"host {h.name}: install the worker into {d} (unless already there)")
+            h, f = self.inv.host(role), self.facts[role]
+            d = install.target_dir(f["home"], h.install_dir, bundle_id, h.name)
+            there = install.installed(self.conns[role], bundle_id, f["home"],
+                                      {"python": f["python"], "machine": f["machine"]})
+            lines.append(f"host {h.name}: " + (f"the worker is installed in {d}" if there else
+                                               f"install the worker into {d}"))
         for s in scenarios:
             for role in ENDPOINT_ROLES:
                 h, cfg = self.inv.host(role), pm_config(s, role, self.inv, self.ifnames)
