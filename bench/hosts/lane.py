@@ -161,7 +161,9 @@ class Lane:
         hosts = {}
         for role, f in self.facts.items():
             h = self.inv.host(role)
-            ifaces = {p[role] for p in self.ifnames} if role in ENDPOINT_ROLES else set()
+            ifaces = ({p[role] for p in self.ifnames} if role in ENDPOINT_ROLES else
+                      {i for p in self.inv.paths for i in (p.router_up_interface,
+                                                           p.router_down_interface) if i})
             hosts[h.name] = {"role": role, "ssh": h.ssh.target(),
                              **{k: f[k] for k in ("kernel", "machine", "cpus", "python", "tools", "iperf3",
                                                   "mptcp_enabled", "path_manager", "clock")},

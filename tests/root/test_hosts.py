@@ -293,6 +293,7 @@ def test_a_configurable_router_shapes_the_paths_and_is_restored(unshaped_hosts, 
     assert done.returncode == 0, done.stderr
     doc = results_format.load_results((tmp_path / "latest").resolve() / "results.json")
     assert doc["metadata"]["lane"]["link_model"] == "shaped on router routerhost"
+    assert set(doc["metadata"]["lane"]["hosts"]["routerhost"]["nics"]) == {"rc0", "rc1", "rs0", "rs1"}
     applied = doc["scenarios"]["aggregate-2x"]["readback"]["qdiscs"]
     assert all(applied[f"{side}{i}"][0]["rate_bps"] == 50_000_000
                for side in ("rc", "rs") for i in (0, 1))
