@@ -34,12 +34,12 @@ def mgmt_address(i: int, host: bool) -> str:
 
 
 class SshHosts:
-    def __init__(self, tmp: Path, rate_mbit: float | None = 50, links: int = 2):
-        self.tmp = tmp
+    def __init__(self, tmp: Path, rate_mbit: float | None = 50, links: int = 2, family: int = 4):
+        self.tmp, self.family = tmp, family
         self.owner = f"hosts{secrets.token_hex(3)}"
         spec = TopologySpec(links=tuple(LinkSpec(rate_mbit, rate_mbit) for _ in range(links)),
                             endpoints=(), subflows_limit=PRIOR_LIMITS[0],
-                            add_addr_accepted_limit=PRIOR_LIMITS[1], families=(4,))
+                            add_addr_accepted_limit=PRIOR_LIMITS[1], families=(family,))
         self.topo = Topology(spec, f"{netns.PREFIX}-{self.owner}")
         self.mgmt = f"{netns.PREFIX}-{self.owner}-mgmt"
         self.sshd: dict[str, subprocess.Popen] = {}
@@ -134,8 +134,8 @@ class SshHosts:
                      *(["configurable = true"] if role == "router" else []), ""]
         for link in range(len(self.topo.spec.links)):
             text += ["[[paths]]", f'client_interface = "c{link}"',
-                     f'client_address = "{self.topo.client_address(4, link)}"',
-                     f'server_address = "{self.topo.server_address(4, link)}"',
+                     f'client_address = "{self.topo.client_address(self.family, link)}"',
+                     f'server_address = "{self.topo.server_address(self.family, link)}"',
                      *([f'router_up_interface = "rs{link}"', f'router_down_interface = "rc{link}"']
                        if router else []), ""]
         return "\n".join(text)
