@@ -18,7 +18,7 @@ from bench.record import stalls, trial
 from bench.run import calibrate, metadata
 from bench.run.plan import WARMUP_DURATION_S, Plan, scenario_needs
 from bench.run.rundir import RunDir
-from harness import capabilities, cleanup, drivers, netns, ownership, profiler, sysctl, trialrun
+from harness import capabilities, cleanup, delayline, drivers, netns, ownership, profiler, sysctl, trialrun
 from harness.errors import CapabilityError
 from harness.topology import Topology
 
@@ -76,6 +76,10 @@ class Run:
             try:
                 capabilities.require(checks, scenario_needs(s), f"scenario {s.name!r}")
                 sysctl.check({**s.sysctls, **s.client_sysctls}, f"scenario {s.name!r}")
+                spec = s.topology()
+                if spec.delayed:
+                    delayline.check_spec(spec.links, capabilities.delay_backend(
+                        spec.delay_backend, checks))
             except CapabilityError as exc:
                 # Named on the command line: refuse.  Part of a suite: skip it,
                 # listed as skipped — never run with a different meaning.
@@ -166,6 +170,8 @@ class Run:
         prefix = f"{netns.PREFIX}-{self.rundir.run_id}"
         with Topology(scenario.topology(), prefix) as topo:
             entry["readback"] = metadata.scenario_readback(topo)
+            if topo.delay_backend:
+                entry["delay_backend"] = topo.delay_backend
             for w in range(self.plan.warmup):
                 for driver in by_name.values():
                     for proto in scenario.protocols:
