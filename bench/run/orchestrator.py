@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bench import report, results_format
 from bench.catalog import Scenario, modes_label
@@ -40,6 +40,7 @@ class Run:
     trials: list[dict] = field(default_factory=list)
     scenarios: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)   # scenario -> why it cannot run here
+    delay_backends: dict = field(default_factory=dict)   # scenario -> the backend preflight chose
     interrupted_by: int | None = None
     done: set = field(default_factory=set)         # plan.trial_key()s finished before a resume
     resumed_meta: dict | None = None               # the metadata of the run being resumed
@@ -78,8 +79,8 @@ class Run:
                 sysctl.check({**s.sysctls, **s.client_sysctls}, f"scenario {s.name!r}")
                 spec = s.topology()
                 if spec.delayed:
-                    delayline.check_spec(spec.links, capabilities.delay_backend(
-                        spec.delay_backend, checks))
+                    self.delay_backends[s.name] = capabilities.delay_backend(spec.delay_backend, checks)
+                    delayline.check_spec(spec.links, self.delay_backends[s.name])
             except CapabilityError as exc:
                 # Named on the command line: refuse.  Part of a suite: skip it,
                 # listed as skipped — never run with a different meaning.
@@ -168,7 +169,10 @@ class Run:
         self.progress.scenario(scenario)
         by_name = {name: drivers.get(name) for name in self.plan.drivers}
         prefix = f"{netns.PREFIX}-{self.rundir.run_id}"
-        with Topology(scenario.topology(), prefix) as topo:
+        spec = scenario.topology()
+        if scenario.name in self.delay_backends:    # resolved once, in preflight
+            spec = replace(spec, delay_backend=self.delay_backends[scenario.name])
+        with Topology(spec, prefix) as topo:
             entry["readback"] = metadata.scenario_readback(topo)
             if topo.delay_backend:
                 entry["delay_backend"] = topo.delay_backend
