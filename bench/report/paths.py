@@ -22,6 +22,7 @@ from harness import addressing
 # 400 ms for the MP_JOIN handshakes (its tool's sleeps and the joins).
 HEADER_OVERHEAD = 0.9
 JOIN_ALLOWANCE_S = 0.4
+LATE_P99_US = 1000     # a queue whose releases strayed this far at p99 is counted
 # Receiver-side counters (the server receives: traffic is client to server).
 OFO_COUNTERS = (
     ("MPTcpExtOFOQueue", "MPTCP OFO queued"), ("MPTcpExtOFOQueueTail", "MPTCP OFO tail"),
@@ -151,9 +152,12 @@ def delay_line(trials: list[dict], entry: dict) -> list[str]:
     p99 = max((row["late_us_p99"] for row in q), default=None)
     p50 = _median([row["late_us_p50"] for row in q])
     worst = max((row["late_us_max"] for row in q), default=None)
+    late = sum(1 for line in lines if (line["late_us_p99"] or 0) > LATE_P99_US)
     return [f"Delay from the host delay line: {sum(r['packets'] for r in q)} packets over "
             f"{len(lines)} trials, {sum(l['dropped'] for l in lines)} dropped by the kernel's "
             f"queue, {sum(l['overruns'] for l in lines)} notifications lost; release error "
             f"against the due time median {p50} µs, worst queue p99 {p99} µs, worst "
-            f"{worst} µs; the line's CPU {statistics.median(l['cpu_s'] for l in lines):.2f} s "
-            "per trial (median, counted in the machine's busy time).", ""]
+            f"{worst} µs; {late} of {len(lines)} trials had a queue whose p99 was above "
+            f"{LATE_P99_US / 1000:g} ms; the line's CPU "
+            f"{statistics.median(l['cpu_s'] for l in lines):.2f} s per trial (median, counted "
+            "in the machine's busy time).", ""]
