@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-NETEM_HANDLE = "1:"
-TBF_HANDLE = "10:"
+ROOT_HANDLE = "1:"      # whichever qdisc is at the root
+CHILD_HANDLE = "10:"    # tbf, below netem
 DELAY_BACKENDS = ("host", "netem")
 NFT_TABLE = "mpb_links"
 MIN_BURST = 16 * 1024  # at least a few full-size frames, or tbf drops GSO segments
@@ -59,12 +59,12 @@ def install_qdiscs(ipr, index: int, d: Direction, netem: bool) -> None:
     """The egress qdiscs: with `netem` (the netem backend) and a delay, netem
     at the root and tbf below it, so that packets are delayed, then rated,
     and tbf's own queue limit holds; otherwise tbf alone (when rated)."""
-    tbf = {"handle": TBF_HANDLE}
+    tbf = {"handle": ROOT_HANDLE}
     if netem and d.delayed:
         kw = netem_kwargs(d)
-        ipr.tc("add", "netem", index=index, handle=NETEM_HANDLE, **kw)
+        ipr.tc("add", "netem", index=index, handle=ROOT_HANDLE, **kw)
         log.info("added qdisc netem %s on ifindex %d", kw, index)
-        tbf["parent"] = "1:1"
+        tbf = {"handle": CHILD_HANDLE, "parent": "1:1"}
     if d.shaped:
         ipr.tc("add", "tbf", index=index, **tbf, **tbf_kwargs(d.rate_mbit, d.queue_ms))
         log.info("added qdisc tbf %g Mbit/s on ifindex %d", d.rate_mbit, index)
