@@ -7,7 +7,8 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := iproute2 nftables iptables iperf3 mptcpize util-linux procps linux-perf \
-                build-essential python3 python3-dev python3-venv liburing-dev
+                build-essential python3 python3-dev python3-venv liburing-dev \
+                libnetfilter-queue-dev libmnl-dev
 # The VM lane (netem, other kernels): installed only by the targets that need it.
 VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static kmod iputils-ping
 # Only the host tests need these: the HTML report is opened in a real headless browser,
@@ -63,7 +64,7 @@ apt-install:
 venv: $(VENV)/.installed
 
 # Re-install (and recompile the engine) only when the project's build inputs change.
-$(VENV)/.installed: pyproject.toml setup.py $(wildcard harness/csrc/*.c harness/csrc/*.h)
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard harness/csrc/*.c harness/csrc/*.h harness/delaysrc/*.c)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,history,hosts]'

@@ -41,10 +41,22 @@ class Link(_Model):
     loss_pct: float | None = Field(None, ge=0, lt=100)
     loss_up_pct: float | None = Field(None, ge=0, lt=100)
     loss_down_pct: float | None = Field(None, ge=0, lt=100)
-    delay_ms: float = Field(0, ge=0, le=10_000)
+    delay_ms: float = Field(0, ge=0, le=10_000)    # one way, each direction
     jitter_ms: float = Field(0, ge=0, le=10_000)
+    # Jitter keeps packet order unless reorder is set; its values are uniform
+    # in delay ± jitter, or drawn from an iproute2 distribution table (a name
+    # such as normal or pareto, or a .dist file) with jitter as its sigma.
+    reorder: bool = False
+    distribution: str | None = Field(None, min_length=1, max_length=4096,
+                                     pattern=r"^[A-Za-z0-9_./-]+$")
     queue_ms: float = Field(25, gt=0, le=10_000)
     mtu: int = Field(1500, ge=1280, le=65535)
+
+    @model_validator(mode="after")
+    def _jitter_options(self) -> "Link":
+        if (self.reorder or self.distribution) and not self.jitter_ms:
+            raise ValueError("reorder and distribution shape jitter: give jitter_ms too")
+        return self
 
     def spec(self) -> LinkSpec:
         return LinkSpec(
@@ -53,7 +65,7 @@ class Link(_Model):
             loss_up_pct=_first(self.loss_up_pct, self.loss_pct, 0.0),
             loss_down_pct=_first(self.loss_down_pct, self.loss_pct, 0.0),
             delay_ms=self.delay_ms, jitter_ms=self.jitter_ms, queue_ms=self.queue_ms,
-            mtu=self.mtu)
+            mtu=self.mtu, reorder=self.reorder, distribution=self.distribution)
 
 
 def _first(*values):
@@ -243,6 +255,9 @@ class Scenario(_Model):
     middlebox: Middlebox = Middlebox()
     events: tuple[Event, ...] = ()
     expect: Expect = Expect()
+    # Who delays packets (docs/delay.md): auto is netem where the kernel has
+    # it, else the host delay line; `run --delay-backend` overrides it.
+    delay_backend: Literal["auto", "host", "netem"] = "auto"
 
     @model_validator(mode="after")
     def _one_side_fixed(self) -> "Scenario":
@@ -289,7 +304,8 @@ class Scenario(_Model):
                             sysctls=tuple((k, str(v)) for k, v in self.sysctls.items()),
                             client_sysctls=tuple((k, str(v))
                                                  for k, v in self.client_sysctls.items()),
-                            strip_mptcp_links=strip, families=(self.family,))
+                            strip_mptcp_links=strip, families=(self.family,),
+                            delay_backend=self.delay_backend)
 
     def expected_subflows(self) -> int:
         """Subflows the path manager should establish: the initial one plus

@@ -118,6 +118,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", action="store_true",
                      help="sample the whole machine with perf during each trial: the report "
                           "gets the busiest symbols per protocol and flame graphs")
+    run.add_argument("--delay-backend", choices=("auto", "host", "netem"),
+                     help="who delays packets on delayed links: the host delay line (NFQUEUE), "
+                          "netem, or auto (netem where the kernel has it; default: the scenario's)")
     run.add_argument("--out", type=_path, metavar="DIR",
                      help="where run directories go (default: reports)")
     run.add_argument("--resume", type=_path, metavar="RUN_DIR",
@@ -220,7 +223,8 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
 
 
 PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "duration", "driver",
-                "out", "kernel", "kvm", "vm_timeout", "profile", "store", "hosts")
+                "out", "kernel", "kvm", "vm_timeout", "profile", "store",
+                "delay_backend", "hosts")
 
 
 def cmd_run(args, console: Console) -> int:
@@ -232,7 +236,8 @@ def cmd_run(args, console: Console) -> int:
         return cmd_resume(args, console)
     catalog = Catalog(args.scenario_file)
     plan = build_plan(catalog, args.suite, args.scenario, args.repeat, args.warmup,
-                      args.duration, args.driver, args.scenario_file, profile=args.profile)
+                      args.duration, args.driver, args.scenario_file, profile=args.profile,
+                      delay_backend=args.delay_backend)
     out = args.out or Path("reports")
     check_writable(out)
     kernels = args.kernel or []
@@ -338,7 +343,9 @@ def _link_text(link) -> str:
     rate = (f"{spec.rate_up_mbit:g}/{spec.rate_down_mbit:g} Mbit" if spec.rate_up_mbit
             else "unshaped")
     extra = [f"loss {spec.loss_up_pct:g}%" if spec.loss_up_pct else "",
-             f"delay {spec.delay_ms:g} ms" if spec.delay_ms else ""]
+             f"delay {spec.delay_ms:g} ms" if spec.delay_ms else "",
+             f"jitter {spec.jitter_ms:g} ms{' reordering' if spec.reorder else ''}"
+             if spec.jitter_ms else ""]
     return " ".join([rate, *filter(None, extra)])
 
 

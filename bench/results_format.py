@@ -108,6 +108,8 @@ class TrialColumns(CoreColumns):
     # scenarios with a path failure: delivery gap and time to recover after it
     failover_gap_ms: float | None
     failover_recover_s: float | None
+    # delayed links: host (the delay line) or netem; None without delay
+    delay_backend: str | None
 
 
 COLUMN_TYPES: dict[str, type] = {
@@ -155,6 +157,7 @@ class TrialRecord(TrialColumns, total=False):
     profile: dict                  # run --profile: busy/idle samples, busiest symbols, stacks file
     server_learned: dict           # MPTCP: client addresses the server saw, ADD_ADDR/RM_ADDR/joins
     tcp_retry: dict                # a client whose MPTCP socket() failed and retried with TCP
+    delay_line: dict               # host delay line: per queue packets, drops, verdict lateness
 
 
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)

@@ -12,11 +12,12 @@ import socket
 import subprocess
 from dataclasses import dataclass
 
-from harness import netns, ownership, sysinfo
+from harness import delayline, netns, ownership, sysinfo
 from harness.errors import CapabilityError
 from harness.sockinfo import IPPROTO_MPTCP
 
 QDISCS = ("tbf", "htb", "netem")
+DELAY_ORDER = ("netem", "host")    # auto's preference
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ def _qdisc_check(ns: str, kind: str) -> Check:
             return Check(kind, False,
                          f"qdisc {kind}: {'not in this kernel' if missing else exc}",
                          f"this kernel lacks sch_{kind}" + (
-                             "; scenarios with delay or jitter need it "
-                             "(use --kernel IMAGE to run them in a VM)" if kind == "netem" else ""))
+                             "; the host delay line serves delayed scenarios instead, and "
+                             "--kernel IMAGE runs them with netem in a VM" if kind == "netem" else ""))
 
 
 def _nft_check(ns: str) -> Check:
@@ -82,6 +83,51 @@ def _tcpoptstrip_check(ns: str) -> Check:
     except subprocess.CalledProcessError as exc:
         return Check("tcpoptstrip", False, f"iptables TCPOPTSTRIP failed: {exc.stderr.strip()}",
                      "this kernel lacks xt_TCPOPTSTRIP; middlebox scenarios need it")
+
+
+def _delayline_check(ns: str) -> Check:
+    built, why = delayline.available()
+    if not built:
+        return Check("delay:host", False, "the host delay line is not built", why)
+    if not shutil.which("iptables"):
+        return Check("delay:host", False, "iptables not found", "install the Debian package iptables")
+    try:
+        netns.run(ns, ["iptables", "-t", "mangle", "-A", "POSTROUTING", "-o", "lo", "-j", "NFQUEUE",
+                       "--queue-num", "0"])
+    except subprocess.CalledProcessError as exc:
+        return Check("delay:host", False, f"iptables NFQUEUE failed: {exc.stderr.strip()}",
+                     "this kernel lacks xt_NFQUEUE/nfnetlink_queue; delayed scenarios need it "
+                     "or netem")
+    return Check("delay:host", True, "the host delay line (iptables NFQUEUE, harness._delayline) "
+                 f"works, up to {delayline.CEILING_MBIT} Mbit/s per delayed link")
+
+
+def _delay_checks(checks: dict[str, Check]) -> None:
+    """"delay:netem" and "delay:host" per backend, and "delay": any of them."""
+    netem = checks.get("netem")
+    checks["delay:netem"] = Check("delay:netem", netem.ok, netem.detail, netem.fix) if netem else \
+        Check("delay:netem", False, "not probed")
+    ok = [b for b in DELAY_ORDER if checks.get(f"delay:{b}") and checks[f"delay:{b}"].ok]
+    checks["delay"] = Check("delay", bool(ok), f"delay backends: {', '.join(ok) or 'none'}"
+                            + (f" (auto uses {ok[0]})" if ok else ""),
+                            "delayed scenarios need netem or the host delay line: see "
+                            "`python -m bench doctor`")
+
+
+def delay_backend(requested: str = "auto", checks: dict[str, Check] | None = None) -> str:
+    """The backend a delayed topology uses: the one asked for, or for auto
+    netem when the kernel has it (cheaper), else the host delay line."""
+    checks = checks or _cached_probe()
+    if requested == "auto":
+        require(checks, {"delay"}, "a delayed link")
+        return next(b for b in DELAY_ORDER if checks[f"delay:{b}"].ok)
+    require(checks, {f"delay:{requested}"}, f"a delayed link on the {requested} backend")
+    return requested
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_probe() -> dict[str, Check]:
+    return probe()
 
 
 @functools.lru_cache(maxsize=None)
@@ -112,6 +158,7 @@ def _namespace_checks() -> dict[str, Check]:
                 checks[kind] = _qdisc_check(name, kind)
             checks["nftables"] = _nft_check(name)
             checks["tcpoptstrip"] = _tcpoptstrip_check(name)
+            checks["delay:host"] = _delayline_check(name)
         except OSError as exc:
             checks["netns"] = Check("netns", False, f"cannot create a namespace: {exc}",
                                     "run as root on a kernel with CONFIG_NET_NS")
@@ -128,6 +175,7 @@ def probe() -> dict[str, Check]:
                            "run as root: benchmarks create network namespaces")
     if root:
         checks.update(_namespace_checks())
+        _delay_checks(checks)
     enabled = sysinfo.read_text("/proc/sys/net/mptcp/enabled")
     checks["mptcp_root_ns"] = Check(
         "mptcp_root_ns", None, f"net.mptcp.enabled={enabled} in the root namespace "

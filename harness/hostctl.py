@@ -164,7 +164,8 @@ def links_apply(state_file: str, config: dict) -> dict:
         for e in egress:
             d = shaping.Direction(e["rate_mbit"], e["loss_pct"], e["delay_ms"], e["jitter_ms"],
                                   e["queue_ms"])
-            shaping.install_qdiscs(ipr, socket.if_nametoindex(e["ifname"]), d)
+            # A router host delays with netem: the delay line runs on local topologies only.
+            shaping.install_qdiscs(ipr, socket.if_nametoindex(e["ifname"]), d, netem=True)
     if drops:
         subprocess.run(["nft", "-f", "-"], input=shaping.loss_ruleset(drops), text=True, check=True)
     return {"applied": egress, "restored_leftover": left}

@@ -28,12 +28,12 @@ def set_state(topo, link: int, up: bool) -> None:
             ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up" if up else "down")
 
 
-def _reinstall(ipr, index: int, direction: shaping.Direction) -> None:
+def _reinstall(topo, ipr, index: int, direction: shaping.Direction) -> None:
     try:
         ipr.tc("del", index=index, root=True)
     except NetlinkError:
         pass  # no root qdisc: the link was unshaped
-    shaping.install_qdiscs(ipr, index, direction)
+    shaping.install_qdiscs(ipr, index, direction, netem=topo.delay_backend == "netem")
 
 
 def set_rate(topo, link: int, rate_mbit: float, direction: str = "both") -> None:
@@ -41,7 +41,7 @@ def set_rate(topo, link: int, rate_mbit: float, direction: str = "both") -> None
     with netns.iproute(topo.ns("router")) as ipr:
         for way, ifname in _router_ifaces(link, direction):
             changed = replace(spec.direction(way), rate_mbit=rate_mbit)
-            _reinstall(ipr, ipr.link_lookup(ifname=ifname)[0], changed)
+            _reinstall(topo, ipr, ipr.link_lookup(ifname=ifname)[0], changed)
 
 
 def restore(topo, link: int) -> None:
@@ -50,4 +50,4 @@ def restore(topo, link: int) -> None:
     set_state(topo, link, True)
     with netns.iproute(topo.ns("router")) as ipr:
         for way, ifname in _router_ifaces(link, "both"):
-            _reinstall(ipr, ipr.link_lookup(ifname=ifname)[0], spec.direction(way))
+            _reinstall(topo, ipr, ipr.link_lookup(ifname=ifname)[0], spec.direction(way))

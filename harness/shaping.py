@@ -1,5 +1,8 @@
-"""Link emulation on the router's egress: rate with tbf, delay and jitter
-with netem (when the kernel has it), random loss with an nftables rule.
+"""Link emulation on the router: random loss with an nftables rule on the
+forward hook, delay and jitter from one of two backends (netem, when the
+kernel has it, or the host delay line of harness.delayline), rate with tbf
+on the egress interface.  A packet meets them in that order: loss, delay,
+rate (docs/delay.md).
 
 Shaping lives on the router, never on an endpoint: a qdisc on the sender's
 own interface pushes back into its TCP stack (TSQ) and distorts what is
@@ -12,8 +15,9 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-TBF_HANDLE = "1:"
-NETEM_HANDLE = "10:"
+ROOT_HANDLE = "1:"      # whichever qdisc is at the root
+CHILD_HANDLE = "10:"    # tbf, below netem
+DELAY_BACKENDS = ("host", "netem")
 NFT_TABLE = "mpb_links"
 MIN_BURST = 16 * 1024  # at least a few full-size frames, or tbf drops GSO segments
 
@@ -26,13 +30,15 @@ class Direction:
     delay_ms: float
     jitter_ms: float
     queue_ms: float
+    reorder: bool = False            # jittered packets may overtake each other
+    distribution: str | None = None  # jitter drawn from this table (uniform without one)
 
     @property
     def shaped(self) -> bool:
         return self.rate_mbit is not None
 
     @property
-    def needs_netem(self) -> bool:
+    def delayed(self) -> bool:
         return self.delay_ms > 0 or self.jitter_ms > 0
 
 
@@ -49,20 +55,19 @@ def netem_kwargs(d: Direction) -> dict:
     return {"delay": int(d.delay_ms * 1000), "jitter": int(d.jitter_ms * 1000), "limit": 10000}
 
 
-def install_qdiscs(ipr, index: int, d: Direction) -> None:
-    """tbf at the root (when rate-limited), netem below it (when delayed)."""
-    parent = None
-    if d.shaped:
-        ipr.tc("add", "tbf", index=index, handle=TBF_HANDLE, **tbf_kwargs(d.rate_mbit, d.queue_ms))
-        log.info("added qdisc tbf %g Mbit/s on ifindex %d", d.rate_mbit, index)
-        parent = "1:1"
-    if d.needs_netem:
+def install_qdiscs(ipr, index: int, d: Direction, netem: bool) -> None:
+    """The egress qdiscs: with `netem` (the netem backend) and a delay, netem
+    at the root and tbf below it, so that packets are delayed, then rated,
+    and tbf's own queue limit holds; otherwise tbf alone (when rated)."""
+    tbf = {"handle": ROOT_HANDLE}
+    if netem and d.delayed:
         kw = netem_kwargs(d)
+        ipr.tc("add", "netem", index=index, handle=ROOT_HANDLE, **kw)
         log.info("added qdisc netem %s on ifindex %d", kw, index)
-        if parent:
-            ipr.tc("add", "netem", index=index, handle=NETEM_HANDLE, parent=parent, **kw)
-        else:
-            ipr.tc("add", "netem", index=index, handle=NETEM_HANDLE, **kw)
+        tbf = {"handle": CHILD_HANDLE, "parent": "1:1"}
+    if d.shaped:
+        ipr.tc("add", "tbf", index=index, **tbf, **tbf_kwargs(d.rate_mbit, d.queue_ms))
+        log.info("added qdisc tbf %g Mbit/s on ifindex %d", d.rate_mbit, index)
 
 
 def loss_ruleset(drops: list[tuple[str, float]]) -> str:

@@ -95,7 +95,8 @@ _SS = 128
 _SF_ADDRS = 8
 
 SUBFLOW_KEYS = ("state", "rtt", "snd_cwnd", "snd_mss", "total_retrans", "bytes_sent",
-                "bytes_acked", "bytes_received", "bytes_retrans", "delivery_rate")
+                "bytes_acked", "bytes_received", "bytes_retrans", "delivery_rate",
+                "rcv_ooopack", "reord_seen", "dsack_dups")
 
 
 def _addresses(addrs: bytes) -> dict:

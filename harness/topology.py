@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 
 from harness import addressing as plan
-from harness import middlebox, netns, ownership, pathmanager, shaping, sysctl
+from harness import capabilities, delayline, middlebox, netns, ownership, pathmanager, shaping, sysctl
 from harness.errors import TopologyError
 
 log = logging.getLogger(__name__)
@@ -32,17 +32,20 @@ class LinkSpec:
     rate_down_mbit: float | None = None
     loss_up_pct: float = 0.0
     loss_down_pct: float = 0.0
-    delay_ms: float = 0.0     # one way, applied in each direction (netem)
+    delay_ms: float = 0.0     # one way, applied in each direction
     jitter_ms: float = 0.0
     queue_ms: float = 25.0    # bottleneck queue, in time at the shaped rate
     mtu: int = 1500
+    reorder: bool = False     # jitter may reorder packets
+    distribution: str | None = None   # jitter's distribution table (uniform without one)
 
     def direction(self, way: str) -> shaping.Direction:
         up = way == "up"
         return shaping.Direction(
             rate_mbit=self.rate_up_mbit if up else self.rate_down_mbit,
             loss_pct=self.loss_up_pct if up else self.loss_down_pct,
-            delay_ms=self.delay_ms, jitter_ms=self.jitter_ms, queue_ms=self.queue_ms)
+            delay_ms=self.delay_ms, jitter_ms=self.jitter_ms, queue_ms=self.queue_ms,
+            reorder=self.reorder, distribution=self.distribution)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class TopologySpec:
     client_sysctls: tuple[tuple[str, str], ...] = ()   # then in the client only
     families: tuple[int, ...] = (4, 6)
     strip_mptcp_links: tuple[int, ...] = ()     # a middlebox strips option 30 on these
+    # host (the delay line), netem, or auto: netem when the kernel has it,
+    # else the delay line (harness.capabilities.delay_backend)
+    delay_backend: str = "auto"
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.links) <= plan.MAX_LINKS:
@@ -83,15 +89,21 @@ class TopologySpec:
         """The client announces one `subflow` endpoint per extra link."""
         return tuple(Endpoint("client", i) for i in range(1, n_links))
 
+    @property
+    def delayed(self) -> bool:
+        return any(link.direction(way).delayed for link in self.links for way in ("up", "down"))
+
     def needs(self) -> set[str]:
-        """Kernel features this topology needs beyond netns and veth."""
+        """Kernel features this topology needs beyond netns and veth
+        ("delay": a delay backend, the one asked for when not auto)."""
         need = set()
         for link in self.links:
             for way in ("up", "down"):
                 d = link.direction(way)
                 need |= {"tbf"} if d.shaped else set()
-                need |= {"netem"} if d.needs_netem else set()
                 need |= {"nftables"} if d.loss_pct > 0 else set()
+        if self.delayed:
+            need |= {"delay" if self.delay_backend == "auto" else f"delay:{self.delay_backend}"}
         return need | ({"tcpoptstrip"} if self.strip_mptcp_links else set())
 
 
@@ -99,6 +111,8 @@ class TopologySpec:
 class Topology:
     spec: TopologySpec
     prefix: str
+    delay_backend: str | None = None      # the backend in use; None without delay
+    delay_line: delayline.DelayLine | None = None
 
     # ------------------------------------------------------------ naming
     def ns(self, role: str) -> str:
@@ -143,11 +157,23 @@ class Topology:
         return self.prefix[len(netns.PREFIX) + 1:]
 
     def destroy(self) -> None:
-        """End processes left inside our namespaces, then remove them."""
-        netns.destroy([n for n in self.namespaces() if netns.exists(n)])
+        """Stop the delay line (its last counters kept in delay_line.final),
+        end processes left inside our namespaces, then remove them."""
+        try:
+            if self.delay_line is not None:
+                self.delay_line.stop()
+        finally:
+            netns.destroy([n for n in self.namespaces() if netns.exists(n)])
+
+    def delay_stats(self) -> dict | None:
+        """The delay line's cumulative counters (None with netem or no delay)."""
+        return self.delay_line.stats() if self.delay_line is not None else None
 
     # ------------------------------------------------------------- build
     def _build(self) -> None:
+        if self.spec.delayed:
+            self.delay_backend = capabilities.delay_backend(self.spec.delay_backend)
+            delayline.check_spec(self.spec.links, self.delay_backend)
         for role in ROLES:
             name = self.ns(role)
             netns.create(name)
@@ -170,6 +196,8 @@ class Topology:
                 self._build_link(i, link, cli, rtr, srv)
             self._route(cli, rtr, srv)
         self._apply_loss()
+        if self.delay_backend == "host":
+            self._start_delay_line()
         if self.spec.strip_mptcp_links:
             middlebox.install(self.ns("router"), self.spec.strip_mptcp_links)
         self._configure_pm()
@@ -195,7 +223,17 @@ class Topology:
                 _add_address(ipr, index, getattr(subnet, which), subnet.prefixlen, family)
             ipr.link("set", index=index, state="up")
         for way, role in plan.ROUTER_EGRESS.items():
-            shaping.install_qdiscs(rtr, rtr.link_lookup(ifname=names[role])[0], link.direction(way))
+            shaping.install_qdiscs(rtr, rtr.link_lookup(ifname=names[role])[0], link.direction(way),
+                                   netem=self.delay_backend == "netem")
+
+    def _start_delay_line(self) -> None:
+        queues = [delayline.Queue(delayline.queue_number(i, way), plan.ifnames(i)[role], d.delay_ms,
+                                  d.jitter_ms, d.reorder, d.distribution)
+                  for i, link in enumerate(self.spec.links)
+                  for way, role in plan.ROUTER_EGRESS.items()
+                  if (d := link.direction(way)).delayed]
+        self.delay_line = delayline.DelayLine(self.ns("router"), queues, self.spec.families)
+        self.delay_line.__enter__()
 
     def _route(self, cli, rtr, srv) -> None:
         """Link i's client address reaches the server over link i only.

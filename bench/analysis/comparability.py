@@ -80,6 +80,9 @@ REGISTRY: tuple[Key, ...] = (
     Key("scenarios.*.definition.sysctls*", "sysctl set by the scenario", "warn", "any"),
     Key("scenarios.*.definition.*", "scenario definition", "incomparable", "any"),
     Key("scenarios.*.expected_subflows", "expected MPTCP subflows", "incomparable", "int"),
+    # Two emulations of the same delay (docs/delay.md): they agree within a
+    # few per cent, which is a difference in what was measured.
+    Key("scenarios.*.delay_backend", "delay backend (host delay line or netem)", "incomparable"),
     # What it ran on: comparing across these is the point, but say so.
     Key("suite.warmup", "warm-up pairs", "warn", "int"),
     Key("suite.name", "suite", "warn"),

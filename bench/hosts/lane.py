@@ -32,6 +32,9 @@ def unfit(scenario: Scenario, inv: Inventory) -> str | None:
                 "endpoints is changed")
     if scenario.middlebox.strip_mptcp or scenario.events:
         return f"scenario {scenario.name!r} needs a router the suite configures (middlebox, events)"
+    if scenario.topology().delayed and scenario.delay_backend == "host":
+        return (f"scenario {scenario.name!r} asks for the host delay line, which runs only on a "
+                "local topology; a configurable router delays with netem")
     return None
 
 
@@ -63,7 +66,7 @@ def links_config(scenario: Scenario, inv: Inventory) -> dict:
         for way, out, into in (("up", p.router_up_interface, p.router_down_interface),
                                ("down", p.router_down_interface, p.router_up_interface)):
             d = link.direction(way)
-            if d.shaped or d.loss_pct or d.needs_netem:
+            if d.shaped or d.loss_pct or d.delayed:
                 egress.append({"ifname": out, "ingress": into, "rate_mbit": d.rate_mbit,
                                "loss_pct": d.loss_pct, "delay_ms": d.delay_ms,
                                "jitter_ms": d.jitter_ms, "queue_ms": d.queue_ms})

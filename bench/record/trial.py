@@ -43,6 +43,9 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
     rec["mib"], rec["error"] = raw["mib"], raw["error"]
     rec["noise"] = raw.get("noise")
     rec["events"] = raw.get("events") or []
+    rec["delay_backend"] = raw.get("delay_backend")
+    if raw.get("delay_line"):
+        rec["delay_line"] = raw["delay_line"]
     if raw.get("tool"):
         rec["tool"] = raw["tool"]
     if raw["error"]:

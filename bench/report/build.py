@@ -14,7 +14,7 @@ from bench import names
 from bench.analysis import summary
 from bench.analysis.metrics import HEADLINE, METRICS
 from bench.analysis.summary import RATIO, RunData
-from bench.report import driver_crosscheck, html_page, md, profile, sections
+from bench.report import driver_crosscheck, html_page, md, paths, profile, sections
 from bench.results_format import REPORT, write_atomic
 
 PLOTS = "plots"
@@ -167,6 +167,7 @@ class Report:
             out += [""] + sections.metric_table(self, scenario, driver)
             out += sections.per_flow(self.doc["trials"], scenario, driver)
             out += sections.privacy(self.doc["trials"], scenario, driver)
+            out += paths.section(self.doc, scenario, driver)
         out += sections.calibration(entry)
         out += self.profile(name)
         out += sections.not_ok(self.doc["trials"], name, self.several)
@@ -174,6 +175,9 @@ class Report:
                            _plots().timeseries(self.doc, name))
         out += self.figure(f"{name}-latency", f"{name}: latency CDF",
                            _plots().latency_cdf(self.run.latency, name))
+        if paths.applies(entry):
+            out += self.figure(f"{name}-subflow-shares", f"{name}: subflow shares over time",
+                               _plots().subflow_shares(self.doc, name))
         return out
 
     def markdown(self) -> str:

@@ -194,3 +194,39 @@ def latency_cdf(latency: pd.DataFrame, scenario: str) -> bytes | None:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return _png(fig)
+
+
+SHARE_BIN_S = 0.5
+
+
+def subflow_shares(doc: dict, scenario: str) -> bytes | None:
+    """Each subflow's share of the bytes acked per half second, for every
+    MPTCP trial with per-subflow series: a line per subflow and trial (the
+    median trial drawn thicker), so a path that is dropped or taken over
+    shows as a share moving over time."""
+    trials = [t for t in _trials_of(doc, scenario, "mptcp")
+              if t["status"] == "ok" and len(t.get("subflow_intervals_bytes") or []) > 1]
+    if not trials:
+        return None
+    median = _median_trial(trials)
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
+    for t in trials:
+        step = t.get("interval_s") or 0.1
+        per = t["subflow_intervals_bytes"]
+        n = min(len(s) for s in per)
+        k = max(1, round(SHARE_BIN_S / step))
+        m = n // k * k
+        binned = np.array([np.asarray(s[:m], float).reshape(-1, k).sum(axis=1) for s in per])
+        total = binned.sum(axis=0)
+        x = np.arange(1, binned.shape[1] + 1) * step * k
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares = np.where(total > 0, binned / total * 100, np.nan)
+        thick = t is median
+        for i, y in enumerate(shares):
+            ax.plot(x, y, color=f"C{i}", lw=2.0 if thick else 0.8, alpha=1.0 if thick else 0.4,
+                    label=_subflow_label(t, i) if thick else None)
+    ax.set(title=f"{scenario}: MPTCP subflows' share of bytes acked over time",
+           xlabel="time since first byte (s)", ylabel="share (%)", ylim=(0, 100))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    return _png(fig)

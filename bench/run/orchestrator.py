@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bench import report, results_format
 from bench.catalog import Scenario, modes_label
@@ -18,7 +18,7 @@ from bench.record import stalls, trial
 from bench.run import calibrate, metadata
 from bench.run.plan import WARMUP_DURATION_S, Plan, scenario_needs
 from bench.run.rundir import RunDir
-from harness import capabilities, cleanup, drivers, netns, ownership, profiler, sysctl, trialrun
+from harness import capabilities, cleanup, delayline, drivers, netns, ownership, profiler, sysctl, trialrun
 from harness.errors import CapabilityError
 from harness.topology import Topology
 
@@ -40,6 +40,7 @@ class Run:
     trials: list[dict] = field(default_factory=list)
     scenarios: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)   # scenario -> why it cannot run here
+    delay_backends: dict = field(default_factory=dict)   # scenario -> the backend preflight chose
     interrupted_by: int | None = None
     done: set = field(default_factory=set)         # plan.trial_key()s finished before a resume
     resumed_meta: dict | None = None               # the metadata of the run being resumed
@@ -76,6 +77,10 @@ class Run:
             try:
                 capabilities.require(checks, scenario_needs(s), f"scenario {s.name!r}")
                 sysctl.check({**s.sysctls, **s.client_sysctls}, f"scenario {s.name!r}")
+                spec = s.topology()
+                if spec.delayed:
+                    self.delay_backends[s.name] = capabilities.delay_backend(spec.delay_backend, checks)
+                    delayline.check_spec(spec.links, self.delay_backends[s.name])
             except CapabilityError as exc:
                 # Named on the command line: refuse.  Part of a suite: skip it,
                 # listed as skipped — never run with a different meaning.
@@ -165,6 +170,8 @@ class Run:
         by_name = {name: drivers.get(name) for name in self.plan.drivers}
         with self._topology(scenario) as topo:
             entry["readback"] = self._readback(topo)
+            if getattr(topo, "delay_backend", None):
+                entry["delay_backend"] = topo.delay_backend
             for w in range(self.plan.warmup):
                 for driver in by_name.values():
                     for proto in scenario.protocols:
@@ -177,7 +184,10 @@ class Run:
 
     def _topology(self, scenario: Scenario):
         """Where the scenario's trials run (bench.hosts.run: on real hosts)."""
-        return Topology(scenario.topology(), f"{netns.PREFIX}-{self.rundir.run_id}")
+        spec = scenario.topology()
+        if scenario.name in self.delay_backends:    # resolved once, in preflight
+            spec = replace(spec, delay_backend=self.delay_backends[scenario.name])
+        return Topology(spec, f"{netns.PREFIX}-{self.rundir.run_id}")
 
     def _readback(self, topo) -> dict:
         return metadata.scenario_readback(topo)

@@ -123,7 +123,7 @@ class Plan:
 def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat: int | None,
                warmup: int | None, duration_s: float | None,
                driver_names: list[str] | None = None, scenario_files=(),
-               profile: bool = False) -> Plan:
+               profile: bool = False, delay_backend: str | None = None) -> Plan:
     if scenarios:
         picked = [catalog.scenario(n) for n in scenarios]
         base = catalog.suite(suite) if suite else None
@@ -135,6 +135,8 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
     chosen = tuple(dict.fromkeys(driver_names or (base.drivers if base else ("native",))))
     for driver in chosen:
         drivers.get(driver)  # unknown driver: a clear error now, not mid-run
+    if delay_backend:   # recorded in each definition, so a resume keeps it
+        picked = [s.model_copy(update={"delay_backend": delay_backend}) for s in picked]
     for s in picked:
         _check_mptcp_enabled(s)
     if base and repeat is not None and repeat < base.min_repeat:

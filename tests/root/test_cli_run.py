@@ -67,15 +67,16 @@ def test_not_root_is_refused_before_anything_is_made():
     assert not out.exists()
 
 
-def test_a_delay_scenario_without_netem_is_refused_naming_the_qdisc(tmp_path, write_defs):
+def test_a_netem_scenario_without_netem_is_refused_naming_the_qdisc(tmp_path, write_defs):
     if capabilities.probe()["netem"].ok:
         pytest.skip("this kernel has netem: the refusal cannot happen here")
     defs = write_defs('[scenario.wan]\ndescription = "d"\nlinks = [{ rate_mbit = 10, delay_ms = 20 }]\n')
     out = tmp_path / "reports"
     before = netns.list_names()
-    proc = bench("run", "--scenario-file", str(defs), "--scenario", "wan", "--out", str(out))
+    proc = bench("run", "--scenario-file", str(defs), "--scenario", "wan", "--delay-backend",
+                 "netem", "--out", str(out))
     assert proc.returncode == 2
-    assert "needs netem" in proc.stderr and "sch_netem" in proc.stderr
+    assert "needs delay:netem" in proc.stderr and "sch_netem" in proc.stderr
     assert not out.exists() and not new_namespaces(before)
 
 
@@ -142,14 +143,16 @@ def test_clean_removes_what_a_killed_run_left_and_nothing_else(tmp_path, root_ns
 def test_a_suite_skips_what_this_kernel_cannot_run_and_says_so(tmp_path, write_defs):
     if capabilities.probe()["netem"].ok:
         pytest.skip("this kernel has netem: nothing to skip")
-    defs = write_defs('[suite.mixed]\ndescription = "d"\nscenarios = ["heterogeneous", "single-link"]\n'
+    defs = write_defs('[scenario.netem-only]\ndescription = "d"\ndelay_backend = "netem"\n'
+                      'links = [{ rate_mbit = 10, delay_ms = 5 }]\n'
+                      '[suite.mixed]\ndescription = "d"\nscenarios = ["netem-only", "shaped-1x"]\n'
                       'repeat = 1\nwarmup = 0\nduration_s = 1\n')
     out = tmp_path / "reports"
     proc = bench("run", "--scenario-file", str(defs), "--suite", "mixed", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     doc = results_format.load_results(out / "latest" / "results.json")
-    assert doc["scenarios"]["heterogeneous"]["state"] == "skipped"
-    skipped = [t for t in doc["trials"] if t["scenario"] == "heterogeneous"]
+    assert doc["scenarios"]["netem-only"]["state"] == "skipped"
+    skipped = [t for t in doc["trials"] if t["scenario"] == "netem-only"]
     assert {t["status"] for t in skipped} == {"skipped"} and len(skipped) == 2
     assert "kernel lacks sch_netem" in skipped[0]["reason"] and "--kernel IMAGE" in skipped[0]["reason"]
-    assert {t["status"] for t in doc["trials"] if t["scenario"] == "single-link"} == {"ok"}
+    assert {t["status"] for t in doc["trials"] if t["scenario"] == "shaped-1x"} == {"ok"}

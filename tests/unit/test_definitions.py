@@ -2,6 +2,7 @@ import pytest
 
 from bench.catalog import Catalog
 from bench.errors import InputError
+from bench.run.plan import build_plan
 
 
 def test_every_builtin_scenario_and_suite_loads_and_builds_a_topology():
@@ -139,3 +140,26 @@ def test_client_protocol_makes_the_trials_protocol_the_listeners(catalog, write_
                       'server_protocol = "tcp"\n')
     with pytest.raises(InputError, match="leave server_protocol out"):
         Catalog([path])
+
+
+def test_reorder_and_distribution_need_jitter(tmp_path):
+    f = tmp_path / "defs.toml"
+    f.write_text('[scenario.x]\ndescription = "d"\nlinks = [{ rate_mbit = 10, delay_ms = 5, '
+                 'reorder = true }]\n')
+    with pytest.raises(InputError, match="give jitter_ms too"):
+        Catalog(extra_files=[f])
+
+
+def test_delay_scenarios_carry_their_jitter_and_backend():
+    link = Catalog().scenario("jitter-2x-reorder").topology().links[0]
+    assert (link.delay_ms, link.jitter_ms, link.reorder) == (20, 5, True)
+    spec = Catalog().scenario("heterogeneous").topology()
+    assert spec.delay_backend == "auto" and spec.delayed and "delay" in spec.needs()
+    assert not Catalog().scenario("aggregate-2x").topology().delayed
+
+
+def test_run_delay_backend_overrides_every_scenario_and_is_recorded():
+    plan = build_plan(Catalog(), "paths", [], None, None, None, delay_backend="netem")
+    assert {s.delay_backend for s in plan.scenarios} == {"netem"}
+    assert {d["delay_backend"] for d in plan.as_dict()["definitions"].values()} == {"netem"}
+    assert "delay:netem" in plan.scenarios[0].topology().needs()

@@ -19,4 +19,4 @@ def test_loss_ruleset_drops_per_ingress_interface():
 
 def test_direction_needs():
     d = shaping.Direction(rate_mbit=None, loss_pct=0, delay_ms=5, jitter_ms=0, queue_ms=25)
-    assert d.needs_netem and not d.shaped
+    assert d.delayed and not d.shaped
