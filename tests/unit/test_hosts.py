@@ -17,7 +17,7 @@ from bench import cli
 from bench.catalog import Catalog
 from bench.errors import InputError
 from bench.hosts import install, inventory, preflight
-from bench.hosts.lane import as_measured, pm_config, unfit
+from bench.hosts.lane import as_measured, links_config, pm_config, unfit
 from harness import leased
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,3 +213,23 @@ def test_two_hosts_runs_compare_without_noise_and_not_with_a_local_run():
     assert lookup("lane.hosts.laptop.addresses.wlan0.0.valid_life_time").policy == "ignore"
     assert lookup("lane.hosts.laptop.kernel").policy == "warn"
     assert lookup("scenarios.aggregate-2x.readback.hosts.client").policy == "info"
+
+
+def test_a_configurable_routers_link_model(tmp_path):
+    inv = load(tmp_path, GOOD.replace('[[paths]]', '[[paths]]\nrouter_up_interface = "eth2"\n'
+                                      'router_down_interface = "eth1"') + """
+[hosts.gw]
+role = "router"
+configurable = true
+ssh = { host = "192.0.2.1" }
+""")
+    cat = Catalog()
+    egress = links_config(cat.scenario("aggregate-2x"), inv)["egress"]
+    assert [(e["ifname"], e["ingress"], e["rate_mbit"]) for e in egress] == [
+        ("eth2", "eth1", 50), ("eth1", "eth2", 50)] * 2
+    assert links_config(cat.scenario("single-link"), inv) == {"egress": []}
+    host_line = cat.scenario("aggregate-2x").model_copy(update={"delay_backend": "host", "links": (
+        cat.scenario("aggregate-2x").links[0].model_copy(update={"delay_ms": 10}),)})
+    assert "host delay line" in unfit(host_line, inv)
+    with pytest.raises(InputError, match="only a router may be configurable"):
+        load(tmp_path, GOOD.replace('role = "client"', 'role = "client"\nconfigurable = true'))
