@@ -4,6 +4,7 @@ endpoint restore, and refusals.  The controller runs in the management
 namespace; the root namespace is not touched."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -21,8 +22,12 @@ from bench import results_format
 from bench.hosts import install
 from bench.hosts.ssh import LEASE_S
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/sshd"),
-                                reason="needs Debian's openssh-server (make test-deps)")
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists("/usr/sbin/sshd"),
+                       reason="needs Debian's openssh-server (make test-deps)"),
+    pytest.mark.skipif(importlib.util.find_spec("asyncssh") is None,
+                       reason="needs asyncssh: pip install 'mptcp-bench[hosts]' (make venv does)"),
+]
 SCENARIO = ("--scenario", "aggregate-2x", "--warmup", "1", "--repeat", "3", "--duration", "5")
 
 
