@@ -10,7 +10,7 @@
 
     [[paths]]
     client_interface = "wlan0"
-    client_address = "192.168.1.23"
+    client_address = "192.0.2.23"
     server_address = "203.0.113.5"
 
 Every error names the file, the host or path, and the key, in one sentence.

@@ -32,12 +32,12 @@ ssh = { host = "server.example" }
 
 [[paths]]
 client_interface = "wlan0"
-client_address = "192.168.1.23"
+client_address = "192.0.2.23"
 server_address = "203.0.113.5"
 
 [[paths]]
 client_interface = "wwan0"
-client_address = "10.64.1.2"
+client_address = "198.51.100.2"
 server_address = "203.0.113.5"
 """
 
@@ -59,8 +59,8 @@ def test_an_inventory_loads(tmp_path):
     (lambda t: t.replace('role = "server"', 'role = "client"'), 'exactly one host with role = "client"'),
     (lambda t: t.replace('host = "server.example"', 'host = "a b"'), "host 'server': ssh.host"),
     (lambda t: t.replace('user = "me",', 'user = "me", port = 0,'), "host 'laptop': ssh.port"),
-    (lambda t: t.replace('"10.64.1.2"', '"10.64.1"'), "not an IPv4 or IPv6 address"),
-    (lambda t: t.replace('"10.64.1.2"', '"2001:db8::1"'), "one address family"),
+    (lambda t: t.replace('"198.51.100.2"', '"198.51.100"'), "not an IPv4 or IPv6 address"),
+    (lambda t: t.replace('"198.51.100.2"', '"2001:db8::1"'), "one address family"),
     (lambda t: t.replace('role = "client"', 'role = "client"\nshape = true'), "unknown key 'shape'"),
     (lambda t: t.replace("[hosts.laptop]", "[hosts.'../x']"), "host name '../x' is not allowed"),
     (lambda t: t.replace('jump = "me@bastion:2222"', 'jump = "me@@b"'), "[user@]host[:port]"),
@@ -125,7 +125,7 @@ def test_endpoints_of_a_scenario_in_inventory_addresses(tmp_path):
     ifnames = [{"client": "wlan0", "server": "eth0"}, {"client": "wwan0", "server": "eth0"}]
     client = pm_config(cat.scenario("aggregate-2x"), "client", inv, ifnames)
     assert client == {"limits": {"subflows": 8, "add_addr_accepted": 8},
-                      "endpoints": [{"address": "10.64.1.2", "ifname": "wwan0", "flags": ["subflow"]}]}
+                      "endpoints": [{"address": "198.51.100.2", "ifname": "wwan0", "flags": ["subflow"]}]}
     assert pm_config(cat.scenario("aggregate-2x"), "server", inv, ifnames)["endpoints"] == []
     full = pm_config(cat.scenario("aggregate-2x-fullmesh"), "server", inv, ifnames)
     assert full["endpoints"] == [{"address": "203.0.113.5", "ifname": "eth0", "flags": ["signal"]}]
@@ -170,9 +170,9 @@ def test_target_dir_is_versioned_per_host():
 def test_preflight_reads_limits_and_interfaces():
     assert preflight._limits("add_addr_accepted 0 subflows 2 ") == {"add_addr_accepted": 0, "subflows": 2}
     facts = {"addresses": [{"ifname": "lo", "addr_info": [{"local": "127.0.0.1"}]},
-                           {"ifname": "wlan0", "addr_info": [{"local": "192.168.1.23"}]}]}
-    assert preflight.interface_of(facts, "192.168.1.23") == "wlan0"
-    assert preflight.interface_of(facts, "10.0.0.1") is None
+                           {"ifname": "wlan0", "addr_info": [{"local": "192.0.2.23"}]}]}
+    assert preflight.interface_of(facts, "192.0.2.23") == "wlan0"
+    assert preflight.interface_of(facts, "192.0.2.99") is None
 
 
 def _leased(*argv: str, lease: float = 0.5) -> subprocess.Popen:
