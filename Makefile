@@ -3,6 +3,8 @@
 # Everything needs root: the benchmarks build network namespaces.
 
 SHELL := /bin/bash
+comma := ,
+space := $(empty) $(empty)
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -15,8 +17,18 @@ VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static kmod iputils-pin
 # and the hosts lane's tests run sshd in namespaces (never started in the root namespace).
 TEST_PACKAGES := chromium openssh-server
 ARGS ?=
+# Every Python package the venv holds, pinned with hashes (docs/testing.md#the-lock-file).
+LOCK := requirements.lock
+LOCK_EXTRAS := test history hosts vm
+# The lock tool, pinned itself: uv resolves for a declared target (Python 3.11, any
+# platform) whatever machine runs it, in seconds; pip installs from its output.
+UV_VERSION := 0.13.9
+LOCK_VENV := .venv-lock
+# The drift lane: the same extras, unpinned, newest releases (make test-latest).
+LATEST_VENV := .venv-latest
 
-.PHONY: run test unit lint test-host test-vm deps test-deps vm-deps apt-install venv bench-micro clean-venv
+.PHONY: run test unit lint test-host test-vm deps test-deps vm-deps apt-install venv bench-micro \
+        clean-venv lock test-latest
 
 run: deps venv
 	$(PY) -m bench run $(ARGS)
@@ -46,12 +58,8 @@ deps:
 test-deps:
 	@$(MAKE) --no-print-directory apt-install PKGS="$(TEST_PACKAGES)"
 
-vm-deps: deps venv $(VENV)/.vm-installed
+vm-deps: deps venv
 	@$(MAKE) --no-print-directory apt-install PKGS="$(VM_PACKAGES)"
-
-$(VENV)/.vm-installed: pyproject.toml $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test,vm,history,hosts]'
-	touch $@
 
 apt-install:
 	@missing=$$(for p in $(PKGS); do \
@@ -63,16 +71,42 @@ apt-install:
 
 venv: $(VENV)/.installed
 
-# Re-install (and recompile the engine) only when the project's build inputs change.
-$(VENV)/.installed: pyproject.toml setup.py $(wildcard harness/csrc/*.c harness/csrc/*.h harness/delaysrc/*.c)
+# Exactly the locked packages, hash-checked, then the project itself without resolving
+# anything (its build requirements are in the lock too). A changed lock starts a new
+# venv, so nothing of the old one stays; a changed C file only rebuilds the project.
+$(VENV)/.installed: pyproject.toml setup.py $(LOCK) $(wildcard harness/csrc/*.c harness/csrc/*.h harness/delaysrc/*.c)
+	cmp -s $(LOCK) $(VENV)/$(LOCK) || rm -rf $(VENV)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,history,hosts]'
+	$(PY) -m pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	cp $(LOCK) $(VENV)/$(LOCK)
 	touch $@
+
+# Refresh the lock after a change of pyproject.toml's requirements: the pins already
+# there stay where they can. `make lock ARGS=--upgrade` moves every pin to the newest
+# release (after `make test-latest` passed), `ARGS="--upgrade-package NAME"` one.
+lock: $(LOCK_VENV)/bin/uv
+	$(LOCK_VENV)/bin/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' > $(LOCK_VENV)/build.in
+	$(LOCK_VENV)/bin/uv pip compile -q pyproject.toml $(LOCK_VENV)/build.in $(addprefix --extra ,$(LOCK_EXTRAS)) \
+	    --universal --python-version 3.11 --generate-hashes --custom-compile-command 'make lock' \
+	    -o $(LOCK) $(ARGS)
+
+$(LOCK_VENV)/bin/uv:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q uv==$(UV_VERSION)
+
+# The drift lane: a venv from the unpinned requirements (whatever is newest today),
+# then the unit and root tiers in it. Finds a release that breaks something on purpose.
+test-latest: deps test-deps
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/pip install -q --upgrade pip
+	$(LATEST_VENV)/bin/pip install -q -e '.[$(subst $(space),$(comma),$(LOCK_EXTRAS))]'
+	MPTCP_BENCH_DRIFT=1 $(LATEST_VENV)/bin/python -m pytest tests/unit tests/root $(ARGS)
 
 # Engine micro-benchmarks (skipped by the default test run).
 bench-micro: deps venv
 	$(PY) -m pytest tests/perf --benchmark-only $(ARGS)
 
 clean-venv:
-	rm -rf $(VENV) build *.egg-info harness/*.so
+	rm -rf $(VENV) $(LATEST_VENV) $(LOCK_VENV) build *.egg-info harness/*.so
