@@ -525,8 +525,13 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:     # usage error (2), --help or --version (0)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     err = term.console(stderr=True, soft_wrap=True)
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(name)s: %(message)s", stream=sys.stderr)
+    # A library's warnings (deprecations at import, mostly) are not the user's output:
+    # they go to the log, which -v shows, never as lines before a one-sentence error.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if verbose else logging.CRITICAL)
     # Tables are output (stdout); a run's progress and errors go to stderr.
     console = err if args.command == "run" else term.console()
     try:

@@ -14,6 +14,7 @@ import logging
 import os
 import shlex
 import threading
+import warnings
 
 from bench.hosts.inventory import Host
 from harness.errors import HarnessError
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 LEASE_S = 3.0          # a remote worker outlives a lost controller by at most this
 COMMAND_TIMEOUT_S = 120.0
+# The keys asyncssh would try from ~/.ssh when the inventory names none, less DSA:
+# its keys are deprecated in cryptography (and OpenSSH), so none is ever loaded.
+DEFAULT_KEYS = ("id_ed25519_sk", "id_ecdsa_sk", "id_ed448", "id_ed25519", "id_ecdsa", "id_rsa")
 
 
 class HostError(HarnessError):
@@ -50,12 +54,31 @@ class Loop:
 
 
 def asyncssh_module():
+    """asyncssh, imported with what it warns about sent to the log: it imports
+    its DSA support unconditionally, which newer cryptography releases warn
+    about at import; no option of asyncssh avoids that, and no DSA key is used
+    (DEFAULT_KEYS)."""
     try:
-        import asyncssh
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            import asyncssh
     except ImportError:
         raise HostError("--hosts needs the Python package asyncssh, which is not installed: "
                         "pip install 'mptcp-bench[hosts]' (make venv installs it)") from None
+    for w in {(w.category.__name__, str(w.message)) for w in seen}:
+        log.info("importing asyncssh: %s: %s", *w)
     return asyncssh
+
+
+def key_options(key: str | None, home: str | None = None) -> dict:
+    """asyncssh's options for the private keys to offer: the inventory's key, or
+    the default ones that exist (an encrypted one skipped, as asyncssh's own
+    defaults do), never a DSA key.  With none of them, asyncssh's defaults."""
+    if key:
+        return {"client_keys": [os.path.expanduser(key)]}
+    ssh_dir = os.path.join(home or os.path.expanduser("~"), ".ssh")
+    found = [p for p in (os.path.join(ssh_dir, n) for n in DEFAULT_KEYS) if os.path.isfile(p)]
+    return {"client_keys": found, "ignore_encrypted": True} if found else {}
 
 
 class Connection:
@@ -70,8 +93,7 @@ class Connection:
         ssh = self.host.ssh
         opts: dict = {"username": user, "connect_timeout": ssh.connect_timeout_s,
                       "keepalive_interval": 1, "keepalive_count_max": 3}
-        if ssh.key:
-            opts["client_keys"] = [os.path.expanduser(ssh.key)]
+        opts.update(key_options(ssh.key))
         if ssh.known_hosts:
             opts["known_hosts"] = os.path.expanduser(ssh.known_hosts)
         return opts
