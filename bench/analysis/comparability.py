@@ -114,6 +114,12 @@ REGISTRY: tuple[Key, ...] = (
     Key("tools.*", "tool version", "warn"),
     Key("socket_options.*", "socket option support (MPTCP against TCP)", "warn"),
     Key("packages.*", "package version", "warn"),
+    # The lock the venv was installed from (bench/run/environment.py): moving it is
+    # a deliberate step, said like a kernel change.
+    Key("environment.lock", "locked environment (requirements.lock digest)", "warn",
+        fmt=lambda v: plain(v)[:19]),
+    Key("environment.matches_lock", "packages installed exactly as locked", "warn", "bool"),
+    Key("environment.drift.*", "package installed other than locked", "warn"),
     Key("python", "Python", "warn"),
     Key("hostname", "host", "warn"),
     Key("git.dirty", "uncommitted changes", "warn", "bool"),

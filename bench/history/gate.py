@@ -82,12 +82,13 @@ class HistoryGate:
     lines: list[str]
     judgements: list[Judgement] = field(default_factory=list)
     outcomes: list[dict] = field(default_factory=list)
+    information: list[str] = field(default_factory=list)   # kernel or lock changes
 
     def as_json(self) -> dict:
         return {"status": ("passed", "regressed", "incomparable")[self.status],
                 "exit": self.status, "level": LEVEL, "window": WINDOW, "min_runs": MIN_RUNS,
                 "judgements": [j.__dict__ for j in self.judgements],
-                "outcomes": self.outcomes, "lines": self.lines}
+                "outcomes": self.outcomes, "information": self.information, "lines": self.lines}
 
 
 def interval(medians: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
@@ -160,7 +161,41 @@ def evaluate(store, cand, floors: dict | None = None, level: float = LEVEL) -> H
         judgements.append(judge_metric(index.get((cls, *key)), g["value"].to_numpy(float),
                                        floors[metric], key, level))
     outcomes = _outcomes(store, cand, judgements)
-    return _verdict(judgements, outcomes, len(runs))
+    gate = _verdict(judgements, outcomes, len(runs))
+    gate.information = environment_changes(runs, heads, judgements, cand)
+    gate.lines[-1:-1] = gate.information
+    return gate
+
+
+# What a run ran with that moves on purpose: said when it changed across the
+# judged history or to the candidate, as information, never a verdict.
+ENVIRONMENT_KEYS = ((("kernel", "release"), "kernel release"),
+                    (("environment", "lock"), "locked environment (requirements.lock)"))
+
+
+def environment_changes(runs, heads: dict, judgements: list[Judgement], cand) -> list[str]:
+    judged = {r for j in judgements for r in j.segment}
+    order = [str(r) for r in runs["run_id"] if str(r) in judged]
+    metas = [(r, (heads.get(r) or {}).get("metadata") or {}) for r in order]
+    metas.append((f"the candidate {cand.run_id}", cand.metadata))
+    lines = []
+    for path, label in ENVIRONMENT_KEYS:
+        seen = [(r, _dig(m, path)) for r, m in metas]
+        for (before, a), (after, b) in zip(seen, seen[1:]):
+            if a != b:
+                lines.append(f"information: the {label} changed between {before} and {after}: "
+                             f"{_short(a)} → {_short(b)}")
+    return lines
+
+
+def _dig(meta: dict, path: tuple[str, ...]):
+    for k in path:
+        meta = meta.get(k) if isinstance(meta, dict) else None
+    return meta
+
+
+def _short(value) -> str:
+    return "(not recorded)" if value is None else str(value)[:19]
 
 
 def _outcomes(store, cand, judgements) -> list[dict]:

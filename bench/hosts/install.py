@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.hosts.ssh import Connection, HostError
+from bench.run import environment
 
 PROJECT = Path(__file__).resolve().parents[2]
 # What harness imports beyond the standard library (tests/unit/test_hosts.py
@@ -35,7 +36,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 WORKER_REQUIREMENTS = ("pyroute2", "numpy")
 # What building the project from its sdist on a host needs, installed there
 # from the bundle first (the host may have no index to fetch them from).
-BUILD_REQUIREMENTS = ("setuptools>=68", "wheel")
+BUILD_REQUIREMENTS = ("setuptools", "wheel")
 CACHE_ENV = "MPTCP_BENCH_BUNDLE_CACHE"
 # Tests only: build from the sdist on the host even when its platform is ours.
 BUILD_THERE_ENV = "MPTCP_BENCH_HOSTS_BUILD_THERE"
@@ -64,7 +65,7 @@ class Bundle:
 def source_id() -> str:
     """The version and a digest of every source file that goes into the wheel."""
     h = hashlib.sha256()
-    files = [PROJECT / "pyproject.toml", PROJECT / "setup.py"]
+    files = [PROJECT / "pyproject.toml", PROJECT / "setup.py", environment.LOCK]
     for top in SOURCES:
         files += sorted(p for p in (PROJECT / top).rglob("*") if p.suffix in SUFFIXES)
     for path in files:
@@ -85,11 +86,9 @@ def bundle() -> Bundle:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{bid}-", dir=final.parent))
     try:
-        _pip("wheel", "--no-deps", "-w", str(tmp), str(PROJECT))
-        for name in WORKER_REQUIREMENTS:
-            _pip("download", "--no-deps", "-d", str(tmp), f"{name}=={importlib.metadata.version(name)}")
-        _pip("download", "--no-deps", "--only-binary=:all:", "-d", str(tmp / "build"),
-             *BUILD_REQUIREMENTS)
+        _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp), str(PROJECT))
+        _download(WORKER_REQUIREMENTS, tmp)
+        _download(BUILD_REQUIREMENTS, tmp / "build", "--only-binary=:all:")
         _sdist(tmp)
         (tmp / "complete").write_text(bid)
         shutil.rmtree(final, ignore_errors=True)
@@ -97,6 +96,17 @@ def bundle() -> Bundle:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return Bundle(bid, final)
+
+
+def _download(names, into: Path, *options: str, marker_env: dict | None = None) -> None:
+    """The locked release of each package, hash-checked: the hosts run what
+    the controller's lock says (docs/testing.md#the-lock-file)."""
+    pins = environment.locked(environment.parse(environment.LOCK.read_text()), marker_env)
+    into.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=into) as req:
+        req.write("".join(pins[n].requirement() + "\n" for n in names))
+        req.flush()
+        _pip("download", "--no-deps", "--require-hashes", *options, "-d", str(into), "-r", req.name)
 
 
 def _pip(*args: str) -> None:
@@ -173,11 +183,10 @@ def _foreign_wheels(b: Bundle, remote: dict) -> list[Path]:
     wheels of the requirements for its platform (pip download --platform)."""
     into = b.directory / f"{remote['machine']}-py{remote['python']}"
     if not (into / "complete").exists():
-        into.mkdir(exist_ok=True)
-        for name in WORKER_REQUIREMENTS:
-            _pip("download", "--no-deps", "--only-binary=:all:", "-d", str(into),
-                 "--platform", f"manylinux2014_{remote['machine']}", "--python-version",
-                 remote["python"], f"{name}=={importlib.metadata.version(name)}")
+        _download(WORKER_REQUIREMENTS, into, "--only-binary=:all:", "--platform",
+                  f"manylinux2014_{remote['machine']}", "--python-version", remote["python"],
+                  marker_env={"python_version": remote["python"], "platform_machine": remote["machine"],
+                              "python_full_version": f"{remote['python']}.0"})
         (into / "complete").write_text("")
     return sorted(into.glob("*.whl"))
 

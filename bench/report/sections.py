@@ -280,7 +280,21 @@ def metadata_section(meta: dict) -> list[str]:
             f"mptcpize: {t(tools.get('mptcpize') or 'not installed')}",
             f"- Python {t(meta.get('python'))}; " + ", ".join(
                 f"{t(p)} {t(v)}" for p, v in (meta.get("packages") or {}).items() if v),
+            *_environment(meta.get("environment")),
             f"- started {t(meta.get('started'))}, finished {t(meta.get('finished'))}"]
+
+
+def _environment(env: dict | None) -> list[str]:
+    """The lock line: none for runs recorded before the lock existed."""
+    if not env:
+        return []
+    if not env.get("lock"):
+        return ["- Python packages: no lock file (installed without requirements.lock)"]
+    moved = env.get("drift") or {}
+    said = ("exactly as locked" if env.get("matches_lock") else
+            f"{len(moved)} not as locked: " + "; ".join(f"{md.text(n)} {md.text(w)}"
+                                                        for n, w in list(moved.items())[:5]))
+    return [f"- Python packages {said} (requirements.lock {md.code(env['lock'][:19])})"]
 
 
 def appendix(doc: dict) -> list[str]:

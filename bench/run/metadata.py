@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.run import vmlane
+from bench.run import environment, vmlane
 from harness import _engine, capabilities, sockopts, sysctl, sysinfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,7 @@ def run_metadata(argv: list[str], suite: dict) -> dict:
         "loadavg_start": sysinfo.loadavg(),
         "python": sys.version.split()[0],
         "packages": _versions(),
+        "environment": environment.record(),
         "tools": {**tools, "engine_compiler": _engine.COMPILER},
         "git": {"revision": _git("rev-parse", "HEAD"), "dirty": bool(status) if status is not None else None},
         "suite": suite,
