@@ -100,7 +100,7 @@ $(LOCK_VENV)/bin/uv:
 test-latest: deps test-deps
 	rm -rf $(LATEST_VENV)
 	$(PYTHON) -m venv $(LATEST_VENV)
-	$(LATEST_VENV)/bin/pip install -q --upgrade pip
+	$(LATEST_VENV)/bin/pip install -q --upgrade pip setuptools wheel
 	$(LATEST_VENV)/bin/pip install -q -e '.[$(subst $(space),$(comma),$(LOCK_EXTRAS))]'
 	MPTCP_BENCH_DRIFT=1 $(LATEST_VENV)/bin/python -m pytest tests/unit tests/root $(ARGS)
 
