@@ -112,9 +112,12 @@ def _download(names, into: Path, *options: str, marker_env: dict | None = None) 
 def _pip(*args: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "pip", "-q", *args], capture_output=True, text=True)
     if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise HostError(f"building the worker bundle failed at `pip {args[0]}`: {tail[0]}; "
-                        "the controller needs the project's build requirements (or a pip cache)")
+        lines = proc.stderr.strip().splitlines() or ["no output"]
+        # pip ends with hints ("See above for details"): the error line says what.
+        said = next((l for l in reversed(lines) if l.lower().startswith("error")), lines[-1])
+        raise HostError(f"building the worker bundle failed at `pip {args[0]}`: {said.strip()}; "
+                        "the controller needs the locked build requirements (make venv) and a "
+                        "package index or pip's cache")
 
 
 def _sdist(into: Path) -> None:
