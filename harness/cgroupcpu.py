@@ -13,10 +13,12 @@ v1, as on hosts with a hybrid layout.  The cgroup is always removed.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import time
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 PREFIX = "mpb"      # harness.netns.PREFIX (not imported: it needs the C engine)
 ROOT = Path("/sys/fs/cgroup")
 V1 = ROOT / "cpuacct"
@@ -79,13 +81,22 @@ class TrialCgroup:
         if self.found is None:
             return self
         kind, mount = self.found
+        try:
+            # exist_ok: a resumed run reuses the one its killed attempt left
+            (mount / self.name).mkdir(exist_ok=True)
+        except OSError as exc:     # a read-only or delegated tree (a VM, a container)
+            log.info("no trial cgroup under %s: %s", mount, exc.strerror)
+            return self
         self.path = mount / self.name
-        self.path.mkdir()
         try:
             for pid in [os.getpid(), *self.pids]:
                 self._home[pid] = mount / own_cgroup(kind, pid).lstrip("/")
                 _move(self.path, pid)
             self._start = read_usage_s(kind, self.path)
+        except OSError as exc:     # not allowed to move here: measure nothing, never fail
+            log.info("no trial cgroup %s: %s", self.path, exc.strerror)
+            self._leave()
+            self.path = None
         except BaseException:
             self._leave()
             raise
@@ -105,7 +116,8 @@ class TrialCgroup:
 
     def _leave(self) -> None:
         """Everyone back where they came from (what else is left: to ours),
-        then the cgroup goes; a process still exiting can hold it briefly."""
+        then the cgroup goes; a process still exiting can hold it briefly.
+        One that cannot go is logged: `bench clean` removes it later."""
         mine = self._home.get(os.getpid(), self.path.parent)
         for pid, home in self._home.items():
             _move(home, pid)
@@ -117,9 +129,9 @@ class TrialCgroup:
                 return
             except OSError as exc:
                 if exc.errno != errno.EBUSY:
-                    raise
+                    break
                 time.sleep(0.02)
-        self.path.rmdir()
+        log.warning("cannot remove the trial cgroup %s; `python -m bench clean` will", self.path)
 
 
 def leftovers(root: Path = ROOT) -> list[Path]:
