@@ -32,6 +32,8 @@ from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from harness.drivers import names as driver_names
 from harness.errors import HarnessError
 
+MAX_RETRIES = 10     # re-runs of one disturbed trial
+
 
 class Parser(argparse.ArgumentParser):
     """argparse with whole option names only (an abbreviation such as --ke
@@ -118,6 +120,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", action="store_true",
                      help="sample the whole machine with perf during each trial: the report "
                           "gets the busiest symbols per protocol and flame graphs")
+    run.add_argument("--retries", type=_number(0, MAX_RETRIES, whole=True), metavar="N",
+                     default=2, help="re-run a trial that foreign CPU load disturbed up to N "
+                                     "times (default 2; every try is recorded)")
+    run.add_argument("--disturbed-above", type=_number(0, 200), metavar="PCT",
+                     help="foreign CPU, in per cent of one CPU over a trial, above which the "
+                          "trial is disturbed (default 3, or $MPTCP_BENCH_DISTURBED_ABOVE)")
+    run.add_argument("--quiet-machine", action="store_true",
+                     help="refuse to start when the machine is already busy (default: warn)")
     run.add_argument("--delay-backend", choices=("auto", "host", "netem"),
                      help="who delays packets on delayed links: the host delay line (NFQUEUE), "
                           "netem, or auto (netem where the kernel has it; default: the scenario's)")
@@ -228,6 +238,7 @@ PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "durat
 
 
 def cmd_run(args, console: Console) -> int:
+    from bench.record import cpu_fields
     from bench.run import orchestrator
     from bench.run.plan import build_plan
     from bench.run.progress import RunProgress
@@ -237,7 +248,10 @@ def cmd_run(args, console: Console) -> int:
     catalog = Catalog(args.scenario_file)
     plan = build_plan(catalog, args.suite, args.scenario, args.repeat, args.warmup,
                       args.duration, args.driver, args.scenario_file, profile=args.profile,
-                      delay_backend=args.delay_backend)
+                      delay_backend=args.delay_backend, retries=args.retries,
+                      quiet_machine=args.quiet_machine,
+                      disturbed_above=(args.disturbed_above / 100 if args.disturbed_above is not None
+                                       else cpu_fields.default_limit()))
     out = args.out or Path("reports")
     check_writable(out)
     kernels = args.kernel or []
@@ -382,6 +396,8 @@ def cmd_clean(args, console: Console) -> int:
     done = cleanup.clean()
     console.print(f"removed {len(done['namespaces'])} namespace(s) "
                   f"{' '.join(done['namespaces'])}; ended {len(done['processes'])} process(es)")
+    if done["cgroups"]:
+        console.print(f"removed {len(done['cgroups'])} cgroup(s) {' '.join(done['cgroups'])}")
     if done["skipped_live"]:
         console.print(f"left {len(done['skipped_live'])} namespace(s) of runs still going: "
                       f"{' '.join(done['skipped_live'])}")

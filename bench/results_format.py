@@ -12,6 +12,11 @@ versions step by step and refuses newer ones.
 
 History:
   1  (2026-11) first format.
+  2  (2026-12) trial status `disturbed`; the trial's own and foreign CPU
+     (cpu_own_s, cpu_foreign_s, cpu_machine_s, cpu_foreign_share,
+     cpu_own_s_per_gb, cpu_own_us_per_transaction, cpu_accounting) and
+     `attempt`.  Version-1 trials get those columns as None: they were
+     measured without a cgroup.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from typing import TypedDict
 from bench import names
 from bench.errors import InputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The files of a run directory.
 JOURNAL = "trials.jsonl"
@@ -48,8 +53,8 @@ def write_atomic(path: Path, text: str) -> None:
             tmp.unlink()
 
 
-STATUSES = ("ok", "fallback", "partial", "stalled", "failed", "unsupported", "skipped",
-            "interrupted")
+STATUSES = ("ok", "fallback", "partial", "stalled", "disturbed", "failed", "unsupported",
+            "skipped", "interrupted")
 
 class CoreColumns(TypedDict):
     """One row per trial; every record has these keys (None when not applicable)."""
@@ -87,6 +92,15 @@ class TrialColumns(CoreColumns):
     cpu_sender_s_per_gb: float | None
     cpu_receiver_s_per_gb: float | None
     cpu_softirq_s: float | None
+    # whose CPU (bench/record/cpu_fields.py): the trial's cgroup + ksoftirqd on its
+    # CPUs; the machine's busy time (steal included) and the rest of it, foreign
+    cpu_own_s: float | None
+    cpu_foreign_s: float | None
+    cpu_machine_s: float | None
+    cpu_foreign_share: float | None    # foreign CPU-seconds per second of the window
+    cpu_own_s_per_gb: float | None
+    cpu_own_us_per_transaction: float | None
+    attempt: int | None                # 1, or 2.. for the re-runs of a disturbed trial
     mptcp_verified: bool | None
     started_at: float | None
     # workload and engine modes
@@ -139,6 +153,7 @@ class TrialRecord(TrialColumns, total=False):
     system: dict                   # /proc/stat deltas over the window
     cpu_system_window: str         # which window `system` covers: sender | outer
     noise: dict                    # other processes' and kernel threads' CPU in the trial
+    cpu_accounting: dict           # own/foreign CPU detail and the foreign load's top processes
     sender_send_bytes: int         # bytes the sender handed to the kernel
     events: list                   # link events applied, with the delivery gap after them
     stall: dict                    # why a trial is stalled
@@ -176,7 +191,17 @@ NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_
 # interrupted and run again; results.json holds the final ones.
 
 # Upgraders: UPGRADES[n] turns a version-n document into version n+1.
-UPGRADES: dict[int, callable] = {}
+def _v1_to_v2(doc: dict) -> dict:
+    for t in doc.get("trials") or []:
+        if isinstance(t, dict):
+            for column in (*_V2_COLUMNS, "attempt"):
+                t.setdefault(column, None)
+    return {**doc, "schema_version": 2}
+
+
+_V2_COLUMNS = ("cpu_own_s", "cpu_foreign_s", "cpu_machine_s", "cpu_foreign_share",
+               "cpu_own_s_per_gb", "cpu_own_us_per_transaction")
+UPGRADES: dict[int, callable] = {1: _v1_to_v2}
 
 
 def results_document(run_id: str, metadata: dict, scenarios: dict, trials: list[dict],

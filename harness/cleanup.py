@@ -1,9 +1,10 @@
 """Removing what a killed run left: its namespaces (and with them every veth
-and qdisc) and any process still inside them.  Only namespaces with the
-project prefix whose owner is no longer alive are touched."""
+and qdisc), any process still inside them, and its trial cgroup.  Only
+namespaces and cgroups with the project prefix whose owner is no longer
+alive are touched."""
 from __future__ import annotations
 
-from harness import netns, ownership
+from harness import cgroupcpu, netns, ownership
 
 
 def owner_of(name: str) -> str:
@@ -25,6 +26,9 @@ def leftovers(owner: str | None = None) -> tuple[list[str], list[str]]:
 def clean(owner: str | None = None) -> dict:
     dead, live = leftovers(owner)
     killed = netns.destroy(dead)
+    cgroups = cgroupcpu.remove([p for p in cgroupcpu.leftovers()
+                                if (owner is None or owner_of(p.name) == owner)
+                                and not ownership.is_live(owner_of(p.name))])
     forgotten = ownership.forget_dead()
     return {"namespaces": dead, "processes": killed, "skipped_live": live,
-            "registry_entries": forgotten}
+            "registry_entries": forgotten, "cgroups": cgroups}

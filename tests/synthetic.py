@@ -11,7 +11,8 @@ def trial(scenario: str, protocol: str, repeat: int, **fields) -> dict:
     rec = {k: None for k in (*results_format.CORE_COLUMNS, *results_format.EXTRA_COLUMNS)}
     rec.update(run_id="synthetic", scenario=scenario, protocol=protocol, driver="native",
                repeat=repeat, seq=2 * repeat + (protocol == "mptcp"), status="ok", reason=None,
-               cpu_system_s_per_gb=1.0, expected_goodput_bps=100e6, subflows=1)
+               cpu_system_s_per_gb=1.0, cpu_own_s_per_gb=1.0, expected_goodput_bps=100e6,
+               subflows=1)
     rec.update(fields)
     return rec
 
@@ -74,6 +75,7 @@ def big_doc(n_trials: int, seed: int, scenarios: int = 50, shift: float = 1.0) -
                 g = float(rate * shift * rng.lognormal(0, 0.01))
                 trials.append(trial(name, proto, r, goodput_bps=g, bytes=int(g * 3 / 8),
                                     duration_s=3.0, cpu_system_s_per_gb=float(rng.lognormal(4, .4)),
+                                    cpu_own_s_per_gb=float(rng.lognormal(1, .1)),
                                     cpu_sender_s_per_gb=0.3, cpu_receiver_s_per_gb=0.2,
                                     retransmits=int(rng.integers(0, 500)), subflows=2,
                                     interval_s=0.15,

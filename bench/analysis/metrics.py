@@ -35,6 +35,13 @@ here to add a known delay); 400 draws each:
                 few slow transactions), and at 50 % it still false-alarmed
                 6 %.  Compared and shown; --max-regression turns it on.
 
+Own CPU (schema 2, the trial's cgroup plus ksoftirqd on its CPUs) is what
+the answer and the gates use for CPU: the 20 % on own CPU/transaction is the
+system figure's calibration carried over (own CPU holds less foreign time,
+so it can only false-alarm less); own CPU/GB is not gated until a quiet
+machine calibrates it.  The whole-system figures stay, compared and shown,
+never gated: other jobs' CPU lands in them.
+
 Per-process CPU misleads
 on veth (softirq is billed to whoever runs) and retransmit counts swing by
 orders of magnitude between identical runs: compared and shown, never gated.
@@ -62,7 +69,8 @@ class Metric:
 
 _ALL = (
     Metric("goodput_bps", "goodput", "Mbit/s", 1e-6, "higher", gate_pct=3.0),
-    Metric("cpu_system_s_per_gb", "system CPU/GB", "s/GB", 1.0, "lower", digits=3),
+    Metric("cpu_own_s_per_gb", "own CPU/GB", "s/GB", 1.0, "lower", digits=3),
+    Metric("cpu_system_s_per_gb", "whole-system CPU/GB", "s/GB", 1.0, "lower", digits=3),
     Metric("cpu_system_outer_s_per_gb", "system CPU/GB, whole window", "s/GB", 1.0, "lower",
            digits=3),
     Metric("cpu_sender_s_per_gb", "sender CPU/GB", "s/GB", 1.0, "lower", digits=3),
@@ -75,8 +83,10 @@ _ALL = (
     Metric("latency_us_p99", "latency p99", "µs", 1.0, "lower", digits=1),
     Metric("latency_us_p999", "latency p99.9", "µs", 1.0, "lower", digits=1),
     Metric("latency_us_max", "latency max", "µs", 1.0, "lower", digits=1),
-    Metric("cpu_system_us_per_transaction", "system CPU/transaction", "µs", 1.0, "lower",
+    Metric("cpu_own_us_per_transaction", "own CPU/transaction", "µs", 1.0, "lower",
            gate_pct=20.0, digits=1),
+    Metric("cpu_system_us_per_transaction", "whole-system CPU/transaction", "µs", 1.0, "lower",
+           digits=1),
     Metric("failover_gap_ms", "failover gap", "ms", 1.0, "lower", digits=0),
     Metric("failover_recover_s", "failover recovery", "s", 1.0, "lower", digits=2),
 )
@@ -84,8 +94,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
 
 # What the one-line answer states, by workload: the first present metric of
 # each group gives the "MPTCP x ratio of TCP" figure.
-HEADLINE = ("goodput_bps", "latency_us_p50", "latency_us_p99", "cpu_system_s_per_gb",
-            "cpu_system_us_per_transaction")
+HEADLINE = ("goodput_bps", "latency_us_p50", "latency_us_p99", "cpu_own_s_per_gb",
+            "cpu_own_us_per_transaction")
 
 
 def default_thresholds() -> dict[str, float | None]:

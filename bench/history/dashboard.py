@@ -16,7 +16,6 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
-matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 

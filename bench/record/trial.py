@@ -7,7 +7,7 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-from bench.record import failover, linkmodel, subflow_grid, workload_fields
+from bench.record import cpu_fields, failover, linkmodel, subflow_grid, workload_fields
 from harness.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
@@ -27,9 +27,11 @@ def _base(scenario, protocol: str, p: dict, driver: str, *, run_id: str, repeat:
         "subflows_expected": scenario.expected_subflows() if protocol == "mptcp" else 1,
         "expected_goodput_bps": None,    # bulk only, below
         "expected_is_upper_bound": linkmodel.is_upper_bound(scenario),
+        "attempt": 1,                    # the orchestrator counts re-runs of disturbed trials
     }
     for key in ("duration_s", "bytes", "goodput_bps", "cpu_sender_s", "cpu_receiver_s",
-                "cpu_system_s", "cpu_system_s_per_gb", "subflows", "retransmits"):
+                "cpu_system_s", "cpu_system_s_per_gb", "subflows", "retransmits",
+                *cpu_fields.COLUMNS):
         rec[key] = None
     rec.update(workload_fields.base(p))
     if rec["workload"] == "bulk":
@@ -68,6 +70,7 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
         rec["tcp_retry"] = retries[0] | {"connections": len(retries)}
     if rec.get("subflow_detail_server"):
         rec["server_learned"] = server_learned(rec["subflow_detail_server"], raw["mib"]["server"])
+    cpu_fields.own_cpu(rec, rec.get("system") or raw["outer_window"], raw.get("top_foreign"))
     checked = _verify(rec, raw, protocol)
     verdict = workload_fields.verdict(rec) or checked
     if verdict:

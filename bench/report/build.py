@@ -14,11 +14,11 @@ from bench import names
 from bench.analysis import summary
 from bench.analysis.metrics import HEADLINE, METRICS
 from bench.analysis.summary import RATIO, RunData
-from bench.report import driver_crosscheck, html_page, md, paths, profile, sections
+from bench.report import driver_crosscheck, html_page, machine, md, paths, profile, sections
 from bench.results_format import REPORT, write_atomic
 
 PLOTS = "plots"
-OVERVIEW_METRICS = ("goodput_bps", "cpu_system_s_per_gb", "latency_us_p50", "latency_us_p99")
+OVERVIEW_METRICS = ("goodput_bps", "cpu_own_s_per_gb", "latency_us_p50", "latency_us_p99")
 
 
 def _plots():
@@ -187,6 +187,7 @@ class Report:
                f"Suite **{md.text(suite.get('name'))}** — {md.text(suite.get('description'))}. "
                f"{len(trials)} trials, {md.text(suite.get('repeat'))} paired repeats per scenario, "
                f"driver {md.text(suite.get('driver'))}, run {md.text(self.doc['state'])}.", ""]
+        out += machine.section(self.doc)
         if self.df.empty:
             out += ["No trial finished.", ""]
         else:

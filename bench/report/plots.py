@@ -11,9 +11,6 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
-# Titles and labels carry scenario names and statuses from files: `$` in
-# them is a dollar sign, not mathtext (which can also fail to parse).
-matplotlib.rcParams["text.parse_math"] = False
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -23,6 +20,13 @@ from bench.analysis.metrics import METRICS  # noqa: E402
 COLORS = {"tcp": "#1f77b4", "mptcp": "#d62728"}
 OK_STYLE = {"linewidth": 1.2, "alpha": 0.7}
 NOT_OK_STYLE = {"color": "black", "linestyle": "--", "linewidth": 1.0, "alpha": 0.9}
+
+
+def literal(text) -> str:
+    """Text from files (scenario names, statuses, addresses) as itself:
+    `$` escaped, so it is a dollar sign and never opens mathtext (which
+    could also fail to parse).  Mathtext stays on for the log axes' ticks."""
+    return str(text).replace("$", r"\$")
 
 
 def _png(fig) -> bytes:
@@ -61,7 +65,7 @@ def _lines(ax, trials: list[dict], color: str) -> None:
         if t["status"] == "ok":
             ax.plot(x, y, color=color, **OK_STYLE)
         else:
-            ax.plot(x, y, label=f"#{t['repeat']} {t['status']}", **NOT_OK_STYLE)
+            ax.plot(x, y, label=literal(f"#{t['repeat']} {t['status']}"), **NOT_OK_STYLE)
 
 
 def _stacked(ax, t: dict) -> bool:
@@ -80,7 +84,7 @@ def _stacked(ax, t: dict) -> bool:
 def _subflow_label(t: dict, i: int) -> str:
     keys = t.get("subflow_intervals_keys") or []
     local = keys[i].split(" → ")[0].rsplit(":", 1)[0] if i < len(keys) else None
-    return f"subflow {i + 1}" + (f" from {local}" if local else "") + f" (#{t['repeat']})"
+    return literal(f"subflow {i + 1}" + (f" from {local}" if local else "") + f" (#{t['repeat']})")
 
 
 def _median_trial(trials: list[dict]) -> dict | None:
@@ -117,7 +121,7 @@ def timeseries(doc: dict, scenario: str) -> bytes | None:
         ax.grid(alpha=0.3)
     if shares:
         _share_panel(axes[0][-1], shares)
-    fig.suptitle(scenario)
+    fig.suptitle(literal(scenario))
     return _png(fig)
 
 
@@ -130,7 +134,7 @@ def _share_panel(ax, trials: list[dict]) -> None:
             ax.barh(row, share * 100, left=left, color=f"C{i}",
                     label=f"subflow {i + 1}" if row == 0 else None)
             left += share * 100
-    ax.set_yticks(range(len(trials)), [f"#{t['repeat']} {t['status']}" for t in trials])
+    ax.set_yticks(range(len(trials)), [literal(f"#{t['repeat']} {t['status']}") for t in trials])
     ax.set(title="MPTCP: bytes per subflow", xlabel="share of bytes acked (%)", xlim=(0, 100))
     ax.legend(fontsize=7, ncol=min(width, 4), loc="upper center", bbox_to_anchor=(0.5, -0.22))
 
@@ -152,6 +156,7 @@ def _bar_panel(ax, d: pd.DataFrame, m) -> None:
     several = d["driver"].nunique(dropna=False) > 1
     d = d.assign(label=d["scenario"] + (" (" + d["driver"].astype(str) + ")" if several else ""))
     labels = list(dict.fromkeys(d["label"]))
+    shown = [literal(label) for label in labels]
     x = np.arange(len(labels))
     for i, proto in enumerate(("tcp", "mptcp")):
         rows = d[d["protocol"] == proto].set_index("label").reindex(labels)
@@ -163,7 +168,7 @@ def _bar_panel(ax, d: pd.DataFrame, m) -> None:
     positive = d["median"][d["median"] > 0] * m.scale
     if len(positive) and positive.max() / positive.min() > 20:
         ax.set_yscale("log")
-    ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(x, shown, rotation=20, ha="right", fontsize=8)
     ax.set(ylabel=f"{m.label} ({m.unit})", title=f"{m.label}: median, 95 % CI")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
@@ -190,7 +195,7 @@ def latency_cdf(latency: pd.DataFrame, scenario: str) -> bytes | None:
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_two_and_five))
     ax.set(xlabel="transaction latency (µs)", ylabel="fraction of transactions ≤ x",
-           title=f"{scenario}: latency CDF", ylim=(0, 1.01))
+           title=literal(f"{scenario}: latency CDF"), ylim=(0, 1.01))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return _png(fig)
@@ -225,7 +230,7 @@ def subflow_shares(doc: dict, scenario: str) -> bytes | None:
         for i, y in enumerate(shares):
             ax.plot(x, y, color=f"C{i}", lw=2.0 if thick else 0.8, alpha=1.0 if thick else 0.4,
                     label=_subflow_label(t, i) if thick else None)
-    ax.set(title=f"{scenario}: MPTCP subflows' share of bytes acked over time",
+    ax.set(title=literal(f"{scenario}: MPTCP subflows' share of bytes acked over time"),
            xlabel="time since first byte (s)", ylabel="share (%)", ylim=(0, 100))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from bench import report, results_format
 from bench.catalog import Scenario, modes_label
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
-from bench.record import stalls, trial
-from bench.run import calibrate, metadata
+from bench.record import cpu_fields, stalls, trial
+from bench.run import calibrate, metadata, quiet
 from bench.run.plan import WARMUP_DURATION_S, Plan, scenario_needs
 from bench.run.rundir import RunDir
 from harness import capabilities, cleanup, delayline, drivers, netns, ownership, profiler, sysctl, trialrun
@@ -45,6 +45,7 @@ class Run:
     done: set = field(default_factory=set)         # plan.trial_key()s finished before a resume
     resumed_meta: dict | None = None               # the metadata of the run being resumed
     next_seq: int = 0
+    machine_load: dict | None = None               # preflight's look at the machine (bench.run.quiet)
 
     def run(self) -> int:
         """Preflight, then execute; Ctrl-C or SIGTERM at any point ends it
@@ -100,6 +101,8 @@ class Run:
                 if cpu is not None and cpu not in cpus:
                     raise InputError(f"scenario {s.name!r} pins a worker to CPU {cpu}, but this "
                                      f"machine offers CPUs {sorted(cpus)}; change its cpu table")
+        self.machine_load = quiet.look(self.plan.quiet_machine, self.plan.disturbed_above,
+                                       self.progress.console)
 
     def execute(self) -> int:
         # A signal while the directory is being made waits until the
@@ -132,7 +135,9 @@ class Run:
     def _open(self) -> dict:
         if self.resumed_meta is None:
             self.rundir.create()
-            return metadata.run_metadata(self.argv, self.plan.as_dict())
+            meta = metadata.run_metadata(self.argv, self.plan.as_dict())
+            meta["machine_load"] = self.machine_load
+            return meta
         self.rundir.reopen()
         # What the killed attempt left (namespaces, processes) is ours and dead.
         cleanup.clean(owner=self.rundir.run_id)
@@ -241,20 +246,36 @@ class Run:
         return {"candidates": results, "chosen": results[best]["modes"], "why": why}
 
     def _trial(self, driver, topo, scenario: Scenario, proto: str, repeat: int) -> None:
+        """One trial, re-run up to plan.retries times while foreign load
+        disturbs it (bench.record.cpu_fields); every try is journaled."""
+        for attempt in range(1, self.plan.retries + 2):
+            rec = self._try(driver, topo, scenario, proto, repeat, attempt)
+            if rec["status"] != "disturbed":
+                return
+            self.progress.disturbed(rec, attempt <= self.plan.retries)
+
+    def _try(self, driver, topo, scenario: Scenario, proto: str, repeat: int, attempt: int) -> dict:
         params = self.plan.params(scenario, driver.name, proto)
         seq = self.next_seq
         try:
             with self._profiled(seq) as profile:
-                raw = trialrun.run_trial(driver, topo, params, scenario.link_events())
+                raw = trialrun.run_trial(driver, topo, params, scenario.link_events(),
+                                         helpers=profile.pop("_pids", ()))
         except Interrupted as exc:
             rec = trial.interrupted(scenario, proto, params, driver.name, signame=str(exc),
                                     run_id=self.rundir.run_id, repeat=repeat, seq=seq)
+            rec["attempt"] = attempt
             self._record(rec)
             raise
         rec = trial.build(raw, scenario, proto, run_id=self.rundir.run_id, repeat=repeat, seq=seq)
+        rec["attempt"] = attempt
+        verdict = cpu_fields.disturbed(rec, self.plan.disturbed_above)
+        if verdict:
+            rec["status"], rec["reason"] = verdict
         if profile:
             rec["profile"] = profile
         self._record(rec)
+        return rec
 
     @contextmanager
     def _profiled(self, seq: int):
@@ -269,7 +290,8 @@ class Run:
         folder.mkdir(exist_ok=True)
         data = folder / f".perf-{seq}.data"
         try:
-            with profiler.SystemProfile(data):
+            with profiler.SystemProfile(data) as perf:
+                out["_pids"] = [perf.proc.pid]     # perf's CPU is the run's own
                 yield out
             stacks = profiler.fold(data)
         finally:
@@ -311,7 +333,10 @@ class Run:
                 continue
             expect = entry["definition"]["expect"]
             for proto in entry["definition"]["protocols"]:
-                mine = [t for t in self.trials if t["scenario"] == name and t["protocol"] == proto]
+                # A disturbed trial says nothing of the scenario (the report's
+                # first section counts them).
+                mine = [t for t in self.trials if t["scenario"] == name and t["protocol"] == proto
+                        and t["status"] != "disturbed"]
                 if not mine or any(t["status"] not in expect[proto] for t in mine):
                     return EXIT_BENCH_FAILURE
         return EXIT_OK

@@ -34,6 +34,9 @@ class Plan:
     durations: dict[str, float] = field(default_factory=dict)   # the suite's, per scenario
     driver_modes: dict[str, dict] = field(default_factory=dict)  # the suite's, per driver
     profile: bool = False    # sample the machine with perf during every trial
+    retries: int = 2         # re-runs of a trial that foreign load disturbed
+    quiet_machine: bool = False   # refuse to start on a busy machine (else warn)
+    disturbed_above: float = 0.03  # foreign CPU (in CPUs) that makes a trial disturbed
     # Modes a calibration chose, per (scenario, driver, protocol): over driver_modes.
     chosen: dict[tuple[str, str, str], dict] = field(default_factory=dict)
 
@@ -109,6 +112,8 @@ class Plan:
                 "scenarios": [s.name for s in self.scenarios], "explicit": self.explicit,
                 "scenario_files": list(self.scenario_files), "durations": dict(self.durations),
                 "driver_modes": dict(self.driver_modes), "profile": self.profile,
+                "retries": self.retries, "quiet_machine": self.quiet_machine,
+                "disturbed_above": self.disturbed_above,
                 "definitions": {s.name: s.model_dump(mode="json") for s in self.scenarios}}
 
     @classmethod
@@ -117,13 +122,17 @@ class Plan:
                    duration_s=d["duration_s"], drivers=tuple(d["drivers"]),
                    description=d["description"], explicit=d["explicit"],
                    scenario_files=tuple(d["scenario_files"]), durations=d.get("durations", {}),
-                   driver_modes=d.get("driver_modes", {}), profile=d.get("profile", False))
+                   driver_modes=d.get("driver_modes", {}), profile=d.get("profile", False),
+                   retries=d.get("retries", 2), quiet_machine=d.get("quiet_machine", False),
+                   disturbed_above=d.get("disturbed_above", 0.03))
 
 
 def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat: int | None,
                warmup: int | None, duration_s: float | None,
                driver_names: list[str] | None = None, scenario_files=(),
-               profile: bool = False, delay_backend: str | None = None) -> Plan:
+               profile: bool = False, delay_backend: str | None = None,
+               retries: int = 2, quiet_machine: bool = False,
+               disturbed_above: float = 0.03) -> Plan:
     if scenarios:
         picked = [catalog.scenario(n) for n in scenarios]
         base = catalog.suite(suite) if suite else None
@@ -151,7 +160,8 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
                 driver_modes={d: m.model_dump(exclude_none=True, exclude_defaults=True)
                               for d, m in base.driver_modes.items()} if base else {},
                 scenario_files=tuple(str(Path(f).resolve()) for f in scenario_files),
-                profile=profile)
+                profile=profile, retries=retries, quiet_machine=quiet_machine,
+                disturbed_above=disturbed_above)
 
 
 def scenario_needs(s: Scenario) -> set[str]:

@@ -12,12 +12,13 @@ from bench import term
 from bench.results_format import REPORT
 
 STATUS_STYLE = {"ok": "green", "fallback": "yellow", "partial": "yellow", "stalled": "yellow",
+                "disturbed": "yellow",
                 "failed": "red", "unsupported": "magenta", "interrupted": "red"}
 
 
 def trial_line(rec: dict) -> Text:
     gp = rec.get("goodput_bps")
-    cpu = rec.get("cpu_system_s_per_gb")
+    cpu = rec.get("cpu_own_s_per_gb")
     label = rec["protocol"].upper()
     if rec.get("driver", "native") != "native":
         label += f"/{rec['driver']}"
@@ -26,7 +27,7 @@ def trial_line(rec: dict) -> Text:
     if gp is not None:
         parts.append(f"{gp / 1e6:9.2f} Mbit/s")
     if cpu is not None:
-        parts.append(f"CPU {cpu:6.3f} s/GB")
+        parts.append(f"own CPU {cpu:6.3f} s/GB")
     if rec.get("latency_us_p50") is not None:
         parts.append(f"p50 {rec['latency_us_p50']:.1f} µs p99 {rec['latency_us_p99']:.1f} µs "
                      f"{rec['transactions_per_s']:.0f}/s")
@@ -70,6 +71,14 @@ class RunProgress:
     def trial(self, rec: dict) -> None:
         self.console.print(trial_line(rec))
         self.bar.update(self.task, advance=1, description=rec["scenario"])
+
+    def disturbed(self, rec: dict, again: bool) -> None:
+        """A disturbed try (its line, with why, is printed): a re-run takes
+        its place on the bar."""
+        self.console.print(f"  try {rec['attempt']} disturbed: "
+                           + ("running it again" if again else "no re-run left"))
+        if again:
+            self.bar.update(self.task, advance=-1)
 
     def reclassified(self, trials: list[dict]) -> None:
         """Trials whose status changed once the whole scenario was seen

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from harness import cpustat, engine
+from harness import cpustat, engine, owncpu
 
 DONE = b"\x01"
 SOCKET_TIMEOUT_S = 0.2
@@ -116,12 +116,15 @@ class Window:
     /proc/stat) over a stretch of wall-clock time."""
 
     def __init__(self):
-        self.stat0, self.cpu0, self.t0 = cpustat.read(), rusage_s(), time.monotonic_ns()
+        self.probe = owncpu.Probe()
+        self.own0, self.stat0 = self.probe.read(), cpustat.read()
+        self.cpu0, self.t0 = rusage_s(), time.monotonic_ns()
 
     def close(self) -> dict:
         t1, cpu_s, stat1 = time.monotonic_ns(), rusage_s() - self.cpu0, cpustat.read()
-        return {"cpu_s": cpu_s, "window_ns": t1 - self.t0,
-                "system": cpustat.delta(self.stat0, stat1)}
+        system = cpustat.delta(self.stat0, stat1)
+        system.update(own=owncpu.delta(self.own0, self.probe.read()), wall_s=(t1 - self.t0) / 1e9)
+        return {"cpu_s": cpu_s, "window_ns": t1 - self.t0, "system": system}
 
 
 def in_threads(*calls) -> list:

@@ -118,7 +118,8 @@ def test_newer_or_unknown_old_schema_is_refused(tmp_path, data_dir, monkeypatch)
     with pytest.raises(InputError, match="newer mptcp-bench"):
         monkeypatch.setattr(results_format, "SCHEMA_VERSION", 0)
         summary.load(tmp_path)
-    monkeypatch.setattr(results_format, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(results_format, "SCHEMA_VERSION", 2)
+    monkeypatch.delitem(results_format.UPGRADES, 1)
     with pytest.raises(InputError, match="no upgrade from schema 1"):
         summary.load(tmp_path)
 

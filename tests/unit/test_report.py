@@ -173,8 +173,9 @@ def test_free_text_in_the_report_is_text_never_markup(hostile_run):
 def rr_run():
     trials = synthetic.paired("rr", [50.0] * 4, [60.0] * 4, metric="latency_us_p50",
                               workload="rr", goodput_bps=None, latency_us_p99=200.0,
-                              cpu_system_s_per_gb=None, expected_goodput_bps=None,
-                              cpu_system_us_per_transaction=8.0, transactions_per_s=20000.0)
+                              cpu_system_s_per_gb=None, cpu_own_s_per_gb=None,
+                              expected_goodput_bps=None, cpu_own_us_per_transaction=8.0,
+                              cpu_system_us_per_transaction=9.0, transactions_per_s=20000.0)
     for t in trials:
         t["latency_samples_us"] = [40.0, 50.0, 55.0, 200.0] if t["protocol"] == "tcp" else \
             [50.0, 60.0, 65.0, 240.0]
@@ -185,7 +186,7 @@ def test_a_latency_workload_states_latency_and_draws_its_cdf():
     rep = report.Report(rr_run())
     text = rep.markdown()
     assert ("- **rr**: MPTCP latency p50 ×1.20 [1.20–1.20] of TCP (60.0 vs 50.0 µs); latency p99 "
-            "×1.00 [1.00–1.00] (200.0 vs 200.0 µs); system CPU/transaction ×1.00 [1.00–1.00] "
+            "×1.00 [1.00–1.00] (200.0 vs 200.0 µs); own CPU/transaction ×1.00 [1.00–1.00] "
             "(8.0 vs 8.0 µs); 4/4 MPTCP trials verified, 0 fallback, 0 stalled") in text
     assert "Link-model" not in text and "goodput" not in text
     assert "![rr: latency CDF](plots/rr-latency.png)" in text

@@ -14,9 +14,13 @@ from bench.run.rundir import RunDir
 
 
 def _fresh_copy(src, dst):
-    """A copy whose trials.csv is newer than its results.json, as a run
-    writes them (a plain copy or a git checkout may order them either way)."""
+    """A copy in the current schema whose trials.csv is newer than its
+    results.json, as a run writes them (a plain copy or a git checkout may
+    order them either way)."""
     shutil.copytree(src, dst)
+    doc = results_format.load_results(dst / "results.json")
+    (dst / "results.json").write_text(json.dumps(doc))
+    RunDir(dst.parent, dst.name).write_csv(doc["trials"])
     now = os.stat(dst / "results.json").st_mtime_ns
     os.utime(dst / "trials.csv", ns=(now + 10**9, now + 10**9))
     return dst

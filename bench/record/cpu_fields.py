@@ -1,0 +1,56 @@
+"""Whose CPU a trial used, and whether a neighbour disturbed it.
+
+The trial's own CPU (its cgroup plus ksoftirqd on its CPUs, harness.owncpu)
+is what CPU-per-GB and CPU-per-transaction state; the machine's busy time
+less that is foreign.  A trial whose foreign CPU passes DISTURBED_SHARE of
+its window (in CPUs: 0.03 is 3 % of one CPU; `run --disturbed-above`) is
+`disturbed`: the orchestrator re-runs it, and it stays out of every
+statistic.  docs/method.md has the why of the
+threshold and what the accounting cannot see.
+"""
+from __future__ import annotations
+
+import os
+
+from harness import owncpu
+
+DISTURBED_SHARE = 0.03
+# A shared runner (or a test tier whose subject is not the machine) can move
+# the default: `run --disturbed-above` wins over it.
+DISTURBED_ENV = "MPTCP_BENCH_DISTURBED_ABOVE"    # per cent of one CPU
+COLUMNS = ("cpu_own_s", "cpu_foreign_s", "cpu_machine_s", "cpu_foreign_share", "cpu_own_s_per_gb",
+           "cpu_own_us_per_transaction")
+GB = 1e9
+
+
+def own_cpu(rec: dict, window: dict, top_foreign: list | None) -> None:
+    """The own/foreign columns of a record measured over `window` (a
+    cpustat delta with the trial cgroup's part under "own")."""
+    acc = owncpu.account(window, (rec["cpu_sender"], rec["cpu_receiver"]))
+    own, gb = acc["own_s"], (rec.get("bytes") or 0) / GB
+    rec.update({
+        "cpu_own_s": own, "cpu_foreign_s": acc["foreign_s"], "cpu_machine_s": acc["machine_s"],
+        "cpu_foreign_share": acc["foreign_share"],
+        "cpu_own_s_per_gb": own / gb if own is not None and gb and rec["workload"] == "bulk"
+        else None,
+    })
+    if own is not None and rec.get("cpu_system_us_per_transaction") is not None:
+        rec["cpu_own_us_per_transaction"] = own * 1e6 / rec["transactions"]
+    rec["cpu_accounting"] = {**acc, "top_foreign": top_foreign or []}
+
+
+def default_limit() -> float:
+    """The disturbed limit in CPUs (0.03: 3 % of one CPU)."""
+    return float(os.environ.get(DISTURBED_ENV, DISTURBED_SHARE * 100)) / 100
+
+
+def disturbed(rec: dict, limit: float) -> tuple[str, str] | None:
+    """(status, reason) when foreign CPU passed `limit` (in CPUs) in an
+    otherwise ok trial."""
+    share = rec.get("cpu_foreign_share")
+    if rec["status"] != "ok" or share is None or share <= limit:
+        return None
+    top = ", ".join(f"{comm} {s:.2f} s" for comm, s in rec["cpu_accounting"]["top_foreign"][:3])
+    return "disturbed", (f"foreign CPU {rec['cpu_foreign_s']:.2f} s, {share:.0%} of one CPU "
+                         f"over the window (limit {limit:.0%})"
+                         + (f": {top}" if top else ""))

@@ -1,0 +1,118 @@
+"""Whose CPU a trial window held, on captured /proc/stat and cgroup files:
+own (cgroup + ksoftirqd), machine (busy + steal) and foreign; the foreign
+load's processes; the disturbed verdict."""
+import pytest
+
+from bench.record import cpu_fields
+from harness import cgroupcpu, cpustat, owncpu
+
+TICK = cpustat.TICK_S
+
+
+@pytest.fixture
+def window(data_dir):
+    """0.5 s of one busy process on this 2-CPU machine (captured)."""
+    before = cpustat.parse((data_dir / "cpu/proc-stat-start.txt").read_text())
+    after = cpustat.parse((data_dir / "cpu/proc-stat-end.txt").read_text())
+    return {**cpustat.delta(before, after), "wall_s": 0.5}
+
+
+def test_machine_busy_time_counts_steal(window):
+    # user 54, system 6, softirq 2, steal 0 ticks in the capture
+    acc = owncpu.account(window)
+    assert acc["machine_s"] == pytest.approx(62 * TICK)
+    assert acc["own_s"] is None and acc["foreign_s"] is None   # no cgroup: unknown
+
+
+def test_foreign_is_the_machine_less_the_cgroup_and_ksoftirqd_on_the_trial_cpus(window):
+    window["own"] = {"cgroup_s": 0.40, "ksoftirqd_s": {"0": 0.03, "1": 0.05}}
+    acc = owncpu.account(window, (0, 0))          # both workers on CPU 0
+    assert acc["own_s"] == pytest.approx(0.43)
+    assert acc["foreign_s"] == pytest.approx(62 * TICK - 0.43)
+    assert acc["foreign_share"] == pytest.approx(acc["foreign_s"] / 0.5)
+    unpinned = owncpu.account(window, (None, 1))  # one end unpinned: every CPU is the trial's
+    assert unpinned["own_s"] == pytest.approx(0.48)
+
+
+def test_foreign_never_goes_negative(window):
+    window["own"] = {"cgroup_s": 5.0, "ksoftirqd_s": {}}   # tick rounding against ns usage
+    assert owncpu.account(window)["foreign_s"] == 0.0
+
+
+def test_cgroup_usage_on_v1_and_v2(tmp_path, data_dir):
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    (v1 / "cpuacct").mkdir(parents=True)
+    (v1 / "cpuacct" / "cpuacct.usage").write_text((data_dir / "cpu/cpuacct.usage-v1.txt").read_text())
+    v2.mkdir()
+    (v2 / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (v2 / "cpu.stat").write_text((data_dir / "cpu/cpu.stat-v2.txt").read_text())
+    assert cgroupcpu.hierarchy(v1) == ("v1", v1 / "cpuacct")
+    assert cgroupcpu.hierarchy(v2) == ("v2", v2)
+    assert cgroupcpu.hierarchy(tmp_path) is None
+    assert cgroupcpu.read_usage_s("v1", v1 / "cpuacct") == pytest.approx(1.832456789)
+    assert cgroupcpu.read_usage_s("v2", v2) == pytest.approx(2.153)
+
+
+def test_the_project_cgroups_are_found_for_clean(tmp_path):
+    (tmp_path / "cgroup.controllers").write_text("cpu\n")
+    for name in ("mpb-20261206-1-cpu", "system.slice", "mpbx"):
+        (tmp_path / name).mkdir()
+    assert [p.name for p in cgroupcpu.leftovers(tmp_path)] == ["mpb-20261206-1-cpu"]
+
+
+def test_probe_deltas_pair_the_cgroup_and_each_ksoftirqd():
+    a = {"cgroup_s": 1.0, "ksoftirqd_s": {"0": 0.5, "1": 0.25}}
+    b = {"cgroup_s": 1.75, "ksoftirqd_s": {"0": 0.5, "1": 0.5}}
+    assert owncpu.delta(a, b) == {"cgroup_s": 0.75, "ksoftirqd_s": {"0": 0.0, "1": 0.25}}
+    assert owncpu.delta({**a, "cgroup_s": None}, b)["cgroup_s"] is None
+
+
+def test_foreign_processes_count_short_lived_ones_through_the_difference():
+    before = {10: ("build", 100, False), 11: ("ours", 5, False), 12: ("kworker/0:1", 3, True)}
+    after = {10: ("build", 130, False), 11: ("ours", 50, False), 12: ("kworker/0:1", 9, True),
+             20: ("cc1", 12, False)}                # started inside the window
+    top = owncpu.foreign_processes(before, after, exclude={11}, foreign_s=70 * TICK)
+    assert top[0] == ["build", pytest.approx(30 * TICK)]
+    assert ["cc1", pytest.approx(12 * TICK)] in top
+    # what no scan saw: processes that began and ended inside, kernel threads
+    assert top[1] == ["(ended inside the window, or kernel threads)", pytest.approx(28 * TICK)]
+
+
+def _record(share, status="ok"):
+    return {"status": status, "cpu_foreign_share": share, "cpu_foreign_s": share and share * 2,
+            "cpu_accounting": {"top_foreign": [["python3", 1.9]]}}
+
+
+@pytest.mark.parametrize("share, status, verdict", [
+    (0.02, "ok", None), (0.03, "ok", None), (0.05, "ok", "disturbed"),
+    (0.50, "fallback", None),      # a protocol finding stays what it is
+    (None, "ok", None),            # no cgroup (real hosts): not judged
+])
+def test_disturbed_above_the_limit_only(share, status, verdict):
+    got = cpu_fields.disturbed(_record(share, status), 0.03)
+    assert (got and got[0]) == verdict
+    if verdict:
+        assert "python3 1.90 s" in got[1] and "limit 3%" in got[1]
+
+
+def test_own_cpu_columns_of_a_bulk_record(window):
+    window["own"] = {"cgroup_s": 0.2, "ksoftirqd_s": {"0": 0.05, "1": 0.0}}
+    rec = {"cpu_sender": 0, "cpu_receiver": 1, "bytes": 500_000_000, "workload": "bulk",
+           "cpu_system_us_per_transaction": None}
+    cpu_fields.own_cpu(rec, window, [["x", 0.1]])
+    assert rec["cpu_own_s"] == pytest.approx(0.25)
+    assert rec["cpu_own_s_per_gb"] == pytest.approx(0.5)
+    assert rec["cpu_machine_s"] == pytest.approx(62 * TICK)
+    assert rec["cpu_accounting"]["top_foreign"] == [["x", 0.1]]
+
+
+def test_the_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(cpu_fields.DISTURBED_ENV, raising=False)
+    assert cpu_fields.default_limit() == pytest.approx(0.03)
+    monkeypatch.setenv(cpu_fields.DISTURBED_ENV, "10")
+    assert cpu_fields.default_limit() == pytest.approx(0.10)
+
+
+def test_the_cgroup_prefix_is_the_namespaces_one():
+    from harness import netns
+    assert cgroupcpu.PREFIX == netns.PREFIX
