@@ -106,15 +106,10 @@ def outcome_rows(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
                              "bad": bad.groupby([real[k] for k in KEYS], dropna=False).sum()})
     rows = counts(base).add_prefix("base_").join(counts(cand).add_prefix("cand_"), how="inner")
     rows = rows.reset_index()
-    rows["p_value"] = [_fisher(r) for r in rows.itertuples()]
+    rows["p_value"] = [statistics.more_bad_p(r.cand_bad, r.cand_n, r.base_bad, r.base_n)
+                       for r in rows.itertuples()]
     rows["verdict"] = ["worse" if p < ALPHA else "unchanged" for p in rows["p_value"]]
     return rows
-
-
-def _fisher(r) -> float:
-    from scipy.stats import fisher_exact
-    table = [[r.cand_bad, r.cand_n - r.cand_bad], [r.base_bad, r.base_n - r.base_bad]]
-    return float(fisher_exact(table, alternative="greater").pvalue)
 
 
 def group_label(row, show_driver: bool) -> str:

@@ -1,5 +1,6 @@
 """Small-sample statistics over many groups at once: quantiles, bootstrap
-intervals of medians and of their ratio, and the Mann-Whitney U test.
+intervals of medians and of their ratio, the Mann-Whitney U test, and
+Fisher's exact test of not-ok trial counts.
 
 Values are held sorted within their group (`Grouped`), which every
 statistic here reads; nothing loops over groups in Python but the U test,
@@ -147,3 +148,12 @@ def u_tests(base: Grouped, cand: Grouped) -> np.ndarray:
         y = np.vstack([cand.group(i) for i in idx])
         p[idx] = mannwhitneyu(x, y, alternative="two-sided", method=method, axis=1).pvalue
     return p
+
+
+def more_bad_p(cand_bad: int, cand_n: int, base_bad: int, base_n: int) -> float:
+    """Fisher's exact test, one-sided: the p-value that the candidate's share
+    of not-ok trials is no larger than the base's (one stall among six
+    trials proves nothing; six fallbacks do)."""
+    from scipy.stats import fisher_exact
+    table = [[cand_bad, cand_n - cand_bad], [base_bad, base_n - base_bad]]
+    return float(fisher_exact(table, alternative="greater").pvalue)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.analysis import metrics
+from bench.analysis import metrics, statistics
 from bench.analysis.gate import GATED_PROTOCOLS, INCOMPARABLE, PASSED, REGRESSED
 from bench.history import changepoints, series
 from bench.history.store import machine_of
@@ -201,7 +201,6 @@ def _short(value) -> str:
 def _outcomes(store, cand, judgements) -> list[dict]:
     """Not-ok trial counts of the candidate against the runs of each judged
     group's segment (its machine and class only)."""
-    from scipy.stats import fisher_exact
     segments = {}
     for j in judgements:
         if j.verdict != "not judged":
@@ -217,8 +216,7 @@ def _outcomes(store, cand, judgements) -> list[dict]:
         c = trials[(trials["scenario"] == scenario) & (trials["driver"].fillna("native") == driver)
                    & (trials["protocol"] == protocol)]
         h_bad, c_bad = int(h["status"].isin(BAD).sum()), int(c["status"].isin(BAD).sum())
-        p = float(fisher_exact([[c_bad, len(c) - c_bad], [h_bad, len(h) - h_bad]],
-                               alternative="greater").pvalue)
+        p = statistics.more_bad_p(c_bad, len(c), h_bad, len(h))
         out.append({"scenario": scenario, "driver": driver, "protocol": protocol,
                     "history_bad": h_bad, "history_n": len(h), "cand_bad": c_bad,
                     "cand_n": len(c), "p_value": p, "worse": p < OUTCOME_ALPHA})
