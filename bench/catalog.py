@@ -7,13 +7,12 @@ Every error names the file, the table and the key, in one sentence.
 """
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bench import names
+from bench import names, tomlfile
 from bench.errors import InputError
 from harness import addressing, engine, pathmanager, sysctl
 from harness.drivers import TrialParams
@@ -411,7 +410,7 @@ class Catalog:
                                      f"{', '.join(sorted(self.scenarios))}")
 
     def _load(self, path: Path) -> None:
-        data = _read_toml(path)
+        data = tomlfile.read(path, "scenario file")
         unknown = set(data) - {"scenario", "suite"}
         if unknown:
             raise InputError(f"{path}: unknown top-level table(s) {', '.join(sorted(unknown))}; "
@@ -447,43 +446,8 @@ class Catalog:
         return self.suites[name]
 
 
-MAX_FILE = 1 << 20    # definitions are text a person writes: 1 MiB is plenty
-
-
-def _read_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE + 1)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such scenario file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
-    if len(raw) > MAX_FILE:
-        raise InputError(f"{path}: larger than {MAX_FILE >> 20} MiB; a definitions file is "
-                         "a short TOML text")
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); a definitions file is "
-                         "a TOML text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})") from None
-    except RecursionError:
-        raise InputError(f"{path}: nested too deeply to be a definitions file") from None
-
-
 def _validate(model, table: dict, path: Path, kind: str, name: str):
     try:
         return model.model_validate(table)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(table)"
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown key {where!r}"
-        elif err["type"] == "missing":
-            msg = f"missing required key {where!r}"
-        elif err["type"] == "value_error":
-            msg = (f"{where}: " if err["loc"] else "") + str(err["ctx"]["error"])
-        else:
-            msg = f"{where}: {err['msg'].lower()} (got {names._shown(err.get('input'))})"
-        raise InputError(f"{path}: {kind} {name!r}: {msg}") from None
+        raise InputError(f"{path}: {kind} {name!r}: {tomlfile.sentence(exc)}") from None

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bench import names
-from bench.catalog import MAX_FILE
+from bench import names, tomlfile
 from bench.errors import InputError
 from harness import addressing
 
@@ -170,7 +168,7 @@ class Inventory(_Model):
 
 def load(path: Path) -> Inventory:
     """The inventory in `path`, or InputError in one sentence."""
-    data = _read(path)
+    data = tomlfile.read(path, "inventory")
     hosts = data.get("hosts")
     if not isinstance(hosts, dict) or not hosts:
         raise InputError(f"{path}: no [hosts.<name>] table; an inventory names a client and "
@@ -182,35 +180,9 @@ def load(path: Path) -> Inventory:
         try:
             Host.model_validate({**table, "name": name})
         except ValidationError as exc:
-            raise InputError(f"{path}: host {name!r}: {_message(exc)}") from None
+            raise InputError(f"{path}: host {name!r}: {tomlfile.sentence(exc)}") from None
     try:
         return Inventory.model_validate({**data, "hosts": {n: {**t, "name": n}
                                                            for n, t in hosts.items()}})
     except ValidationError as exc:
-        raise InputError(f"{path}: {_message(exc)}") from None
-
-
-def _read(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE + 1)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the inventory ({exc.strerror})") from None
-    if len(raw) > MAX_FILE:
-        raise InputError(f"{path}: larger than {MAX_FILE >> 20} MiB; an inventory is a short text")
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
-        raise InputError(f"{path}: not a valid TOML inventory ({exc})") from None
-
-
-def _message(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "extra_forbidden":
-        return f"unknown key {where!r}"
-    if err["type"] == "missing":
-        return f"missing required key {where!r}"
-    if err["type"] == "value_error":
-        return (f"{where}: " if where else "") + str(err["ctx"]["error"])
-    return f"{where}: {err['msg'].lower()} (got {names._shown(err.get('input'))})"
+        raise InputError(f"{path}: {tomlfile.sentence(exc)}") from None
