@@ -18,7 +18,28 @@ log = logging.getLogger(__name__)
 STDERR_KEEP = 4000  # characters of a worker's stderr kept for the record
 
 
-class Worker:
+def decode(line: bytes) -> dict:
+    """One line a worker wrote: its JSON message, or a garbage event quoting it."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return {"event": "garbage", "line": line[:200].decode(errors="replace")}
+
+
+class MessageReader:
+    """messages() for a worker whose message(deadline) reads queued lines."""
+
+    def messages(self) -> list[dict]:
+        """Every message already received, without waiting."""
+        out = []
+        while self.pending():
+            msg = self.message(time.monotonic())
+            if msg is not None:
+                out.append(msg)
+        return out
+
+
+class Worker(MessageReader):
     """One worker process.  Messages are the JSON lines it writes to stdout;
     stderr is collected for error reports.  Use as a context manager: leaving
     it kills the process if it is still running."""
@@ -72,11 +93,10 @@ class Worker:
             left = deadline - time.monotonic()
             if left <= 0 or not self._pump(min(left, 0.5)) and not self._lines:
                 return None
-        line = self._lines.pop(0)
-        try:
-            return json.loads(line)
-        except ValueError:
-            return {"event": "garbage", "line": line[:200].decode(errors="replace")}
+        return decode(self._lines.pop(0))
+
+    def pending(self) -> bool:
+        return bool(self._lines)
 
     def wait(self, deadline: float) -> int | None:
         """Drain output until the process exits; its return code, or None
@@ -104,14 +124,6 @@ class Worker:
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         self.rusage = rusage
         return self.proc.returncode
-
-    def messages(self) -> list[dict]:
-        out = []
-        while self._lines:
-            msg = self.message(time.monotonic())
-            if msg is not None:
-                out.append(msg)
-        return out
 
     def stderr_text(self) -> str:
         return self.stderr.decode(errors="replace").strip()

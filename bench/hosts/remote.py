@@ -18,6 +18,7 @@ import threading
 import time
 
 from bench.hosts.ssh import LEASE_S, Connection, HostError, _reason
+from harness import procs
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class _Proc:
         return self.returncode
 
 
-class RemoteWorker:
+class RemoteWorker(procs.MessageReader):
     def __init__(self, conn: Connection, venv_python: str, argv: list[str], label: str):
         self.label, self.conn = label, conn
         self.proc = _Proc()
@@ -105,22 +106,14 @@ class RemoteWorker:
                 if self._ended.is_set() and self._lines.empty() or time.monotonic() >= deadline:
                     return None
                 continue
-            try:
-                return json.loads(line)
-            except ValueError:
-                return {"event": "garbage", "line": line[:200].decode(errors="replace")}
+            return procs.decode(line)
 
     def wait(self, deadline: float) -> int | None:
         self._ended.wait(max(0.0, deadline - time.monotonic()))
         return self.proc.returncode
 
-    def messages(self) -> list[dict]:
-        out = []
-        while not self._lines.empty():
-            msg = self.message(time.monotonic())
-            if msg is not None:
-                out.append(msg)
-        return out
+    def pending(self) -> bool:
+        return not self._lines.empty()
 
     def stderr_text(self) -> str:
         lines = self.stderr.decode(errors="replace").strip().splitlines()
