@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 
@@ -36,31 +35,9 @@ def _mptcp_pm():
     return MPTCP()
 
 
-def _ifindex(raw) -> int | None:
-    """IF_IDX as pyroute2 gives it back: an opaque attribute ("02:00:00:00")."""
-    if raw is None:
-        return None
-    if isinstance(raw, str):
-        raw = bytes.fromhex(raw.replace(":", ""))
-    return struct.unpack("=i", raw[:4])[0] if isinstance(raw, bytes) and len(raw) >= 4 else raw
-
-
 def show() -> dict:
     with _mptcp_pm() as pm:
-        limits = {}
-        for msg in pm.limits("show"):
-            limits = {"subflows": msg.get_attr("MPTCP_PM_ATTR_SUBFLOWS"),
-                      "add_addr_accepted": msg.get_attr("MPTCP_PM_ATTR_RCV_ADD_ADDRS")}
-        endpoints = []
-        for msg in pm.endpoint("show"):
-            a = msg.get_attr("MPTCP_PM_ATTR_ADDR")
-            endpoints.append({
-                "id": a.get_attr("MPTCP_PM_ADDR_ATTR_ID"),
-                "address": a.get_attr("MPTCP_PM_ADDR_ATTR_ADDR4") or a.get_attr("MPTCP_PM_ADDR_ATTR_ADDR6"),
-                "port": a.get_attr("MPTCP_PM_ADDR_ATTR_PORT") or 0,
-                "ifindex": _ifindex(a.get_attr("MPTCP_PM_ADDR_ATTR_IF_IDX")) or 0,
-                "flags": pathmanager.flags_names(a.get_attr("MPTCP_PM_ADDR_ATTR_FLAGS") or 0)})
-    return {"limits": limits, "endpoints": sorted(endpoints, key=lambda e: e["id"] or 0)}
+        return {"limits": pathmanager.limits_of(pm), "endpoints": pathmanager.endpoints_of(pm)}
 
 
 def _set(config: dict) -> None:
@@ -71,24 +48,24 @@ def _set(config: dict) -> None:
         limits = config["limits"]
         pm.limits("set", subflows=limits["subflows"], add_addr_accepted=limits["add_addr_accepted"])
         for ep in config["endpoints"]:
-            attrs = {"addr6" if ":" in ep["address"] else "addr4": ep["address"],
-                     "flags": pathmanager.flags_value(tuple(ep["flags"]))}
             ifindex = ep.get("ifindex") or (socket.if_nametoindex(ep["ifname"])
                                             if ep.get("ifname") else 0)
-            if ifindex:
-                attrs["if_idx"] = struct.pack("=i", ifindex)
-            if ep.get("id"):
-                attrs["id"] = ep["id"]
-            if ep.get("port"):
-                attrs["port"] = ep["port"]
-            pm.endpoint("add", **attrs)
+            pathmanager.add_endpoint(pm, ep["address"], ep["flags"], ifindex,
+                                     ep.get("id") or 0, ep.get("port") or 0)
+
+
+def _load(state_file: str) -> dict | None:
+    """What an apply saved, or None when nothing is saved."""
+    try:
+        with open(state_file) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
 
 
 def restore(state_file: str) -> dict | None:
-    try:
-        with open(state_file) as f:
-            saved = json.load(f)
-    except FileNotFoundError:
+    saved = _load(state_file)
+    if saved is None:
         return None
     _set(saved)
     os.unlink(state_file)
@@ -128,10 +105,8 @@ def qdiscs() -> dict:
 
 def links_restore(state_file: str) -> dict | None:
     """Remove the qdiscs and loss rules links-apply put on this router."""
-    try:
-        with open(state_file) as f:
-            saved = json.load(f)
-    except FileNotFoundError:
+    saved = _load(state_file)
+    if saved is None:
         return None
     with _ipr() as ipr:
         for ifname in saved["interfaces"]:
