@@ -74,7 +74,7 @@ venv: $(VENV)/.installed
 # Exactly the locked packages, hash-checked, then the project itself without resolving
 # anything (its build requirements are in the lock too). A changed lock starts a new
 # venv, so nothing of the old one stays; a changed C file only rebuilds the project.
-$(VENV)/.installed: pyproject.toml setup.py $(LOCK) $(wildcard harness/csrc/*.c harness/csrc/*.h harness/delaysrc/*.c)
+$(VENV)/.installed: pyproject.toml setup.py $(LOCK) $(wildcard harness/csrc/engine/*.c harness/csrc/engine/*.h harness/csrc/delayline/*.c)
 	cmp -s $(LOCK) $(VENV)/$(LOCK) || rm -rf $(VENV)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --require-hashes --no-deps -r $(LOCK)

@@ -5,7 +5,7 @@ the io_uring send modes (HAVE_LIBURING); without it the build still
 succeeds and those modes answer "unsupported: built without liburing".
 MPTCP_BENCH_LIBURING=0 builds without it even when it is installed.
 
-The delay line, harness._delayline (harness/delaysrc/), is a second module:
+The delay line, harness._delayline (harness/csrc/delayline/), is a second module:
 it needs libnetfilter_queue and libmnl (Debian: libnetfilter-queue-dev
 libmnl-dev).  Without them it is not built, and `bench doctor` says so.
 
@@ -49,10 +49,10 @@ NFQ = links("#include <libmnl/libmnl.h>\n#include <libnetfilter_queue/libnetfilt
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Relative to setup.py (as setuptools wants them) and sorted, so that the
 # objects are linked in the same order on every machine.
-SOURCES = sorted(glob.glob("harness/csrc/*.c", root_dir=HERE))
-HEADERS = sorted(glob.glob("harness/csrc/*.h", root_dir=HERE))
+SOURCES = sorted(glob.glob("harness/csrc/engine/*.c", root_dir=HERE))
+HEADERS = sorted(glob.glob("harness/csrc/engine/*.h", root_dir=HERE))
 if not SOURCES:
-    raise SystemExit("setup.py: no engine sources in harness/csrc/")
+    raise SystemExit("setup.py: no engine sources in harness/csrc/engine/")
 
 CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"]
 
@@ -66,6 +66,6 @@ setup(
             libraries=["uring"] if URING else [],
             extra_compile_args=CFLAGS,
         )
-    ] + ([Extension("harness._delayline", sources=["harness/delaysrc/delayline.c"],
+    ] + ([Extension("harness._delayline", sources=["harness/csrc/delayline/delayline.c"],
                     libraries=NFQ_LIBS, extra_compile_args=CFLAGS)] if NFQ else [])
 )

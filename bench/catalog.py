@@ -14,11 +14,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from bench import names, tomlfile
 from bench.errors import InputError
-from harness import addressing, engine, pathmanager, sysctl
-from harness.drivers import TrialParams
-from harness.drivers import names as driver_names
-from harness.events import LinkEvent
-from harness.topology import Endpoint, LinkSpec, TopologySpec
+from harness.host import sysctl
+from harness.net import addressing, pathmanager
+from harness.net.events import LinkEvent
+from harness.net.topology import Endpoint, LinkSpec, TopologySpec
+from harness.traffic import engine
+from harness.traffic.drivers import TrialParams
+from harness.traffic.drivers import names as driver_names
 
 BUILTIN_DIRS = (Path(__file__).parent / "scenarios", Path(__file__).parent / "suites")
 MAX_RATE_MBIT = 32_000  # tbf's 32-bit byte rate tops out near 34 Gbit/s
@@ -128,7 +130,7 @@ def _known(what: str, value: str, known: tuple[str, ...]) -> str:
 # max (measured: 40 MiB asked, 16 MiB set, under this machine's 32 MiB; the
 # kernel's own default max is at most 6 MiB): 3 MiB is honoured under both.
 RECV_LOWAT_MAX_KIB = 3072
-# A key is checked against the running kernel before a run (harness.sysctl:
+# A key is checked against the running kernel before a run (harness.host.sysctl:
 # only per-namespace keys); here only its form and the value's.
 SysctlKey = Annotated[str, Field(pattern=f"^{sysctl.KEY.pattern}$", max_length=256)]
 SysctlValue = Annotated[int | str, AfterValidator(lambda v: _sysctl_value(v))]

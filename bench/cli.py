@@ -29,8 +29,8 @@ from bench import term
 from bench.analysis.metrics import default_thresholds
 from bench.catalog import MAX_DURATION_S, MAX_REPEAT, MAX_WARMUP, Catalog
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
-from harness.drivers import names as driver_names
 from harness.errors import HarnessError
+from harness.traffic.drivers import names as driver_names
 
 MAX_RETRIES = 10     # re-runs of one disturbed trial
 
@@ -374,7 +374,7 @@ def cmd_doctor(args, console: Console) -> int:
 
 def cmd_options(args, console: Console) -> int:
     from bench.run import doctor
-    from harness import sockopts
+    from harness.measure import sockopts
     results = sockopts.probe()
     matrix = sockopts.matrix(results)
     if args.json:

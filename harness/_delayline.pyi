@@ -1,4 +1,4 @@
-"""harness._delayline: the host delay line's loop (harness/delaysrc/delayline.c)."""
+"""harness._delayline: the host delay line's loop (harness/csrc/delayline/delayline.c)."""
 
 Queue = tuple[int, int, int, bool, list[int] | None]   # num, delay_ns, jitter_ns, reorder, table
 

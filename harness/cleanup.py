@@ -4,7 +4,9 @@ namespaces and cgroups with the project prefix whose owner is no longer
 alive are touched."""
 from __future__ import annotations
 
-from harness import cgroupcpu, netns, ownership
+from harness import ownership
+from harness.host import netns
+from harness.measure import cgroupcpu
 
 
 def owner_of(name: str) -> str:

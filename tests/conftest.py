@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import netns
+from harness.host import netns
 
 DATA = Path(__file__).parent / "data"
 
@@ -29,7 +29,7 @@ def _needs_root(item) -> bool:
 
 
 def _has_netem() -> bool:
-    from harness import capabilities
+    from harness.net import capabilities
     netem = capabilities.probe().get("netem")
     return bool(netem and netem.ok)
 

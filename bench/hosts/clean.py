@@ -1,5 +1,5 @@
 """`bench clean --hosts INVENTORY`: what a killed run left on its hosts.
-Its workers end by themselves when their lease lapses (harness.leased);
+Its workers end by themselves when their lease lapses (harness.agents.leased);
 this restores the MPTCP endpoints (and a router's link shaping) it
 changed, from the state file each install keeps while a scenario's are
 applied, and ends any worker
@@ -50,6 +50,6 @@ def _clean_host(conn: Connection, home: str) -> list[str]:
         for state, command, what in ((PM_STATE, "pm-restore", "MPTCP endpoints"),
                                      (LINKS_STATE, "links-restore", "link shaping")):
             if conn.run(["test", "-e", f"{d}/{state}"], check=False).exit_status == 0:
-                conn.run([f"{d}/venv/bin/python", "-m", "harness.hostctl", command, f"{d}/{state}"])
+                conn.run([f"{d}/venv/bin/python", "-m", "harness.agents.hostctl", command, f"{d}/{state}"])
                 lines.append(f"host {host.name}: restored the {what} a killed run changed")
     return lines or [f"host {host.name}: nothing left"]

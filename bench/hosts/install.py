@@ -196,7 +196,7 @@ def _foreign_wheels(b: Bundle, remote: dict) -> list[Path]:
 
 def check_version(conn: Connection, python: str, bid: str) -> None:
     """The installed worker is this version and its engine loads."""
-    got = conn.run([python, "-m", "harness.hostctl", "version"], check=False)
+    got = conn.run([python, "-m", "harness.agents.hostctl", "version"], check=False)
     found = _json(got.stdout) or {}
     if got.exit_status != 0 or found.get("version") != bid.split("-")[0]:
         raise HostError(f"host {conn.host.name!r}: the installed worker does not answer as "

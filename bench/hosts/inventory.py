@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bench import names, tomlfile
 from bench.errors import InputError
-from harness import addressing
+from harness.net import addressing
 
 IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]{0,14}")   # IFNAMSIZ - 1
 HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9._:-]{0,252})")

@@ -1,6 +1,6 @@
 """The hosts lane: connections, preflight and installs for a run, and per
 scenario a topology whose paths are the inventory's, with the interface of
-harness.topology.Topology that drivers and trialrun use."""
+harness.net.topology.Topology that drivers and trialrun use."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ from bench.hosts import install, preflight
 from bench.hosts.inventory import Inventory
 from bench.hosts.remote import RemoteWatch, RemoteWorker
 from bench.hosts.ssh import Connection, HostError, Loop
-from harness import cpustat, mib
+from harness.measure import cpustat, mib
 
 log = logging.getLogger(__name__)
 ENDPOINT_ROLES = ("client", "server")
@@ -59,7 +59,7 @@ def pm_config(scenario: Scenario, side: str, inv: Inventory, ifnames: list[dict]
 def links_config(scenario: Scenario, inv: Inventory) -> dict:
     """The scenario's link model on a configurable router: per direction of
     each path, the egress interface it is shaped on and the ingress one its
-    loss is drawn on (as harness.topology does on its own router)."""
+    loss is drawn on (as harness.net.topology does on its own router)."""
     egress = []
     for i, link in enumerate(scenario.topology().links):
         p = inv.paths[i]
@@ -185,7 +185,7 @@ class Lane:
         return HostsTopology(self, scenario)
 
     def hostctl(self, role: str, *args: str) -> dict:
-        done = self.conns[role].run([self.installs[role].python, "-m", "harness.hostctl", *args])
+        done = self.conns[role].run([self.installs[role].python, "-m", "harness.agents.hostctl", *args])
         return json.loads(done.stdout)
 
     def state_file(self, role: str) -> str:
@@ -248,7 +248,7 @@ class HostsTopology:
         side = "server" if role == "receiver" else "client"
         python = self.lane.installs[side].python
         return RemoteWorker(self.lane.conns[side], python,
-                            [python, "-m", "harness.worker", json.dumps(cfg)], label)
+                            [python, "-m", "harness.traffic.worker", json.dumps(cfg)], label)
 
     def start_command(self, side: str, argv: list[str], label: str) -> RemoteWorker:
         """A tool (iperf3) on the host of `side`, under a lease."""
@@ -257,7 +257,7 @@ class HostsTopology:
     def socket_watch(self, side: str, family: int, port: int) -> RemoteWatch:
         python = self.lane.installs[side].python
         return RemoteWatch(RemoteWorker(self.lane.conns[side], python,
-                                        [python, "-m", "harness.diagwatch", str(family), str(port),
+                                        [python, "-m", "harness.agents.diagwatch", str(family), str(port),
                                          side], f"sock_diag watch of the {side}"))
 
     def mib_snapshot(self, side: str) -> dict:

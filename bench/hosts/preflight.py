@@ -126,7 +126,7 @@ def check_paths(inv: Inventory, facts_by_role: dict) -> list[dict]:
 
 def check_iperf3(host: Host, f: dict) -> None:
     """The host's iperf3 does MPTCP the way the commands built here ask."""
-    from harness.drivers import iperf3, iperf3_json
+    from harness.traffic.drivers import iperf3, iperf3_json
     name = f"host {host.name!r} ({host.ssh.target()})"
     version = iperf3_json.parse_version(f["iperf3"][0])
     if version is None:

@@ -1,8 +1,8 @@
 """A worker on a host, seen from the controller with the interface of
-harness.procs.Worker (message, wait, messages, kill, exit_summary ...), so
+harness.host.procs.Worker (message, wait, messages, kill, exit_summary ...), so
 that a driver runs it exactly as a local one.
 
-It is `python -m harness.leased LEASE_S -- ARGV` over an SSH channel: the
+It is `python -m harness.agents.leased LEASE_S -- ARGV` over an SSH channel: the
 lease is renewed by a line on stdin every LEASE_S / 3 seconds, and ending
 the worker is ending its lease (EOF on stdin), which kills the command's
 whole session on the host.
@@ -18,12 +18,12 @@ import threading
 import time
 
 from bench.hosts.ssh import LEASE_S, Connection, HostError, _reason
-from harness import procs
+from harness.host import procs
 
 log = logging.getLogger(__name__)
 
 STDERR_KEEP = 4000
-LEASED_TAG = '{"leased": '    # harness.leased's last line on stderr
+LEASED_TAG = '{"leased": '    # harness.agents.leased's last line on stderr
 END_GRACE_S = LEASE_S + 2.0
 
 
@@ -45,7 +45,7 @@ class RemoteWorker(procs.MessageReader):
         self._lines: queue.Queue = queue.Queue()
         self._partial = b""
         self._ended = threading.Event()
-        command = shlex.join([venv_python, "-m", "harness.leased", f"{LEASE_S:g}", "--", *argv])
+        command = shlex.join([venv_python, "-m", "harness.agents.leased", f"{LEASE_S:g}", "--", *argv])
         try:
             self._process = conn.loop.call(self._start(command), 30)
         except Exception as exc:
@@ -131,7 +131,7 @@ class RemoteWorker(procs.MessageReader):
                 f"{tail[0] if tail else 'no output'}")
 
     def cpu_s(self) -> float | None:
-        """The command's user + system CPU seconds, as harness.leased saw them."""
+        """The command's user + system CPU seconds, as harness.agents.leased saw them."""
         for line in reversed(self.stderr.decode(errors="replace").splitlines()):
             if line.startswith(LEASED_TAG):
                 return json.loads(line)["leased"]["cpu_s"]
@@ -157,7 +157,7 @@ class RemoteWorker(procs.MessageReader):
 
 
 class RemoteWatch:
-    """harness.diagwatch on a host: the iperf3 driver's sock_diag views of
+    """harness.agents.diagwatch on a host: the iperf3 driver's sock_diag views of
     one end (the interface of its local watch)."""
 
     def __init__(self, worker: RemoteWorker):

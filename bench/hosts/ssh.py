@@ -2,7 +2,7 @@
 event loop in a thread of its own so that the (synchronous) orchestrator
 calls it like any other module.
 
-A remote worker is a command started under harness.leased: its lease is
+A remote worker is a command started under harness.agents.leased: its lease is
 renewed by a line on stdin every LEASE_S / 3 seconds; closing the channel,
 or the controller dying, ends it and everything it started (docs/hosts.md).
 """
@@ -160,7 +160,7 @@ class Connection:
 
 
 def _short(argv: list[str]) -> str:
-    """A command as a person reads it: `python -m harness.hostctl pm-show`."""
+    """A command as a person reads it: `python -m harness.agents.hostctl pm-show`."""
     if len(argv) > 2 and argv[1] == "-m":
         argv = ["python", *argv[1:4]]
     text = " ".join(argv)

@@ -1,6 +1,6 @@
 """Whose CPU a trial used, and whether a neighbour disturbed it.
 
-The trial's own CPU (its cgroup plus ksoftirqd on its CPUs, harness.owncpu)
+The trial's own CPU (its cgroup plus ksoftirqd on its CPUs, harness.measure.owncpu)
 is what CPU-per-GB and CPU-per-transaction state; the machine's busy time
 less that is foreign.  A trial whose foreign CPU passes DISTURBED_SHARE of
 its window (in CPUs: 0.03 is 3 % of one CPU; `run --disturbed-above`) is
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from harness import owncpu
+from harness.measure import owncpu
 
 DISTURBED_SHARE = 0.03
 # A shared runner (or a test tier whose subject is not the machine) can move

@@ -1,4 +1,4 @@
-"""A sender's per-subflow byte counters (harness.subflow_sampler) put on the
+"""A sender's per-subflow byte counters (harness.traffic.subflow_sampler) put on the
 receiver's interval grid: bytes per subflow per interval, the series the
 report stacks.  Pure, so it is tested on recorded samples."""
 from __future__ import annotations

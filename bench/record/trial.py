@@ -8,7 +8,7 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 from __future__ import annotations
 
 from bench.record import cpu_fields, failover, linkmodel, subflow_grid, workload_fields
-from harness.sockinfo import IPPROTO_MPTCP
+from harness.host.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
 GB = 1e9

@@ -6,7 +6,7 @@ Pure functions on a driver's raw result, used by bench/trial.py.
 """
 from __future__ import annotations
 
-from harness import latency
+from harness.measure import latency
 
 LATENCY_COLUMNS = ("transactions", "transactions_per_s", "latency_us_p50", "latency_us_p90",
                    "latency_us_p99", "latency_us_p999", "latency_us_max",

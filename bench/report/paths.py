@@ -16,7 +16,7 @@ import statistics
 from bench.catalog import Scenario
 from bench.record import linkmodel
 from bench.report import md
-from harness import addressing
+from harness.net import addressing
 
 # simult_flows.sh: 10 % header overhead on the summed link rates, plus
 # 400 ms for the MP_JOIN handshakes (its tool's sleeps and the joins).

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.report import md
-from harness import profiler
+from harness.measure import profiler
 
 TOP = 15
 MIN_WIDTH = 0.004        # frames narrower than this share of the samples are not drawn

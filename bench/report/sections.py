@@ -161,7 +161,7 @@ def per_flow(trials: list[dict], scenario: str, driver) -> list[str]:
 
 def socket_options(meta: dict) -> list[str]:
     """What the kernel did with each socket option on MPTCP against TCP
-    (harness.sockopts): the options that are not simply supported, by role."""
+    (harness.measure.sockopts): the options that are not simply supported, by role."""
     matrix = meta.get("socket_options") or {}
     if not matrix:
         return []

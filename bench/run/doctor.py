@@ -6,7 +6,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness import capabilities, drivers, sockopts
+from harness.measure import sockopts
+from harness.net import capabilities
+from harness.traffic import drivers
 
 MARK = {True: Text("yes", "green"), False: Text("no", "red"), None: Text("info", "dim")}
 
@@ -24,7 +26,7 @@ def table(checks: dict[str, capabilities.Check]) -> Table:
 
 
 def options_table(matrix: dict[str, dict[str, str]]) -> Table:
-    """harness.sockopts' verdicts: one row per option, one column per socket."""
+    """harness.measure.sockopts' verdicts: one row per option, one column per socket."""
     t = Table(title="socket options: MPTCP against TCP on this kernel")
     t.add_column("option")
     columns = (*sockopts.ROLES, sockopts.EFFECT)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
 from bench.results_format import RESULTS, write_atomic
-from harness.procs import dying_with_parent
+from harness.host.procs import dying_with_parent
 
 HOST = "host"
 

@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 from bench.run import environment, vmlane
-from harness import _engine, capabilities, sockopts, sysctl, sysinfo
+from harness import _engine
+from harness.host import sysctl, sysinfo
+from harness.measure import sockopts
+from harness.net import capabilities
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("mptcp-bench", "pyroute2", "numpy", "pandas", "pyperf", "rich", "pydantic")

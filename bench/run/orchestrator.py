@@ -18,9 +18,13 @@ from bench.record import cpu_fields, stalls, trial
 from bench.run import calibrate, metadata, quiet
 from bench.run.plan import WARMUP_DURATION_S, Plan, scenario_needs
 from bench.run.rundir import RunDir
-from harness import capabilities, cleanup, delayline, drivers, netns, ownership, profiler, sysctl, trialrun
+from harness import cleanup, ownership
 from harness.errors import CapabilityError
-from harness.topology import Topology
+from harness.host import netns, sysctl
+from harness.measure import profiler
+from harness.net import capabilities, delayline
+from harness.net.topology import Topology
+from harness.traffic import drivers, trialrun
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bench.catalog import Catalog, DriverModes, Scenario
 from bench.errors import InputError
-from harness import drivers
-from harness.drivers import TrialParams
+from harness.traffic import drivers
+from harness.traffic.drivers import TrialParams
 
 WARMUP_DURATION_S = 1.0
 SETUP_OVERHEAD_S = 0.8   # per trial: worker start-up, handshake, drain (measured here)

@@ -11,7 +11,7 @@ import os
 from rich.text import Text
 
 from bench.errors import InputError
-from harness import owncpu
+from harness.measure import owncpu
 
 SAMPLE_S = 2.0
 SAMPLE_ENV = "MPTCP_BENCH_PREFLIGHT_S"    # tests only: a shorter look

@@ -23,9 +23,9 @@ import sys
 from pathlib import Path
 
 from bench.errors import InputError
-from harness.drivers import TIMEOUT_SCALE_ENV
 from harness.errors import CapabilityError
-from harness.procs import dying_with_parent
+from harness.host.procs import dying_with_parent
+from harness.traffic.drivers import TIMEOUT_SCALE_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LANE_ENV = "MPTCP_BENCH_LANE"

@@ -14,7 +14,9 @@ import threading
 
 import pytest
 
-from harness import engine, netns, ownership
+from harness import ownership
+from harness.host import netns
+from harness.traffic import engine
 
 BULK_BYTES = 256 << 20
 RR_TRANSACTIONS = 20_000

@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness import netns, ownership
+from harness import ownership
+from harness.host import netns
 
 ROOT = Path(__file__).resolve().parents[2]
 # A small run: one unshaped link, short trials, no warm-up.

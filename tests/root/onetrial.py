@@ -4,8 +4,8 @@ engine share."""
 import os
 
 from bench.record import stalls, trial
-from harness import drivers, trialrun
-from harness.topology import Topology
+from harness.net.topology import Topology
+from harness.traffic import drivers, trialrun
 
 
 def prefix(tag: str) -> str:

@@ -1,5 +1,5 @@
 """"Hosts" for the hosts lane's tests: the namespaces of a two-link shaped
-topology (harness.topology), each endpoint running Debian's sshd on a
+topology (harness.net.topology), each endpoint running Debian's sshd on a
 management network of its own — a namespace `mpb-<owner>-mgmt` with a veth
 to each host; the root namespace is not touched.  The controller
 (`bench run --hosts`) runs inside the management namespace.
@@ -17,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from harness import netns, pathmanager, sysctl
-from harness.topology import LinkSpec, Topology, TopologySpec
+from harness.host import netns, sysctl
+from harness.net import pathmanager
+from harness.net.topology import LinkSpec, Topology, TopologySpec
 
 SSHD = "/usr/sbin/sshd"
 MGMT_NET = "198.18.254"      # host i: .4i+2/30, the management side .4i+1/30

@@ -5,7 +5,7 @@ run directory, no namespace, no change to the root namespace."""
 import pytest
 from clirun import bench, env_without, new_namespaces
 
-from harness import netns
+from harness.host import netns
 
 SCENARIO = '[scenario.x]\ndescription = "d"\nlinks = [{ rate_mbit = 10 }]\n'
 
@@ -80,7 +80,7 @@ def test_bad_input_is_one_sentence_exit_2_and_nothing_made(tmp_path, write_defs,
 ])
 def test_the_iperf3_driver_without_its_tools_is_refused(tmp_path, root_ns_unchanged, tool,
                                                         sentence):
-    from harness.drivers import iperf3
+    from harness.traffic.drivers import iperf3
     if tool == "mptcpize" and iperf3.installed_version() >= (3, 19):
         pytest.skip("this iperf3 has --mptcp: mptcpize is not needed")
     # A PATH with every command of this machine except the tool.

@@ -23,7 +23,9 @@ from clirun import (
 )
 
 from bench import results_format
-from harness import capabilities, netns, ownership
+from harness import ownership
+from harness.host import netns
+from harness.net import capabilities
 
 
 def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged):

@@ -11,8 +11,9 @@ import pytest
 from clirun import bench
 from onetrial import prefix
 
-from harness import capabilities, delayline, netns
-from harness.topology import LinkSpec, Topology, TopologySpec
+from harness.host import netns
+from harness.net import capabilities, delayline
+from harness.net.topology import LinkSpec, Topology, TopologySpec
 
 pytestmark = pytest.mark.skipif(not delayline.available()[0], reason=delayline.available()[1])
 

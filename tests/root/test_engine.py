@@ -7,8 +7,8 @@ import onetrial
 import pytest
 
 from bench.catalog import Catalog
-from harness import engine
-from harness.topology import Topology
+from harness.net.topology import Topology
+from harness.traffic import engine
 
 PROTOCOLS = ("tcp", "mptcp")
 # What this kernel (6.18, KERNEL_NOTES) refuses, and how the engine names it.
@@ -197,7 +197,7 @@ def test_introspection_without_full_info_sees_the_same_subflows(two_links):
     import threading
     import time
 
-    from harness import netns
+    from harness.host import netns
     s, topo = two_links
     lsock = netns.call_in(topo.ns("server"), engine.open_socket, "mptcp", 4)
     csock = netns.call_in(topo.ns("client"), engine.open_socket, "mptcp", 4)

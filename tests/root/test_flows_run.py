@@ -4,7 +4,7 @@ import pytest
 from onetrial import one, prefix
 
 from bench.catalog import Catalog
-from harness.topology import Topology
+from harness.net.topology import Topology
 
 FOUR = ('[scenario.four]\ndescription = "d"\nlinks = [{ rate_mbit = 40 }]\n'
         'workload = { flows = 4, duration_s = 3 }\n')

@@ -236,7 +236,7 @@ def _workers_in_both(hosts: SshHosts) -> bool:
     found = set()
     for pid, ns in hosts.workers().items():
         try:
-            if b"harness.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"harness.traffic.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 found.add(ns)
         except OSError:
             continue

@@ -6,8 +6,8 @@ import onetrial
 import pytest
 
 from bench.catalog import Catalog
-from harness import netns
-from harness.topology import Topology
+from harness.host import netns
+from harness.net.topology import Topology
 
 
 def run(scenario, proto, tag, duration=2.0, **override):

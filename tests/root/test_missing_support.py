@@ -2,7 +2,7 @@
 retries with TCP and says what it cost; mptcpize does not retry."""
 from onetrial import on_own_topology, one, prefix
 
-from harness.topology import Topology
+from harness.net.topology import Topology
 
 
 def test_the_engine_retries_with_tcp_and_records_the_error(catalog):

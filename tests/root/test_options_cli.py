@@ -3,7 +3,8 @@ import json
 
 from clirun import bench
 
-from harness import netns, sockopts
+from harness.host import netns
+from harness.measure import sockopts
 
 
 def test_options_json_holds_probes_and_verdicts(root_ns_unchanged):

@@ -10,7 +10,7 @@ import pytest
 from clirun import bench, journal
 
 from bench import results_format
-from harness import cgroupcpu
+from harness.measure import cgroupcpu
 
 ARGS = ("run", "--scenario", "aggregate-2x", "--repeat", "1", "--warmup", "0")
 

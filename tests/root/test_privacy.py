@@ -3,7 +3,7 @@ addresses its subflows come from, and nothing it does not announce."""
 from onetrial import on_own_topology
 
 from bench.catalog import Catalog
-from harness import addressing
+from harness.net import addressing
 
 
 def test_an_unannounced_client_address_never_reaches_the_server(catalog):

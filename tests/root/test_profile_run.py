@@ -3,8 +3,8 @@
 import pytest
 from clirun import bench, env_without
 
-from harness import profiler
 from harness.errors import CapabilityError
+from harness.measure import profiler
 
 ONE = ('[scenario.p]\ndescription = "d"\nlinks = [{}]\nworkload = { duration_s = 1 }\n')
 

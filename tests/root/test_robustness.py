@@ -20,7 +20,7 @@ from clirun import (
 )
 
 from bench import results_format
-from harness import netns
+from harness.host import netns
 
 
 @pytest.fixture

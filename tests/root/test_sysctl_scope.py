@@ -1,10 +1,10 @@
 """Which sysctls a scenario may set: only those the running kernel keeps per
-network namespace, decided by asking the kernel (harness.sysctl.scope)."""
+network namespace, decided by asking the kernel (harness.host.sysctl.scope)."""
 import os
 
 import pytest
 
-from harness import netns, sysctl
+from harness.host import netns, sysctl
 
 
 @pytest.mark.parametrize("key, scope", [

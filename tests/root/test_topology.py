@@ -8,9 +8,9 @@ import time
 import pytest
 from onetrial import prefix
 
-from harness import netns, sockinfo
 from harness.errors import TopologyError
-from harness.topology import LinkSpec, Topology, TopologySpec
+from harness.host import netns, sockinfo
+from harness.net.topology import LinkSpec, Topology, TopologySpec
 
 
 def test_two_link_topology_comes_up_and_goes_away_completely():
@@ -98,7 +98,7 @@ def test_failure_half_way_rolls_back_everything():
 
 
 def test_mptcp_is_enabled_in_the_endpoint_namespaces():
-    from harness import sysctl
+    from harness.host import sysctl
     with Topology(TopologySpec(links=(LinkSpec(),)), prefix("sysctl")) as topo:
         for role in ("client", "server"):
             assert sysctl.read(topo.ns(role), ["net.mptcp.enabled"]) == {"net.mptcp.enabled": "1"}

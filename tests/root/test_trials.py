@@ -3,7 +3,7 @@ import onetrial
 import pytest
 
 from bench.catalog import Catalog
-from harness.topology import Topology
+from harness.net.topology import Topology
 
 
 def run(topo, scenario, proto, duration=3.0, **override):
@@ -45,7 +45,7 @@ def test_mptcp_over_two_shaped_links_uses_both(catalog, name):
 
 
 def _client(s, link):
-    from harness import addressing
+    from harness.net import addressing
     return addressing.client_subnet(link, s.family).host
 
 

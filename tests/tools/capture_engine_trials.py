@@ -9,8 +9,9 @@ import os
 import platform
 import sys
 
-from harness import drivers, engine, latency, trialrun
-from harness.topology import LinkSpec, Topology, TopologySpec
+from harness.measure import latency
+from harness.net.topology import LinkSpec, Topology, TopologySpec
+from harness.traffic import drivers, engine, trialrun
 
 # name -> (links, TrialParams overrides)
 CASES = {
@@ -52,7 +53,7 @@ def capture_latency(outdir: str) -> None:
     import socket
     import threading
     with Topology(spec(1), prefix=f"mpb-capture{os.getpid()}lat") as topo:
-        from harness import netns
+        from harness.host import netns
         lsock = netns.call_in(topo.ns("server"), engine.open_socket, "tcp", 4)
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(1)

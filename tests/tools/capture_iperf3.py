@@ -10,8 +10,8 @@ import json
 import os
 import sys
 
-from harness import drivers, trialrun
-from harness.topology import LinkSpec, Topology, TopologySpec
+from harness.net.topology import LinkSpec, Topology, TopologySpec
+from harness.traffic import drivers, trialrun
 
 CASES = {"tcp": ("tcp", None), "mptcp": ("mptcp", None), "fallback": ("mptcp", "tcp")}
 

@@ -10,8 +10,9 @@ import socket
 import sys
 import threading
 
-from harness import _engine, netns, sockinfo
-from harness.topology import LinkSpec, Topology, TopologySpec
+from harness import _engine
+from harness.host import netns, sockinfo
+from harness.net.topology import LinkSpec, Topology, TopologySpec
 
 
 def main(outdir: str) -> None:

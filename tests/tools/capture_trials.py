@@ -8,8 +8,9 @@ import json
 import os
 import sys
 
-from harness import drivers, netns, trialrun
-from harness.topology import LinkSpec, Topology, TopologySpec
+from harness.host import netns
+from harness.net.topology import LinkSpec, Topology, TopologySpec
+from harness.traffic import drivers, trialrun
 
 
 def main(outdir: str) -> None:

@@ -2,7 +2,7 @@ import ipaddress
 
 import pytest
 
-from harness import addressing as plan
+from harness.net import addressing as plan
 
 BENCH4 = ipaddress.ip_network("198.18.0.0/15")
 BENCH6 = ipaddress.ip_network("2001:2::/48")

@@ -78,7 +78,7 @@ def test_mptcp_absent_or_disabled_is_refused_before_anything_is_made(capsys, out
     import errno
     import socket
 
-    from harness import capabilities
+    from harness.net import capabilities
 
     def no_mptcp(*args):
         if len(args) > 2 and args[2] == 262:
@@ -131,7 +131,7 @@ def test_list_and_progress_print_file_text_as_written(capsys, write_defs, monkey
 def test_doctor_prints_kernel_text_as_written(capsys, monkeypatch):
     from bench import term
     from bench.run import doctor
-    from harness.capabilities import Check
+    from harness.net.capabilities import Check
     monkeypatch.setenv("COLUMNS", "400")
     term.console().print(doctor.table({"x": Check(HOSTILE, False, HOSTILE, fix=HOSTILE)}))
     text = capsys.readouterr().out

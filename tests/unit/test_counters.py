@@ -1,7 +1,7 @@
 """MIB counters and /proc/stat, on captured text."""
 import pytest
 
-from harness import cpustat, mib
+from harness.measure import cpustat, mib
 
 
 def test_netstat_parses_into_nstat_names(data_dir):

@@ -1,10 +1,10 @@
 """The host delay line's pure parts: its counters, distributions, rules and
-what it refuses (harness.delayline)."""
+what it refuses (harness.net.delayline)."""
 import pytest
 
-from harness import delayline
 from harness.errors import CapabilityError
-from harness.topology import LinkSpec
+from harness.net import delayline
+from harness.net.topology import LinkSpec
 
 
 def test_release_error_percentiles_are_signed_and_use_bucket_middles():

@@ -51,7 +51,7 @@ def test_the_other_modes_still_move_bytes(engine_without_liburing):
 def test_only_the_io_uring_file_depends_on_liburing():
     """The stubs answer for the io_uring modes when liburing is absent; any
     other file testing HAVE_LIBURING would build differently behind them."""
-    csrc = ROOT / "harness" / "csrc"
+    csrc = ROOT / "harness" / "csrc" / "engine"
     users = sorted(p.name for p in csrc.glob("*.[ch]")
                    if any(line.lstrip().startswith("#") and "HAVE_LIBURING" in line
                           for line in p.read_text().splitlines()))
@@ -63,5 +63,5 @@ def test_the_package_data_ships_every_engine_source():
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"]["harness"]
     sources = sorted(p.relative_to(ROOT / "harness").as_posix()
-                     for p in (ROOT / "harness" / "csrc").glob("*.[ch]"))
+                     for p in (ROOT / "harness" / "csrc" / "engine").glob("*.[ch]"))
     assert sources and all(any(fnmatch.fnmatch(s, pat) for pat in patterns) for s in sources)

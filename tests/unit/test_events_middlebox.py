@@ -4,7 +4,7 @@ import pytest
 
 from bench.catalog import Catalog
 from bench.errors import InputError
-from harness import events, middlebox
+from harness.net import events, middlebox
 
 
 def test_strip_rules_cover_both_directions_and_families():

@@ -5,8 +5,8 @@ import pytest
 
 from bench.catalog import Workload
 from bench.record.trial import jain
-from harness.drivers import iperf3_json
-from harness.workloads.bulk import flow_figures, merge_loops
+from harness.traffic.drivers import iperf3_json
+from harness.traffic.workloads.bulk import flow_figures, merge_loops
 
 MS = 1_000_000
 

@@ -19,7 +19,7 @@ from bench.catalog import Catalog
 from bench.errors import InputError
 from bench.hosts import install, inventory, preflight
 from bench.hosts.lane import as_measured, links_config, pm_config, unfit
-from harness import leased
+from harness.agents import leased
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = """
@@ -156,7 +156,7 @@ def test_worker_requirements_are_what_harness_imports():
     assert third == set(install.WORKER_REQUIREMENTS)
     # A bulk worker starts on the standard library (pyroute2 is hostctl's,
     # numpy the latency workloads').
-    worker = subprocess.run([sys.executable, "-c", "import sys, harness.worker, harness.leased; "
+    worker = subprocess.run([sys.executable, "-c", "import sys, harness.traffic.worker, harness.agents.leased; "
                              "print(sorted({m.split('.')[0] for m in sys.modules}))"],
                             capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert "'numpy'" not in worker and "'pyroute2'" not in worker
@@ -177,7 +177,7 @@ def test_preflight_reads_limits_and_interfaces():
 
 
 def _leased(*argv: str, lease: float = 0.5) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "harness.leased", str(lease), "--", *argv],
+    return subprocess.Popen([sys.executable, "-m", "harness.agents.leased", str(lease), "--", *argv],
                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
 

@@ -9,9 +9,9 @@ import pytest
 from bench import results_format
 from bench.catalog import Catalog
 from bench.record import trial
-from harness import sockdiag
-from harness.drivers import TrialParams, iperf3_json
-from harness.drivers import iperf3 as driver
+from harness.measure import sockdiag
+from harness.traffic.drivers import TrialParams, iperf3_json
+from harness.traffic.drivers import iperf3 as driver
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from harness import latency
+from harness.measure import latency
 
 
 @pytest.fixture

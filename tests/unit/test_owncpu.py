@@ -4,7 +4,7 @@ load's processes; the disturbed verdict."""
 import pytest
 
 from bench.record import cpu_fields
-from harness import cgroupcpu, cpustat, owncpu
+from harness.measure import cgroupcpu, cpustat, owncpu
 
 TICK = cpustat.TICK_S
 
@@ -114,5 +114,5 @@ def test_the_limit_comes_from_the_environment(monkeypatch):
 
 
 def test_the_cgroup_prefix_is_the_namespaces_one():
-    from harness import netns
+    from harness.host import netns
     assert cgroupcpu.PREFIX == netns.PREFIX

@@ -2,7 +2,7 @@
 from collections import Counter
 
 from bench.report import profile
-from harness import profiler
+from harness.measure import profiler
 
 SCRIPT = """worker
 \tffffffff8123 tcp_sendmsg_locked

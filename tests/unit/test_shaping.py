@@ -1,4 +1,4 @@
-from harness import shaping
+from harness.net import shaping
 
 
 def test_tbf_burst_and_queue_scale_with_rate():

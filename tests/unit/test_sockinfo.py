@@ -4,7 +4,7 @@ import struct
 
 import pytest
 
-from harness import sockinfo
+from harness.host import sockinfo
 
 
 @pytest.fixture

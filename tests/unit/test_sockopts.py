@@ -5,7 +5,7 @@ import pytest
 
 from bench.report import sections
 from bench.run import doctor
-from harness import sockopts
+from harness.measure import sockopts
 
 OK = {"set": "ok", "errno": None, "read": 1}
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from bench.record import trial, workload_fields
-from harness import engine
+from harness.traffic import engine
 
 SCENARIO = {"rr": "rr", "crr": "crr", "rr_under_load": "rr-under-load", "bulk": "single-link"}
 
@@ -131,8 +131,8 @@ def test_support_matrix_counts_modes_per_protocol(raw, catalog):
 
 
 def test_a_driver_without_the_engine_refuses_its_features_instead_of_faking_them():
-    from harness import drivers
-    from harness.drivers.native import NativeDriver
+    from harness.traffic import drivers
+    from harness.traffic.drivers.native import NativeDriver
 
     class Tool:
         name = "tool"

@@ -10,8 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-from harness import netns
-from harness.topology import LinkSpec, Topology, TopologySpec
+from harness.host import netns
+from harness.net.topology import LinkSpec, Topology, TopologySpec
 
 ROOT = Path(__file__).resolve().parents[2]
 

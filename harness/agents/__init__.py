@@ -1,0 +1,1 @@
+"""What runs on a remote host for the controller: hostctl, leased, diagwatch."""

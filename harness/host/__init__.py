@@ -1,0 +1,3 @@
+"""The machine's primitives: namespaces, processes, kernel facts, sysctls,
+MPTCP socket introspection.
+"""

@@ -1,0 +1,129 @@
+"""Whose CPU a trial window held: the trial's own, and everyone else's.
+
+own      = the trial cgroup's usage (harness.measure.cgroupcpu) + what ksoftirqd
+           ran on the trial's CPUs (packet work deferred out of the
+           trial's tasks).  Without CONFIG_IRQ_TIME_ACCOUNTING (this
+           kernel) softirq run on return from a trial task's syscall is
+           billed to that task, so it is in the cgroup already; adding
+           /proc/stat's softirq would count it twice.
+machine  = /proc/stat busy time over the window, steal included.
+foreign  = machine - own: every process that lived inside the window,
+           however briefly, and kernel threads other than ksoftirqd.
+
+docs/method.md says what this includes and what it cannot.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from harness.measure import cgroupcpu, cpustat
+
+KSOFTIRQD = re.compile(r"ksoftirqd/(\d+)$")
+
+
+def ksoftirqd_pids() -> dict[int, int]:
+    """{cpu: pid of its ksoftirqd}."""
+    out = {}
+    for pid, (comm, _, kthread) in cpustat.process_times().items():
+        m = KSOFTIRQD.match(comm)
+        if kthread and m:
+            out[int(m.group(1))] = pid
+    return out
+
+
+def runtime_s(pid: int) -> float:
+    """A task's exact run time (/proc/PID/schedstat, ns), 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class Probe:
+    """Reads, from a process inside a trial cgroup (the orchestrator during
+    the trial, or a worker), the cgroup's usage and each ksoftirqd's run
+    time, so that a window's own CPU is taken at the same instants as its
+    /proc/stat figures.  cgroup_s is None outside a project cgroup."""
+
+    def __init__(self):
+        found = cgroupcpu.hierarchy()
+        self.path = None
+        if found:
+            rel = cgroupcpu.own_cgroup(found[0]).strip("/")
+            if rel.startswith(f"{cgroupcpu.PREFIX}-"):
+                self.kind, self.path = found[0], found[1] / rel
+        self.softirqd = ksoftirqd_pids()
+
+    def read(self) -> dict:
+        usage = None
+        if self.path is not None:
+            try:
+                usage = cgroupcpu.read_usage_s(self.kind, self.path)
+            except OSError:
+                usage = None
+        return {"cgroup_s": usage,
+                "ksoftirqd_s": {str(c): runtime_s(p) for c, p in self.softirqd.items()}}
+
+
+def delta(before: dict, after: dict) -> dict:
+    c0, c1 = before["cgroup_s"], after["cgroup_s"]
+    return {"cgroup_s": None if c0 is None or c1 is None else c1 - c0,
+            "ksoftirqd_s": {c: after["ksoftirqd_s"][c] - v
+                            for c, v in before["ksoftirqd_s"].items() if c in after["ksoftirqd_s"]}}
+
+
+def trial_cpus(cpus, available) -> list[int]:
+    """The CPUs the trial's workers were pinned to; every CPU when one
+    of them was not pinned."""
+    return sorted(int(c) for c in available) if any(c is None for c in cpus) else sorted(set(cpus))
+
+
+def account(window: dict, cpus=(None,)) -> dict:
+    """Own, machine and foreign CPU seconds of a window: a cpustat.delta
+    with the Probe delta of the same instants under "own"."""
+    own = window.get("own") or {"cgroup_s": None, "ksoftirqd_s": {}}
+    soft = own["ksoftirqd_s"]
+    soft_s = sum(soft.get(str(c), 0.0) for c in trial_cpus(cpus, soft))
+    own_s = None if own["cgroup_s"] is None else own["cgroup_s"] + soft_s
+    machine = window["busy_s"] + window.get("steal_s", 0.0)
+    foreign = None if own_s is None else max(0.0, machine - own_s)
+    wall = window.get("wall_s") or 0.0
+    return {"own_s": own_s, "cgroup_s": own["cgroup_s"], "ksoftirqd_s": soft_s,
+            "machine_s": machine, "foreign_s": foreign, "wall_s": wall,
+            "foreign_share": foreign / wall if foreign is not None and wall > 0 else None}
+
+
+def foreign_processes(before: dict, after: dict, exclude: set[int], foreign_s: float | None,
+                      top: int = 5) -> list[list]:
+    """The foreign load's top processes by CPU over the window: those alive
+    at its end (counted from their start when they started inside it), and
+    the rest of the foreign time as "(processes that ended inside the
+    window, and kernel threads)"."""
+    per_comm: dict[str, int] = {}
+    for pid, (comm, ticks, kthread) in after.items():
+        if pid in exclude or kthread or KSOFTIRQD.match(comm):
+            continue
+        used = ticks - before[pid][1] if pid in before else ticks
+        if used > 0:
+            per_comm[comm] = per_comm.get(comm, 0) + used
+    seen = [[c, t * cpustat.TICK_S] for c, t in sorted(per_comm.items(), key=lambda kv: -kv[1])]
+    if foreign_s is not None:
+        rest = foreign_s - sum(s for _, s in seen)
+        if rest > cpustat.TICK_S:
+            seen.append(["(ended inside the window, or kernel threads)", rest])
+            seen.sort(key=lambda cs: -cs[1])
+    return seen[:top]
+
+
+def sample_machine(seconds: float = 2.0) -> dict:
+    """The machine's busy time while this process sleeps `seconds`: all of
+    it foreign (preflight's look at a machine before a run)."""
+    procs0, stat0, t0 = cpustat.process_times(), cpustat.read(), time.monotonic()
+    time.sleep(seconds)
+    stat1, procs1, wall = cpustat.read(), cpustat.process_times(), time.monotonic() - t0
+    busy = sum(stat1["cpu"][f] - stat0["cpu"][f] for f in (*cpustat.BUSY, "steal")) * cpustat.TICK_S
+    return {"busy_s": busy, "wall_s": wall, "share": busy / wall,
+            "top": foreign_processes(procs0, procs1, {os.getpid()}, busy)}

@@ -1,0 +1,3 @@
+"""Topologies: addressing, links and their shaping, delay line, middlebox, path
+manager, link events, capabilities.
+"""

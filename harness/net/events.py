@@ -1,0 +1,68 @@
+"""Scheduled link events during a trial (a path failing, recovering, or its
+rate collapsing), applied from a timer thread and always undone after.
+
+Times count from the start of the trial (before the workers start, a few
+hundred milliseconds before the first byte); each applied event records
+its CLOCK_MONOTONIC time so a record can place it on the receiver's series.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+from harness.net import linkctl
+
+
+@dataclass(frozen=True)
+class LinkEvent:
+    at_s: float
+    link: int
+    action: str                 # down | up | rate
+    rate_mbit: float | None = None
+    direction: str = "both"     # for rate: up | down | both
+
+
+def apply(topo, ev: LinkEvent) -> None:
+    if ev.action == "down":
+        linkctl.set_state(topo, ev.link, False)
+    elif ev.action == "up":
+        linkctl.set_state(topo, ev.link, True)
+    elif ev.action == "rate":
+        linkctl.set_rate(topo, ev.link, ev.rate_mbit, ev.direction)
+    else:
+        raise ValueError(f"unknown link event {ev.action!r}")
+
+
+class EventRunner:
+    """Use as a context manager around a trial."""
+
+    def __init__(self, topo, events: tuple[LinkEvent, ...]):
+        self.topo, self.events = topo, tuple(sorted(events, key=lambda e: e.at_s))
+        self.applied: list[dict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="link-events", daemon=True)
+
+    def __enter__(self) -> "EventRunner":
+        self._t0 = time.monotonic()
+        if self.events:
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        for ev in self.events:
+            if self._stop.wait(max(0.0, self._t0 + ev.at_s - time.monotonic())):
+                return
+            record = {**asdict(ev), "at_ns": time.monotonic_ns(), "error": None}
+            try:
+                apply(self.topo, ev)
+            except Exception as exc:  # recorded with the trial, never silent
+                record["error"] = str(exc)
+            self.applied.append(record)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        for link in sorted({ev.link for ev in self.events}):
+            linkctl.restore(self.topo, link)

@@ -1,0 +1,54 @@
+"""Changing a running topology's links — a path going down, coming back,
+its rate collapsing — and putting them back as the spec says.
+
+Changes happen on the router (the network), not on an endpoint: the
+endpoints' interfaces stay up, so a path that stops carrying traffic is
+noticed by the transport (timeouts), as with a real failure upstream.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from harness.host import netns
+from harness.net import addressing as plan
+from harness.net import shaping
+
+
+def _router_ifaces(link: int, direction: str) -> list[tuple[str, str]]:
+    names = plan.ifnames(link)
+    ways = ("up", "down") if direction == "both" else (direction,)
+    return [(way, names[plan.ROUTER_EGRESS[way]]) for way in ways]
+
+
+def set_state(topo, link: int, up: bool) -> None:
+    """Both router interfaces of the link down (or up again)."""
+    with netns.iproute(topo.ns("router")) as ipr:
+        for _, ifname in _router_ifaces(link, "both"):
+            ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up" if up else "down")
+
+
+def _reinstall(topo, ipr, index: int, direction: shaping.Direction) -> None:
+    try:
+        ipr.tc("del", index=index, root=True)
+    except NetlinkError:
+        pass  # no root qdisc: the link was unshaped
+    shaping.install_qdiscs(ipr, index, direction, netem=topo.delay_backend == "netem")
+
+
+def set_rate(topo, link: int, rate_mbit: float, direction: str = "both") -> None:
+    spec = topo.spec.links[link]
+    with netns.iproute(topo.ns("router")) as ipr:
+        for way, ifname in _router_ifaces(link, direction):
+            changed = replace(spec.direction(way), rate_mbit=rate_mbit)
+            _reinstall(topo, ipr, ipr.link_lookup(ifname=ifname)[0], changed)
+
+
+def restore(topo, link: int) -> None:
+    """The link as its spec says: up, with its own qdiscs."""
+    spec = topo.spec.links[link]
+    set_state(topo, link, True)
+    with netns.iproute(topo.ns("router")) as ipr:
+        for way, ifname in _router_ifaces(link, "both"):
+            _reinstall(topo, ipr, ipr.link_lookup(ifname=ifname)[0], spec.direction(way))

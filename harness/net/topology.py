@@ -1,0 +1,325 @@
+"""A declarative client -- router -- server topology with N parallel links,
+built over netlink (pyroute2) and always removed.
+
+    with Topology(spec, prefix="mpb-<run-id>") as topo:
+        topo.ns("client"), topo.server_address(4), ...
+
+Entering builds everything; a failure half-way removes what was built and
+raises TopologyError.  Leaving removes the namespaces (their veths go with
+them) after ending any process still inside them.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+from dataclasses import dataclass
+
+from harness import ownership
+from harness.errors import TopologyError
+from harness.host import netns, sysctl
+from harness.net import addressing as plan
+from harness.net import capabilities, delayline, middlebox, pathmanager, shaping
+
+log = logging.getLogger(__name__)
+
+IFA_F_NODAD = 0x02
+ROLES = ("client", "router", "server")
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """One path.  "up" is client -> server, "down" server -> client."""
+    rate_up_mbit: float | None = None
+    rate_down_mbit: float | None = None
+    loss_up_pct: float = 0.0
+    loss_down_pct: float = 0.0
+    delay_ms: float = 0.0     # one way, applied in each direction
+    jitter_ms: float = 0.0
+    queue_ms: float = 25.0    # bottleneck queue, in time at the shaped rate
+    mtu: int = 1500
+    reorder: bool = False     # jitter may reorder packets
+    distribution: str | None = None   # jitter's distribution table (uniform without one)
+
+    def direction(self, way: str) -> shaping.Direction:
+        up = way == "up"
+        return shaping.Direction(
+            rate_mbit=self.rate_up_mbit if up else self.rate_down_mbit,
+            loss_pct=self.loss_up_pct if up else self.loss_down_pct,
+            delay_ms=self.delay_ms, jitter_ms=self.jitter_ms, queue_ms=self.queue_ms,
+            reorder=self.reorder, distribution=self.distribution)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An MPTCP path-manager endpoint: the address of `side` on `link`."""
+    side: str                 # "client" or "server"
+    link: int
+    flags: tuple[str, ...] = ("subflow",)
+
+
+@dataclass(frozen=True)
+class TopologySpec:
+    links: tuple[LinkSpec, ...]
+    endpoints: tuple[Endpoint, ...] = ()
+    subflows_limit: int = pathmanager.MAX_LIMIT
+    add_addr_accepted_limit: int = pathmanager.MAX_LIMIT
+    sysctls: tuple[tuple[str, str], ...] = ()   # applied in client and server
+    client_sysctls: tuple[tuple[str, str], ...] = ()   # then in the client only
+    families: tuple[int, ...] = (4, 6)
+    strip_mptcp_links: tuple[int, ...] = ()     # a middlebox strips option 30 on these
+    # host (the delay line), netem, or auto: netem when the kernel has it,
+    # else the delay line (harness.net.capabilities.delay_backend)
+    delay_backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.links) <= plan.MAX_LINKS:
+            raise TopologyError(f"a topology has 1 to {plan.MAX_LINKS} links, not {len(self.links)}")
+        for ep in self.endpoints:
+            if ep.side not in ("client", "server") or not 0 <= ep.link < len(self.links):
+                raise TopologyError(f"endpoint {ep} names no existing side/link")
+        for side in ("client", "server"):
+            count = sum(1 for ep in self.endpoints if ep.side == side) * len(self.families)
+            if count > pathmanager.MAX_LIMIT:
+                raise TopologyError(f"{count} {side} path-manager endpoints (one per link and address "
+                                    f"family), but the kernel holds at most {pathmanager.MAX_LIMIT}")
+        if any(not 0 <= i < len(self.links) for i in self.strip_mptcp_links):
+            raise TopologyError(f"middlebox on a link the topology lacks: {self.strip_mptcp_links}")
+
+    @staticmethod
+    def default_endpoints(n_links: int) -> tuple[Endpoint, ...]:
+        """The client announces one `subflow` endpoint per extra link."""
+        return tuple(Endpoint("client", i) for i in range(1, n_links))
+
+    @property
+    def delayed(self) -> bool:
+        return any(link.direction(way).delayed for link in self.links for way in ("up", "down"))
+
+    def needs(self) -> set[str]:
+        """Kernel features this topology needs beyond netns and veth
+        ("delay": a delay backend, the one asked for when not auto)."""
+        need = set()
+        for link in self.links:
+            for way in ("up", "down"):
+                d = link.direction(way)
+                need |= {"tbf"} if d.shaped else set()
+                need |= {"nftables"} if d.loss_pct > 0 else set()
+        if self.delayed:
+            need |= {"delay" if self.delay_backend == "auto" else f"delay:{self.delay_backend}"}
+        return need | ({"tcpoptstrip"} if self.strip_mptcp_links else set())
+
+
+@dataclass
+class Topology:
+    spec: TopologySpec
+    prefix: str
+    delay_backend: str | None = None      # the backend in use; None without delay
+    delay_line: delayline.DelayLine | None = None
+
+    # ------------------------------------------------------------ naming
+    def ns(self, role: str) -> str:
+        if role not in ROLES:
+            raise ValueError(role)
+        return f"{self.prefix}-{role}"
+
+    def namespaces(self) -> list[str]:
+        return [self.ns(r) for r in ROLES]
+
+    def client_address(self, family: int, link: int = 0) -> str:
+        return plan.client_subnet(link, family).host
+
+    def server_address(self, family: int, link: int = 0) -> str:
+        return plan.server_subnet(link, family).host
+
+    # --------------------------------------------------------- lifecycle
+    def __enter__(self) -> "Topology":
+        # Registered as the owner of its namespaces, so that `bench clean`
+        # (from another process) never removes a topology in use.
+        self._owner = ownership.owning(self.owner)
+        self._owner.__enter__()
+        try:
+            self._build()
+        except BaseException as exc:
+            self.destroy()
+            self._owner.__exit__(None, None, None)
+            if isinstance(exc, TopologyError) or not isinstance(exc, Exception):
+                raise
+            raise TopologyError(f"building the topology failed ({exc}); "
+                                "everything built so far was removed") from exc
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.destroy()
+        finally:
+            self._owner.__exit__(None, None, None)
+
+    @property
+    def owner(self) -> str:
+        return self.prefix[len(netns.PREFIX) + 1:]
+
+    def destroy(self) -> None:
+        """Stop the delay line (its last counters kept in delay_line.final),
+        end processes left inside our namespaces, then remove them."""
+        try:
+            if self.delay_line is not None:
+                self.delay_line.stop()
+        finally:
+            netns.destroy([n for n in self.namespaces() if netns.exists(n)])
+
+    def delay_stats(self) -> dict | None:
+        """The delay line's cumulative counters (None with netem or no delay)."""
+        return self.delay_line.stats() if self.delay_line is not None else None
+
+    # ------------------------------------------------------------- build
+    def _build(self) -> None:
+        if self.spec.delayed:
+            self.delay_backend = capabilities.delay_backend(self.spec.delay_backend)
+            delayline.check_spec(self.spec.links, self.delay_backend)
+        for role in ROLES:
+            name = self.ns(role)
+            netns.create(name)
+            # No duplicate address detection on any address, link-local ones
+            # included: neighbour discovery would otherwise wait for it.
+            sysctl.write(name, {"net.ipv6.conf.all.accept_dad": 0,
+                                "net.ipv6.conf.default.accept_dad": 0})
+        sysctl.write(self.ns("router"), {"net.ipv4.ip_forward": 1,
+                                         "net.ipv6.conf.all.forwarding": 1})
+        endpoint_sysctls = {"net.mptcp.enabled": 1, **dict(self.spec.sysctls)}
+        for role in ("client", "server"):
+            sysctl.write(self.ns(role), endpoint_sysctls)
+        sysctl.write(self.ns("client"), dict(self.spec.client_sysctls))
+        with netns.iproute(self.ns("client")) as cli, \
+                netns.iproute(self.ns("router")) as rtr, \
+                netns.iproute(self.ns("server")) as srv:
+            for ipr in (cli, rtr, srv):
+                ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+            for i, link in enumerate(self.spec.links):
+                self._build_link(i, link, cli, rtr, srv)
+            self._route(cli, rtr, srv)
+        self._apply_loss()
+        if self.delay_backend == "host":
+            self._start_delay_line()
+        if self.spec.strip_mptcp_links:
+            middlebox.install(self.ns("router"), self.spec.strip_mptcp_links)
+        self._configure_pm()
+
+    def _veth(self, ipr, name: str, peer_ns: str, peer: str, mtu: int) -> None:
+        with netns.opened(peer_ns) as fd:
+            ipr.link("add", ifname=name, kind="veth", mtu=mtu,
+                     peer={"ifname": peer, "net_ns_fd": fd, "mtu": mtu})
+        log.info("created veth %s <-> %s in %s (mtu %d)", name, peer, peer_ns, mtu)
+
+    def _build_link(self, i: int, link: LinkSpec, cli, rtr, srv) -> None:
+        names = plan.ifnames(i)
+        self._veth(cli, names["client"], self.ns("router"), names["router_client"], link.mtu)
+        self._veth(srv, names["server"], self.ns("router"), names["router_server"], link.mtu)
+        sides = ((cli, names["client"], plan.client_subnet, "host"),
+                 (rtr, names["router_client"], plan.client_subnet, "router"),
+                 (rtr, names["router_server"], plan.server_subnet, "router"),
+                 (srv, names["server"], plan.server_subnet, "host"))
+        for ipr, ifname, subnet_of, which in sides:
+            index = ipr.link_lookup(ifname=ifname)[0]
+            for family in self.spec.families:
+                subnet = subnet_of(i, family)
+                _add_address(ipr, index, getattr(subnet, which), subnet.prefixlen, family)
+            ipr.link("set", index=index, state="up")
+        for way, role in plan.ROUTER_EGRESS.items():
+            shaping.install_qdiscs(rtr, rtr.link_lookup(ifname=names[role])[0], link.direction(way),
+                                   netem=self.delay_backend == "netem")
+
+    def _start_delay_line(self) -> None:
+        queues = [delayline.Queue(delayline.queue_number(i, way), plan.ifnames(i)[role], d.delay_ms,
+                                  d.jitter_ms, d.reorder, d.distribution)
+                  for i, link in enumerate(self.spec.links)
+                  for way, role in plan.ROUTER_EGRESS.items()
+                  if (d := link.direction(way)).delayed]
+        self.delay_line = delayline.DelayLine(self.ns("router"), queues, self.spec.families)
+        self.delay_line.__enter__()
+
+    def _route(self, cli, rtr, srv) -> None:
+        """Link i's client address reaches the server over link i only.
+
+        client: source-based rule per link; the main table's route uses link 0.
+        router: ingress-based rule per link sends traffic on to the same link.
+        server: destination routes back over the link the client address is on.
+        """
+        for family in self.spec.families:
+            af = socket.AF_INET if family == 4 else socket.AF_INET6
+            servers = plan.server_aggregate(family)
+            for i in range(len(self.spec.links)):
+                names, table = plan.ifnames(i), plan.TABLE_BASE + i
+                csub, ssub = plan.client_subnet(i, family), plan.server_subnet(i, family)
+                c_if = cli.link_lookup(ifname=names["client"])[0]
+                rs_if = rtr.link_lookup(ifname=names["router_server"])[0]
+                s_if = srv.link_lookup(ifname=names["server"])[0]
+                if i == 0:
+                    cli.route("add", family=af, dst=servers, gateway=csub.router, oif=c_if)
+                cli.route("add", family=af, dst=servers, gateway=csub.router, oif=c_if, table=table)
+                cli.rule("add", family=af, src=csub.host, src_len=32 if family == 4 else 128,
+                         table=table, priority=table)
+                rtr.route("add", family=af, dst=servers, gateway=ssub.host, oif=rs_if, table=table)
+                rtr.rule("add", family=af, iifname=names["router_client"], table=table,
+                         priority=table)
+                srv.route("add", family=af, dst=csub.network, gateway=ssub.router, oif=s_if)
+
+    def _apply_loss(self) -> None:
+        drops = []
+        for i, link in enumerate(self.spec.links):
+            names = plan.ifnames(i)
+            for way, role in plan.ROUTER_INGRESS.items():
+                pct = link.direction(way).loss_pct
+                if pct > 0:
+                    drops.append((names[role], pct))
+        if drops:
+            netns.run(self.ns("router"), ["nft", "-f", "-"], input=shaping.loss_ruleset(drops))
+            log.info("added nftables loss rules in %s: %s", self.ns("router"),
+                     ", ".join(f"{iface} {pct:g}%" for iface, pct in drops))
+
+    def _configure_pm(self) -> None:
+        for side in ("client", "server"):
+            eps = []
+            with netns.iproute(self.ns(side)) as ipr:
+                for ep in self.spec.endpoints:
+                    if ep.side != side:
+                        continue
+                    ifname = plan.ifnames(ep.link)[side]
+                    index = ipr.link_lookup(ifname=ifname)[0]
+                    for family in self.spec.families:
+                        sub = (plan.client_subnet if side == "client" else plan.server_subnet)(
+                            ep.link, family)
+                        eps.append((sub.host, index, ep.flags))
+            pathmanager.configure(self.ns(side), self.spec.subflows_limit,
+                                  self.spec.add_addr_accepted_limit, eps)
+
+    # ---------------------------------------------------------- read back
+    def read_back(self) -> dict:
+        """The topology as the kernel reports it (not as intended)."""
+        out: dict = {"namespaces": self.namespaces(), "qdiscs": {}, "path_manager": {}}
+        with netns.iproute(self.ns("router")) as rtr:
+            names = {l["index"]: l.get_attr("IFLA_IFNAME") for l in rtr.get_links()}
+            for msg in rtr.get_qdiscs():
+                ifname = names.get(msg["index"], str(msg["index"]))
+                if ifname.startswith(("rc", "rs")):
+                    out["qdiscs"].setdefault(ifname, []).append(shaping.describe_qdisc(msg))
+        try:
+            out["nftables"] = netns.run(self.ns("router"), ["nft", "list", "ruleset"])
+        except (OSError, subprocess.CalledProcessError) as exc:  # recorded, not fatal
+            out["nftables"] = f"unavailable: {exc}"
+        try:
+            out["iptables"] = middlebox.read_back(self.ns("router"))
+        except (OSError, subprocess.CalledProcessError) as exc:
+            out["iptables"] = f"unavailable: {exc}"
+        for side in ("client", "server"):
+            out["path_manager"][side] = pathmanager.read_back(self.ns(side))
+        return out
+
+
+def _add_address(ipr, index: int, address: str, prefixlen: int, family: int) -> None:
+    if family == 6:
+        # No duplicate address detection: the address is usable at once
+        # instead of "tentative" for a second or two.
+        ipr.addr("add", index=index, address=address, prefixlen=prefixlen,
+                 family=socket.AF_INET6, flags=IFA_F_NODAD)
+    else:
+        ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
