@@ -44,7 +44,11 @@ def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged
     assert set(results_format.CORE_COLUMNS) <= set(df.columns) and len(df) == len(trials)
     # A stall is a finding, not a failure (KERNEL_NOTES: MPTCP stalls happen here).
     assert set(df["status"]) <= {"ok", "stalled"}, df[["scenario", "protocol", "status", "reason"]]
-    assert len(df[df["status"] == "ok"].groupby(["scenario", "protocol"])) == 4
+    ok = df[df["status"] == "ok"]
+    # Shaped links do not stall: both protocols ok there. On the unshaped single link
+    # a busy machine can stall every MPTCP trial (KERNEL_NOTES: contention), never TCP's.
+    assert set(ok[ok["scenario"] == "aggregate-2x"]["protocol"]) == {"tcp", "mptcp"}
+    assert "tcp" in set(ok[ok["scenario"] == "single-link"]["protocol"])
     meta = doc["metadata"]
     assert meta["kernel"]["release"] == os.uname().release
     agg = doc["scenarios"]["aggregate-2x"]["readback"]
