@@ -7,6 +7,7 @@ import statistics
 import threading
 import time
 
+import installed
 import pytest
 from clirun import bench
 from onetrial import prefix
@@ -14,7 +15,11 @@ from onetrial import prefix
 from harness import capabilities, delayline, netns
 from harness.topology import LinkSpec, Topology, TopologySpec
 
-pytestmark = pytest.mark.skipif(not delayline.available()[0], reason=delayline.available()[1])
+
+@pytest.fixture(autouse=True)
+def _delay_line_built():
+    built, why = delayline.available()
+    installed.require(built, why)
 
 
 def _spec(**link) -> TopologySpec:

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import installed
 import pytest
 from clirun import ROOT, bench
 from sshhosts import PRIOR_ENDPOINT, PRIOR_LIMITS, SshHosts
@@ -22,12 +23,15 @@ from bench import results_format
 from bench.hosts import install
 from bench.hosts.ssh import LEASE_S
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists("/usr/sbin/sshd"),
-                       reason="needs Debian's openssh-server (make test-deps)"),
-    pytest.mark.skipif(importlib.util.find_spec("asyncssh") is None,
-                       reason="needs asyncssh: pip install 'mptcp-bench[hosts]' (make venv does)"),
-]
+
+@pytest.fixture(scope="module", autouse=True)
+def _sshd_and_asyncssh():
+    installed.require(os.path.exists("/usr/sbin/sshd"),
+                      "needs Debian's openssh-server (make test-deps)")
+    installed.require(importlib.util.find_spec("asyncssh") is not None,
+                      "needs asyncssh: pip install 'mptcp-bench[hosts]' (make venv does)")
+
+
 SCENARIO = ("--scenario", "aggregate-2x", "--warmup", "1", "--repeat", "3", "--duration", "5")
 
 
