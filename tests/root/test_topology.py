@@ -34,8 +34,8 @@ def test_two_link_topology_comes_up_and_goes_away_completely():
         while stray.pid not in netns.pids_in(names) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert stray.pid in netns.pids_in(names)
-        t0 = time.monotonic()
-    assert time.monotonic() - t0 < 10
+    # The teardown's behaviour, not its speed (a loaded machine decides that):
+    # the namespaces are gone and the stray was ended by SIGTERM, not left.
     assert not any(netns.exists(n) for n in names)
     assert stray.wait(timeout=1) == -signal.SIGTERM    # ended by the teardown
     assert not netns.pids_in(names)
