@@ -35,8 +35,9 @@ def env_without(tool: str, tmp_path: Path) -> dict:
     return {**os.environ, "PATH": str(bindir)}
 
 
-def bench(*args, env=None, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *map(str, args)], cwd=ROOT,
+def bench(*args, env=None, wrap=(), **kw) -> subprocess.CompletedProcess:
+    """`python -m bench ARGS` (under the command `wrap`, e.g. a tracer)."""
+    return subprocess.run([*wrap, sys.executable, "-m", "bench", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, env=env,
                           timeout=kw.pop("timeout", 300), **kw)
 
