@@ -14,8 +14,9 @@ APT_PACKAGES := iproute2 nftables iptables iperf3 mptcpize util-linux procps lin
 # The VM lane (netem, other kernels): installed only by the targets that need it.
 VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static kmod iputils-ping
 # Only the host tests need these: the HTML report is opened in a real headless browser,
-# and the hosts lane's tests run sshd in namespaces (never started in the root namespace).
-TEST_PACKAGES := chromium openssh-server
+# and the hosts lane's tests run sshd in namespaces (never started in the root namespace);
+# strace lists every file a run writes (tests/root/test_run_writes.py).
+TEST_PACKAGES := chromium openssh-server strace
 ARGS ?=
 # Every Python package the venv holds, pinned with hashes (docs/testing.md#the-lock-file).
 LOCK := requirements.lock

@@ -420,9 +420,10 @@ def cmd_compare(args, console: Console) -> int:
     else:
         print("\n".join(compare.lines(c)))
     if c.incomparable and not args.force:
-        if not args.json:
-            print("cannot compare: the runs differ in what was measured (INCOMPARABLE above); "
-                  "pass --force to compare anyway", file=sys.stderr)
+        # On stderr with --json too: exit 2 always comes with its sentence.
+        print("cannot compare: the runs differ in what was measured (INCOMPARABLE "
+              f"{'in the JSON' if args.json else 'above'}); pass --force to compare anyway",
+              file=sys.stderr)
         return gate.INCOMPARABLE
     return EXIT_OK
 

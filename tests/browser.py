@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -46,11 +45,8 @@ def chromium() -> str | None:
 
 def needed() -> None:
     """Skip the calling test without chromium; under CI, fail it."""
-    import pytest
-    if chromium() is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: `make test` installs it")
-        pytest.skip("chromium is not installed (`make test` installs it)")
+    import installed
+    installed.require(chromium() is not None, "chromium is not installed (`make test` installs it)")
 
 
 def probe(page: Path, timeout_s: float = 90) -> dict:

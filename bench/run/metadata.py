@@ -24,8 +24,11 @@ SYSCTLS = ("net.mptcp", "net.ipv4.tcp_*", "net.core.rmem_*", "net.core.wmem_*",
 
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(PROJECT_ROOT), *args], capture_output=True,
-                             text=True, timeout=5)
+        # --no-optional-locks: `git status` would otherwise take index.lock and
+        # refresh the index, a write outside the run directory that can also
+        # collide with a developer's git command.
+        out = subprocess.run(["git", "--no-optional-locks", "-C", str(PROJECT_ROOT), *args],
+                             capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None

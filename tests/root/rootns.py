@@ -54,6 +54,10 @@ def _json(argv: list[str]):
 
 def _text(argv: list[str]) -> str:
     proc = subprocess.run(argv, capture_output=True, text=True)
+    # A tool that fails prints nothing, and two empty snapshots would compare
+    # equal whatever the firewall did.
+    assert proc.returncode == 0, (f"{' '.join(argv)} failed (exit {proc.returncode}): "
+                                  f"{proc.stderr.strip()}; the root namespace cannot be compared")
     # Comments carry timestamps; [packets:bytes] and "counter packets N bytes M" move.
     lines = [l for l in proc.stdout.splitlines() if not l.startswith("#")]
     text = "\n".join(lines)

@@ -11,8 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from clirun import (
+    MEASURED,
     ROOT,
     bench,
+    bench_without_netem,
     journal,
     mine,
     new_namespaces,
@@ -25,7 +27,6 @@ from clirun import (
 from bench import results_format
 from harness import ownership
 from harness.host import netns
-from harness.net import capabilities
 
 
 def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged):
@@ -45,8 +46,9 @@ def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged
     df = pd.read_csv(run / "trials.csv")
     assert set(results_format.CORE_COLUMNS) <= set(df.columns) and len(df) == len(trials)
     # A stall is a finding, not a failure (KERNEL_NOTES: MPTCP stalls happen here).
-    assert set(df["status"]) <= {"ok", "stalled"}, df[["scenario", "protocol", "status", "reason"]]
-    assert len(df[df["status"] == "ok"].groupby(["scenario", "protocol"])) == 4
+    assert set(df["status"]) <= MEASURED, df[["scenario", "protocol", "status", "reason"]]
+    assert set(df[(df["status"] == "ok") & (df["protocol"] == "tcp")]["scenario"]) == {
+        "single-link", "aggregate-2x"}       # TCP has its baseline in every scenario
     meta = doc["metadata"]
     assert meta["kernel"]["release"] == os.uname().release
     agg = doc["scenarios"]["aggregate-2x"]["readback"]
@@ -54,7 +56,10 @@ def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged
     assert agg["sysctls"]["client"]["net.mptcp.enabled"] == "1"
     report = (run / "report.md").read_text()
     assert "## Answer" in report and "**aggregate-2x**: MPTCP goodput ×" in report
-    assert "MPTCP trials verified, 0 fallback" in report
+    # single-link is unshaped: its MPTCP trials may stall; counted and shown, whatever came.
+    for name, g in df[df["protocol"] == "mptcp"].groupby("scenario"):
+        ok, stalled = (int((g["status"] == s).sum()) for s in ("ok", "stalled"))
+        assert f"{ok}/2 MPTCP trials verified, 0 fallback, {stalled} stalled" in report, name
     assert (run / "report.html").stat().st_size > 10_000 and (run / "plots" / "overview.png").exists()
 
 
@@ -70,13 +75,11 @@ def test_not_root_is_refused_before_anything_is_made():
 
 
 def test_a_netem_scenario_without_netem_is_refused_naming_the_qdisc(tmp_path, write_defs):
-    if capabilities.probe()["netem"].ok:
-        pytest.skip("this kernel has netem: the refusal cannot happen here")
     defs = write_defs('[scenario.wan]\ndescription = "d"\nlinks = [{ rate_mbit = 10, delay_ms = 20 }]\n')
     out = tmp_path / "reports"
     before = netns.list_names()
-    proc = bench("run", "--scenario-file", str(defs), "--scenario", "wan", "--delay-backend",
-                 "netem", "--out", str(out))
+    proc = bench_without_netem("run", "--scenario-file", str(defs), "--scenario", "wan",
+                               "--delay-backend", "netem", "--out", str(out))
     assert proc.returncode == 2
     assert "needs delay:netem" in proc.stderr and "sch_netem" in proc.stderr
     assert not out.exists() and not new_namespaces(before)
@@ -101,7 +104,7 @@ def test_a_signal_during_a_trial_ends_the_run_in_order(tmp_path, root_ns_unchang
     # Every finished trial was journaled as it ended; the one cut short says so.
     lines = journal(run)
     assert [t["seq"] for t in lines] == [t["seq"] for t in doc["trials"]]
-    assert len(lines) >= 2 and {t["status"] for t in lines[:-1]} == {"ok"}
+    assert len(lines) >= 2 and {t["status"] for t in lines[:-1]} <= MEASURED
     assert lines[-1]["status"] == "interrupted"
     assert lines[-1]["reason"] == f"interrupted by {sig.name}"
     report = (run / "report.md").read_text()
@@ -143,18 +146,17 @@ def test_clean_removes_what_a_killed_run_left_and_nothing_else(tmp_path, root_ns
 
 
 def test_a_suite_skips_what_this_kernel_cannot_run_and_says_so(tmp_path, write_defs):
-    if capabilities.probe()["netem"].ok:
-        pytest.skip("this kernel has netem: nothing to skip")
     defs = write_defs('[scenario.netem-only]\ndescription = "d"\ndelay_backend = "netem"\n'
                       'links = [{ rate_mbit = 10, delay_ms = 5 }]\n'
                       '[suite.mixed]\ndescription = "d"\nscenarios = ["netem-only", "shaped-1x"]\n'
                       'repeat = 1\nwarmup = 0\nduration_s = 1\n')
     out = tmp_path / "reports"
-    proc = bench("run", "--scenario-file", str(defs), "--suite", "mixed", "--out", str(out))
+    proc = bench_without_netem("run", "--scenario-file", str(defs), "--suite", "mixed",
+                               "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     doc = results_format.load_results(out / "latest" / "results.json")
     assert doc["scenarios"]["netem-only"]["state"] == "skipped"
     skipped = [t for t in doc["trials"] if t["scenario"] == "netem-only"]
     assert {t["status"] for t in skipped} == {"skipped"} and len(skipped) == 2
     assert "kernel lacks sch_netem" in skipped[0]["reason"] and "--kernel IMAGE" in skipped[0]["reason"]
-    assert {t["status"] for t in doc["trials"] if t["scenario"] == "shaped-1x"} == {"ok"}
+    assert {t["status"] for t in doc["trials"] if t["scenario"] == "shaped-1x"} <= MEASURED

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import installed
 import pytest
 from clirun import ROOT, bench
 from sshhosts import PRIOR_ENDPOINT, PRIOR_LIMITS, SshHosts
@@ -22,12 +23,15 @@ from bench import results_format
 from bench.hosts import install
 from bench.hosts.ssh import LEASE_S
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists("/usr/sbin/sshd"),
-                       reason="needs Debian's openssh-server (make test-deps)"),
-    pytest.mark.skipif(importlib.util.find_spec("asyncssh") is None,
-                       reason="needs asyncssh: pip install 'mptcp-bench[hosts]' (make venv does)"),
-]
+
+@pytest.fixture(scope="module", autouse=True)
+def _sshd_and_asyncssh():
+    installed.require(os.path.exists("/usr/sbin/sshd"),
+                      "needs Debian's openssh-server (make test-deps)")
+    installed.require(importlib.util.find_spec("asyncssh") is not None,
+                      "needs asyncssh: pip install 'mptcp-bench[hosts]' (make venv does)")
+
+
 SCENARIO = ("--scenario", "aggregate-2x", "--warmup", "1", "--repeat", "3", "--duration", "5")
 
 
@@ -134,8 +138,10 @@ def test_a_host_of_another_platform_builds_the_worker_from_the_sdist(hosts, tmp_
     assert done.returncode == 0, done.stderr
     for d in (tmp_path / "install").glob("*/*host"):
         dist = sorted(p.name for p in (d / "dist").iterdir())
-        assert any(n.endswith(".tar.gz") for n in dist) and not any(n.startswith("mptcp_bench-")
-                                                                      for n in dist), dist
+        # The project's sdist was copied, not its wheel (setuptools names the
+        # sdist mptcp_bench-*.tar.gz too).
+        assert any(n.endswith(".tar.gz") for n in dist) and not any(
+            n.startswith("mptcp_bench-") and n.endswith(".whl") for n in dist), dist
     assert len(list((tmp_path / "install").glob("*/*host/venv"))) == 2
 
 

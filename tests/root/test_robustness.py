@@ -8,6 +8,7 @@ import time
 
 import pytest
 from clirun import (
+    MEASURED,
     TINY,
     bench,
     journal,
@@ -44,7 +45,7 @@ def test_a_worker_that_hangs_or_crashes_fails_its_trial_and_the_run_goes_on(
     trials = journal(run)
     assert len(trials) == 6 and not flag.exists()
     assert trials[0]["status"] == "failed" and reason in trials[0]["reason"]
-    assert {t["status"] for t in trials[1:]} == {"ok"}, [t["reason"] for t in trials]
+    assert {t["status"] for t in trials[1:]} <= MEASURED, [t["reason"] for t in trials]
     assert f"— {trials[0]['reason']}" in proc.stderr     # said when it happened
     assert not mine(run)
 
@@ -80,7 +81,7 @@ def test_resume_runs_only_the_trials_that_did_not_finish(tmp_path, tiny, root_ns
     assert keys == sorted((p, r) for r in range(3) for p in ("tcp", "mptcp"))
     assert [(t["seq"], t["started_at"]) for t in doc["trials"][:len(finished)]] == \
         [(t["seq"], t["started_at"]) for t in finished]
-    assert {t["status"] for t in doc["trials"]} == {"ok"}
+    assert {t["status"] for t in doc["trials"]} <= MEASURED, [t["reason"] for t in doc["trials"]]
     assert journal(run)[:len(before)] == before          # the journal is only appended to
     assert doc["metadata"]["resumes"][0]["trials_kept"] == len(finished)
     assert "run complete" in (run / "report.md").read_text()

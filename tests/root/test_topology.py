@@ -1,4 +1,5 @@
 """Real namespaces: build, route, shape, read back, and remove."""
+import json
 import signal
 import socket
 import subprocess
@@ -34,8 +35,8 @@ def test_two_link_topology_comes_up_and_goes_away_completely():
         while stray.pid not in netns.pids_in(names) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert stray.pid in netns.pids_in(names)
-        t0 = time.monotonic()
-    assert time.monotonic() - t0 < 10
+    # The teardown's behaviour, not its speed (a loaded machine decides that):
+    # the namespaces are gone and the stray was ended by SIGTERM, not left.
     assert not any(netns.exists(n) for n in names)
     assert stray.wait(timeout=1) == -signal.SIGTERM    # ended by the teardown
     assert not netns.pids_in(names)
@@ -113,3 +114,18 @@ def test_clean_from_another_process_spares_a_topology_in_use():
     with Topology(TopologySpec(links=(LinkSpec(),)), prefix("inuse")) as topo:
         subprocess.run([sys.executable, "-m", "bench", "clean"], check=True, capture_output=True)
         assert all(netns.exists(n) for n in topo.namespaces())
+
+
+def test_the_kernel_holds_the_tbf_burst_and_queue_that_were_asked():
+    """What tbf accepted, as tc reads it back from the kernel (bytes, µs):
+    independent of the formula in harness.net.shaping that asked for it."""
+    spec = TopologySpec(links=(LinkSpec(rate_up_mbit=1000, rate_down_mbit=1, queue_ms=25),),
+                        families=(4,))
+    with Topology(spec, prefix("tbf")) as topo:
+        shown = {dev: json.loads(netns.run(topo.ns("router"), ["tc", "-j", "qdisc", "show",
+                                                               "dev", dev]))[0]["options"]
+                 for dev in ("rs0", "rc0")}
+    # 1000 Mbit/s is 125 MB/s: 2 ms of it is a 250 000-byte burst.
+    assert shown["rs0"] == {"rate": 125_000_000, "burst": 250_000, "lat": 25_000}
+    # 1 Mbit/s: 2 ms would be 250 bytes, less than one frame; the floor is 16 KiB.
+    assert shown["rc0"] == {"rate": 125_000, "burst": 16_384, "lat": 25_000}

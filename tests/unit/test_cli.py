@@ -136,3 +136,30 @@ def test_doctor_prints_kernel_text_as_written(capsys, monkeypatch):
     term.console().print(doctor.table({"x": Check(HOSTILE, False, HOSTILE, fix=HOSTILE)}))
     text = capsys.readouterr().out
     assert text.count(HOSTILE) == 3 and " no " in text
+
+
+def _checks(missing: set[str]) -> dict:
+    """What `capabilities.probe` answers on a kernel lacking `missing`."""
+    from harness.net.capabilities import Check
+    names = ("root", "netns", "mptcp", "tbf", "htb", "netem", "nftables", "tcpoptstrip",
+             "delay:host", "delay:netem", "delay", "iperf3", "mptcpize")
+    return {n: Check(n, n not in missing, "no" if n in missing else "yes", f"install {n}")
+            for n in names}
+
+
+@pytest.mark.parametrize("suite, missing, need", [
+    ("quick", {"tbf"}, "tbf"),
+    ("paths", {"netem", "delay:netem", "delay:host", "delay"}, "delay"),
+])
+def test_doctor_exits_2_when_the_suite_cannot_run_here(capsys, monkeypatch, suite, missing, need):
+    """README: `doctor --suite NAME` exits 2 if the suite cannot run; the
+    same suite on a kernel with everything exits 0 (the control)."""
+    from bench.run import doctor
+    from harness.net import capabilities
+    monkeypatch.setattr(doctor.sockopts, "probe", lambda: {})     # a real probe needs root
+    monkeypatch.setattr(capabilities, "probe", lambda: _checks(missing))
+    assert main(["doctor", "--suite", suite]) == 2
+    assert capsys.readouterr().err == f"error: suite {suite!r} needs {need} (no): install {need}\n"
+    monkeypatch.setattr(capabilities, "probe", lambda: _checks(set()))
+    assert main(["doctor", "--suite", suite]) == 0
+    assert f"suite {suite!r} can run here." in capsys.readouterr().out

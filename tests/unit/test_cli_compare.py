@@ -53,3 +53,40 @@ def test_bad_input_exits_2_with_one_sentence(runs, capsys, tmp_path):
     assert "expected METRIC=PCT with METRIC one of goodput_bps" in capsys.readouterr().err
     assert main(["compare", runs[0], str(tmp_path)]) == 2
     assert "is this a run directory?" in capsys.readouterr().err
+
+
+@pytest.fixture
+def aa_and_ab(tmp_path):
+    """Three synthetic runs written as a run writes them: a base, the same
+    again (another seed) and one that lost 5 % of its goodput."""
+    import synthetic
+
+    from bench.run.rundir import RunDir
+    paths = {}
+    for name, seed, shift in (("base", 1, 1.0), ("same", 2, 1.0), ("worse", 3, 0.95)):
+        doc = synthetic.big_doc(240, seed, scenarios=2, shift=shift)
+        rd = RunDir(tmp_path, doc["run_id"]).create()
+        rd.write_results(doc)
+        rd.write_csv(doc["trials"])
+        paths[name] = str(rd.path)
+    return paths
+
+
+def test_gate_exits_1_through_the_command_line_when_the_candidate_regressed(aa_and_ab):
+    """README: `bench gate BASE CAND` exits 1 on a regression — as a user's
+    CI job calls it, a process of its own; the same runs again pass (0)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def gate(base, cand):
+        return subprocess.run([sys.executable, "-m", "bench", "gate", base, cand],
+                              cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                              text=True, timeout=120)
+    worse = gate(aa_and_ab["base"], aa_and_ab["worse"])
+    assert worse.returncode == 1, worse.stderr
+    assert worse.stdout.splitlines()[-1].startswith("gate FAILED: ")
+    assert "goodput" in worse.stdout
+    same = gate(aa_and_ab["base"], aa_and_ab["same"])
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert same.stdout.splitlines()[-1].startswith("gate passed: 0 regression(s)")

@@ -89,12 +89,18 @@ def test_what_a_backend_would_emulate_wrong_is_refused(link, backend, message):
         delayline.check_spec([LinkSpec(), link], backend)
 
 
-@pytest.mark.parametrize("link, backend", [
-    (LinkSpec(delay_ms=5), "netem"),
+@pytest.mark.parametrize("link, past_the_edge, backend", [
+    (LinkSpec(delay_ms=5), LinkSpec(delay_ms=5, jitter_ms=1), "netem"),
     (LinkSpec(rate_up_mbit=delayline.CEILING_MBIT, rate_down_mbit=1, delay_ms=5, jitter_ms=2),
+     LinkSpec(rate_up_mbit=delayline.CEILING_MBIT + 1, rate_down_mbit=1, delay_ms=5, jitter_ms=2),
      "host"),
-    (LinkSpec(rate_up_mbit=10, rate_down_mbit=10, delay_ms=5, jitter_ms=1, reorder=True), "netem"),
-    (LinkSpec(), "host"),     # undelayed: no limit
+    (LinkSpec(rate_up_mbit=10, rate_down_mbit=10, delay_ms=5, jitter_ms=1, reorder=True),
+     LinkSpec(rate_up_mbit=10, rate_down_mbit=10, delay_ms=5, jitter_ms=1, reorder=False), "netem"),
+    (LinkSpec(), LinkSpec(delay_ms=5), "host"),     # undelayed: no limit; delayed: a rate
 ])
-def test_what_a_backend_emulates_is_accepted(link, backend):
-    delayline.check_spec([link], backend)
+def test_what_a_backend_emulates_is_accepted_up_to_its_edge(link, past_the_edge, backend):
+    """Each accepted link against its neighbour one step past what the
+    backend emulates right: the check draws the line there, not anywhere."""
+    assert delayline.check_spec([link], backend) is None
+    with pytest.raises(CapabilityError):
+        delayline.check_spec([past_the_edge], backend)

@@ -1,5 +1,3 @@
-import time
-
 import pytest
 
 from bench.catalog import Catalog
@@ -37,17 +35,46 @@ def test_bad_events_and_middleboxes(write_defs, table, fragment):
         Catalog([path])
 
 
+class _Clock:
+    """A monotonic clock that moves only when the runner waits: the times
+    events are applied at are exact, whatever the machine's load."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def monotonic_ns(self) -> int:
+        return round(self.now * 1e9)
+
+
+class _Stop:
+    def __init__(self, clock):
+        self.clock, self.set_ = clock, False
+
+    def wait(self, timeout: float) -> bool:
+        self.clock.now += timeout
+        return self.set_
+
+    def set(self) -> None:
+        self.set_ = True
+
+
 def test_event_runner_applies_in_order_at_their_times_and_restores(monkeypatch):
+    clock = _Clock()
     applied, restored = [], []
-    monkeypatch.setattr(events, "apply", lambda topo, ev: applied.append((ev.action, time.monotonic())))
+    monkeypatch.setattr(events, "time", clock)
+    monkeypatch.setattr(events, "apply", lambda topo, ev: applied.append((ev.action, clock.now)))
     monkeypatch.setattr(events.linkctl, "restore", lambda topo, link: restored.append(link))
     evs = (events.LinkEvent(0.2, 1, "up"), events.LinkEvent(0.1, 1, "down"))
-    t0 = time.monotonic()
-    with events.EventRunner(object(), evs) as runner:
-        time.sleep(0.35)
-    assert [a for a, _ in applied] == ["down", "up"]
-    assert 0.09 <= applied[0][1] - t0 < 0.2 and 0.19 <= applied[1][1] - t0 < 0.3
+    runner = events.EventRunner(object(), evs)
+    runner._stop = _Stop(clock)
+    with runner:
+        runner._thread.join()
+    assert applied == [("down", pytest.approx(100.1)), ("up", pytest.approx(100.2))]
     assert [r["action"] for r in runner.applied] == ["down", "up"] and restored == [1]
+    assert [r["at_ns"] for r in runner.applied] == [100_100_000_000, 100_200_000_000]
 
 
 def test_events_not_yet_due_are_dropped_when_the_trial_ends(monkeypatch):
@@ -64,6 +91,7 @@ def test_an_event_that_fails_is_recorded(monkeypatch):
         raise RuntimeError("no such link")
     monkeypatch.setattr(events, "apply", boom)
     monkeypatch.setattr(events.linkctl, "restore", lambda topo, link: None)
-    with events.EventRunner(object(), (events.LinkEvent(0, 0, "down"),)) as runner:
-        time.sleep(0.05)
+    runner = events.EventRunner(object(), (events.LinkEvent(0, 0, "down"),))
+    with runner:
+        runner._thread.join()     # no sleep: a loaded machine could stop it before it ran
     assert runner.applied[0]["error"] == "no such link"

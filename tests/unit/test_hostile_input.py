@@ -4,6 +4,7 @@ sentence (or, where the input is valid, works), never a traceback, and
 writes nothing.  Property-based (hypothesis), bounded in examples and time."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,30 +18,49 @@ FAST = settings(max_examples=60, deadline=None,
 SCENARIO = '[scenario.x]\ndescription = "d"\nlinks = [{ rate_mbit = 10 }]\n'
 
 
-def one_sentence(capsys) -> str:
+def one_sentence(capsys, starts: str = "error: ") -> str:
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert err.startswith(starts) and err.count("\n") == 1 and "Traceback" not in err, err
     return err
+
+
+def files(*roots: Path) -> set[Path]:
+    return {p for root in roots for p in root.rglob("*")}
+
+
+def refused_or_fine(capsys, status: int, starts: str = "error: ") -> None:
+    """Valid input works (0); anything else is exit 2 and one sentence."""
+    assert status in (0, 2), status
+    if status == 2:
+        one_sentence(capsys, starts)
+
+
+@pytest.fixture(autouse=True)
+def in_empty_dir(tmp_path, monkeypatch):
+    """Each test runs in its own empty directory: what it finds there after
+    is what the command wrote."""
+    monkeypatch.chdir(tmp_path)
 
 
 def list_with(tmp_path, content: bytes) -> int:
     path = tmp_path / "defs.toml"
     path.write_bytes(content)
-    return main(["list", "--scenario-file", str(path)])
+    before = files(tmp_path, Path.cwd())
+    status = main(["list", "--scenario-file", str(path)])
+    assert files(tmp_path, Path.cwd()) == before, "list wrote a file"
+    return status
 
 
 @FAST
 @given(st.binary(max_size=2048))
 def test_a_definitions_file_of_any_bytes(tmp_path, capsys, content):
-    if list_with(tmp_path, content) != 0:
-        one_sentence(capsys)
+    refused_or_fine(capsys, list_with(tmp_path, content))
 
 
 @FAST
 @given(st.text(alphabet=st.sampled_from('[]{}="\'.,#\n abcx0123-_\\'), max_size=300))
 def test_a_definitions_file_of_toml_like_text(tmp_path, capsys, text):
-    if list_with(tmp_path, (SCENARIO + text).encode()) != 0:
-        one_sentence(capsys)
+    refused_or_fine(capsys, list_with(tmp_path, (SCENARIO + text).encode()))
 
 
 JSONISH = st.recursive(
@@ -71,8 +91,7 @@ def _toml_value(v) -> str:
        st.text(max_size=70))
 def test_a_scenario_of_any_shape_and_name(tmp_path, capsys, table, name):
     body = "\n".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in table.items())
-    if list_with(tmp_path, f"[scenario.{json.dumps(name)}]\n{body}\n".encode()) != 0:
-        one_sentence(capsys)
+    refused_or_fine(capsys, list_with(tmp_path, f"[scenario.{json.dumps(name)}]\n{body}\n".encode()))
 
 
 @pytest.mark.parametrize("content, fragment", [
@@ -150,10 +169,12 @@ def run_copy(tmp_path, data_dir):
 
 def compare_exit(run_copy, capsys, results: bytes, data_dir) -> int:
     run = run_copy(results)
+    before = files(run.parent, Path.cwd())
     status = main(["compare", str(data_dir / "runs" / "quick-a"), str(run), "--json"])
-    if status == 2:
-        err = capsys.readouterr().err
-        assert err.count("\n") <= 1 and "Traceback" not in err, err
+    # Damaged input is an error; runs that differ in what they measured are
+    # "cannot compare" (exit 2 too, docs/analysis.md): one sentence either way.
+    refused_or_fine(capsys, status, starts="")
+    assert files(run.parent, Path.cwd()) == before, "compare wrote a file"
     return status
 
 

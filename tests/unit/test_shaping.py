@@ -4,10 +4,12 @@ from harness.net import shaping
 def test_tbf_burst_and_queue_scale_with_rate():
     slow = shaping.tbf_kwargs(1, 25)
     fast = shaping.tbf_kwargs(1000, 25)
-    assert slow["burst"] == shaping.MIN_BURST
-    assert fast["burst"] == int(1000e6 / 8 * 0.002)
-    assert fast["limit"] == int(1000e6 / 8 * 0.025) + fast["burst"]
-    assert fast["rate"] == "1000000kbit"
+    # Worked by hand, not with the code's formula: 1 Mbit/s for 2 ms is 250
+    # bytes, under the 16 KiB floor; 1000 Mbit/s is 125 MB/s, so 2 ms of burst
+    # is 250 000 bytes and 25 ms of queue 3 125 000 bytes on top of it.
+    # tests/root/test_topology.py reads what the kernel accepted back.
+    assert slow == {"rate": "1000kbit", "burst": 16_384, "limit": 3_125 + 16_384}
+    assert fast == {"rate": "1000000kbit", "burst": 250_000, "limit": 3_125_000 + 250_000}
 
 
 def test_loss_ruleset_drops_per_ingress_interface():

@@ -82,14 +82,20 @@ def test_the_heterogeneous_scenario_runs_and_classifies_its_trials(tmp_path):
                            "--repeat", "1", "--warmup", "0", "--duration", "3",
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                           timeout=900)
-    assert proc.returncode in (0, 1), proc.stderr
     doc = json.loads((tmp_path / "latest" / "results.json").read_text())
     assert doc["metadata"]["lane"]["kind"] == "vm"
     qdiscs = doc["scenarios"]["heterogeneous"]["readback"]["qdiscs"]
     assert "netem" in {q["kind"] for q in qdiscs["rs1"]}
     trials = doc["trials"]
     assert [t["protocol"] for t in trials] == ["tcp", "mptcp"]
-    assert all(t["status"] in ("ok", "stalled", "partial", "fallback") for t in trials), \
-        [(t["status"], t["reason"]) for t in trials]
-    mptcp = trials[1]
-    assert mptcp["subflows"] >= 1 and mptcp["goodput_bps"] > 0
+    tcp, mptcp = trials
+    # Nothing on these paths strips MPTCP: a fallback or a missing subflow is
+    # a defect.  A stall is the kernel's known mood, classified, and the
+    # scenario's default expectation (ok or stalled) keeps the exit at 0.
+    assert tcp["status"] == "ok", tcp["reason"]
+    assert mptcp["status"] in ("ok", "stalled"), (mptcp["status"], mptcp["reason"])
+    assert proc.returncode == 0, proc.stderr
+    assert mptcp["mptcp_verified"] is True, mptcp["reason"]
+    if mptcp["status"] == "ok":
+        assert mptcp["subflows"] == 2, mptcp["subflows"]      # both paths joined
+    assert mptcp["goodput_bps"] > 0
