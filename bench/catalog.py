@@ -14,11 +14,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from bench import names, tomlfile
 from bench.errors import InputError
-from harness.host import sysctl
-from harness.net import addressing, pathmanager
-from harness.net.events import LinkEvent
-from harness.net.topology import Endpoint, LinkSpec, TopologySpec
-from harness.traffic import engine
+from harness import limits
+from harness.net import addressing
+from harness.net.spec import Endpoint, LinkEvent, LinkSpec, TopologySpec
 from harness.traffic.drivers import TrialParams
 from harness.traffic.drivers import names as driver_names
 
@@ -81,8 +79,8 @@ class MptcpEndpoint(_Model):
 
 class Mptcp(_Model):
     endpoints: tuple[MptcpEndpoint, ...] | None = None   # None: one subflow endpoint per extra link
-    subflows_limit: int = Field(pathmanager.MAX_LIMIT, ge=0, le=pathmanager.MAX_LIMIT)
-    add_addr_accepted_limit: int = Field(pathmanager.MAX_LIMIT, ge=0, le=pathmanager.MAX_LIMIT)
+    subflows_limit: int = Field(limits.PM_MAX_LIMIT, ge=0, le=limits.PM_MAX_LIMIT)
+    add_addr_accepted_limit: int = Field(limits.PM_MAX_LIMIT, ge=0, le=limits.PM_MAX_LIMIT)
     expected_subflows: int | None = Field(None, ge=1, le=64)
 
 
@@ -132,7 +130,7 @@ def _known(what: str, value: str, known: tuple[str, ...]) -> str:
 RECV_LOWAT_MAX_KIB = 3072
 # A key is checked against the running kernel before a run (harness.host.sysctl:
 # only per-namespace keys); here only its form and the value's.
-SysctlKey = Annotated[str, Field(pattern=f"^{sysctl.KEY.pattern}$", max_length=256)]
+SysctlKey = Annotated[str, Field(pattern=f"^{limits.SYSCTL_KEY.pattern}$", max_length=256)]
 SysctlValue = Annotated[int | str, AfterValidator(lambda v: _sysctl_value(v))]
 
 
@@ -146,8 +144,8 @@ def _sysctl_value(value: int | str) -> int | str:
     return value
 
 
-SendMode = Annotated[str, AfterValidator(lambda v: _known("send mode", v, engine.SEND_MODES))]
-RecvMode = Annotated[str, AfterValidator(lambda v: _known("receive mode", v, engine.RECV_MODES))]
+SendMode = Annotated[str, AfterValidator(lambda v: _known("send mode", v, limits.SEND_MODES))]
+RecvMode = Annotated[str, AfterValidator(lambda v: _known("receive mode", v, limits.RECV_MODES))]
 
 
 class Workload(_Model):

@@ -10,14 +10,14 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
-import re
 
+from harness import limits
 from harness.errors import CapabilityError, HarnessError, TopologyError
 from harness.host import netns, sysinfo
 
 log = logging.getLogger(__name__)
 
-KEY = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+KEY = limits.SYSCTL_KEY
 PER_NETNS, GLOBAL, ROOT_ONLY, MISSING = "per-netns", "global", "root-only", "missing"
 
 # Sysctls whose value must be one the kernel lists as available (a

@@ -9,18 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from harness.net import linkctl
-
-
-@dataclass(frozen=True)
-class LinkEvent:
-    at_s: float
-    link: int
-    action: str                 # down | up | rate
-    rate_mbit: float | None = None
-    direction: str = "both"     # for rate: up | down | both
+from harness.net.spec import LinkEvent
 
 
 def apply(topo, ev: LinkEvent) -> None:

@@ -7,14 +7,13 @@ import struct
 
 from pyroute2.netlink.exceptions import NetlinkError
 
+from harness import limits
 from harness.errors import TopologyError
 from harness.host import netns
 
 log = logging.getLogger(__name__)
 
-# MPTCP_PM_ADDR_FLAG_* from include/uapi/linux/mptcp.h
-FLAGS = {"signal": 1, "subflow": 2, "backup": 4, "fullmesh": 8, "implicit": 16, "laminar": 32}
-MAX_LIMIT = 8  # MPTCP_PM_ADDR_MAX: the kernel refuses larger limits
+FLAGS, MAX_LIMIT = limits.PM_FLAGS, limits.PM_MAX_LIMIT
 
 
 def flags_value(names: tuple[str, ...]) -> int:

@@ -11,13 +11,11 @@ import os
 import socket
 import struct
 
-from harness import _engine
+from harness import _engine, limits
 from harness.host import sockinfo
 
 PROTOCOLS = {"tcp": socket.IPPROTO_TCP, "mptcp": sockinfo.IPPROTO_MPTCP}
-SEND_MODES: tuple[str, ...] = _engine.SEND_MODES
-RECV_MODES: tuple[str, ...] = _engine.RECV_MODES
-ZERO_COPY_MODES = ("zerocopy", "io_uring_zc")
+SEND_MODES, RECV_MODES, ZERO_COPY_MODES = limits.SEND_MODES, limits.RECV_MODES, limits.ZERO_COPY_MODES
 LIBURING: bool = _engine.LIBURING
 END_REQUEST = b"E"   # first byte of CRR's last request: the server stops after it
 

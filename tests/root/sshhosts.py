@@ -19,7 +19,8 @@ from pathlib import Path
 
 from harness.host import netns, sysctl
 from harness.net import pathmanager
-from harness.net.topology import LinkSpec, Topology, TopologySpec
+from harness.net.spec import LinkSpec, TopologySpec
+from harness.net.topology import Topology
 
 SSHD = "/usr/sbin/sshd"
 MGMT_NET = "198.18.254"      # host i: .4i+2/30, the management side .4i+1/30

@@ -14,7 +14,8 @@ from onetrial import prefix
 
 from harness.host import netns
 from harness.net import capabilities, delayline
-from harness.net.topology import LinkSpec, Topology, TopologySpec
+from harness.net.spec import LinkSpec, TopologySpec
+from harness.net.topology import Topology
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,8 @@ from onetrial import prefix
 
 from harness.errors import TopologyError
 from harness.host import netns, sockinfo
-from harness.net.topology import LinkSpec, Topology, TopologySpec
+from harness.net.spec import LinkSpec, TopologySpec
+from harness.net.topology import Topology
 
 
 def test_two_link_topology_comes_up_and_goes_away_completely():

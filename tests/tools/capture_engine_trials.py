@@ -10,7 +10,8 @@ import platform
 import sys
 
 from harness.measure import latency
-from harness.net.topology import LinkSpec, Topology, TopologySpec
+from harness.net.spec import LinkSpec, TopologySpec
+from harness.net.topology import Topology
 from harness.traffic import drivers, engine, trialrun
 
 # name -> (links, TrialParams overrides)

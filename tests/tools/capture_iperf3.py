@@ -10,7 +10,8 @@ import json
 import os
 import sys
 
-from harness.net.topology import LinkSpec, Topology, TopologySpec
+from harness.net.spec import LinkSpec, TopologySpec
+from harness.net.topology import Topology
 from harness.traffic import drivers, trialrun
 
 CASES = {"tcp": ("tcp", None), "mptcp": ("mptcp", None), "fallback": ("mptcp", "tcp")}

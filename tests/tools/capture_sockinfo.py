@@ -12,7 +12,8 @@ import threading
 
 from harness import _engine
 from harness.host import netns, sockinfo
-from harness.net.topology import LinkSpec, Topology, TopologySpec
+from harness.net.spec import LinkSpec, TopologySpec
+from harness.net.topology import Topology
 
 
 def main(outdir: str) -> None:

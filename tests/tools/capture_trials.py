@@ -9,7 +9,8 @@ import os
 import sys
 
 from harness.host import netns
-from harness.net.topology import LinkSpec, Topology, TopologySpec
+from harness.net.spec import LinkSpec, TopologySpec
+from harness.net.topology import Topology
 from harness.traffic import drivers, trialrun
 
 

@@ -48,7 +48,8 @@ sys.path.insert(0, str(ROOT))
 from bench import results_format  # noqa: E402
 from harness.host import netns  # noqa: E402
 from harness.net import delayline  # noqa: E402
-from harness.net.topology import LinkSpec, Topology, TopologySpec  # noqa: E402
+from harness.net.spec import LinkSpec, TopologySpec  # noqa: E402
+from harness.net.topology import Topology  # noqa: E402
 
 CONFIGURED_MS = 20.0
 P50_GOAL_MS, P99_GOAL_MS, BULK_GOAL = 0.2, 1.0, 0.95

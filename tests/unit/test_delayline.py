@@ -4,7 +4,7 @@ import pytest
 
 from harness.errors import CapabilityError
 from harness.net import delayline
-from harness.net.topology import LinkSpec
+from harness.net.spec import LinkSpec
 
 
 def test_release_error_percentiles_are_signed_and_use_bucket_middles():

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from harness.host import netns
-from harness.net.topology import LinkSpec, Topology, TopologySpec
+from harness.net.spec import LinkSpec, TopologySpec
+from harness.net.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,101 @@
+"""What a topology and its link events are, as data: pure Python, so that
+scenario definitions validate (and runs compare) without the engine."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness import limits
+from harness.errors import TopologyError
+from harness.net import addressing as plan
+from harness.net import shaping
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """One path.  "up" is client -> server, "down" server -> client."""
+    rate_up_mbit: float | None = None
+    rate_down_mbit: float | None = None
+    loss_up_pct: float = 0.0
+    loss_down_pct: float = 0.0
+    delay_ms: float = 0.0     # one way, applied in each direction
+    jitter_ms: float = 0.0
+    queue_ms: float = 25.0    # bottleneck queue, in time at the shaped rate
+    mtu: int = 1500
+    reorder: bool = False     # jitter may reorder packets
+    distribution: str | None = None   # jitter's distribution table (uniform without one)
+
+    def direction(self, way: str) -> shaping.Direction:
+        up = way == "up"
+        return shaping.Direction(
+            rate_mbit=self.rate_up_mbit if up else self.rate_down_mbit,
+            loss_pct=self.loss_up_pct if up else self.loss_down_pct,
+            delay_ms=self.delay_ms, jitter_ms=self.jitter_ms, queue_ms=self.queue_ms,
+            reorder=self.reorder, distribution=self.distribution)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An MPTCP path-manager endpoint: the address of `side` on `link`."""
+    side: str                 # "client" or "server"
+    link: int
+    flags: tuple[str, ...] = ("subflow",)
+
+
+@dataclass(frozen=True)
+class TopologySpec:
+    links: tuple[LinkSpec, ...]
+    endpoints: tuple[Endpoint, ...] = ()
+    subflows_limit: int = limits.PM_MAX_LIMIT
+    add_addr_accepted_limit: int = limits.PM_MAX_LIMIT
+    sysctls: tuple[tuple[str, str], ...] = ()   # applied in client and server
+    client_sysctls: tuple[tuple[str, str], ...] = ()   # then in the client only
+    families: tuple[int, ...] = (4, 6)
+    strip_mptcp_links: tuple[int, ...] = ()     # a middlebox strips option 30 on these
+    # host (the delay line), netem, or auto: netem when the kernel has it,
+    # else the delay line (harness.net.capabilities.delay_backend)
+    delay_backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.links) <= plan.MAX_LINKS:
+            raise TopologyError(f"a topology has 1 to {plan.MAX_LINKS} links, not {len(self.links)}")
+        for ep in self.endpoints:
+            if ep.side not in ("client", "server") or not 0 <= ep.link < len(self.links):
+                raise TopologyError(f"endpoint {ep} names no existing side/link")
+        for side in ("client", "server"):
+            count = sum(1 for ep in self.endpoints if ep.side == side) * len(self.families)
+            if count > limits.PM_MAX_LIMIT:
+                raise TopologyError(f"{count} {side} path-manager endpoints (one per link and address "
+                                    f"family), but the kernel holds at most {limits.PM_MAX_LIMIT}")
+        if any(not 0 <= i < len(self.links) for i in self.strip_mptcp_links):
+            raise TopologyError(f"middlebox on a link the topology lacks: {self.strip_mptcp_links}")
+
+    @staticmethod
+    def default_endpoints(n_links: int) -> tuple[Endpoint, ...]:
+        """The client announces one `subflow` endpoint per extra link."""
+        return tuple(Endpoint("client", i) for i in range(1, n_links))
+
+    @property
+    def delayed(self) -> bool:
+        return any(link.direction(way).delayed for link in self.links for way in ("up", "down"))
+
+    def needs(self) -> set[str]:
+        """Kernel features this topology needs beyond netns and veth
+        ("delay": a delay backend, the one asked for when not auto)."""
+        need = set()
+        for link in self.links:
+            for way in ("up", "down"):
+                d = link.direction(way)
+                need |= {"tbf"} if d.shaped else set()
+                need |= {"nftables"} if d.loss_pct > 0 else set()
+        if self.delayed:
+            need |= {"delay" if self.delay_backend == "auto" else f"delay:{self.delay_backend}"}
+        return need | ({"tcpoptstrip"} if self.strip_mptcp_links else set())
+
+
+@dataclass(frozen=True)
+class LinkEvent:
+    at_s: float
+    link: int
+    action: str                 # down | up | rate
+    rate_mbit: float | None = None
+    direction: str = "both"     # for rate: up | down | both
