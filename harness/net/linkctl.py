@@ -12,14 +12,13 @@ from dataclasses import replace
 from pyroute2.netlink.exceptions import NetlinkError
 
 from harness.host import netns
-from harness.net import addressing as plan
-from harness.net import shaping
+from harness.net import addressing, shaping
 
 
 def _router_ifaces(link: int, direction: str) -> list[tuple[str, str]]:
-    names = plan.ifnames(link)
+    names = addressing.ifnames(link)
     ways = ("up", "down") if direction == "both" else (direction,)
-    return [(way, names[plan.ROUTER_EGRESS[way]]) for way in ways]
+    return [(way, names[addressing.ROUTER_EGRESS[way]]) for way in ways]
 
 
 def set_state(topo, link: int, up: bool) -> None:

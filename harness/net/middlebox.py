@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from harness.host import netns
-from harness.net import addressing as plan
+from harness.net import addressing
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def strip_mptcp_rules(links: tuple[int, ...]) -> list[list[str]]:
     rules = []
     for tool in ("iptables", "ip6tables"):
         for link in links:
-            names = plan.ifnames(link)
+            names = addressing.ifnames(link)
             for iface in (names["router_client"], names["router_server"]):
                 rules.append([tool, "-t", "mangle", "-A", "FORWARD", "-i", iface, "-p", "tcp",
                               "-j", "TCPOPTSTRIP", "--strip-options", str(MPTCP_OPTION)])

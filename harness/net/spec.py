@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from harness import limits
 from harness.errors import TopologyError
-from harness.net import addressing as plan
-from harness.net import shaping
+from harness.net import addressing, shaping
 
 
 @dataclass(frozen=True)
@@ -56,8 +55,8 @@ class TopologySpec:
     delay_backend: str = "auto"
 
     def __post_init__(self) -> None:
-        if not 1 <= len(self.links) <= plan.MAX_LINKS:
-            raise TopologyError(f"a topology has 1 to {plan.MAX_LINKS} links, not {len(self.links)}")
+        if not 1 <= len(self.links) <= addressing.MAX_LINKS:
+            raise TopologyError(f"a topology has 1 to {addressing.MAX_LINKS} links, not {len(self.links)}")
         for ep in self.endpoints:
             if ep.side not in ("client", "server") or not 0 <= ep.link < len(self.links):
                 raise TopologyError(f"endpoint {ep} names no existing side/link")

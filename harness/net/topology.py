@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from harness import ownership
 from harness.errors import TopologyError
 from harness.host import netns, sysctl
-from harness.net import addressing as plan
-from harness.net import capabilities, delayline, middlebox, pathmanager, shaping
+from harness.net import addressing, capabilities, delayline, middlebox, pathmanager, shaping
 from harness.net.spec import LinkSpec, TopologySpec
 
 log = logging.getLogger(__name__)
@@ -45,10 +44,10 @@ class Topology:
         return [self.ns(r) for r in ROLES]
 
     def client_address(self, family: int, link: int = 0) -> str:
-        return plan.client_subnet(link, family).host
+        return addressing.client_subnet(link, family).host
 
     def server_address(self, family: int, link: int = 0) -> str:
-        return plan.server_subnet(link, family).host
+        return addressing.server_subnet(link, family).host
 
     # --------------------------------------------------------- lifecycle
     def __enter__(self) -> "Topology":
@@ -130,28 +129,28 @@ class Topology:
         log.info("created veth %s <-> %s in %s (mtu %d)", name, peer, peer_ns, mtu)
 
     def _build_link(self, i: int, link: LinkSpec, cli, rtr, srv) -> None:
-        names = plan.ifnames(i)
+        names = addressing.ifnames(i)
         self._veth(cli, names["client"], self.ns("router"), names["router_client"], link.mtu)
         self._veth(srv, names["server"], self.ns("router"), names["router_server"], link.mtu)
-        sides = ((cli, names["client"], plan.client_subnet, "host"),
-                 (rtr, names["router_client"], plan.client_subnet, "router"),
-                 (rtr, names["router_server"], plan.server_subnet, "router"),
-                 (srv, names["server"], plan.server_subnet, "host"))
+        sides = ((cli, names["client"], addressing.client_subnet, "host"),
+                 (rtr, names["router_client"], addressing.client_subnet, "router"),
+                 (rtr, names["router_server"], addressing.server_subnet, "router"),
+                 (srv, names["server"], addressing.server_subnet, "host"))
         for ipr, ifname, subnet_of, which in sides:
             index = ipr.link_lookup(ifname=ifname)[0]
             for family in self.spec.families:
                 subnet = subnet_of(i, family)
                 _add_address(ipr, index, getattr(subnet, which), subnet.prefixlen, family)
             ipr.link("set", index=index, state="up")
-        for way, role in plan.ROUTER_EGRESS.items():
+        for way, role in addressing.ROUTER_EGRESS.items():
             shaping.install_qdiscs(rtr, rtr.link_lookup(ifname=names[role])[0], link.direction(way),
                                    netem=self.delay_backend == "netem")
 
     def _start_delay_line(self) -> None:
-        queues = [delayline.Queue(delayline.queue_number(i, way), plan.ifnames(i)[role], d.delay_ms,
+        queues = [delayline.Queue(delayline.queue_number(i, way), addressing.ifnames(i)[role], d.delay_ms,
                                   d.jitter_ms, d.reorder, d.distribution)
                   for i, link in enumerate(self.spec.links)
-                  for way, role in plan.ROUTER_EGRESS.items()
+                  for way, role in addressing.ROUTER_EGRESS.items()
                   if (d := link.direction(way)).delayed]
         self.delay_line = delayline.DelayLine(self.ns("router"), queues, self.spec.families)
         self.delay_line.__enter__()
@@ -165,10 +164,10 @@ class Topology:
         """
         for family in self.spec.families:
             af = socket.AF_INET if family == 4 else socket.AF_INET6
-            servers = plan.server_aggregate(family)
+            servers = addressing.server_aggregate(family)
             for i in range(len(self.spec.links)):
-                names, table = plan.ifnames(i), plan.TABLE_BASE + i
-                csub, ssub = plan.client_subnet(i, family), plan.server_subnet(i, family)
+                names, table = addressing.ifnames(i), addressing.TABLE_BASE + i
+                csub, ssub = addressing.client_subnet(i, family), addressing.server_subnet(i, family)
                 c_if = cli.link_lookup(ifname=names["client"])[0]
                 rs_if = rtr.link_lookup(ifname=names["router_server"])[0]
                 s_if = srv.link_lookup(ifname=names["server"])[0]
@@ -185,8 +184,8 @@ class Topology:
     def _apply_loss(self) -> None:
         drops = []
         for i, link in enumerate(self.spec.links):
-            names = plan.ifnames(i)
-            for way, role in plan.ROUTER_INGRESS.items():
+            names = addressing.ifnames(i)
+            for way, role in addressing.ROUTER_INGRESS.items():
                 pct = link.direction(way).loss_pct
                 if pct > 0:
                     drops.append((names[role], pct))
@@ -202,10 +201,10 @@ class Topology:
                 for ep in self.spec.endpoints:
                     if ep.side != side:
                         continue
-                    ifname = plan.ifnames(ep.link)[side]
+                    ifname = addressing.ifnames(ep.link)[side]
                     index = ipr.link_lookup(ifname=ifname)[0]
                     for family in self.spec.families:
-                        sub = (plan.client_subnet if side == "client" else plan.server_subnet)(
+                        sub = (addressing.client_subnet if side == "client" else addressing.server_subnet)(
                             ep.link, family)
                         eps.append((sub.host, index, ep.flags))
             pathmanager.configure(self.ns(side), self.spec.subflows_limit,
