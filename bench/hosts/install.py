@@ -30,7 +30,7 @@ from bench.hosts.ssh import Connection, HostError
 from bench.run import environment
 
 PROJECT = Path(__file__).resolve().parents[2]
-# What harness imports beyond the standard library (tests/unit/test_hosts.py
+# What harness imports beyond the standard library (tests/unit/test_hosts_logic.py
 # checks this list against harness's imports): pyroute2 for the path
 # manager and sock_diag, numpy for the latency workloads' percentiles.
 WORKER_REQUIREMENTS = ("pyroute2", "numpy")

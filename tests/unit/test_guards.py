@@ -131,3 +131,14 @@ def test_the_wall_clock_guard_finds_durations_not_deadlines():
     assert wall_clock_asserts({TESTS / "unit" / "fake.py": tree}) == [
         "unit/fake.py:7", "unit/fake.py:9", "unit/fake.py:10"]
     assert wall_clock_asserts({TESTS / "perf" / "fake.py": tree}) == []
+
+
+def test_no_two_test_modules_share_a_name():
+    """pytest imports test modules by their basename (rootdir-relative
+    'prepend' import): two tiers with a test_x.py each collide at collection,
+    as test_hosts.py once did."""
+    seen: dict[str, list[str]] = {}
+    for p in sorted(TESTS.rglob("*.py")):
+        if p.name != "__init__.py" and p.name != "conftest.py":
+            seen.setdefault(p.name, []).append(str(p.relative_to(TESTS)))
+    assert {n: ps for n, ps in seen.items() if len(ps) > 1} == {}
