@@ -260,7 +260,7 @@ def cmd_run(args, console: Console) -> int:
                          "store with `bench history add`")
     if len(kernels) > 1:
         from bench.history.store import DEFAULT
-        from bench.run import matrix
+        from bench.lanes import matrix
         matrix.check(kernels)
         argv = _argv_without(sys.argv[1:], ("--kernel", "--out", "--store"))
         return matrix.run(kernels, argv, out.resolve(), args.store or DEFAULT, console)
@@ -315,7 +315,7 @@ def _argv_without(argv: list[str], options: tuple[str, ...], flags: tuple[str, .
 
 def _run_in_vm(args, kernel: str, plan, out: Path) -> int:
     """Re-run this very command inside the VM, minus the VM options."""
-    from bench.run import vmlane
+    from bench.lanes import vmlane
     out.mkdir(parents=True, exist_ok=True)
     argv = _argv_without(sys.argv[1:], ("--kernel", "--vm-timeout", "--out"), ("--kvm",))
     argv += ["--out", str(out.resolve())]
@@ -325,7 +325,7 @@ def _run_in_vm(args, kernel: str, plan, out: Path) -> int:
 
 
 def cmd_vm(args, console: Console) -> int:
-    from bench.run import vmlane
+    from bench.lanes import vmlane
     command = args.vm_command[1:] if args.vm_command[:1] == ["--"] else args.vm_command
     if not command:
         raise InputError("give the command to run in the VM after --, e.g. "
@@ -364,7 +364,7 @@ def _link_text(link) -> str:
 
 
 def cmd_doctor(args, console: Console) -> int:
-    from bench.run import doctor
+    from bench import doctor
     from bench.run.plan import build_plan
     catalog = Catalog(args.scenario_file)
     plan = build_plan(catalog, args.suite, args.scenario, None, None, None)
@@ -373,7 +373,7 @@ def cmd_doctor(args, console: Console) -> int:
 
 
 def cmd_options(args, console: Console) -> int:
-    from bench.run import doctor
+    from bench import doctor
     from harness.measure import sockopts
     results = sockopts.probe()
     matrix = sockopts.matrix(results)

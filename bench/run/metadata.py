@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.run import environment, vmlane
+from bench.lanes import vmlane
+from bench.run import environment
 from harness import _engine
 from harness.host import sysctl, sysinfo
 from harness.measure import sockopts

@@ -23,7 +23,7 @@ TINY_2X = clirun.TINY + ('[scenario.tiny-2x]\ndescription = "d"\n'
 
 
 def _vm_lane_missing() -> str | None:
-    from bench.run import vmlane
+    from bench.lanes import vmlane
     try:
         vmlane.vng_path()
         vmlane.find_image("auto")

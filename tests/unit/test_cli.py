@@ -129,8 +129,7 @@ def test_list_and_progress_print_file_text_as_written(capsys, write_defs, monkey
 
 
 def test_doctor_prints_kernel_text_as_written(capsys, monkeypatch):
-    from bench import term
-    from bench.run import doctor
+    from bench import doctor, term
     from harness.net.capabilities import Check
     monkeypatch.setenv("COLUMNS", "400")
     term.console().print(doctor.table({"x": Check(HOSTILE, False, HOSTILE, fix=HOSTILE)}))
@@ -154,7 +153,7 @@ def _checks(missing: set[str]) -> dict:
 def test_doctor_exits_2_when_the_suite_cannot_run_here(capsys, monkeypatch, suite, missing, need):
     """README: `doctor --suite NAME` exits 2 if the suite cannot run; the
     same suite on a kernel with everything exits 0 (the control)."""
-    from bench.run import doctor
+    from bench import doctor
     from harness.net import capabilities
     monkeypatch.setattr(doctor.sockopts, "probe", lambda: {})     # a real probe needs root
     monkeypatch.setattr(capabilities, "probe", lambda: _checks(missing))

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
+from bench import doctor
 from bench.report import sections
-from bench.run import doctor
 from harness.measure import sockopts
 
 OK = {"set": "ok", "errno": None, "read": 1}

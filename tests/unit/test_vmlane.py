@@ -36,7 +36,7 @@ out.write(b"console: powering off\\n")
 CALLER = """\
 import sys
 from pathlib import Path
-from bench.run import vmlane
+from bench.lanes import vmlane
 vmlane.vng_path = lambda: {vng!r}
 vmlane.find_image = lambda image: image
 vmlane.PROJECT_ROOT = Path({root!r})
