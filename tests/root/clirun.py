@@ -9,10 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+from benchcli import ROOT, bench, start  # noqa: F401  (the root tests take them from here)
+
 from harness import ownership
 from harness.host import netns
 
-ROOT = Path(__file__).resolve().parents[2]
 # A small run: one unshaped link, short trials, no warm-up.
 TINY = ('[scenario.tiny]\ndescription = "d"\nlinks = [{ rate_mbit = 100 }]\n'
         '[suite.tiny]\ndescription = "d"\nscenarios = ["tiny"]\nrepeat = 3\nwarmup = 0\n'
@@ -34,13 +35,6 @@ def env_without(tool: str, tmp_path: Path) -> dict:
             if name != tool and not (bindir / name).exists():
                 (bindir / name).symlink_to(os.path.join(d, name))
     return {**os.environ, "PATH": str(bindir)}
-
-
-def bench(*args, env=None, wrap=(), **kw) -> subprocess.CompletedProcess:
-    """`python -m bench ARGS` (under the command `wrap`, e.g. a tracer)."""
-    return subprocess.run([*wrap, sys.executable, "-m", "bench", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, env=env,
-                          timeout=kw.pop("timeout", 300), **kw)
 
 
 # `python -m bench` on a kernel without sch_netem, whatever this kernel has:
@@ -77,11 +71,6 @@ sys.exit(main(sys.argv[1:]))
 def bench_without_netem(*args, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", NO_NETEM, *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=kw.pop("timeout", 300), **kw)
-
-
-def start(*args, env=None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bench", *map(str, args)], cwd=ROOT,
-                            text=True, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def wait_for_namespaces(owner_pid: int, timeout: float = 30) -> list[str]:

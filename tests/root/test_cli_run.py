@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pandas as pd
 import pytest
 from clirun import (
     MEASURED,
-    ROOT,
     bench,
     bench_without_netem,
     journal,
@@ -65,9 +63,8 @@ def test_quick_suite_writes_a_complete_run_directory(tmp_path, root_ns_unchanged
 
 def test_not_root_is_refused_before_anything_is_made():
     out = Path(f"/tmp/mpb-nobody-{os.getpid()}")   # writable for nobody: only root is missing
-    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                           sys.executable, "-m", "bench", "run", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = bench("run", "--out", out, timeout=60,
+                 wrap=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("error: suite 'default' needs root (not root): "
                                    "run as root: benchmarks create network namespaces")

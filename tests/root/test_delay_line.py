@@ -10,6 +10,7 @@ import time
 import installed
 import pytest
 from clirun import bench
+from netprobe import tcp_rtts_ms
 from onetrial import prefix
 
 from harness.host import netns
@@ -29,34 +30,12 @@ def _spec(**link) -> TopologySpec:
                         families=(4,), delay_backend="host")
 
 
-def _tcp_rtts_ms(topo, n: int) -> list[float]:
-    server = netns.call_in(topo.ns("server"), socket.socket)
-    server.bind((topo.server_address(4), 0))
-    server.listen(1)
-    client = netns.call_in(topo.ns("client"), socket.socket)
-    client.connect(server.getsockname())
-    conn, _ = server.accept()
-    for s in (client, conn):
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    rtts = []
-    for _ in range(n):
-        t0 = time.monotonic()
-        client.sendall(b"p")
-        conn.recv(1)
-        conn.sendall(b"q")
-        client.recv(1)
-        rtts.append((time.monotonic() - t0) * 1000)
-    for s in (client, conn, server):
-        s.close()
-    return rtts
-
-
 def test_a_delayed_link_adds_its_delay_each_way_and_leaves_nothing():
     with Topology(_spec(delay_ms=20), prefix("dl")) as topo:
         assert topo.delay_backend == "host"
         pid = topo.delay_line.worker.proc.pid
         before = topo.delay_stats()
-        rtts = _tcp_rtts_ms(topo, 30)
+        rtts = tcp_rtts_ms(topo, 30)
         stats = delayline.summary(before, topo.delay_stats(), topo.delay_line.queues)
         names = topo.namespaces()
         rules = netns.run(topo.ns("router"), ["iptables-save", "-t", "mangle"])

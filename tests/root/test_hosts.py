@@ -10,13 +10,12 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import installed
 import pytest
-from clirun import ROOT, bench
+from clirun import bench, start
 from sshhosts import PRIOR_ENDPOINT, PRIOR_LIMITS, SshHosts
 
 from bench import results_format
@@ -60,8 +59,23 @@ def hosts(tmp_path_factory, bundle):
 
 
 def controller(hosts: SshHosts, *args, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(hosts.controller([sys.executable, "-m", "bench", *map(str, args)]),
-                          cwd=ROOT, capture_output=True, text=True, timeout=kw.pop("timeout", 300))
+    """`python -m bench ARGS` as the controller, in the management namespace."""
+    return bench(*args, wrap=hosts.controller([]), **kw)
+
+
+def long_run(hosts: SshHosts, out: Path) -> subprocess.Popen:
+    """A hosts run of 30-s trials, started as the controller, once its
+    workers run on both hosts."""
+    proc = start("run", "--hosts", hosts.inventory_path, "--scenario", "aggregate-2x",
+                 "--warmup", "0", "--repeat", "2", "--duration", "30", "--out", out,
+                 wrap=hosts.controller([]), stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not _workers_in_both(hosts):
+        if proc.poll() is not None or time.monotonic() >= deadline:
+            proc.kill()
+            raise AssertionError(f"the run's workers never ran on both hosts: {proc.stderr.read()}")
+        time.sleep(0.1)
+    return proc
 
 
 def prior(hosts: SshHosts, role: str) -> bool:
@@ -158,15 +172,8 @@ def test_the_latency_workloads_run_on_the_hosts(hosts, tmp_path):
 
 
 def test_killed_controller_leaves_nothing_after_the_lease(hosts, tmp_path):
-    proc = subprocess.Popen(hosts.controller([
-        sys.executable, "-m", "bench", "run", "--hosts", str(hosts.inventory_path),
-        "--scenario", "aggregate-2x", "--warmup", "0", "--repeat", "2", "--duration", "30",
-        "--out", str(tmp_path)]), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = long_run(hosts, tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while not _workers_in_both(hosts):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.1)
         assert not prior(hosts, "client")     # the scenario's endpoints are applied
     finally:
         proc.kill()     # SIGKILL: nothing of the controller runs its cleanup
@@ -180,15 +187,8 @@ def test_killed_controller_leaves_nothing_after_the_lease(hosts, tmp_path):
 
 
 def test_ctrl_c_ends_the_run_in_order_and_restores(hosts, tmp_path):
-    proc = subprocess.Popen(hosts.controller([
-        sys.executable, "-m", "bench", "run", "--hosts", str(hosts.inventory_path),
-        "--scenario", "aggregate-2x", "--warmup", "0", "--repeat", "2", "--duration", "30",
-        "--out", str(tmp_path)]), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = long_run(hosts, tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while not _workers_in_both(hosts):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 130, proc.stderr.read()
     finally:
@@ -202,16 +202,8 @@ def test_ctrl_c_ends_the_run_in_order_and_restores(hosts, tmp_path):
 def test_a_host_cut_off_from_the_controller_ends_its_workers_by_the_lease(hosts, tmp_path):
     """No FIN reaches the host (its management link goes down): the lease
     lapses for want of renewals and the host ends the worker by itself."""
-    proc = subprocess.Popen(hosts.controller([
-        sys.executable, "-m", "bench", "run", "--hosts", str(hosts.inventory_path),
-        "--scenario", "aggregate-2x", "--warmup", "0", "--repeat", "2", "--duration", "30",
-        "--out", str(tmp_path)]), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True)
+    proc = long_run(hosts, tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while not _workers_in_both(hosts):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.1)
         hosts.cut("client")
         time.sleep(LEASE_S + 2)
         assert not _harness_processes(hosts, "client")

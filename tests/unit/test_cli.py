@@ -1,5 +1,6 @@
 """Bad input: one sentence on stderr, exit status 2, nothing written."""
 import pytest
+from benchcli import bench
 
 from bench.cli import main
 
@@ -102,13 +103,8 @@ def test_mptcp_absent_or_disabled_is_refused_before_anything_is_made(capsys, out
 def test_an_error_prints_its_text_as_written(write_defs, out):
     """Text from files and exceptions is text: `[scenario.<name>]` in an error
     is not rich markup (it once printed as `no  or  table in it`)."""
-    import subprocess
-    import sys
-    from pathlib import Path
     path = write_defs("")
-    proc = subprocess.run([sys.executable, "-m", "bench", "run", "--scenario-file", str(path),
-                           "--out", str(out)], cwd=Path(__file__).resolve().parents[2],
-                          capture_output=True, text=True, timeout=120)
+    proc = bench("run", "--scenario-file", path, "--out", out, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr == f"error: {path}: no [scenario.<name>] or [suite.<name>] table in it\n"
 

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from benchcli import bench
 
 from bench.cli import main
 
@@ -75,14 +76,9 @@ def aa_and_ab(tmp_path):
 def test_gate_exits_1_through_the_command_line_when_the_candidate_regressed(aa_and_ab):
     """README: `bench gate BASE CAND` exits 1 on a regression — as a user's
     CI job calls it, a process of its own; the same runs again pass (0)."""
-    import subprocess
-    import sys
-    from pathlib import Path
 
     def gate(base, cand):
-        return subprocess.run([sys.executable, "-m", "bench", "gate", base, cand],
-                              cwd=Path(__file__).resolve().parents[2], capture_output=True,
-                              text=True, timeout=120)
+        return bench("gate", base, cand, timeout=120)
     worse = gate(aa_and_ab["base"], aa_and_ab["worse"])
     assert worse.returncode == 1, worse.stderr
     assert worse.stdout.splitlines()[-1].startswith("gate FAILED: ")

@@ -6,11 +6,9 @@ Measured in the lane (2026-11-30, 3 repeats): RR p50 43.55 ms netem against
 9.349."""
 import json
 import statistics
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from benchcli import bench
+
 AGREE = 0.05
 DEFS = """
 [scenario.rr-netem]
@@ -59,9 +57,8 @@ def _median(doc: dict, scenario: str, protocol: str, field: str) -> float:
 def test_netem_and_the_host_delay_line_agree(tmp_path):
     defs = tmp_path / "backends.toml"
     defs.write_text(DEFS)
-    proc = subprocess.run([sys.executable, "-m", "bench", "run", "--scenario-file", str(defs),
-                           "--suite", "backends", "--out", str(tmp_path / "out")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1200)
+    proc = bench("run", "--scenario-file", defs, "--suite", "backends", "--out", tmp_path / "out",
+                 timeout=1200)
     assert proc.returncode in (0, 1), proc.stderr
     doc = json.loads((tmp_path / "out" / "latest" / "results.json").read_text())
     assert {n: doc["scenarios"][n]["delay_backend"] for n in doc["scenarios"]} == {

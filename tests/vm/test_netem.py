@@ -4,17 +4,15 @@ so timing checks stay loose; what is checked is behaviour."""
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
+
+from benchcli import bench
+from netprobe import tcp_rtts_ms
 
 from harness.host import netns
 from harness.net.spec import LinkSpec, TopologySpec
 from harness.net.topology import Topology
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pair(topo, proto=socket.SOCK_STREAM):
@@ -31,20 +29,7 @@ def test_delay_is_applied_in_both_directions():
     with Topology(spec, f"mpb-vm{os.getpid()}delay") as topo:
         qdiscs = topo.read_back()["qdiscs"]
         assert {q["kind"] for q in qdiscs["rs0"]} == {"tbf", "netem"}
-        server, client = _pair(topo)
-        server.listen(1)
-        client.connect(server.getsockname())
-        conn, _ = server.accept()
-        rtts = []
-        for _ in range(10):
-            t0 = time.monotonic()
-            client.sendall(b"p")
-            conn.recv(1)
-            conn.sendall(b"q")
-            client.recv(1)
-            rtts.append((time.monotonic() - t0) * 1000)
-        for s in (client, conn, server):
-            s.close()
+        rtts = tcp_rtts_ms(topo, 10)
     # 20 ms each way; the emulated CPU adds a few ms at most to the best sample.
     assert 39 <= min(rtts) <= 50, rtts
 
@@ -79,10 +64,8 @@ def _count(sock, out):
 
 
 def test_the_heterogeneous_scenario_runs_and_classifies_its_trials(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bench", "run", "--scenario", "heterogeneous",
-                           "--repeat", "1", "--warmup", "0", "--duration", "3",
-                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900)
+    proc = bench("run", "--scenario", "heterogeneous", "--repeat", "1", "--warmup", "0",
+                 "--duration", "3", "--out", tmp_path, timeout=900)
     doc = json.loads((tmp_path / "latest" / "results.json").read_text())
     assert doc["metadata"]["lane"]["kind"] == "vm"
     qdiscs = doc["scenarios"]["heterogeneous"]["readback"]["qdiscs"]
