@@ -16,7 +16,7 @@ from bench import names, tomlfile
 from bench.errors import InputError
 from harness import limits
 from harness.net import addressing
-from harness.net.spec import Endpoint, LinkEvent, LinkSpec, TopologySpec
+from harness.net.spec import DelayBackend, DelayBackendRequest, Endpoint, LinkEvent, LinkSpec, TopologySpec
 from harness.traffic.drivers import TrialParams
 from harness.traffic.drivers import names as driver_names
 
@@ -256,7 +256,7 @@ class Scenario(_Model):
     expect: Expect = Expect()
     # Who delays packets (docs/delay.md): auto is netem where the kernel has
     # it, else the host delay line; `run --delay-backend` overrides it.
-    delay_backend: Literal["auto", "host", "netem"] = "auto"
+    delay_backend: DelayBackendRequest = "auto"
 
     @model_validator(mode="after")
     def _one_side_fixed(self) -> "Scenario":
@@ -291,7 +291,9 @@ class Scenario(_Model):
     def link_events(self) -> tuple[LinkEvent, ...]:
         return tuple(LinkEvent(**e.model_dump()) for e in self.events)
 
-    def topology(self) -> TopologySpec:
+    def topology(self, delay_backend: DelayBackend | None = None) -> TopologySpec:
+        """The topology to build, its delay backend the one preflight resolved
+        the request to (a request other than auto is already resolved)."""
         eps = (TopologySpec.default_endpoints(len(self.links)) if self.mptcp.endpoints is None
                else tuple(Endpoint(e.side, e.link, e.flags) for e in self.mptcp.endpoints))
         strip = ()
@@ -304,7 +306,8 @@ class Scenario(_Model):
                             client_sysctls=tuple((k, str(v))
                                                  for k, v in self.client_sysctls.items()),
                             strip_mptcp_links=strip, families=(self.family,),
-                            delay_backend=self.delay_backend)
+                            delay_backend=delay_backend or (None if self.delay_backend == "auto"
+                                                            else self.delay_backend))
 
     def expected_subflows(self) -> int:
         """Subflows the path manager should establish: the initial one plus

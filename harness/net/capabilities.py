@@ -17,6 +17,7 @@ from harness.errors import CapabilityError
 from harness.host import netns, sysinfo
 from harness.host.sockinfo import IPPROTO_MPTCP
 from harness.net import delayline
+from harness.net.spec import DelayBackend, DelayBackendRequest
 
 QDISCS = ("tbf", "htb", "netem")
 DELAY_ORDER = ("netem", "host")    # auto's preference
@@ -116,9 +117,11 @@ def _delay_checks(checks: dict[str, Check]) -> None:
                             "`python -m bench doctor`")
 
 
-def delay_backend(requested: str = "auto", checks: dict[str, Check] | None = None) -> str:
-    """The backend a delayed topology uses: the one asked for, or for auto
-    netem when the kernel has it (cheaper), else the host delay line."""
+def delay_backend(requested: DelayBackendRequest = "auto",
+                  checks: dict[str, Check] | None = None) -> DelayBackend:
+    """A scenario's request resolved (preflight does it once per run): the
+    backend asked for, or for auto netem when the kernel has it (cheaper),
+    else the host delay line."""
     checks = checks or _cached_probe()
     if requested == "auto":
         require(checks, {"delay"}, "a delayed link")

@@ -3,10 +3,17 @@ scenario definitions validate (and runs compare) without the engine."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from harness import limits
 from harness.errors import TopologyError
 from harness.net import addressing, shaping
+
+# Who delays packets (docs/delay.md).  A scenario asks for one of these...
+DelayBackendRequest = Literal["auto", "host", "netem"]
+# ...and preflight resolves it, once, into one of these: auto is netem where
+# the kernel has it, else the host delay line (capabilities.delay_backend).
+DelayBackend = Literal["host", "netem"]
 
 
 @dataclass(frozen=True)
@@ -50,9 +57,9 @@ class TopologySpec:
     client_sysctls: tuple[tuple[str, str], ...] = ()   # then in the client only
     families: tuple[int, ...] = (4, 6)
     strip_mptcp_links: tuple[int, ...] = ()     # a middlebox strips option 30 on these
-    # host (the delay line), netem, or auto: netem when the kernel has it,
-    # else the delay line (harness.net.capabilities.delay_backend)
-    delay_backend: str = "auto"
+    # The resolved backend that delays this topology's links; None while a
+    # request of auto is not resolved (a Topology refuses to build it then).
+    delay_backend: DelayBackend | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.links) <= addressing.MAX_LINKS:
@@ -67,6 +74,8 @@ class TopologySpec:
                                     f"family), but the kernel holds at most {limits.PM_MAX_LIMIT}")
         if any(not 0 <= i < len(self.links) for i in self.strip_mptcp_links):
             raise TopologyError(f"middlebox on a link the topology lacks: {self.strip_mptcp_links}")
+        if self.delay_backend not in (None, "host", "netem"):
+            raise TopologyError(f"no delay backend {self.delay_backend!r}: host or netem")
 
     @staticmethod
     def default_endpoints(n_links: int) -> tuple[Endpoint, ...]:
@@ -79,7 +88,7 @@ class TopologySpec:
 
     def needs(self) -> set[str]:
         """Kernel features this topology needs beyond netns and veth
-        ("delay": a delay backend, the one asked for when not auto)."""
+        ("delay": any delay backend, until one is resolved)."""
         need = set()
         for link in self.links:
             for way in ("up", "down"):
@@ -87,7 +96,7 @@ class TopologySpec:
                 need |= {"tbf"} if d.shaped else set()
                 need |= {"nftables"} if d.loss_pct > 0 else set()
         if self.delayed:
-            need |= {"delay" if self.delay_backend == "auto" else f"delay:{self.delay_backend}"}
+            need |= {f"delay:{self.delay_backend}" if self.delay_backend else "delay"}
         return need | ({"tcpoptstrip"} if self.strip_mptcp_links else set())
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from harness import ownership
 from harness.errors import TopologyError
 from harness.host import netns, sysctl
-from harness.net import addressing, capabilities, delayline, middlebox, pathmanager, shaping
+from harness.net import addressing, delayline, middlebox, pathmanager, shaping
 from harness.net.spec import LinkSpec, TopologySpec
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ ROLES = ("client", "router", "server")
 class Topology:
     spec: TopologySpec
     prefix: str
-    delay_backend: str | None = None      # the backend in use; None without delay
     delay_line: delayline.DelayLine | None = None
 
     # ------------------------------------------------------------ naming
@@ -73,6 +72,11 @@ class Topology:
             self._owner.__exit__(None, None, None)
 
     @property
+    def delay_backend(self) -> str | None:
+        """The backend delaying this topology's links; None without delay."""
+        return self.spec.delay_backend if self.spec.delayed else None
+
+    @property
     def owner(self) -> str:
         return self.prefix[len(netns.PREFIX) + 1:]
 
@@ -92,8 +96,10 @@ class Topology:
     # ------------------------------------------------------------- build
     def _build(self) -> None:
         if self.spec.delayed:
-            self.delay_backend = capabilities.delay_backend(self.spec.delay_backend)
-            delayline.check_spec(self.spec.links, self.delay_backend)
+            if self.spec.delay_backend is None:
+                raise TopologyError("a delayed topology needs its delay backend resolved first "
+                                    "(harness.net.capabilities.delay_backend)")
+            delayline.check_spec(self.spec.links, self.spec.delay_backend)
         for role in ROLES:
             name = self.ns(role)
             netns.create(name)

@@ -153,8 +153,12 @@ def test_reorder_and_distribution_need_jitter(tmp_path):
 def test_delay_scenarios_carry_their_jitter_and_backend():
     link = Catalog().scenario("jitter-2x-reorder").topology().links[0]
     assert (link.delay_ms, link.jitter_ms, link.reorder) == (20, 5, True)
-    spec = Catalog().scenario("heterogeneous").topology()
-    assert spec.delay_backend == "auto" and spec.delayed and "delay" in spec.needs()
+    heterogeneous = Catalog().scenario("heterogeneous")
+    spec = heterogeneous.topology()      # the request, auto, is not resolved yet
+    assert heterogeneous.delay_backend == "auto" and spec.delay_backend is None
+    assert spec.delayed and "delay" in spec.needs()
+    resolved = heterogeneous.topology("host")
+    assert resolved.delay_backend == "host" and "delay:host" in resolved.needs()
     assert not Catalog().scenario("aggregate-2x").topology().delayed
 
 
@@ -163,3 +167,13 @@ def test_run_delay_backend_overrides_every_scenario_and_is_recorded():
     assert {s.delay_backend for s in plan.scenarios} == {"netem"}
     assert {d["delay_backend"] for d in plan.as_dict()["definitions"].values()} == {"netem"}
     assert "delay:netem" in plan.scenarios[0].topology().needs()
+
+
+def test_a_delayed_topology_is_built_only_with_its_backend_resolved():
+    from harness.errors import TopologyError
+    from harness.net.topology import Topology
+    spec = Catalog().scenario("heterogeneous").topology()
+    with pytest.raises(TopologyError, match="delay backend resolved first"):
+        Topology(spec, "mpb-unresolved")._build()
+    with pytest.raises(TopologyError, match="no delay backend 'auto'"):
+        Catalog().scenario("heterogeneous").topology("auto")

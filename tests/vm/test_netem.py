@@ -25,7 +25,7 @@ def _pair(topo, proto=socket.SOCK_STREAM):
 
 def test_delay_is_applied_in_both_directions():
     spec = TopologySpec(links=(LinkSpec(rate_up_mbit=50, rate_down_mbit=50, delay_ms=20),),
-                        families=(4,))
+                        families=(4,), delay_backend="netem")
     with Topology(spec, f"mpb-vm{os.getpid()}delay") as topo:
         qdiscs = topo.read_back()["qdiscs"]
         assert {q["kind"] for q in qdiscs["rs0"]} == {"tbf", "netem"}
