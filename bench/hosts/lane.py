@@ -13,6 +13,7 @@ from bench.hosts.inventory import Inventory
 from bench.hosts.remote import RemoteWatch, RemoteWorker
 from bench.hosts.ssh import Connection, HostError, Loop
 from harness.measure import cpustat, mib
+from harness.traffic.site import NoLinkEvents
 
 log = logging.getLogger(__name__)
 ENDPOINT_ROLES = ("client", "server")
@@ -235,8 +236,18 @@ class HostsTopology:
         for role in reversed(self.changed):
             self.lane.restore(role)
 
+    # The harness Site contract (harness.traffic.site): workers run in the
+    # hosts' own namespaces, measured there; links change only on a router.
+    local = False
+    owner = None
+    delay_backend = None
+    delay_line = None
+
     def ns(self, role: str) -> None:
         return None      # workers run in the host's own namespace
+
+    def link_events(self, events):
+        return NoLinkEvents(events, "on --hosts yet")
 
     def client_address(self, family: int, link: int = 0) -> str:
         return self.lane.inv.paths[link].client_address
@@ -268,7 +279,8 @@ class HostsTopology:
         """The sender host's /proc/stat (the outer CPU window)."""
         return cpustat.parse(self.lane.conns["client"].run(["cat", "/proc/stat"]).stdout)
 
-    def read_back(self) -> dict:
+    def read_back(self, sysctls: tuple[str, ...] = ()) -> dict:
+        """Endpoints and qdiscs on the hosts (their sysctls stay the hosts' own)."""
         out = {"hosts": {r: self.lane.inv.host(r).name for r in self.lane.managed},
                "path_manager": {r: self.lane.hostctl(r, "pm-show") for r in ENDPOINT_ROLES}}
         if "router" in self.lane.managed:

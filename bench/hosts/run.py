@@ -32,16 +32,11 @@ class HostsRun(Run):
                             self.plan.drivers)
         self.lane.install()
 
-    def _topology(self, scenario):
+    def site(self, scenario):
         return self.lane.topology(scenario)
 
-    def _readback(self, topo) -> dict:
-        return topo.read_back()
-
-    def _open(self) -> dict:
-        meta = super()._open()
-        meta["lane"] = self.lane.metadata()
-        return meta
+    def lane_metadata(self) -> dict:
+        return self.lane.metadata()
 
 
 def check(plan, inv: inventory.Inventory) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.lanes import vmlane
 from bench.run import environment
 from harness import _engine
-from harness.host import sysctl, sysinfo
+from harness.host import sysinfo
 from harness.measure import sockopts
 from harness.net import capabilities
 
@@ -66,15 +66,6 @@ def run_metadata(argv: list[str], suite: dict) -> dict:
         "socket_options": sockopts.matrix(sockopts.probe()),
         "pid": os.getpid(),
     }
-
-
-def scenario_readback(topo) -> dict:
-    """The topology as the kernel reports it, plus the endpoint sysctls."""
-    out = topo.read_back()
-    out["sysctls"] = {
-        role: sysctl.read(topo.ns(role), SYSCTLS) for role in ("client", "server", "router")
-    }
-    return out
 
 
 def finish(meta: dict) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from bench import report, results_format
 from bench.catalog import Scenario, modes_label
@@ -23,8 +23,8 @@ from harness.errors import CapabilityError
 from harness.host import netns, sysctl
 from harness.measure import profiler
 from harness.net import capabilities, delayline
-from harness.net.topology import Topology
 from harness.traffic import drivers, trialrun
+from harness.traffic import site as sites
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -84,7 +84,7 @@ class Run:
                 sysctl.check({**s.sysctls, **s.client_sysctls}, f"scenario {s.name!r}")
                 spec = s.topology()
                 if spec.delayed:
-                    self.delay_backends[s.name] = capabilities.delay_backend(spec.delay_backend, checks)
+                    self.delay_backends[s.name] = capabilities.delay_backend(s.delay_backend, checks)
                     delayline.check_spec(spec.links, self.delay_backends[s.name])
             except CapabilityError as exc:
                 # Named on the command line: refuse.  Part of a suite: skip it,
@@ -141,6 +141,7 @@ class Run:
             self.rundir.create()
             meta = metadata.run_metadata(self.argv, self.plan.as_dict())
             meta["machine_load"] = self.machine_load
+            meta["lane"] = self.lane_metadata() or meta["lane"]
             return meta
         self.rundir.reopen()
         # What the killed attempt left (namespaces, processes) is ours and dead.
@@ -177,10 +178,10 @@ class Run:
             return
         self.progress.scenario(scenario)
         by_name = {name: drivers.get(name) for name in self.plan.drivers}
-        with self._topology(scenario) as topo:
-            entry["readback"] = self._readback(topo)
-            if getattr(topo, "delay_backend", None):
-                entry["delay_backend"] = topo.delay_backend
+        with self.site(scenario) as topo:
+            entry["readback"] = topo.read_back(metadata.SYSCTLS)
+            if scenario.name in self.delay_backends:
+                entry["delay_backend"] = self.delay_backends[scenario.name]
             for w in range(self.plan.warmup):
                 for driver in by_name.values():
                     for proto in scenario.protocols:
@@ -191,15 +192,15 @@ class Run:
                 self._trial(by_name[name], topo, scenario, proto, repeat)
         entry["state"] = "complete"
 
-    def _topology(self, scenario: Scenario):
-        """Where the scenario's trials run (bench.hosts.run: on real hosts)."""
-        spec = scenario.topology()
-        if scenario.name in self.delay_backends:    # resolved once, in preflight
-            spec = replace(spec, delay_backend=self.delay_backends[scenario.name])
-        return Topology(spec, f"{netns.PREFIX}-{self.rundir.run_id}")
+    # Hooks a run elsewhere implements (bench.hosts.run: on real hosts).
+    def site(self, scenario: Scenario):
+        """Where the scenario's trials run, entered for them: a harness Site."""
+        spec = scenario.topology(self.delay_backends.get(scenario.name))   # resolved in preflight
+        return sites.local(spec, f"{netns.PREFIX}-{self.rundir.run_id}")
 
-    def _readback(self, topo) -> dict:
-        return metadata.scenario_readback(topo)
+    def lane_metadata(self) -> dict | None:
+        """This run's lane metadata, when it is not the one this machine records."""
+        return None
 
     def _skip(self, scenario: Scenario, entry: dict) -> None:
         entry["state"] = "skipped"

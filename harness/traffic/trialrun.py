@@ -8,12 +8,12 @@ from contextlib import nullcontext
 
 from harness.measure import cgroupcpu, cpustat, mib, owncpu
 from harness.net import delayline
-from harness.net.events import EventRunner
 from harness.traffic import drivers
 from harness.traffic.drivers import Driver, TrialParams
+from harness.traffic.site import Site
 
 
-def run_trial(driver: Driver, topo, params: TrialParams, events=(), helpers=()) -> dict:
+def run_trial(driver: Driver, site: Site, params: TrialParams, events=(), helpers=()) -> dict:
     """The driver's raw result plus MIB deltas per namespace, the outer CPU
     window (worker start-up included: the sender's own window, when the
     driver has one, is the exact transfer) with the trial cgroup's part of
@@ -21,20 +21,18 @@ def run_trial(driver: Driver, topo, params: TrialParams, events=(), helpers=()) 
     beside it) and the foreign load's top processes, the link events
     applied and, on delayed links, the delay backend and what the host
     delay line did."""
-    snapshot = getattr(topo, "mib_snapshot", None) or (lambda role: mib.snapshot(topo.ns(role)))
-    read_cpu = getattr(topo, "cpu_read", cpustat.read)    # a hosts topology: the sender host's
-    local = not hasattr(topo, "cpu_read")
+    snapshot, read_cpu, local = site.mib_snapshot, site.cpu_read, site.local
     before = {role: snapshot(role) for role in ("client", "server")}
-    line = getattr(topo, "delay_line", None)
+    line = site.delay_line
     line0 = line.stats() if line else None
     started_at = time.time()
     helpers = [*helpers, line.worker.proc.pid] if line else list(helpers)
-    with _cgroup(topo, helpers, local) as cg:
+    with _cgroup(site, helpers) as cg:
         probe = owncpu.Probe() if local else None
         own0, procs0, stat0 = probe and probe.read(), local and cpustat.process_times(), read_cpu()
         t0 = time.monotonic()
-        with EventRunner(topo, tuple(events)) as runner:
-            raw = drivers.refusal(driver, params) or driver.run(topo, params)
+        with site.link_events(tuple(events)) as runner:
+            raw = drivers.refusal(driver, params) or driver.run(site, params)
         stat1, procs1, wall_s = read_cpu(), local and cpustat.process_times(), time.monotonic() - t0
         own1 = probe and probe.read()
         ours = {os.getpid(), *helpers, *(cg.members() if cg else ())}
@@ -46,7 +44,7 @@ def run_trial(driver: Driver, topo, params: TrialParams, events=(), helpers=()) 
         foreign = owncpu.account(raw["outer_window"], (params.cpu_sender, params.cpu_receiver))
         raw["top_foreign"] = owncpu.foreign_processes(procs0, procs1, ours, foreign["foreign_s"])
     raw["mib"] = {role: mib.delta(before[role], snapshot(role)) for role in ("client", "server")}
-    raw["delay_backend"] = getattr(topo, "delay_backend", None)
+    raw["delay_backend"] = site.delay_backend
     if line:
         raw["delay_line"] = delayline.summary(line0, line.stats(), line.queues)
     raw["started_at"] = started_at
@@ -55,9 +53,9 @@ def run_trial(driver: Driver, topo, params: TrialParams, events=(), helpers=()) 
     return raw
 
 
-def _cgroup(topo, helpers: list[int], local: bool):
-    """The trial's cgroup (harness.measure.cgroupcpu), named after the topology's
+def _cgroup(site: Site, helpers: list[int]):
+    """The trial's cgroup (harness.measure.cgroupcpu), named after the site's
     owner so that `bench clean` knows whose it is; none on remote hosts."""
-    if not local or not hasattr(topo, "prefix"):
+    if not site.local or not site.owner:
         return nullcontext()
-    return cgroupcpu.TrialCgroup(f"{topo.prefix}-cpu", pids=helpers)
+    return cgroupcpu.TrialCgroup(f"{site.owner}-cpu", pids=helpers)

@@ -6,6 +6,7 @@ import os
 from bench.record import stalls, trial
 from harness.net.topology import Topology
 from harness.traffic import drivers, trialrun
+from harness.traffic.site import LocalSite
 
 
 def prefix(tag: str) -> str:
@@ -20,7 +21,7 @@ def one(topo, scenario, proto: str, duration: float, driver: str = "native", eve
     params = scenario.trial_params(proto, duration)
     if override:
         params = drivers.TrialParams(**{**params.as_dict(), **override})
-    raw = trialrun.run_trial(drivers.get(driver), topo, params, events)
+    raw = trialrun.run_trial(drivers.get(driver), LocalSite(topo), params, events)
     return trial.build(raw, scenario, proto, run_id="t", repeat=0, seq=0)
 
 

@@ -13,6 +13,7 @@ from harness.measure import latency
 from harness.net.spec import LinkSpec, TopologySpec
 from harness.net.topology import Topology
 from harness.traffic import drivers, engine, trialrun
+from harness.traffic.site import LocalSite
 
 # name -> (links, TrialParams overrides)
 CASES = {
@@ -42,7 +43,7 @@ def main(outdir: str) -> None:
                 if r == rate:
                     params = drivers.TrialParams(**{"duration_s": 1.0, "cpu_sender": 0,
                                                     "cpu_receiver": 1, **over})
-                    out[name] = trialrun.run_trial(driver, topo, params)
+                    out[name] = trialrun.run_trial(driver, LocalSite(topo), params)
     with open(os.path.join(outdir, "raw-engine-trials.json"), "w") as f:
         json.dump(out, f, separators=(",", ":"))
     capture_latency(outdir)

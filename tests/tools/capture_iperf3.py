@@ -13,6 +13,7 @@ import sys
 from harness.net.spec import LinkSpec, TopologySpec
 from harness.net.topology import Topology
 from harness.traffic import drivers, trialrun
+from harness.traffic.site import LocalSite
 
 CASES = {"tcp": ("tcp", None), "mptcp": ("mptcp", None), "fallback": ("mptcp", "tcp")}
 
@@ -26,7 +27,7 @@ def main(outdir: str) -> None:
         for case, (proto, server_proto) in CASES.items():
             params = drivers.TrialParams(protocol=proto, server_protocol=server_proto,
                                          duration_s=2.0, cpu_sender=0, cpu_receiver=1)
-            raws[case] = trialrun.run_trial(driver, topo, params)
+            raws[case] = trialrun.run_trial(driver, LocalSite(topo), params)
             with open(os.path.join(outdir, f"{case}.json"), "w") as f:
                 json.dump(driver.last_document, f, indent=1)
     with open(os.path.join(outdir, "raw-trials.json"), "w") as f:

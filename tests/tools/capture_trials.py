@@ -12,6 +12,7 @@ from harness.host import netns
 from harness.net.spec import LinkSpec, TopologySpec
 from harness.net.topology import Topology
 from harness.traffic import drivers, trialrun
+from harness.traffic.site import LocalSite
 
 
 def main(outdir: str) -> None:
@@ -22,7 +23,7 @@ def main(outdir: str) -> None:
     with Topology(spec, prefix=f"mpb-capture{os.getpid()}") as topo:
         for proto in ("tcp", "mptcp"):
             params = drivers.TrialParams(protocol=proto, duration_s=1.0, cpu_sender=0, cpu_receiver=1)
-            out[proto] = trialrun.run_trial(driver, topo, params)
+            out[proto] = trialrun.run_trial(driver, LocalSite(topo), params)
         netstat = netns.call_in(topo.ns("client"), lambda: open("/proc/thread-self/net/netstat").read())
     with open(os.path.join(outdir, "raw-trials.json"), "w") as f:
         json.dump(out, f, indent=1)

@@ -25,7 +25,6 @@ import time
 from harness.errors import CapabilityError
 from harness.host import procs
 from harness.host.netns import command
-from harness.measure import sockdiag
 from harness.net import capabilities
 from harness.traffic.drivers import TrialParams, iperf3_json, register
 
@@ -69,10 +68,10 @@ class Iperf3Driver:
         deadline = time.monotonic() + params.deadline_s()
         argv = {"server": server_argv(topo, params, port), "client": client_argv(topo, params, port)}
         with _watches(topo, params, port) as watches, \
-                _start(topo, "server", argv["server"], "iperf3 server") as server:
+                topo.start_command("server", argv["server"], "iperf3 server") as server:
             if not _await_listening(watches["server"], server):
                 return _failure(server, "did not start listening", argv)
-            with _start(topo, "client", argv["client"], "iperf3 client") as client:
+            with topo.start_command("client", argv["client"], "iperf3 client") as client:
                 views = _run_sampling(watches, client, deadline)
                 # Its exit can be seen before its pipe is empty (a -P run's
                 # JSON is large): read the rest before parsing it.
@@ -98,38 +97,12 @@ def _wrap(argv: list[str], ns: str | None, mptcp: bool) -> list[str]:
     return procs.dying_with_parent(command(ns, argv)) if ns else argv
 
 
-def _start(topo, side: str, argv: list[str], label: str):
-    if hasattr(topo, "start_command"):      # on another host (bench.hosts)
-        return topo.start_command(side, argv, label)
-    return procs.Worker(argv, label)
-
-
-class _LocalWatch:
-    """sock_diag of one end's namespace, read from here."""
-
-    def __init__(self, ns: str, p: TrialParams, port: int, side: str):
-        self.ns, self.family, self.port, self.side = ns, p.family, port, side
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-    def listening(self) -> bool:
-        return sockdiag.listening(self.ns, self.family, self.port)
-
-    def view(self) -> dict | None:
-        return sockdiag.socket_view(sockdiag.connections(self.ns, self.family), self.port, self.side)
-
-
 @contextlib.contextmanager
 def _watches(topo, p: TrialParams, port: int):
     """Per side, what sees the test's sockets: here, or on the host (bench.hosts)."""
     with contextlib.ExitStack() as stack:
-        yield {side: stack.enter_context(
-            topo.socket_watch(side, p.family, port) if hasattr(topo, "socket_watch")
-            else _LocalWatch(topo.ns(side), p, port, side)) for side in ("client", "server")}
+        yield {side: stack.enter_context(topo.socket_watch(side, p.family, port))
+               for side in ("client", "server")}
 
 
 def _affinity(cpu: int | None) -> list[str]:

@@ -1,7 +1,6 @@
 """The native driver: harness.traffic.worker processes running the C engine."""
 from __future__ import annotations
 
-import json
 import time
 
 from harness.host import procs
@@ -38,9 +37,7 @@ class NativeDriver:
 
     def _spawn(self, topo, role: str, p: TrialParams, **extra) -> procs.Worker:
         cfg = {**self._config(topo, role, p), **extra}
-        if hasattr(topo, "start_worker"):    # on another host (bench.hosts)
-            return topo.start_worker(role, cfg, role)
-        return procs.Worker(procs.python_module("harness.traffic.worker", json.dumps(cfg)), role)
+        return topo.start_worker(role, cfg, role)
 
     def run(self, topo, params: TrialParams) -> dict:
         deadline = time.monotonic() + params.deadline_s()
