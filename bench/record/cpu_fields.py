@@ -19,7 +19,7 @@ DISTURBED_SHARE = 0.03
 # the default: `run --disturbed-above` wins over it.
 DISTURBED_ENV = "MPTCP_BENCH_DISTURBED_ABOVE"    # per cent of one CPU
 COLUMNS = ("cpu_own_s", "cpu_foreign_s", "cpu_machine_s", "cpu_foreign_share", "cpu_own_s_per_gb",
-           "cpu_own_us_per_transaction")
+           "cpu_own_per_s", "cpu_own_us_per_transaction")
 GB = 1e9
 
 
@@ -33,6 +33,9 @@ def own_cpu(rec: dict, window: dict, top_foreign: list | None) -> None:
         "cpu_foreign_share": acc["foreign_share"],
         "cpu_own_s_per_gb": own / gb if own is not None and gb and rec["workload"] == "bulk"
         else None,
+        # CPUs used: at a link-limited rate much of the cost is per second
+        # (timers, wake-ups), so two rates compare here, not per GB.
+        "cpu_own_per_s": own / acc["wall_s"] if own is not None and acc["wall_s"] > 0 else None,
     })
     if own is not None and rec.get("cpu_system_us_per_transaction") is not None:
         rec["cpu_own_us_per_transaction"] = own * 1e6 / rec["transactions"]

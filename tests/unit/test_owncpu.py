@@ -102,6 +102,7 @@ def test_own_cpu_columns_of_a_bulk_record(window):
     cpu_fields.own_cpu(rec, window, [["x", 0.1]])
     assert rec["cpu_own_s"] == pytest.approx(0.25)
     assert rec["cpu_own_s_per_gb"] == pytest.approx(0.5)
+    assert rec["cpu_own_per_s"] == pytest.approx(0.25 / 0.5)    # CPUs over the 0.5-s window
     assert rec["cpu_machine_s"] == pytest.approx(62 * TICK)
     assert rec["cpu_accounting"]["top_foreign"] == [["x", 0.1]]
 
