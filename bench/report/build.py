@@ -13,8 +13,8 @@ from pathlib import Path
 from bench import names
 from bench.analysis import summary
 from bench.analysis.metrics import HEADLINE, METRICS
-from bench.analysis.summary import RATIO, RunData
-from bench.report import driver_crosscheck, html_page, machine, md, paths, profile, sections
+from bench.analysis.summary import RunData
+from bench.report import cpu_answer, driver_crosscheck, html_page, machine, md, paths, profile, sections
 from bench.results_format import REPORT, write_atomic
 
 PLOTS = "plots"
@@ -78,16 +78,11 @@ class Report:
         entry = self.doc["scenarios"].get(scenario, {})
         parts = []
         for name in HEADLINE:
-            r, tcp, mptcp = (self.stat(scenario, driver, p, name) for p in (RATIO, "tcp", "mptcp"))
-            if not (r and tcp and mptcp):
-                continue
-            m = METRICS[name]
             first = not parts
-            parts.append(f"{_subject(entry) * first}{m.label} "
-                         f"{sections.ratio_text(r['median'], r['ci_low'], r['ci_high'])}"
-                         f"{_against(entry) * first} "
-                         f"({m.show(mptcp['median'])} vs {m.show(tcp['median'])} {m.unit})"
-                         + self._limit(name, entry, scenario, driver, mptcp))
+            text = cpu_answer.part(self, scenario, driver, name, _subject(entry) * first,
+                                   _against(entry) * first)
+            if text:
+                parts.append(text + self._after(name, entry, scenario, driver))
         learned = sections.learned_addresses(self.doc["trials"], scenario, driver)
         if learned:
             parts.append(learned)
@@ -104,10 +99,15 @@ class Report:
                          f"{summary.HIGH_SPREAD:.0%} of the median)")
         return f"- **{self.title(scenario, driver)}**: " + "; ".join(parts)
 
-    def _limit(self, name: str, entry: dict, scenario, driver, mptcp: dict) -> str:
+    def _after(self, name: str, entry: dict, scenario, driver) -> str:
+        """After goodput, how near MPTCP came to its links' limit; after own
+        CPU/GB, which comparison it states (bench.report.cpu_answer)."""
+        if name == "cpu_own_s_per_gb":
+            return cpu_answer.rates(self, scenario, driver)
         limit = self.limit(scenario, driver, "mptcp") if name == "goodput_bps" else None
         if not limit:
             return ""
+        mptcp = self.stat(scenario, driver, "mptcp", name)
         # The links that carry MPTCP's data: no more than its subflows.
         n_links = min(len(entry.get("definition", {}).get("links", [])),
                       entry.get("expected_subflows") or 1)
