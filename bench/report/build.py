@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import names
-from bench.analysis import summary
+from bench.analysis import resolution, summary
 from bench.analysis.metrics import HEADLINE, METRICS
 from bench.analysis.summary import RunData
 from bench.report import cpu_answer, driver_crosscheck, html_page, machine, md, paths, profile, sections
@@ -41,6 +41,7 @@ class Report:
         # Looked up thousands of times while rendering: indexed once.
         self._stats = _index(self.desc, ("scenario", "driver", "protocol", "metric"))
         self._counts = _index(self.counts, ("scenario", "driver", "protocol"))
+        self._floors = _index(resolution.floors(self.df), ("scenario", "driver", "metric"))
         self._limits = self.df.groupby(["scenario", "driver", "protocol"], dropna=False)[
             "expected_goodput_bps"].first().to_dict()
         self.several = self.df["driver"].nunique(dropna=False) > 1
@@ -55,6 +56,10 @@ class Report:
 
     def stat(self, scenario, driver, protocol, metric) -> dict | None:
         return self._stats.get((scenario, driver, protocol, metric))
+
+    def floor(self, scenario, driver, metric) -> dict | None:
+        """What the machine resolves of an own-CPU metric (bench.analysis.resolution)."""
+        return self._floors.get((scenario, driver, metric))
 
     def count(self, scenario, driver, protocol) -> dict | None:
         return self._counts.get((scenario, driver, protocol))
@@ -165,6 +170,7 @@ class Report:
             if self.several:
                 out += ["", f"### driver {md.text(driver)}"]
             out += [""] + sections.metric_table(self, scenario, driver)
+            out += cpu_answer.floor_lines(self, scenario, driver)
             out += sections.per_flow(self.doc["trials"], scenario, driver)
             out += sections.privacy(self.doc["trials"], scenario, driver)
             out += paths.section(self.doc, scenario, driver)

@@ -1,8 +1,10 @@
 """What the answer line states about CPU: per GB, and per second where the
 two protocols ran at different link-limited rates (docs/method.md, "CPU
-per GB and per second")."""
+per GB and per second"); no ratio where the difference is below what the
+machine resolves (bench.analysis.resolution)."""
 from __future__ import annotations
 
+from bench.analysis import resolution
 from bench.analysis.metrics import METRICS
 from bench.analysis.summary import RATIO
 from bench.report import sections
@@ -19,8 +21,32 @@ def part(rep, scenario, driver, name: str, subject: str = "", against: str = "")
     if not (r and tcp and mptcp):
         return None
     m = METRICS[name]
+    both = f"{m.show(mptcp['median'])} vs {m.show(tcp['median'])} {m.unit}"
+    floor = rep.floor(scenario, driver, name)
+    if floor and not floor["resolved"]:
+        return (f"{subject}{m.label} below what this machine resolves ({both}: "
+                f"{m.show(floor['difference'])} apart, within the foreign CPU's spread of "
+                f"{m.show(floor['floor'])} {m.unit})")
     return (f"{subject}{m.label} {sections.ratio_text(r['median'], r['ci_low'], r['ci_high'])}"
-            f"{against} ({m.show(mptcp['median'])} vs {m.show(tcp['median'])} {m.unit})")
+            f"{against} ({both})")
+
+
+def floor_lines(rep, scenario, driver) -> list[str]:
+    """Under a scenario's table: each own-CPU metric's floor against the
+    difference of the protocols' medians."""
+    shown = []
+    for name in resolution.CPU_METRICS:
+        f = rep.floor(scenario, driver, name)
+        if f:
+            m = METRICS[name]
+            verdict = "resolved" if f["resolved"] else "**not resolved**"
+            shown.append(f"{m.label} {m.show(f['floor'])} {m.unit} against a difference of "
+                         f"{m.show(f['difference'])} ({verdict})")
+    if not shown:
+        return []
+    return ["", "What this machine resolves (the foreign CPU's interquartile range over the "
+            "trials, in each metric's unit, against the difference of the TCP and MPTCP "
+            "medians): " + "; ".join(shown) + "."]
 
 
 def rates(rep, scenario, driver) -> str:

@@ -4,8 +4,9 @@ a ratio (synthetic runs; the numbers are aggregate-2x's shape)."""
 import pytest
 import synthetic
 
+from bench import report
 from bench.analysis import resolution
-from bench.analysis.rundata import frame
+from bench.analysis.rundata import RunData, frame
 
 
 def _trials(foreign: list[float], tcp_per_gb: float = 5.3, mptcp_per_gb: float = 2.7,
@@ -32,6 +33,19 @@ def test_the_floor_is_the_foreign_cpus_spread_in_the_metrics_unit():
     # foreign seconds per GB: TCP's IQR 0.01 s / 0.018 GB beats MPTCP's / 0.035 GB
     assert row["floor"] == pytest.approx(0.01 / 0.018)
     assert row["difference"] == pytest.approx(2.6) and row["resolved"]
+
+
+def test_a_quiet_machine_states_the_ratio():
+    line = report.Report(RunData(synthetic.doc(_trials(QUIET)))).headline("agg", "native")
+    assert "own CPU/GB ×0.51" in line and "resolves" not in line
+
+
+def test_a_difference_within_the_foreign_spread_gets_no_ratio():
+    rep = report.Report(RunData(synthetic.doc(_trials(BUSY))))
+    line = rep.headline("agg", "native")
+    assert "own CPU/GB below what this machine resolves (2.700 vs 5.300 s/GB: 2.600 apart" in line
+    assert "own CPU/GB ×" not in line
+    assert "(**not resolved**)" in rep.markdown()
 
 
 def test_no_floor_without_foreign_cpu_or_with_one_trial_a_side():
