@@ -195,7 +195,9 @@ NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_
 
 # Upgraders: UPGRADES[n] turns a version-n document into version n+1.
 def _v1_to_v2(doc: dict) -> dict:
-    for t in doc.get("trials") or []:
+    trials = doc.get("trials")
+    # Anything but a list is refused after the upgrade, in one sentence.
+    for t in trials if isinstance(trials, list) else []:
         if isinstance(t, dict):
             for column in (*_V2_COLUMNS, "attempt"):
                 t.setdefault(column, None)
