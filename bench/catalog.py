@@ -101,6 +101,14 @@ class ProtocolLinks(_Model):
         return self
 
 
+class Load(_Model):
+    """A competing CPU-bound process (`while 1: pass`, normal priority)
+    beside every trial, on the receiver's CPU, the sender's or each of
+    them: the scenario's intended load, neither the trial's own CPU nor a
+    disturbance (harness.cpuload)."""
+    cpus: Literal["receiver", "sender", "both"]
+
+
 class Middlebox(_Model):
     """What the router does to MPTCP: strip its TCP option on these links
     (all of them when `links` is not given)."""
@@ -269,6 +277,7 @@ class Scenario(_Model):
     # the listener's (a server that enabled MPTCP, met by plain-TCP clients).
     client_protocol: Literal["tcp", "mptcp"] | None = None
     protocol_links: ProtocolLinks = ProtocolLinks()
+    load: Load | None = None
     middlebox: Middlebox = Middlebox()
     events: tuple[Event, ...] = ()
     expect: Expect = Expect()
@@ -311,6 +320,22 @@ class Scenario(_Model):
             raise ValueError("MPTCP's further links come from protocol_links.mptcp or from "
                              "mptcp.endpoints, not both: list only its first link there")
         return self
+
+    @model_validator(mode="after")
+    def _load_pinned(self) -> "Scenario":
+        if self.load and None in self._load_sides():
+            raise ValueError(f"a load on the {self.load.cpus} CPU needs that worker pinned: "
+                             "give cpu a placement of split or same, or explicit CPUs")
+        return self
+
+    def _load_sides(self) -> tuple[int | None, ...]:
+        sender, receiver = self.cpu.cpus()
+        return {"sender": (sender,), "receiver": (receiver,),
+                "both": (sender, receiver)}[self.load.cpus] if self.load else ()
+
+    def load_cpus(self) -> tuple[int, ...]:
+        """The CPUs a competing process spins on (one each), none without a load."""
+        return tuple(sorted(set(self._load_sides())))
 
     def links_used(self, protocol: str) -> tuple[int, ...]:
         """The links a protocol's trials use, the one its connection starts on first."""
@@ -364,7 +389,7 @@ class Scenario(_Model):
             workload=w.kind, send_mode=w.send_mode, recv_mode=w.recv_mode,
             recv_lowat=w.recv_lowat_kib * 1024, verify=w.verify, seed=w.seed,
             request_bytes=w.request_bytes, response_bytes=w.response_bytes, flows=w.flows,
-            load_flows=w.load_flows, tcp_retry=self.tcp_retry)
+            load_flows=w.load_flows, tcp_retry=self.tcp_retry, load_cpus=self.load_cpus())
 
 
 class ModeSet(_Model):
