@@ -2,6 +2,7 @@
 trial by PID, pinned where asked, neither the trial's own CPU nor foreign."""
 import os
 
+import clirun
 import onetrial
 
 
@@ -25,3 +26,20 @@ def test_no_load_process_outlives_its_trial(catalog):
     load = rec["cpu_accounting"]["load"]
     assert load["cpus"] == [0, 1] and len(load["pids"]) == 2
     assert not any(os.path.exists(f"/proc/{pid}") for pid in load["pids"])
+
+
+def test_a_run_reports_each_protocol_under_the_load_against_no_load(tmp_path, write_defs):
+    # The contention suite's shape, cut to one shaped pair: the report's part
+    # end to end (the whole suite takes minutes).
+    defs = write_defs('[suite.c]\ndescription = "d"\nscenarios = ["aggregate-2x", '
+                      '"aggregate-2x-load-sender"]\nrepeat = 1\nwarmup = 0\nduration_s = 1\n')
+    proc = clirun.bench("run", "--scenario-file", defs, "--suite", "c", "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (next(tmp_path.glob("*/report.md"))).read_text()
+    part = text[text.index("## Under CPU contention"):]
+    assert "| aggregate-2x | no load |" in part
+    assert "| aggregate-2x | the sender's CPU |" in part and "1/1 ok" in part
+    trials = clirun.journal(next(tmp_path.glob("*/trials.jsonl")).parent)
+    loaded = [t for t in trials if t["scenario"] == "aggregate-2x-load-sender"]
+    assert loaded and all(t["cpu_load_s"] for t in loaded)
+    assert all(t["cpu_load_s"] is None for t in trials if t["scenario"] == "aggregate-2x")
