@@ -70,7 +70,8 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
         rec["tcp_retry"] = retries[0] | {"connections": len(retries)}
     if rec.get("subflow_detail_server"):
         rec["server_learned"] = server_learned(rec["subflow_detail_server"], raw["mib"]["server"])
-    cpu_fields.own_cpu(rec, rec.get("system") or raw["outer_window"], raw.get("top_foreign"))
+    cpu_fields.own_cpu(rec, rec.get("system") or raw["outer_window"], raw.get("top_foreign"),
+                       raw.get("load"))
     checked = _verify(rec, raw, protocol)
     verdict = workload_fields.verdict(rec) or checked
     if verdict:
