@@ -43,6 +43,8 @@ class EngineError(Exception):
         super().__init__(self._message())
 
     def _message(self) -> str:
+        if self.unsupported and self.detail and not self.mode:
+            return self.detail      # a limit, not a mode: the detail is the sentence
         if self.unsupported:
             what = self.detail or f"{self.call}: {self.errno_name}"
             return f"{self.mode or 'mode'} unsupported: {what}"
