@@ -78,3 +78,38 @@ def test_what_the_event_loop_does_not_do_is_refused(call, kw):
     a, b = socket.socketpair()
     with a, b, pytest.raises(ValueError):
         call([a.fileno()], **kw)
+
+
+class Stop(Exception):
+    pass
+
+
+IDLE_S = 60
+
+
+def test_a_signal_handler_that_raises_stops_every_thread():
+    """Signals reach the calling thread (the others block them); a Python
+    handler that raises ends the whole loop, not only the caller's share."""
+    import signal
+    import time
+
+    def raise_stop(signum, frame):
+        raise Stop
+
+    ps = pairs(4)
+    old = signal.signal(signal.SIGALRM, raise_stop)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(Stop):
+            _engine.evloop_recv([b.fileno() for _, b in ps], threads=2,
+                                idle_timeout_ns=IDLE_S * 1_000_000_000)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        for a, b in ps:
+            a.close()
+            b.close()
+    # Ended by the signal: had a thread missed the stop, the call would have
+    # lasted until that thread's idle timeout.
+    assert time.monotonic() - t0 < IDLE_S / 2
