@@ -34,7 +34,9 @@
  *               (request/response) loops;
  *   evloop.c    the event loop: T threads, each multiplexing its share of
  *               many connections with edge-triggered epoll, every
- *               connection's counts kept apart and merged at the end;
+ *               connection's counts kept apart;
+ *   evmerge.c   its connections from Python's fds, and their results
+ *               merged at the end and returned, each and together;
  *   evbulk.c    evloop_send/evloop_recv: what a bulk connection does when
  *               the event loop finds it ready (copy modes only);
  *   sockinfo.c  MPTCP socket introspection (MPTCP_FULL_INFO, MPTCP_TCPINFO,
@@ -191,13 +193,19 @@ void eng_check_chunk(struct check *c, const char *pattern, size_t period, uint64
 int eng_pipe_open(int fds[2], size_t want, size_t *size, struct loop *l);
 void eng_pipe_close(int fds[2]);
 
-/* evloop.c: eng_evloop_new takes the fds (a sequence of int); run executes
- * the loop with the GIL released and returns {"loop": merged, "flows": [one
- * loop result per connection], "threads": T}, or NULL; both free what new
- * allocated.  eng_evconn_end takes a connection out of its worker's loop. */
-int eng_evloop_new(struct evloop *ev, PyObject *fds, int threads, uint64_t interval_ns);
+/* evloop.c: eng_evloop_run executes the loop with the GIL released and
+ * returns {"loop": merged, "flows": [one loop result per connection],
+ * "threads": T}, or NULL, and frees what eng_evloop_new allocated.
+ * eng_evconn_end takes a connection out of its worker's loop. */
 PyObject *eng_evloop_run(struct evloop *ev);
 void eng_evconn_end(struct evworker *w, struct evconn *c);
+
+/* evmerge.c: eng_evloop_new takes the fds (a sequence of int); merge sums
+ * the connections into ev->all; results builds the dict run returns. */
+int eng_evloop_new(struct evloop *ev, PyObject *fds, int threads, uint64_t interval_ns);
+int eng_evloop_merge(struct evloop *ev);
+PyObject *eng_evloop_results(struct evloop *ev);
+void eng_evloop_free(struct evloop *ev);
 
 /* uring.c: one send at a time on one ring (see there) */
 extern const int eng_liburing; /* 1 when built with liburing */

@@ -18,42 +18,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 512
-
-int eng_evloop_new(struct evloop *ev, PyObject *fds, int threads, uint64_t interval_ns)
-{
-    PyObject *seq = PySequence_Fast(fds, "fds must be a sequence of file descriptors");
-    if (!seq)
-        return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n < 1 || n > INT32_MAX || threads < 1 || interval_ns == 0) {
-        Py_DECREF(seq);
-        PyErr_SetString(PyExc_ValueError, "one fd or more, one thread or more, a positive interval");
-        return -1;
-    }
-    ev->conns = calloc((size_t)n, sizeof(*ev->conns));
-    for (Py_ssize_t i = 0; ev->conns && i < n; i++) {
-        ev->conns[i].fd = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, i));
-        ev->conns[i].l.s.interval_ns = interval_ns;
-    }
-    Py_DECREF(seq);
-    if (!ev->conns || PyErr_Occurred()) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
-        free(ev->conns);
-        ev->conns = NULL;
-        return -1;
-    }
-    ev->nconns = (int)n;
-    ev->nthreads = MIN(threads, ev->nconns);
-    ev->interval_ns = ev->all.s.interval_ns = interval_ns;
-    return 0;
-}
 
 /* ------------------------------------------------------- one worker */
 
@@ -295,90 +264,6 @@ static void run_workers(struct evloop *ev, struct evworker *ws, pthread_t *tids,
         close(donefd);
 }
 
-/* ------------------------------------------------------- the result */
-
-static int merge_series(struct series *into, const struct series *s)
-{
-    for (size_t j = 0; j < s->n; j++)
-        if (s->v[j] && eng_series_add(into, into->t0 + j * into->interval_ns, s->v[j]))
-            return -1;
-    return 0;
-}
-
-/* A receiver's series counts from its first byte, as bulk_recv's does. */
-static void from_first_byte(struct loop *m)
-{
-    size_t skip = m->first_ns > m->start_ns ? (size_t)((m->first_ns - m->start_ns) / m->s.interval_ns) : 0;
-    skip = MIN(skip, m->s.n);
-    memmove(m->s.v, m->s.v + skip, (m->s.n - skip) * sizeof(*m->s.v));
-    m->s.n -= skip;
-    m->s.t0 += skip * m->s.interval_ns;
-}
-
-static void merge_counts(struct loop *m, const struct loop *l)
-{
-    m->bytes += l->bytes;
-    m->calls += l->calls;
-    if (l->first_ns && (!m->first_ns || l->first_ns < m->first_ns))
-        m->first_ns = l->first_ns;
-    m->last_ns = MAX(m->last_ns, l->last_ns);
-    m->chk.checked += l->chk.checked;
-    m->chk.mismatched += l->chk.mismatched;
-    if (!m->chk.first_bad)
-        m->chk.first_bad = l->chk.first_bad;
-    if (!m->err && !m->detail && (l->err || l->detail)) {
-        m->err = l->err;
-        m->call = l->call;
-        m->detail = l->detail;
-        m->unsupported = l->unsupported;
-    }
-}
-
-static int merge(struct evloop *ev)
-{
-    struct loop *m = &ev->all;
-    m->start_ns = m->s.t0 = ev->start_ns;
-    m->chk.on = ev->conns[0].l.chk.on;
-    for (int i = 0; i < ev->nconns; i++) {
-        struct evconn *c = &ev->conns[i];
-        c->l.start_ns = ev->start_ns;
-        c->l.end_ns = m->end_ns;
-        merge_counts(m, &c->l);
-        if (merge_series(&m->s, &c->l.s))
-            return eng_fail(m, "realloc", ENOMEM);
-    }
-    if (ev->from_first_byte)
-        from_first_byte(m);
-    return 0;
-}
-
-static PyObject *results(struct evloop *ev)
-{
-    PyObject *flows = PyList_New(ev->nconns);
-    for (int i = 0; flows && i < ev->nconns; i++) {
-        PyObject *r = eng_loop_result(&ev->conns[i].l);
-        if (!r)
-            Py_CLEAR(flows);
-        else
-            PyList_SET_ITEM(flows, i, r);
-    }
-    PyObject *all = flows ? eng_loop_result(&ev->all) : NULL;
-    if (!all) {
-        Py_XDECREF(flows);
-        return NULL;
-    }
-    return Py_BuildValue("{s:N,s:N,s:i}", "loop", all, "flows", flows, "threads", ev->nthreads);
-}
-
-static void evloop_free(struct evloop *ev)
-{
-    for (int i = 0; i < ev->nconns; i++)
-        eng_loop_free(&ev->conns[i].l);
-    eng_loop_free(&ev->all);
-    free(ev->conns);
-    ev->conns = NULL;
-}
-
 PyObject *eng_evloop_run(struct evloop *ev)
 {
     struct evworker *ws = calloc((size_t)ev->nthreads, sizeof(*ws));
@@ -395,13 +280,13 @@ PyObject *eng_evloop_run(struct evloop *ev)
             ev->deadline_ns += ev->start_ns; /* given as a duration */
         run_workers(ev, ws, tids, args);
         ev->all.end_ns = eng_now_ns();
-        merge(ev);
+        eng_evloop_merge(ev);
         Py_END_ALLOW_THREADS
-        r = PyErr_Occurred() ? NULL : results(ev);
+        r = PyErr_Occurred() ? NULL : eng_evloop_results(ev);
     }
     free(ws);
     free(tids);
     free(args);
-    evloop_free(ev);
+    eng_evloop_free(ev);
     return r;
 }
