@@ -147,6 +147,7 @@ class TrialRecord(TrialColumns, total=False):
     interval_s: float
     intervals_transactions: list   # rr/crr: transactions completed per interval (client)
     flows_goodput_bps: list        # bulk, flows > 1: each flow's goodput (receiver side)
+    engine_loop: dict              # native bulk: {sender, receiver}: which loop ran, and why
     subflow_detail: list           # per-subflow dicts as the client saw them
     subflow_detail_server: list    # the same, from the server's accepted socket
     subflow_share: list            # each subflow's share of the bytes acked

@@ -139,6 +139,8 @@ def _measures(rec: dict, raw: dict) -> None:
         "window_s": snd["window_ns"] / 1e9 if snd.get("window_ns") else None,
     })
     introspection(rec, snd["info"], rcv["info"])
+    if snd.get("engine_loop"):          # native only
+        rec["engine_loop"] = {"sender": snd["engine_loop"], "receiver": rcv.get("engine_loop")}
     if rcv.get("flows"):
         rates = [f["goodput_bps"] or 0.0 for f in rcv["flows"]]
         rec["flows_goodput_bps"] = rates
