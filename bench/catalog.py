@@ -84,6 +84,30 @@ class Mptcp(_Model):
     expected_subflows: int | None = Field(None, ge=1, le=64)
 
 
+class ProtocolLinks(_Model):
+    """The links each protocol's trials use, when they differ (a like-for-like
+    comparison at an equal rate: TCP on one fast link, MPTCP on two slower
+    ones).  A connection starts on its protocol's first link (the client
+    binds to that link's address); MPTCP's further links get one client
+    `subflow` endpoint each.  Without it: TCP on link 0, MPTCP on every link."""
+    tcp: tuple[int, ...] = Field((0,), min_length=1, max_length=1)
+    mptcp: tuple[int, ...] | None = Field(None, min_length=1, max_length=addressing.MAX_LINKS)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "ProtocolLinks":
+        if self.mptcp and len(set(self.mptcp)) != len(self.mptcp):
+            raise ValueError("protocol_links.mptcp names a link twice")
+        return self
+
+
+class Load(_Model):
+    """A competing CPU-bound process (`while 1: pass`, normal priority)
+    beside every trial, on the receiver's CPU, the sender's or each of
+    them: the scenario's intended load, neither the trial's own CPU nor a
+    disturbance (harness.measure.cpuload)."""
+    cpus: Literal["receiver", "sender", "both"]
+
+
 class Middlebox(_Model):
     """What the router does to MPTCP: strip its TCP option on these links
     (all of them when `links` is not given)."""
@@ -251,6 +275,8 @@ class Scenario(_Model):
     # Set: the client always uses this protocol and the trial's protocol is
     # the listener's (a server that enabled MPTCP, met by plain-TCP clients).
     client_protocol: Literal["tcp", "mptcp"] | None = None
+    protocol_links: ProtocolLinks = ProtocolLinks()
+    load: Load | None = None
     middlebox: Middlebox = Middlebox()
     events: tuple[Event, ...] = ()
     expect: Expect = Expect()
@@ -270,6 +296,8 @@ class Scenario(_Model):
         used = [("mptcp endpoint", ep.link) for ep in self.mptcp.endpoints or ()]
         used += [("event", ev.link) for ev in self.events]
         used += [("middlebox", i) for i in self.middlebox.links or ()]
+        used += [("protocol_links", i) for i in (*self.protocol_links.tcp,
+                                                 *(self.protocol_links.mptcp or ()))]
         for what, link in used:
             if link >= len(self.links):
                 raise ValueError(f"{what} on link {link}, but the scenario has "
@@ -284,6 +312,36 @@ class Scenario(_Model):
                                  f"{self.workload.duration_s} s trial")
         return self
 
+    @model_validator(mode="after")
+    def _mptcp_links_once(self) -> "Scenario":
+        mptcp = self.protocol_links.mptcp
+        if mptcp and len(mptcp) > 1 and self.mptcp.endpoints is not None:
+            raise ValueError("MPTCP's further links come from protocol_links.mptcp or from "
+                             "mptcp.endpoints, not both: list only its first link there")
+        return self
+
+    @model_validator(mode="after")
+    def _load_pinned(self) -> "Scenario":
+        if self.load and None in self._load_sides():
+            raise ValueError(f"a load on the {self.load.cpus} CPU needs that worker pinned: "
+                             "give cpu a placement of split or same, or explicit CPUs")
+        return self
+
+    def _load_sides(self) -> tuple[int | None, ...]:
+        sender, receiver = self.cpu.cpus()
+        return {"sender": (sender,), "receiver": (receiver,),
+                "both": (sender, receiver)}[self.load.cpus] if self.load else ()
+
+    def load_cpus(self) -> tuple[int, ...]:
+        """The CPUs a competing process spins on (one each), none without a load."""
+        return tuple(sorted(set(self._load_sides())))
+
+    def links_used(self, protocol: str) -> tuple[int, ...]:
+        """The links a protocol's trials use, the one its connection starts on first."""
+        if protocol == "tcp":
+            return self.protocol_links.tcp
+        return self.protocol_links.mptcp or tuple(range(len(self.links)))
+
     def own_duration(self) -> float | None:
         """The scenario's own trial duration, which a suite does not override."""
         return self.workload.duration_s if "duration_s" in self.workload.model_fields_set else None
@@ -294,7 +352,8 @@ class Scenario(_Model):
     def topology(self, delay_backend: DelayBackend | None = None) -> TopologySpec:
         """The topology to build, its delay backend the one preflight resolved
         the request to (a request other than auto is already resolved)."""
-        eps = (TopologySpec.default_endpoints(len(self.links)) if self.mptcp.endpoints is None
+        eps = (tuple(Endpoint("client", i) for i in self.links_used("mptcp")[1:])
+               if self.mptcp.endpoints is None
                else tuple(Endpoint(e.side, e.link, e.flags) for e in self.mptcp.endpoints))
         strip = ()
         if self.middlebox.strip_mptcp:
@@ -328,10 +387,11 @@ class Scenario(_Model):
             family=self.family,
             duration_s=0 if w.bytes else (duration_s or w.duration_s),
             max_bytes=w.bytes or 0, bufsize=w.bufsize_kib * 1024, interval_ms=w.interval_ms,
-            cpu_sender=sender, cpu_receiver=receiver, workload=w.kind, send_mode=w.send_mode,
-            recv_mode=w.recv_mode, recv_lowat=w.recv_lowat_kib * 1024, verify=w.verify, seed=w.seed,
+            cpu_sender=sender, cpu_receiver=receiver, link=self.links_used(protocol)[0],
+            workload=w.kind, send_mode=w.send_mode, recv_mode=w.recv_mode,
+            recv_lowat=w.recv_lowat_kib * 1024, verify=w.verify, seed=w.seed,
             request_bytes=w.request_bytes, response_bytes=w.response_bytes, flows=w.flows,
-            load_flows=w.load_flows, tcp_retry=self.tcp_retry)
+            load_flows=w.load_flows, tcp_retry=self.tcp_retry, load_cpus=self.load_cpus())
 
 
 class ModeSet(_Model):

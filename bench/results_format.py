@@ -14,9 +14,11 @@ History:
   1  (2026-11) first format.
   2  (2026-12) trial status `disturbed`; the trial's own and foreign CPU
      (cpu_own_s, cpu_foreign_s, cpu_machine_s, cpu_foreign_share,
-     cpu_own_s_per_gb, cpu_own_us_per_transaction, cpu_accounting) and
-     `attempt`.  Version-1 trials get those columns as None: they were
-     measured without a cgroup.
+     cpu_own_s_per_gb, cpu_own_per_s, cpu_own_us_per_transaction,
+     cpu_accounting) and `attempt`.  Version-1 trials get those columns as
+     None: they were measured without a cgroup.  (cpu_own_per_s and
+     cpu_load_s came a day after the rest, without a new version: a reader
+     takes them as None where a file lacks them.)
 """
 from __future__ import annotations
 
@@ -99,7 +101,9 @@ class TrialColumns(CoreColumns):
     cpu_machine_s: float | None
     cpu_foreign_share: float | None    # foreign CPU-seconds per second of the window
     cpu_own_s_per_gb: float | None
+    cpu_own_per_s: float | None        # own CPU-seconds per second of the window: CPUs used
     cpu_own_us_per_transaction: float | None
+    cpu_load_s: float | None           # the scenario's competing CPU load (not own, not foreign)
     attempt: int | None                # 1, or 2.. for the re-runs of a disturbed trial
     mptcp_verified: bool | None
     started_at: float | None
@@ -143,6 +147,7 @@ class TrialRecord(TrialColumns, total=False):
     interval_s: float
     intervals_transactions: list   # rr/crr: transactions completed per interval (client)
     flows_goodput_bps: list        # bulk, flows > 1: each flow's goodput (receiver side)
+    engine_loop: dict              # native bulk: {sender, receiver}: which loop ran, and why
     subflow_detail: list           # per-subflow dicts as the client saw them
     subflow_detail_server: list    # the same, from the server's accepted socket
     subflow_share: list            # each subflow's share of the bytes acked
@@ -201,7 +206,7 @@ def _v1_to_v2(doc: dict) -> dict:
 
 
 _V2_COLUMNS = ("cpu_own_s", "cpu_foreign_s", "cpu_machine_s", "cpu_foreign_share",
-               "cpu_own_s_per_gb", "cpu_own_us_per_transaction")
+               "cpu_own_s_per_gb", "cpu_own_per_s", "cpu_own_us_per_transaction", "cpu_load_s")
 UPGRADES: dict[int, callable] = {1: _v1_to_v2}
 
 

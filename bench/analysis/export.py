@@ -29,6 +29,7 @@ PYPERF = {
     "transactions_per_s": ("transaction_s", lambda v: 1 / v,
                            "seconds per transaction (1 / transaction rate)"),
     "cpu_own_s_per_gb": ("cpu_own_s_per_gb", float, "the trial's own CPU s per GB"),
+    "cpu_own_per_s": ("cpu_own_s_per_s", float, "the trial's own CPU s per second of its window"),
     "cpu_system_s_per_gb": ("cpu_system_s_per_gb", float, "whole-system busy CPU s per GB"),
     "cpu_system_outer_s_per_gb": ("cpu_system_outer_s_per_gb", float,
                                   "whole-system busy CPU s per GB over the whole trial window"),

@@ -38,8 +38,8 @@ here to add a known delay); 400 draws each:
 Own CPU (schema 2, the trial's cgroup plus ksoftirqd on its CPUs) is what
 the answer and the gates use for CPU: the 20 % on own CPU/transaction is the
 system figure's calibration carried over (own CPU holds less foreign time,
-so it can only false-alarm less); own CPU/GB is not gated until a quiet
-machine calibrates it.  The whole-system figures stay, compared and shown,
+so it can only false-alarm less); own CPU/GB and own CPU per second are not
+gated until a quiet machine calibrates them.  The whole-system figures stay, compared and shown,
 never gated: other jobs' CPU lands in them.
 
 Per-process CPU misleads
@@ -70,6 +70,7 @@ class Metric:
 _ALL = (
     Metric("goodput_bps", "goodput", "Mbit/s", 1e-6, "higher", gate_pct=3.0),
     Metric("cpu_own_s_per_gb", "own CPU/GB", "s/GB", 1.0, "lower", digits=3),
+    Metric("cpu_own_per_s", "own CPU per second", "CPUs", 1.0, "lower", digits=3),
     Metric("cpu_system_s_per_gb", "whole-system CPU/GB", "s/GB", 1.0, "lower", digits=3),
     Metric("cpu_system_outer_s_per_gb", "system CPU/GB, whole window", "s/GB", 1.0, "lower",
            digits=3),

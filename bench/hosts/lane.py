@@ -33,6 +33,9 @@ def unfit(scenario: Scenario, inv: Inventory) -> str | None:
                 "endpoints is changed")
     if scenario.middlebox.strip_mptcp or scenario.events:
         return f"scenario {scenario.name!r} needs a router the suite configures (middlebox, events)"
+    if scenario.load:
+        return (f"scenario {scenario.name!r} runs a competing CPU load, which only a local "
+                "topology starts")
     if scenario.topology().delayed and scenario.delay_backend == "host":
         return (f"scenario {scenario.name!r} asks for the host delay line, which runs only on a "
                 "local topology; a configurable router delays with netem")

@@ -19,24 +19,42 @@ DISTURBED_SHARE = 0.03
 # the default: `run --disturbed-above` wins over it.
 DISTURBED_ENV = "MPTCP_BENCH_DISTURBED_ABOVE"    # per cent of one CPU
 COLUMNS = ("cpu_own_s", "cpu_foreign_s", "cpu_machine_s", "cpu_foreign_share", "cpu_own_s_per_gb",
-           "cpu_own_us_per_transaction")
+           "cpu_own_per_s", "cpu_own_us_per_transaction", "cpu_load_s")
 GB = 1e9
 
 
-def own_cpu(rec: dict, window: dict, top_foreign: list | None) -> None:
+def own_cpu(rec: dict, window: dict, top_foreign: list | None, load: dict | None = None) -> None:
     """The own/foreign columns of a record measured over `window` (a
-    cpustat delta with the trial cgroup's part under "own")."""
+    cpustat delta with the trial cgroup's part under "own"); the scenario's
+    competing load (harness.measure.cpuload) is neither own nor foreign."""
     acc = owncpu.account(window, (rec["cpu_sender"], rec["cpu_receiver"]))
     own, gb = acc["own_s"], (rec.get("bytes") or 0) / GB
+    load_s = _load_in(load, acc["wall_s"])
+    if load_s is not None and acc["foreign_s"] is not None:
+        acc["foreign_s"] = max(0.0, acc["foreign_s"] - load_s)
+        acc["foreign_share"] = acc["foreign_s"] / acc["wall_s"] if acc["wall_s"] > 0 else None
     rec.update({
         "cpu_own_s": own, "cpu_foreign_s": acc["foreign_s"], "cpu_machine_s": acc["machine_s"],
-        "cpu_foreign_share": acc["foreign_share"],
+        "cpu_foreign_share": acc["foreign_share"], "cpu_load_s": load_s,
         "cpu_own_s_per_gb": own / gb if own is not None and gb and rec["workload"] == "bulk"
         else None,
+        # CPUs used: at a link-limited rate much of the cost is per second
+        # (timers, wake-ups), so two rates compare here, not per GB.
+        "cpu_own_per_s": own / acc["wall_s"] if own is not None and acc["wall_s"] > 0 else None,
     })
     if own is not None and rec.get("cpu_system_us_per_transaction") is not None:
         rec["cpu_own_us_per_transaction"] = own * 1e6 / rec["transactions"]
-    rec["cpu_accounting"] = {**acc, "top_foreign": top_foreign or []}
+    rec["cpu_accounting"] = {**acc, "top_foreign": top_foreign or [],
+                             **({"load": {**load, "in_window_s": load_s}} if load else {})}
+
+
+def _load_in(load: dict | None, wall_s: float) -> float | None:
+    """The load's CPU seconds in a window of wall_s: measured over the
+    outer window, scaled to the sender's shorter one (a spinning process
+    runs at an even rate)."""
+    if not load or not load["wall_s"]:
+        return None
+    return load["cpu_s"] * min(1.0, wall_s / load["wall_s"]) if wall_s else load["cpu_s"]
 
 
 def default_limit() -> float:

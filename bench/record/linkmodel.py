@@ -23,23 +23,27 @@ def payload_share(protocol: str, family: int, mtu: int = 1500) -> float:
     return payload / (mtu + ETH_HEADER)
 
 
-def _links_carrying(topo, protocol: str) -> list[int]:
-    """Links that carry data: TCP's is the first; MPTCP adds each link with a
-    client `subflow` endpoint that is not a backup, within the subflow limit."""
+def links_carrying(scenario, protocol: str) -> list[int]:
+    """Links that carry data: the one the protocol's connection starts on
+    (link 0 unless the scenario's protocol_links say otherwise); MPTCP adds
+    each link with a client `subflow` endpoint that is not a backup, within
+    the subflow limit."""
+    first = scenario.links_used(protocol)[0]
     if protocol == "tcp":
-        return [0]
+        return [first]
+    topo = scenario.topology()
     extra = sorted({e.link for e in topo.endpoints if e.side == "client"
-                    and "subflow" in e.flags and "backup" not in e.flags and e.link != 0})
-    return [0, *extra[:topo.subflows_limit]]
+                    and "subflow" in e.flags and "backup" not in e.flags and e.link != first})
+    return [first, *extra[:topo.subflows_limit]]
 
 
 def goodput_limit_bps(scenario, protocol: str) -> float | None:
     """Client-to-server goodput limit over the links that carry data.  None
     when one of them is unshaped (the CPU is then the bottleneck, which no
     model predicts)."""
-    topo = scenario.topology()
+    links = scenario.topology().links
     total = 0.0
-    for link in (topo.links[i] for i in _links_carrying(topo, protocol)):
+    for link in (links[i] for i in links_carrying(scenario, protocol)):
         if link.rate_up_mbit is None:
             return None
         total += link.rate_up_mbit * 1e6 * payload_share(protocol, scenario.family, link.mtu)

@@ -70,7 +70,8 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
         rec["tcp_retry"] = retries[0] | {"connections": len(retries)}
     if rec.get("subflow_detail_server"):
         rec["server_learned"] = server_learned(rec["subflow_detail_server"], raw["mib"]["server"])
-    cpu_fields.own_cpu(rec, rec.get("system") or raw["outer_window"], raw.get("top_foreign"))
+    cpu_fields.own_cpu(rec, rec.get("system") or raw["outer_window"], raw.get("top_foreign"),
+                       raw.get("load"))
     checked = _verify(rec, raw, protocol)
     verdict = workload_fields.verdict(rec) or checked
     if verdict:
@@ -138,6 +139,8 @@ def _measures(rec: dict, raw: dict) -> None:
         "window_s": snd["window_ns"] / 1e9 if snd.get("window_ns") else None,
     })
     introspection(rec, snd["info"], rcv["info"])
+    if snd.get("engine_loop"):          # native only
+        rec["engine_loop"] = {"sender": snd["engine_loop"], "receiver": rcv.get("engine_loop")}
     if rcv.get("flows"):
         rates = [f["goodput_bps"] or 0.0 for f in rcv["flows"]]
         rec["flows_goodput_bps"] = rates

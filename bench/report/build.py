@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import names
-from bench.analysis import summary
+from bench.analysis import resolution, summary
 from bench.analysis.metrics import HEADLINE, METRICS
-from bench.analysis.summary import RATIO, RunData
-from bench.report import driver_crosscheck, html_page, machine, md, paths, profile, sections
+from bench.analysis.summary import RunData
+from bench.report import contention, cpu_answer, driver_crosscheck, html_page, machine, md, paths, profile, sections
 from bench.results_format import REPORT, write_atomic
 
 PLOTS = "plots"
@@ -41,6 +41,7 @@ class Report:
         # Looked up thousands of times while rendering: indexed once.
         self._stats = _index(self.desc, ("scenario", "driver", "protocol", "metric"))
         self._counts = _index(self.counts, ("scenario", "driver", "protocol"))
+        self._floors = _index(resolution.floors(self.df), ("scenario", "driver", "metric"))
         self._limits = self.df.groupby(["scenario", "driver", "protocol"], dropna=False)[
             "expected_goodput_bps"].first().to_dict()
         self.several = self.df["driver"].nunique(dropna=False) > 1
@@ -55,6 +56,10 @@ class Report:
 
     def stat(self, scenario, driver, protocol, metric) -> dict | None:
         return self._stats.get((scenario, driver, protocol, metric))
+
+    def floor(self, scenario, driver, metric) -> dict | None:
+        """What the machine resolves of an own-CPU metric (bench.analysis.resolution)."""
+        return self._floors.get((scenario, driver, metric))
 
     def count(self, scenario, driver, protocol) -> dict | None:
         return self._counts.get((scenario, driver, protocol))
@@ -78,16 +83,11 @@ class Report:
         entry = self.doc["scenarios"].get(scenario, {})
         parts = []
         for name in HEADLINE:
-            r, tcp, mptcp = (self.stat(scenario, driver, p, name) for p in (RATIO, "tcp", "mptcp"))
-            if not (r and tcp and mptcp):
-                continue
-            m = METRICS[name]
             first = not parts
-            parts.append(f"{_subject(entry) * first}{m.label} "
-                         f"{sections.ratio_text(r['median'], r['ci_low'], r['ci_high'])}"
-                         f"{_against(entry) * first} "
-                         f"({m.show(mptcp['median'])} vs {m.show(tcp['median'])} {m.unit})"
-                         + self._limit(name, entry, scenario, driver, mptcp))
+            text = cpu_answer.part(self, scenario, driver, name, _subject(entry) * first,
+                                   _against(entry) * first)
+            if text:
+                parts.append(text + self._after(name, entry, scenario, driver))
         learned = sections.learned_addresses(self.doc["trials"], scenario, driver)
         if learned:
             parts.append(learned)
@@ -104,10 +104,15 @@ class Report:
                          f"{summary.HIGH_SPREAD:.0%} of the median)")
         return f"- **{self.title(scenario, driver)}**: " + "; ".join(parts)
 
-    def _limit(self, name: str, entry: dict, scenario, driver, mptcp: dict) -> str:
+    def _after(self, name: str, entry: dict, scenario, driver) -> str:
+        """After goodput, how near MPTCP came to its links' limit; after own
+        CPU/GB, which comparison it states (bench.report.cpu_answer)."""
+        if name == "cpu_own_s_per_gb":
+            return cpu_answer.rates(self, scenario, driver)
         limit = self.limit(scenario, driver, "mptcp") if name == "goodput_bps" else None
         if not limit:
             return ""
+        mptcp = self.stat(scenario, driver, "mptcp", name)
         # The links that carry MPTCP's data: no more than its subflows.
         n_links = min(len(entry.get("definition", {}).get("links", [])),
                       entry.get("expected_subflows") or 1)
@@ -165,6 +170,7 @@ class Report:
             if self.several:
                 out += ["", f"### driver {md.text(driver)}"]
             out += [""] + sections.metric_table(self, scenario, driver)
+            out += cpu_answer.floor_lines(self, scenario, driver)
             out += sections.per_flow(self.doc["trials"], scenario, driver)
             out += sections.privacy(self.doc["trials"], scenario, driver)
             out += paths.section(self.doc, scenario, driver)
@@ -194,6 +200,7 @@ class Report:
             out += self.answer()
             out += ["", "## Trial outcomes", ""] + sections.outcome_table(self.counts, self.several)
             out += sections.send_modes(trials)
+            out += contention.section(self.doc, self.pairs()[0][1])
         for name, entry in self.doc["scenarios"].items():
             out += self.scenario(name, entry)
         out += [""] + driver_crosscheck.section(self.doc) + driver_crosscheck.speed_section(self.doc)

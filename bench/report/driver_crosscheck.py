@@ -113,7 +113,8 @@ def driver_ratios(df: pd.DataFrame, metric: str, ref: str, other: str) -> pd.Dat
         rows.append({"scenario": scenario, "protocol": protocol, "metric": metric,
                      "pairs": len(ratios), "ratio": float(pd.Series(ratios).median()) if len(ratios) else math.nan,
                      "ci_low": lo, "ci_high": hi})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["scenario", "protocol", "metric", "pairs", "ratio",
+                                       "ci_low", "ci_high"])
 
 
 def _meets(metric: str, row) -> bool:
@@ -137,6 +138,8 @@ def speed_section(doc: dict) -> list[str]:
     if df.empty:
         return []
     tables = {m: driver_ratios(df, m, "native", "iperf3") for m in SPEED_GOAL}
+    if all(t.empty for t in tables.values()):     # no ok pair (every trial disturbed, say)
+        return []
     lines = ["## The engine against iperf3", "",
              "Native / iperf3, median of per-repeat ratios [bootstrap 95 % interval]; system CPU "
              "is the machine's busy time per GB over each trial's whole window (tool start-up "

@@ -42,6 +42,8 @@ class EngineError(Exception):
         super().__init__(self._message())
 
     def _message(self) -> str:
+        if self.unsupported and self.detail and not self.mode:
+            return self.detail      # a limit, not a mode: the detail is the sentence
         if self.unsupported:
             what = self.detail or f"{self.call}: {self.errno_name}"
             return f"{self.mode or 'mode'} unsupported: {what}"
@@ -118,6 +120,32 @@ def bulk_recv(sock: socket.socket, *, bufsize: int = 128 * 1024, interval_ms: fl
     return _engine.bulk_recv(sock.fileno(), bufsize=bufsize, interval_ns=int(interval_ms * 1e6),
                              idle_timeout_ns=int(idle_timeout_s * 1e9), mode=mode,
                              verify_seed=verify_seed, lowat=lowat)
+
+
+# What the event loop runs; the other modes run one thread per connection.
+EVLOOP_SEND_MODES = ("send",)
+EVLOOP_RECV_MODES = ("recv", "trunc")
+
+
+def evloop_send(socks: list[socket.socket], *, threads: int, duration_s: float = 0,
+                max_bytes: int = 0, bufsize: int = 128 * 1024, interval_ms: float = 100,
+                seed: int = 1) -> dict:
+    """bulk_send on every socket at once, from `threads` threads of one
+    epoll loop each; every connection is shut down for writing when its
+    sending ends.  {"loop": merged, "flows": [per connection], "threads"}."""
+    return _engine.evloop_send([s.fileno() for s in socks], threads=threads,
+                               duration_ns=int(duration_s * 1e9), max_bytes=max_bytes,
+                               bufsize=bufsize, interval_ns=int(interval_ms * 1e6), seed=seed)
+
+
+def evloop_recv(socks: list[socket.socket], *, threads: int, bufsize: int = 128 * 1024,
+                interval_ms: float = 100, idle_timeout_s: float = 10, mode: str = "recv",
+                verify_seed: int | None = None, lowat: int = 0) -> dict:
+    """bulk_recv on every socket at once, to each one's EOF (see evloop_send)."""
+    return _engine.evloop_recv([s.fileno() for s in socks], threads=threads, bufsize=bufsize,
+                               interval_ns=int(interval_ms * 1e6),
+                               idle_timeout_ns=int(idle_timeout_s * 1e9), mode=mode,
+                               verify_seed=verify_seed, lowat=lowat)
 
 
 def rr_client(socks: list[socket.socket], *, request: int, response: int,

@@ -6,7 +6,7 @@ import os
 import time
 from contextlib import nullcontext
 
-from harness.measure import cgroupcpu, cpustat, mib, owncpu
+from harness.measure import cgroupcpu, cpuload, cpustat, mib, owncpu
 from harness.net import delayline
 from harness.traffic import drivers
 from harness.traffic.drivers import Driver, TrialParams
@@ -20,29 +20,34 @@ def run_trial(driver: Driver, site: Site, params: TrialParams, events=(), helper
     it (harness.measure.owncpu; `helpers` are PIDs of the trial's own that run
     beside it) and the foreign load's top processes, the link events
     applied and, on delayed links, the delay backend and what the host
-    delay line did."""
+    delay line did; with the scenario's competing load (`load_cpus`), the
+    CPU seconds it ran over the window."""
     snapshot, read_cpu, local = site.mib_snapshot, site.cpu_read, site.local
     before = {role: snapshot(role) for role in ("client", "server")}
     line = site.delay_line
     line0 = line.stats() if line else None
     started_at = time.time()
     helpers = [*helpers, line.worker.proc.pid] if line else list(helpers)
-    with _cgroup(site, helpers) as cg:
+    # The scenario's competing load starts first: born outside the cgroup.
+    with _load(site, params) as load, _cgroup(site, helpers) as cg:
         probe = owncpu.Probe() if local else None
         own0, procs0, stat0 = probe and probe.read(), local and cpustat.process_times(), read_cpu()
-        t0 = time.monotonic()
+        t0, load0 = time.monotonic(), load.runtime_s()
         with site.link_events(tuple(events)) as runner:
             raw = drivers.refusal(driver, params) or driver.run(site, params)
         stat1, procs1, wall_s = read_cpu(), local and cpustat.process_times(), time.monotonic() - t0
-        own1 = probe and probe.read()
-        ours = {os.getpid(), *helpers, *(cg.members() if cg else ())}
+        own1, load_s = probe and probe.read(), load.runtime_s() - load0
+        ours = {os.getpid(), *helpers, *(cg.members() if cg else ()), *load.pids()}
+    raw["load"] = ({"cpus": load.cpus, "pids": load.pids(), "cpu_s": load_s, "wall_s": wall_s}
+                   if load.cpus else None)
     raw["events"] = runner.applied
     raw["noise"] = cpustat.others(procs0, procs1, exclude=ours) if local else None
     raw["outer_window"] = {**cpustat.delta(stat0, stat1), "wall_s": wall_s}
     if local:
         raw["outer_window"]["own"] = owncpu.delta(own0, own1)
         foreign = owncpu.account(raw["outer_window"], (params.cpu_sender, params.cpu_receiver))
-        raw["top_foreign"] = owncpu.foreign_processes(procs0, procs1, ours, foreign["foreign_s"])
+        unasked = None if foreign["foreign_s"] is None else max(0.0, foreign["foreign_s"] - load_s)
+        raw["top_foreign"] = owncpu.foreign_processes(procs0, procs1, ours, unasked)
     raw["mib"] = {role: mib.delta(before[role], snapshot(role)) for role in ("client", "server")}
     raw["delay_backend"] = site.delay_backend
     if line:
@@ -51,6 +56,14 @@ def run_trial(driver: Driver, site: Site, params: TrialParams, events=(), helper
     raw["params"] = params.as_dict()
     raw["driver"] = driver.name
     return raw
+
+
+def _load(site: Site, params: TrialParams) -> cpuload.CpuLoad:
+    """The scenario's competing CPU load (none on remote hosts, which
+    refuse such a scenario before the run)."""
+    if not (site.local and params.load_cpus):
+        return cpuload.CpuLoad((), None)
+    return cpuload.CpuLoad(params.load_cpus, site.ns("server"))
 
 
 def _cgroup(site: Site, helpers: list[int]):

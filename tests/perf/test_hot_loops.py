@@ -92,3 +92,58 @@ def test_rr_1_byte_20k_transactions(benchmark, namespace, protocol):
     benchmark.extra_info["transactions"] = RR_TRANSACTIONS
     benchmark.pedantic(rr_once, setup=lambda: (connected_pair(namespace, protocol), {}),
                        rounds=5, warmup_rounds=1)
+
+
+MANY = 64
+MANY_BYTES = 4 << 20   # per connection: 256 MiB in all, as the one-connection case
+
+
+def many_pairs(ns: str, protocol: str) -> list[tuple[socket.socket, socket.socket]]:
+    return [connected_pair(ns, protocol) for _ in range(MANY)]
+
+
+def _close(pairs) -> None:
+    for c, s in pairs:
+        c.close()
+        s.close()
+
+
+def many_evloop(pairs) -> None:
+    """Both ends on the event loop, one thread each (the pinned case)."""
+    got = {}
+    reader = threading.Thread(target=lambda: got.update(
+        engine.evloop_recv([s for _, s in pairs], threads=1)))
+    reader.start()
+    sent = engine.evloop_send([c for c, _ in pairs], threads=1, max_bytes=MANY_BYTES)
+    reader.join()
+    _close(pairs)
+    assert got["loop"]["bytes"] == sent["loop"]["bytes"] == MANY * MANY_BYTES
+
+
+def many_threads(pairs) -> None:
+    """The same transfer with a thread and a C loop per connection and end."""
+    def one(c, s):
+        got = {}
+        reader = threading.Thread(target=lambda: got.update(engine.bulk_recv(s)))
+        reader.start()
+        engine.raise_for(engine.bulk_send(c, max_bytes=MANY_BYTES))
+        c.shutdown(socket.SHUT_WR)
+        reader.join()
+        assert got["bytes"] == MANY_BYTES
+    threads = [threading.Thread(target=one, args=p) for p in pairs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    _close(pairs)
+
+
+@pytest.mark.parametrize("loop", ["evloop", "threads"])
+@pytest.mark.parametrize("protocol", ["tcp", "mptcp"])
+def test_bulk_64_connections_256mib(benchmark, namespace, protocol, loop):
+    """The event loop against a thread per connection, the choice bulk.py
+    makes for flows > 1 (compare the two rows of each protocol)."""
+    benchmark.extra_info.update(bytes=MANY * MANY_BYTES, connections=MANY)
+    run = many_evloop if loop == "evloop" else many_threads
+    benchmark.pedantic(run, setup=lambda: ((many_pairs(namespace, protocol),), {}),
+                       rounds=3, warmup_rounds=1)

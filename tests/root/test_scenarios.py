@@ -71,3 +71,19 @@ def test_fullmesh_with_a_signalled_address_runs_two_subflows_per_link(catalog):
     for sf in rec["subflow_detail"]:
         per_link[sf["local_address"]] = per_link.get(sf["local_address"], 0) + 1
     assert per_link == {"198.18.0.1": 2, "198.18.1.1": 2}
+
+
+def test_equal_rate_puts_tcp_on_the_fast_link_and_mptcp_on_the_two_slow_ones(catalog):
+    tcp, mptcp = run(catalog.scenario("aggregate-equal-rate"), ("tcp", "mptcp"), duration=2,
+                     tag="eq")
+    # Faster than one 50 Mbit/s link carries (47 Mbit/s of payload): TCP
+    # ran on the 100 Mbit/s link.
+    assert tcp["status"] == "ok" and tcp["goodput_bps"] > 60e6
+    assert tcp["goodput_bps"] <= 1.02 * tcp["expected_goodput_bps"]
+    assert mptcp["status"] in ("ok", "stalled"), mptcp["reason"]
+    assert sorted(sf["local_address"] for sf in mptcp["subflow_detail"]) == [
+        "198.18.1.1", "198.18.2.1"]
+    if mptcp["status"] == "ok":     # both slow links carried data
+        assert all(share > 0.25 for share in mptcp["subflow_share"])
+        assert mptcp["expected_goodput_bps"] == pytest.approx(tcp["expected_goodput_bps"],
+                                                              rel=0.02)

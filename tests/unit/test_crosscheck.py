@@ -86,3 +86,12 @@ def test_a_goodput_median_above_the_goal_misses_when_its_interval_reaches_below_
                                                       cpu=(0.7, 1.0))))
     row = next(line for line in rows if line.startswith("| s | TCP |"))
     assert "×1.20 [0.80–" in row and "**misses**" in row.split("|")[4]
+
+
+def test_no_ok_pair_means_no_speed_section_not_a_crash():
+    """A run whose every trial was disturbed (or stalled) has nothing to pair."""
+    t = trials([12e9] * 3, [10e9] * 3, limit=None)
+    for rec in t:
+        rec["status"] = "disturbed"
+    assert driver_crosscheck.speed_section(doc(t)) == []
+    assert driver_crosscheck.driver_ratios(summary.frame(t), "goodput_bps", "native", "iperf3").empty

@@ -21,6 +21,27 @@ def test_default_endpoints_announce_one_subflow_per_extra_link():
     assert s.expected_subflows() == 2
 
 
+def test_protocol_links_put_tcp_and_mptcp_on_their_own_links():
+    s = Catalog().scenario("aggregate-equal-rate")
+    assert s.trial_params("tcp").link == 0 and s.trial_params("mptcp").link == 1
+    eps = s.topology().endpoints
+    assert [(e.side, e.link, e.flags) for e in eps] == [("client", 2, ("subflow",))]
+    assert s.expected_subflows() == 2
+    # Without protocol_links both start on link 0 and MPTCP uses every link.
+    plain = Catalog().scenario("aggregate-2x")
+    assert plain.links_used("tcp") == (0,) and plain.links_used("mptcp") == (0, 1)
+    assert plain.trial_params("mptcp").link == 0
+
+
+def test_a_load_spins_on_the_pinned_workers_cpus():
+    cat = Catalog()
+    cpus = {s: cat.scenario(f"single-link-load-{s}").trial_params("mptcp").load_cpus
+            for s in ("receiver", "sender", "both")}
+    assert cpus == {"receiver": (1,), "sender": (0,), "both": (0, 1)}    # split placement
+    assert cat.scenario("single-link").trial_params("tcp").load_cpus == ()
+    assert set(cat.suite("contention").scenarios) >= {"single-link", "aggregate-2x-load-both"}
+
+
 def test_rate_shorthand_sets_both_directions():
     link = Catalog().scenario("aggregate-2x").topology().links[0]
     assert link.rate_up_mbit == link.rate_down_mbit == 50
@@ -46,6 +67,14 @@ links = [{ rate_mbit = 10 }]
     (BASE + 'family = 5\n', "family"),
     (BASE + '[scenario.x.mptcp]\nendpoints = [{ link = 3 }]\n', "mptcp endpoint on link 3"),
     (BASE + '[scenario.x.workload]\nduration_s = 0\n', "workload.duration_s"),
+    (BASE + 'protocol_links = { mptcp = [0, 2] }\n', "protocol_links on link 2"),
+    (BASE + 'cpu = { placement = "none" }\nload = { cpus = "both" }\n', "needs that worker pinned"),
+    (BASE + 'load = { cpus = "router" }\n', "load.cpus"),
+    (BASE + 'protocol_links = { tcp = [0, 0] }\n', "protocol_links.tcp: tuple should have at most 1"),
+    (BASE.replace('{ rate_mbit = 10 }', '{}, {}') + 'protocol_links = { mptcp = [1, 1] }\n',
+     "protocol_links.mptcp names a link twice"),
+    (BASE.replace('{ rate_mbit = 10 }', '{}, {}, {}') + 'protocol_links = { mptcp = [1, 2] }\n'
+     '[scenario.x.mptcp]\nendpoints = [{ link = 2 }]\n', "not both"),
     ('[scenrio.x]\ndescription = "d"\n', "unknown top-level table(s) scenrio"),
     ('[scenario.x\n', "not valid TOML"),
     ('', "no [scenario.<name>] or [suite.<name>] table"),

@@ -138,6 +138,7 @@ def test_which_scenarios_fit_the_hosts(tmp_path):
     assert "needs 4 paths" in unfit(cat.scenario("unshaped-4x"), inv)
     assert "IPv6" in unfit(cat.scenario("aggregate-2x-ipv6"), inv)
     assert "router" in unfit(cat.scenario("middlebox"), inv)
+    assert "competing CPU load" in unfit(cat.scenario("aggregate-2x-load-both"), inv)
     measured = as_measured(cat.scenario("aggregate-2x"))
     assert all(l.spec().rate_up_mbit is None for l in measured.links)
 

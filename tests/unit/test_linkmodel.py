@@ -19,6 +19,16 @@ def test_aggregate_limit_is_the_sum_of_the_links_for_mptcp_and_one_link_for_tcp(
     assert not linkmodel.is_upper_bound(s)
 
 
+def test_equal_rate_scenario_holds_both_protocols_to_about_100_mbit():
+    s = Catalog().scenario("aggregate-equal-rate")
+    tcp, mptcp = (linkmodel.goodput_limit_bps(s, p) for p in ("tcp", "mptcp"))
+    assert tcp == pytest.approx(100e6 * 1448 / 1514)
+    assert mptcp == pytest.approx(2 * 50e6 * 1424 / 1514)
+    assert abs(mptcp / tcp - 1) < 0.02
+    assert linkmodel.links_carrying(s, "tcp") == [0]
+    assert linkmodel.links_carrying(s, "mptcp") == [1, 2]
+
+
 def test_unshaped_link_has_no_model_limit():
     assert linkmodel.goodput_limit_bps(Catalog().scenario("single-link"), "tcp") is None
 

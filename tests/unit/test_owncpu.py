@@ -102,6 +102,7 @@ def test_own_cpu_columns_of_a_bulk_record(window):
     cpu_fields.own_cpu(rec, window, [["x", 0.1]])
     assert rec["cpu_own_s"] == pytest.approx(0.25)
     assert rec["cpu_own_s_per_gb"] == pytest.approx(0.5)
+    assert rec["cpu_own_per_s"] == pytest.approx(0.25 / 0.5)    # CPUs over the 0.5-s window
     assert rec["cpu_machine_s"] == pytest.approx(62 * TICK)
     assert rec["cpu_accounting"]["top_foreign"] == [["x", 0.1]]
 
@@ -116,3 +117,19 @@ def test_the_limit_comes_from_the_environment(monkeypatch):
 def test_the_cgroup_prefix_is_the_namespaces_one():
     from harness.host import netns
     assert cgroupcpu.PREFIX == netns.PREFIX
+
+
+def test_the_scenarios_load_is_neither_own_nor_foreign(window):
+    # 62 ticks busy over 0.5 s: 0.25 s own, the rest a load the scenario asked for
+    window["own"] = {"cgroup_s": 0.2, "ksoftirqd_s": {"0": 0.05, "1": 0.0}}
+    rec = {"cpu_sender": 0, "cpu_receiver": 1, "bytes": 500_000_000, "workload": "bulk",
+           "cpu_system_us_per_transaction": None, "status": "ok"}
+    load = {"cpus": [1], "pids": [99], "cpu_s": 0.74, "wall_s": 1.0}   # over a 1-s outer window
+    cpu_fields.own_cpu(rec, window, [], load)
+    assert rec["cpu_load_s"] == pytest.approx(0.37)          # its share of the 0.5-s window
+    assert rec["cpu_own_s"] == pytest.approx(0.25)
+    assert rec["cpu_foreign_s"] == pytest.approx(max(0.0, 62 * TICK - 0.25 - 0.37))
+    assert rec["cpu_accounting"]["load"]["cpus"] == [1]
+    assert cpu_fields.disturbed(rec, 0.03) is None
+    cpu_fields.own_cpu(rec, window, [])                       # the same window without a load
+    assert rec["cpu_load_s"] is None and cpu_fields.disturbed(rec, 0.03)

@@ -82,3 +82,17 @@ def test_only_delayed_or_unequal_paths_get_the_part():
     assert not paths.applies({"definition": {"links": [link, link]}})
     assert paths.applies({"definition": {"links": [link, {**link, "rate_mbit": 10}]}})
     assert paths.applies({"definition": {"links": [{**link, "delay_ms": 5}]}})
+
+
+def test_equal_rate_aggregation_is_against_mptcps_own_two_links():
+    from bench.catalog import Catalog
+    s = Catalog().scenario("aggregate-equal-rate")
+    trials = [{"protocol": p, "status": "ok", "goodput_bps": g, "duration_s": 3.0,
+               "bytes": int(g * 3 / 8)} for p, g in (("tcp", 95e6), ("mptcp", 93e6))]
+    text = "\n".join(paths.aggregation(s, trials))
+    # MPTCP's paths are the two 50 Mbit/s links (47.0 each, payload), not
+    # TCP's 100 Mbit/s one: MPTCP at 93 is ~99 % of their sum.
+    assert "Best single path 47.0 Mbit/s, sum of paths 94.1 Mbit/s" in text
+    assert "over the 2 link(s) MPTCP uses" in text
+    assert re.search(r"\| MPTCP \| 93\.0 \| 198% \| 99% \| 1/1 \|", text)
+    assert re.search(r"\| TCP \| 95\.0 \| \d+% \| \d+% \| 1/1 \|", text)

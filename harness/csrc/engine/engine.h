@@ -32,6 +32,13 @@
  *   recv.c      bulk_recv;
  *   rr.c        rr_client/rr_server and crr_client/crr_server: the latency
  *               (request/response) loops;
+ *   evloop.c    the event loop: T threads, each multiplexing its share of
+ *               many connections with edge-triggered epoll, every
+ *               connection's counts kept apart;
+ *   evmerge.c   its connections from Python's fds, and their results
+ *               merged at the end and returned, each and together;
+ *   evbulk.c    evloop_send/evloop_recv: what a bulk connection does when
+ *               the event loop finds it ready (copy modes only);
  *   sockinfo.c  MPTCP socket introspection (MPTCP_FULL_INFO, MPTCP_TCPINFO,
  *               MPTCP_SUBFLOW_ADDRS);
  *   process.c   setns, unshare_net, set_pdeathsig;
@@ -119,6 +126,45 @@ struct loop {
 /* A loop body, run with the GIL released; 0 or -1 with the loop failed. */
 typedef int (*loop_fn)(void *args, struct loop *l);
 
+/* ------------------------------------------------------- the event loop */
+
+/* One connection of an event loop and what it did (its own loop result). */
+struct evconn {
+    int fd;
+    int done;   /* finished: budget, deadline or EOF reached, or failed */
+    int queued; /* on its worker's ready list */
+    struct loop l;
+};
+
+struct evworker;
+
+/* What the threads of one event-loop call share.  The role (evbulk.c)
+ * fills the hooks: serve moves data on a ready connection and returns 1
+ * while it may have more to do, 0 once it would block or is done; expire
+ * ends a connection at the deadline. */
+struct evloop {
+    struct evconn *conns;
+    int nconns, nthreads;
+    uint32_t events;      /* EPOLLIN or EPOLLOUT */
+    uint64_t start_ns, deadline_ns, idle_ns, interval_ns;
+    const char *idle_call; /* the call named when a connection stays silent */
+    int from_first_byte;   /* the merged series counts from the first byte */
+    size_t bufsize;        /* each worker's receive buffer, 0 for none */
+    int (*serve)(struct evloop *ev, struct evworker *w, struct evconn *c);
+    void (*expire)(struct evloop *ev, struct evconn *c);
+    void *role;
+    int stop;        /* set (atomically) when a signal handler raised */
+    struct loop all; /* the merged result */
+};
+
+/* One thread's share: conns[first .. first + count). */
+struct evworker {
+    struct evloop *ev;
+    int epfd, first, count, live, nready;
+    struct evconn **ready;
+    char *buf; /* receive buffer, ev->bufsize bytes */
+};
+
 /* io_uring send state, defined in uring.c only. */
 struct eng_uring;
 
@@ -129,6 +175,8 @@ int eng_series_add(struct series *s, uint64_t t, uint64_t units);
 int eng_samples_push(struct samples *s, uint64_t v);
 int eng_account(struct loop *l, uint64_t t, uint64_t n);
 PyObject *eng_run_loop(loop_fn fn, void *args, struct loop *l);
+PyObject *eng_loop_result(struct loop *l);
+void eng_loop_free(struct loop *l);
 int eng_parse_mode(const char *name, const char **names, int count);
 
 /* loop.c: error recording.  Each returns -1 with the loop failed, except
@@ -144,6 +192,20 @@ void eng_check_chunk(struct check *c, const char *pattern, size_t period, uint64
                      const char *data, size_t n);
 int eng_pipe_open(int fds[2], size_t want, size_t *size, struct loop *l);
 void eng_pipe_close(int fds[2]);
+
+/* evloop.c: eng_evloop_run executes the loop with the GIL released and
+ * returns {"loop": merged, "flows": [one loop result per connection],
+ * "threads": T}, or NULL, and frees what eng_evloop_new allocated.
+ * eng_evconn_end takes a connection out of its worker's loop. */
+PyObject *eng_evloop_run(struct evloop *ev);
+void eng_evconn_end(struct evworker *w, struct evconn *c);
+
+/* evmerge.c: eng_evloop_new takes the fds (a sequence of int); merge sums
+ * the connections into ev->all; results builds the dict run returns. */
+int eng_evloop_new(struct evloop *ev, PyObject *fds, int threads, uint64_t interval_ns);
+int eng_evloop_merge(struct evloop *ev);
+PyObject *eng_evloop_results(struct evloop *ev);
+void eng_evloop_free(struct evloop *ev);
 
 /* uring.c: one send at a time on one ring (see there) */
 extern const int eng_liburing; /* 1 when built with liburing */
@@ -164,6 +226,8 @@ PyObject *eng_rr_client(PyObject *self, PyObject *args, PyObject *kw);          
 PyObject *eng_rr_server(PyObject *self, PyObject *args, PyObject *kw);           /* rr.c */
 PyObject *eng_crr_client(PyObject *self, PyObject *args, PyObject *kw);          /* rr.c */
 PyObject *eng_crr_server(PyObject *self, PyObject *args, PyObject *kw);          /* rr.c */
+PyObject *eng_evloop_send(PyObject *self, PyObject *args, PyObject *kw);         /* evbulk.c */
+PyObject *eng_evloop_recv(PyObject *self, PyObject *args, PyObject *kw);         /* evbulk.c */
 PyObject *eng_mptcp_full_info(PyObject *self, PyObject *args);                   /* sockinfo.c */
 PyObject *eng_mptcp_subflow_data(PyObject *self, PyObject *args);                /* sockinfo.c */
 PyObject *eng_setns(PyObject *self, PyObject *args);                             /* process.c */

@@ -154,7 +154,7 @@ static int optional_sections(PyObject *d, struct loop *l)
     return 0;
 }
 
-static PyObject *loop_result(struct loop *l)
+PyObject *eng_loop_result(struct loop *l)
 {
     PyObject *d = Py_BuildValue(
         "{s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "bytes", (unsigned long long)l->bytes, "calls",
@@ -178,11 +178,17 @@ PyObject *eng_run_loop(loop_fn fn, void *args, struct loop *l)
     fn(args, l);
     l->end_ns = eng_now_ns();
     Py_END_ALLOW_THREADS
-    PyObject *r = PyErr_Occurred() ? NULL : loop_result(l);
+    PyObject *r = PyErr_Occurred() ? NULL : eng_loop_result(l);
+    eng_loop_free(l);
+    return r;
+}
+
+void eng_loop_free(struct loop *l)
+{
     free(l->s.v);
     free(l->lat.v);
     free(l->per_flow);
-    return r;
+    l->s.v = l->lat.v = l->per_flow = NULL;
 }
 
 int eng_account(struct loop *l, uint64_t t, uint64_t n)

@@ -23,6 +23,12 @@ static PyMethodDef methods[] = {
     {"bulk_recv", FN(eng_bulk_recv), KW,
      "bulk_recv(fd, bufsize=131072, interval_ns=100000000, idle_timeout_ns=10000000000, mode='recv', "
      "verify_seed=None, lowat=0)"},
+    {"evloop_send", FN(eng_evloop_send), KW,
+     "evloop_send(fds, threads=1, duration_ns=0, max_bytes=0, bufsize=131072, interval_ns=100000000, "
+     "mode='send', seed=1): many connections on an edge-triggered epoll loop in `threads` threads"},
+    {"evloop_recv", FN(eng_evloop_recv), KW,
+     "evloop_recv(fds, threads=1, bufsize=131072, interval_ns=100000000, idle_timeout_ns=10000000000, "
+     "mode='recv', verify_seed=None, lowat=0)"},
     {"rr_client", FN(eng_rr_client), KW,
      "rr_client(fds, request=1, response=1, duration_ns=0, max_transactions=0, idle_timeout_ns, interval_ns)"},
     {"rr_server", FN(eng_rr_server), KW, "rr_server(fds, request=1, response=1, idle_timeout_ns, interval_ns)"},

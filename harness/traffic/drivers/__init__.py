@@ -39,6 +39,7 @@ class TrialParams:
     flows: int = 1                # concurrent RR flows
     load_flows: int = 1           # bulk flows beside the RR flows (rr_under_load)
     tcp_retry: bool = False       # the client retries with TCP when its MPTCP socket() fails
+    load_cpus: tuple[int, ...] = ()   # a CPU-bound process on each, beside the trial (cpuload)
     extra: dict = field(default_factory=dict)   # test hooks, e.g. {"corrupt_at": offset}
 
     def deadline_s(self) -> float:

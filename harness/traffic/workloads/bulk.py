@@ -4,14 +4,17 @@
   receiver: accept, receive until EOF, read introspection, send "done",
           wait for the sender's close.
 The sender's CPU window therefore ends when every byte has been delivered.
-With `flows` > 1 each end runs that many connections at once, one thread
-each (the C loops release the GIL); their loops are merged on one grid
-(merge_loops) and each flow's own figures are kept (`flows`).
+With `flows` > 1 each end runs that many connections at once on the
+event loop (min(flows, CPUs of the side) threads, harness/csrc/engine/evloop.c),
+which merges their loops in C; the modes it does not have run one thread
+per connection, merged here (merge_loops).  Either way each flow's own
+figures are kept (`flows`) and `engine_loop` says which ran and why.
 transfer() and receive() are also the load flows of rr_under_load.
 """
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 
 from harness.host import sockinfo
@@ -24,6 +27,7 @@ from harness.traffic.workloads.common import (
     await_peer,
     connect,
     emit,
+    fd_room,
     in_threads,
     listen,
     rusage_s,
@@ -61,18 +65,77 @@ def transfer(sock: socket.socket, cfg: dict, duration_s: float) -> dict:
             "mode": engine.mode_support(cfg["send_mode"], result)}
 
 
+def engine_loop(cfg: dict, direction: str, connections: int) -> dict:
+    """Which loop runs this end ("send" or "recv"): one connection its own
+    loop (the single-connection lead), several the event loop in
+    min(connections, CPUs of this side) threads, except in the modes the
+    event loop does not have: those run thread-per-connection, said here."""
+    if connections == 1:
+        return {"kind": "single", "threads": 1, "reason": None}
+    mode = cfg[f"{direction}_mode"]
+    modes = engine.EVLOOP_SEND_MODES if direction == "send" else engine.EVLOOP_RECV_MODES
+    if mode not in modes:
+        why = f"{direction} mode {mode} runs thread-per-connection (the event loop has {', '.join(modes)})"
+    elif cfg.get("corrupt_at", -1) >= 0 and direction == "send":
+        why = "the corrupt_at test hook runs thread-per-connection"
+    else:
+        return {"kind": "evloop", "threads": min(connections, len(os.sched_getaffinity(0))),
+                "reason": None}
+    return {"kind": "thread-per-connection", "threads": connections, "reason": why}
+
+
 def send(socks: list[socket.socket], cfg: dict) -> dict:
-    """transfer() on every flow at once, measured: the CPU window, the first
-    flow's per-subflow counters over time (MPTCP) and its introspection."""
+    """Every flow at once, measured: the CPU window, the first flow's
+    per-subflow counters over time (MPTCP) and its introspection."""
+    choice = engine_loop(cfg, "send", len(socks))
     window = Window()
     with _sampler(socks[0], cfg) as sampler:
-        flows = _each(socks, lambda s: transfer(s, cfg, cfg["duration_s"]))
-    out = _merged(flows, cfg["send_mode"])
-    out.update(window.close(), info=engine.introspect(socks[0]),
-               delivered=all(f["delivered"] for f in flows))
+        run = _send_evloop if choice["kind"] == "evloop" else _send_threads
+        out = run(socks, cfg, choice["threads"])
+    out.update(window.close(), info=engine.introspect(socks[0]), engine_loop=choice)
     if sampler:
         out["subflow_series"] = sampler.series()
     return out
+
+
+def _send_threads(socks: list[socket.socket], cfg: dict, _threads: int) -> dict:
+    flows = _each(socks, lambda s: transfer(s, cfg, cfg["duration_s"]))
+    return {**_merged(flows, cfg["send_mode"]), "delivered": all(f["delivered"] for f in flows)}
+
+
+def _send_evloop(socks: list[socket.socket], cfg: dict, threads: int) -> dict:
+    """The event loop sends and shuts every connection down; each receiver's
+    "done" then says that its connection's bytes all arrived."""
+    result = engine.evloop_send(socks, threads=threads, duration_s=cfg["duration_s"],
+                                max_bytes=cfg["max_bytes"], bufsize=cfg["bufsize"],
+                                interval_ms=cfg["interval_ms"], seed=cfg["seed"])
+    loop = engine.raise_for(result["loop"], mode=f"send mode {cfg['send_mode']}")
+    done = [await_peer(s, cfg["idle_timeout_s"]) == DONE for s in socks]
+    return {"loop": loop, "mode": engine.mode_support(cfg["send_mode"], loop),
+            "flows": [flow_figures(f) for f in result["flows"]], "delivered": all(done)}
+
+
+def _receive_evloop(conns: list[socket.socket], cfg: dict, threads: int) -> dict:
+    """The event loop receives every connection to its EOF; then the first
+    is introspected (before the peers close) and each is told "done"."""
+    result = engine.evloop_recv(conns, threads=threads, bufsize=cfg["bufsize"],
+                                interval_ms=cfg["interval_ms"],
+                                idle_timeout_s=cfg["idle_timeout_s"], mode=cfg["recv_mode"],
+                                verify_seed=cfg["seed"] if cfg["verify"] else None,
+                                lowat=cfg["recv_lowat"])
+    loop = engine.raise_for(result["loop"], mode=f"receive mode {cfg['recv_mode']}")
+    info = engine.introspect(conns[0])
+    for c in conns:
+        syscall("send(done)", c.sendall, DONE)
+    for c in conns:
+        await_peer(c, cfg["idle_timeout_s"])
+    return {"loop": loop, "mode": engine.mode_support(cfg["recv_mode"], loop),
+            "flows": [flow_figures(f) for f in result["flows"]], "info": info}
+
+
+def _receive_threads(conns: list[socket.socket], cfg: dict, _threads: int) -> dict:
+    flows = _each(conns, lambda c: _receive(c, cfg))
+    return {**_merged(flows, cfg["recv_mode"]), "info": flows[0]["info"]}
 
 
 def _each(socks: list[socket.socket], fn) -> list:
@@ -143,25 +206,27 @@ def _sampler(sock: socket.socket, cfg: dict):
 
 
 def receiver(cfg: dict) -> dict:
+    fd_room(cfg.get("flows", 1))
     lsock = listen(cfg)
     emit("listening", port=lsock.getsockname()[1])
     conns = [accept(lsock, cfg["accept_timeout_s"]) for _ in range(cfg.get("flows", 1))]
     peer = conns[0].getpeername()
+    choice = engine_loop(cfg, "recv", len(conns))
     # The listener stays open for the whole transfer: MPTCP joins (extra
     # subflows) arrive through it and are reset once it is closed.
-    if len(conns) == 1:
+    if choice["kind"] == "single":
         out = receive(conns[0], cfg)
     else:
         cpu0 = rusage_s()
-        flows = _each(conns, lambda c: _receive(c, cfg))
-        out = {**_merged(flows, cfg["recv_mode"]), "cpu_s": rusage_s() - cpu0,
-               "info": flows[0]["info"]}
+        run = _receive_evloop if choice["kind"] == "evloop" else _receive_threads
+        out = {**run(conns, cfg, choice["threads"]), "cpu_s": rusage_s() - cpu0}
     for c in (*conns, lsock):
         c.close()
-    return {"peer": f"{peer[0]}:{peer[1]}", **out}
+    return {"peer": f"{peer[0]}:{peer[1]}", **out, "engine_loop": choice}
 
 
 def sender(cfg: dict) -> dict:
+    fd_room(cfg.get("flows", 1))
     socks = [connect(cfg, cfg["port"]) for _ in range(cfg.get("flows", 1))]
     out = send(socks, cfg)
     for s in socks:

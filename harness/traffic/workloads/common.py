@@ -36,13 +36,35 @@ def rusage_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+# Descriptors a worker holds beside its connections: stdio, the listener,
+# epoll and eventfd, what Python and the sampler open.
+FD_MARGIN = 64
+
+
+def fd_room(connections: int) -> None:
+    """Raise this worker's own soft RLIMIT_NOFILE (never the host's) so that
+    it can hold `connections` sockets; refuse in one sentence when the hard
+    limit cannot."""
+    need = connections + FD_MARGIN
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or need <= soft:
+        return
+    if hard != resource.RLIM_INFINITY and need > hard:
+        raise engine.EngineError(
+            "setrlimit(RLIMIT_NOFILE)", errno.EMFILE, unsupported=True,
+            detail=f"{connections} connections need {need} file descriptors and the "
+                   f"worker's hard limit (RLIMIT_NOFILE) is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
 def listen(cfg: dict) -> socket.socket:
     """A listener in blocking mode whose accept() waits at most
     SOCKET_TIMEOUT_S, so that a C loop can accept on it too."""
     lsock = engine.open_socket(cfg["protocol"], cfg["family"])
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     syscall("bind", lsock.bind, (cfg["listen"], 0))
-    syscall("listen", lsock.listen, 128)
+    # A backlog for every connection of the trial: they arrive at once.
+    syscall("listen", lsock.listen, max(128, cfg.get("flows", 1)))
     engine.set_timeouts(lsock, SOCKET_TIMEOUT_S)
     return lsock
 
