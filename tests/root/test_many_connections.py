@@ -19,6 +19,7 @@ from bench.catalog import Catalog
 from bench.record import trial
 from harness.net.topology import Topology
 from harness.traffic import drivers, engine, trialrun
+from harness.traffic.site import LocalSite
 from harness.traffic.workloads import bulk, common
 
 SHAPED = ('[scenario.many]\ndescription = "d"\nlinks = [{ rate_mbit = 200, queue_ms = 200 }]\n'
@@ -46,7 +47,7 @@ def test_every_connection_moves_bytes_and_they_add_up(shaped, proto, flows):
     scenario, topo = shaped
     params = drivers.TrialParams(**{**scenario.trial_params(proto, 1.0).as_dict(),
                                     "flows": flows, "verify": True})
-    raw = trialrun.run_trial(drivers.get("native"), topo, params, ())
+    raw = trialrun.run_trial(drivers.get("native"), LocalSite(topo), params, ())
     rec = trial.build(raw, scenario, proto, run_id="t", repeat=0, seq=0)
     assert rec["status"] == "ok", rec["reason"]
     snd, rcv = raw["sender"], raw["receiver"]
