@@ -12,8 +12,8 @@ def test_verbose_logs_every_namespace_made_and_removed(tmp_path, write_defs, roo
     proc = bench("run", "-v", "--scenario-file", write_defs(LOSSY), "--scenario", "v",
                  "--repeat", "1", "--warmup", "0", "--out", tmp_path)
     assert proc.returncode == 0, proc.stderr
-    made = re.findall(r"harness\.netns: created namespace (\S+)", proc.stderr)
-    removed = re.findall(r"harness\.netns: removed namespace (\S+)", proc.stderr)
+    made = re.findall(r"harness\.host\.netns: created namespace (\S+)", proc.stderr)
+    removed = re.findall(r"harness\.host\.netns: removed namespace (\S+)", proc.stderr)
     assert len(made) >= 3 and sorted(made) == sorted(removed)
     for fragment in ("created veth c0 <-> rc0", "added qdisc tbf 20 Mbit/s",
                      "added nftables loss rules", "MPTCP path manager in",
