@@ -133,3 +133,15 @@ def test_the_scenarios_load_is_neither_own_nor_foreign(window):
     assert cpu_fields.disturbed(rec, 0.03) is None
     cpu_fields.own_cpu(rec, window, [])                       # the same window without a load
     assert rec["cpu_load_s"] is None and cpu_fields.disturbed(rec, 0.03)
+
+
+def test_the_vm_lane_calls_no_trial_disturbed(monkeypatch):
+    """Its CPU is emulated: the guest's kernel threads alone pass 3 % of a CPU."""
+    from bench.lanes import vmlane
+    from bench.record import cpu_fields
+    monkeypatch.delenv(cpu_fields.DISTURBED_ENV, raising=False)
+    assert cpu_fields.default_limit() == 0.03
+    monkeypatch.setenv(vmlane.LANE_ENV, '{"kind": "vm"}')
+    assert cpu_fields.default_limit() == float("inf")
+    monkeypatch.setenv(cpu_fields.DISTURBED_ENV, "5")
+    assert cpu_fields.default_limit() == 0.05
