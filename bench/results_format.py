@@ -18,7 +18,9 @@ History:
      cpu_accounting) and `attempt`.  Version-1 trials get those columns as
      None: they were measured without a cgroup.  (cpu_own_per_s and
      cpu_load_s came a day after the rest, without a new version: a reader
-     takes them as None where a file lacks them.)
+     takes them as None where a file lacks them.  The trial's `noise`
+     record left the same day, also without a new version: nothing read
+     it, and cpu_accounting's foreign_s supersedes it.)
 """
 from __future__ import annotations
 

@@ -43,7 +43,6 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
     rec = _base(scenario, protocol, raw["params"], raw["driver"], run_id=run_id,
                 repeat=repeat, seq=seq, started_at=raw["started_at"])
     rec["mib"], rec["error"] = raw["mib"], raw["error"]
-    rec["noise"] = raw.get("noise")
     rec["events"] = raw.get("events") or []
     rec["delay_backend"] = raw.get("delay_backend")
     if raw.get("delay_line"):

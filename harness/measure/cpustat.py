@@ -68,24 +68,3 @@ def process_times() -> dict[int, tuple[str, int, bool]]:
         except (OSError, ValueError):
             continue
     return out
-
-
-def others(before: dict, after: dict, exclude: set[int]) -> dict:
-    """CPU seconds used over a window by processes that are not ours (alive
-    at both ends): a noise indicator.  Kernel threads are counted apart —
-    ksoftirqd, for one, often does the benchmark's own packet work."""
-    user, kernel, per_comm = 0, 0, {}
-    for pid, (comm, ticks, kthread) in after.items():
-        if pid in exclude or pid not in before:
-            continue
-        used = ticks - before[pid][1]
-        if used <= 0:
-            continue
-        if kthread:
-            kernel += used
-        else:
-            user += used
-            per_comm[comm] = per_comm.get(comm, 0) + used
-    top = sorted(per_comm.items(), key=lambda kv: -kv[1])[:3]
-    return {"other_processes_cpu_s": user * TICK_S, "kernel_threads_cpu_s": kernel * TICK_S,
-            "top": [[comm, ticks * TICK_S] for comm, ticks in top]}

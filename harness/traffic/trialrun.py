@@ -41,7 +41,6 @@ def run_trial(driver: Driver, site: Site, params: TrialParams, events=(), helper
     raw["load"] = ({"cpus": load.cpus, "pids": load.pids(), "cpu_s": load_s, "wall_s": wall_s}
                    if load.cpus else None)
     raw["events"] = runner.applied
-    raw["noise"] = cpustat.others(procs0, procs1, exclude=ours) if local else None
     raw["outer_window"] = {**cpustat.delta(stat0, stat1), "wall_s": wall_s}
     if local:
         raw["outer_window"]["own"] = owncpu.delta(own0, own1)

@@ -65,4 +65,4 @@ def test_cpu_accounting_adds_up():
         wall_capacity = rec["window_s"] * os.cpu_count()
         assert 0.9 * workers <= rec["cpu_system_s"] <= 1.1 * wall_capacity
         assert rec["system"]["capacity_s"] <= 1.1 * wall_capacity
-        assert rec["noise"]["other_processes_cpu_s"] >= 0
+        assert rec["cpu_accounting"]["foreign_s"] >= 0
