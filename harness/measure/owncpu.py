@@ -14,6 +14,7 @@ docs/method.md says what this includes and what it cannot.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -23,8 +24,10 @@ from harness.measure import cgroupcpu, cpustat
 KSOFTIRQD = re.compile(r"ksoftirqd/(\d+)$")
 
 
+@functools.cache
 def ksoftirqd_pids() -> dict[int, int]:
-    """{cpu: pid of its ksoftirqd}."""
+    """{cpu: pid of its ksoftirqd}, from one scan of /proc per process:
+    per-CPU kernel threads live as long as their CPU is online."""
     out = {}
     for pid, (comm, _, kthread) in cpustat.process_times().items():
         m = KSOFTIRQD.match(comm)
@@ -55,7 +58,7 @@ class Probe:
             rel = cgroupcpu.own_cgroup(found[0]).strip("/")
             if rel.startswith(f"{cgroupcpu.PREFIX}-"):
                 self.kind, self.path = found[0], found[1] / rel
-        self.softirqd = ksoftirqd_pids()
+        self.softirqd = dict(ksoftirqd_pids())
 
     def read(self) -> dict:
         usage = None

@@ -145,3 +145,18 @@ def test_the_vm_lane_calls_no_trial_disturbed(monkeypatch):
     assert cpu_fields.default_limit() == float("inf")
     monkeypatch.setenv(cpu_fields.DISTURBED_ENV, "5")
     assert cpu_fields.default_limit() == 0.05
+
+
+def test_ksoftirqd_is_looked_up_once_per_process(monkeypatch):
+    """Each trial builds Probes in the orchestrator and in every worker: the
+    /proc scan for ksoftirqd happens once, not once per Probe."""
+    scans = []
+    table = {11: ("ksoftirqd/0", 5, True), 12: ("ksoftirqd/1", 7, True), 40: ("python3", 9, False)}
+    monkeypatch.setattr(cpustat, "process_times", lambda: scans.append(1) or table)
+    owncpu.ksoftirqd_pids.cache_clear()
+    try:
+        probes = [owncpu.Probe() for _ in range(3)]
+    finally:
+        owncpu.ksoftirqd_pids.cache_clear()
+    assert len(scans) == 1
+    assert all(p.softirqd == {0: 11, 1: 12} for p in probes)
