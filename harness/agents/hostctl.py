@@ -164,28 +164,30 @@ def version() -> dict:
     return {"version": version("mptcp-bench"), "engine": True}
 
 
+# command: (its arguments' names, what it does with them)
+COMMANDS = {
+    "version": ((), version),
+    "pm-show": ((), show),
+    "pm-apply": (("STATE_FILE", "JSON"), lambda state, spec: apply(state, json.loads(spec))),
+    "pm-restore": (("STATE_FILE",), lambda state: {"restored": restore(state)}),
+    "qdiscs": ((), qdiscs),
+    "links-apply": (("STATE_FILE", "JSON"), lambda state, spec: links_apply(state, json.loads(spec))),
+    "links-restore": (("STATE_FILE",), lambda state: {"restored": links_restore(state)}),
+}
+
+
+def usage() -> str:
+    return "usage: python -m harness.agents.hostctl " + " | ".join(
+        " ".join((cmd, *names)) for cmd, (names, _) in COMMANDS.items())
+
+
 def main(argv: list[str]) -> int:
     cmd, args = (argv[1], argv[2:]) if len(argv) > 1 else ("", [])
-    if cmd == "version" and not args:
-        out = version()
-    elif cmd == "pm-show" and not args:
-        out = show()
-    elif cmd == "pm-apply" and len(args) == 2:
-        out = apply(args[0], json.loads(args[1]))
-    elif cmd == "pm-restore" and len(args) == 1:
-        out = {"restored": restore(args[0])}
-    elif cmd == "qdiscs" and not args:
-        out = qdiscs()
-    elif cmd == "links-apply" and len(args) == 2:
-        out = links_apply(args[0], json.loads(args[1]))
-    elif cmd == "links-restore" and len(args) == 1:
-        out = {"restored": links_restore(args[0])}
-    else:
-        sys.stderr.write("usage: python -m harness.agents.hostctl version | pm-show | qdiscs | "
-                         "pm-apply STATE_FILE JSON | pm-restore STATE_FILE | links-apply STATE_FILE JSON | "
-                         "links-restore STATE_FILE\n")
+    names, run = COMMANDS.get(cmd, (None, None))
+    if run is None or len(args) != len(names):
+        sys.stderr.write(usage() + "\n")
         return 2
-    json.dump(out, sys.stdout)
+    json.dump(run(*args), sys.stdout)
     sys.stdout.write("\n")
     return 0
 

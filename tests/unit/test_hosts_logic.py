@@ -235,3 +235,19 @@ ssh = { host = "192.0.2.1" }
     assert "host delay line" in unfit(host_line, inv)
     with pytest.raises(InputError, match="only a router may be configurable"):
         load(tmp_path, GOOD.replace('role = "client"', 'role = "client"\nconfigurable = true'))
+
+
+@pytest.mark.parametrize("argv", [[], ["nope"], ["version", "extra"], ["pm-apply", "state"],
+                                  ["links-restore"]])
+def test_hostctl_refuses_an_unknown_command_or_the_wrong_arguments(argv, capsys):
+    from harness.agents import hostctl
+    assert hostctl.main(["hostctl", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage:") and "pm-apply STATE_FILE JSON" in err
+
+
+def test_hostctl_answers_in_one_json_line(capsys):
+    from harness.agents import hostctl
+    assert hostctl.main(["hostctl", "version"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and json.loads(out)["version"]
