@@ -2,6 +2,9 @@
 medians, the relative change with a bootstrap 95 % interval, a Mann-Whitney
 U test and a direction-aware verdict; per scenario x protocol, whether more
 trials came out not ok (fallback, partial, stalled, failed) than before.
+Only ok trials give samples, so disturbed ones are left out; a change in
+the trials' own CPU smaller than the foreign CPU's spread in either run
+(bench.analysis.resolution) is "unresolved", neither worse nor better.
 
 Runs are compared on the scenarios both ran.  Their metadata differences
 come from bench.comparability; one that changes what was measured makes the
@@ -15,11 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bench.analysis import comparability, metrics, statistics, summary
+from bench.analysis import comparability, metrics, resolution, statistics, summary
 from bench.analysis.summary import KEYS, RunData
 
 ALPHA = 0.05          # significance level of every test here
 BAD = ("fallback", "partial", "stalled", "failed")
+# Trials an outcome count leaves out: not run, or (disturbed) run on a
+# machine too busy to say anything of the kernel; a re-run counts instead.
+UNCOUNTED = ("skipped", "interrupted", "unsupported", "disturbed")
 GROUP = [*KEYS, "metric"]
 
 
@@ -44,7 +50,8 @@ def compare(base: RunData, cand: RunData) -> Comparison:
     tb = base.trials[base.trials["scenario"].isin(common)]
     tc = cand.trials[cand.trials["scenario"].isin(common)]
     lb, lc = (s[s["scenario"].isin(common)] for s in (base.samples, cand.samples))
-    return Comparison(base, cand, metric_rows(lb, lc), outcome_rows(tb, tc),
+    rows = with_floor(metric_rows(lb, lc), resolution.between(tb, tc))
+    return Comparison(base, cand, rows, outcome_rows(tb, tc),
                       comparability.differences(base.head, cand.head, common),
                       sorted(sb - sc), sorted(sc - sb))
 
@@ -67,6 +74,18 @@ def metric_rows(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
     rows["better"] = [metrics.get(m).better for m in rows["metric"]]
     rows["verdict"] = [_verdict(*r) for r in zip(rows["metric"], rows["base_n"], rows["cand_n"],
                                                  rows["change"], rows["p_value"])]
+    return rows
+
+
+def with_floor(rows: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
+    """`floor` per row (NaN where the metric has none), and "unresolved"
+    for a worse or better verdict whose medians lie closer than it."""
+    index = {tuple(r[:4]): r[4] for r in floors.itertuples(index=False)}
+    rows = rows.copy()
+    rows["floor"] = [index.get((str(s), str(d), str(p), str(m)), np.nan) for s, d, p, m in
+                     zip(rows["scenario"], rows["driver"], rows["protocol"], rows["metric"])]
+    close = (rows["cand_median"] - rows["base_median"]).abs() < rows["floor"]
+    rows.loc[close & rows["verdict"].isin(["worse", "better"]), "verdict"] = "unresolved"
     return rows
 
 
@@ -100,7 +119,7 @@ def outcome_rows(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
     of them in the candidate is "worse" when Fisher's exact test (one-sided)
     says so — one stall among six trials proves nothing, six fallbacks do."""
     def counts(df):
-        real = df[~df["status"].isin(["skipped", "interrupted", "unsupported"])]
+        real = df[~df["status"].isin(UNCOUNTED)]
         bad = real["status"].isin(BAD)
         return pd.DataFrame({"n": real.groupby(KEYS, dropna=False).size(),
                              "bad": bad.groupby([real[k] for k in KEYS], dropna=False).sum()})
@@ -135,10 +154,15 @@ def change_text(row) -> str:
 
 
 def row_line(row, show_driver: bool) -> str:
-    """One comparison row in words: which, both medians, change, CI, p."""
+    """One comparison row in words: which, both medians, change, CI, p
+    (and, unresolved, the floor it stayed under)."""
+    floor = getattr(row, "floor", np.nan)
+    below = ("" if row.verdict != "unresolved" else
+             f", below what this machine resolves (foreign CPU's spread "
+             f"{metrics.get(row.metric).show(floor)} {metrics.get(row.metric).unit})")
     return (f"{group_label(row, show_driver)}: {value_text(row.metric, row.protocol, row.base_median)}"
             f" → {value_text(row.metric, row.protocol, row.cand_median)}, {change_text(row)}"
-            f" (n {row.base_n}/{row.cand_n})")
+            f" (n {row.base_n}/{row.cand_n}){below}")
 
 
 def outcome_line(row, show_driver: bool) -> str:
@@ -168,7 +192,7 @@ def lines(c: Comparison) -> list[str]:
     """The comparison in words, worst first."""
     show = several_drivers(c)
     out = header_lines(c)
-    order = {"worse": 0, "better": 1, "unchanged": 2, "insufficient": 3}
+    order = {"worse": 0, "better": 1, "unresolved": 2, "unchanged": 3, "insufficient": 4}
     for verdict, group in sorted(c.rows.groupby("verdict"), key=lambda g: order[g[0]]):
         out.append(f"{verdict}:")
         out += [f"  {row_line(r, show)}" for r in group.itertuples()]

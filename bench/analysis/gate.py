@@ -6,7 +6,9 @@ per metric in bench.analysis.metrics, `--max-regression METRIC=PCT` to override,
 `METRIC=off` to stop gating it).  More not-ok trials (fallback, partial,
 stalled, failed) than the base, significant by Fisher's exact test, is a
 regression too.  Only TCP and MPTCP rows are gated; MPTCP/TCP ratios are
-shown by `compare`.
+shown by `compare`.  Disturbed trials are left out of both, and a change in
+the trials' own CPU below what the machine resolves is listed, not judged
+(bench.analysis.compare).
 
 Exit status: 0 nothing regressed, 1 something regressed, 2 the runs
 cannot be compared (incomparable metadata unless forced, nothing in common,
@@ -79,6 +81,8 @@ def evaluate(c: cmp.Comparison, thresholds: dict, force: bool = False) -> GateRe
     within = gated[(gated["verdict"] == "worse") & ~gated["regressed"]]
     lines += [f"within threshold: {cmp.row_line(r, show)}; threshold {r.threshold:g} %"
               for r in within.itertuples()]
+    lines += [f"unresolved: {cmp.row_line(r, show)}"
+              for r in gated[gated["verdict"] == "unresolved"].itertuples()]
     unjudged = gated[gated["verdict"] == "insufficient"]
     lines += [f"not judged: {cmp.group_label(r, show)} has {r.base_n} vs {r.cand_n} ok trials, too "
               f"few for p < {cmp.ALPHA:g} (4 per side at least)" for r in unjudged.itertuples()]

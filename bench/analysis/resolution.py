@@ -7,6 +7,8 @@ cpu_foreign_s x metric / cpu_own_s); the floor is the larger of the two
 protocols' interquartile ranges of it.  A difference of the protocols'
 medians below the floor is not resolved: the foreign load moved more
 than that from trial to trial, and part of it reaches the own figure.
+The same floor stands under a change between two runs (compare, gate,
+gate --history): the larger of the two runs' spreads for that protocol.
 """
 from __future__ import annotations
 
@@ -32,10 +34,40 @@ def _per_protocol(ok: pd.DataFrame, metric: str) -> pd.DataFrame:
                          "iqr": g["foreign"].quantile(0.75) - g["foreign"].quantile(0.25)})
 
 
+def _ok(df: pd.DataFrame) -> pd.DataFrame:
+    return df[(df["status"] == "ok") & df["protocol"].isin(("tcp", "mptcp"))]
+
+
+def spreads(df: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario x driver x protocol x own-CPU metric with at least
+    MIN_TRIALS ok trials: the foreign CPU's IQR in the metric's unit
+    (columns scenario, driver, protocol, metric, floor)."""
+    ok, parts = _ok(df), []
+    for metric in CPU_METRICS:
+        if metric not in ok or "cpu_foreign_s" not in ok or ok[metric].isna().all():
+            continue
+        per = _per_protocol(ok, metric)
+        per = per[(per["n"] >= MIN_TRIALS) & per["iqr"].notna()]
+        parts.append(per["iqr"].rename("floor").reset_index().assign(metric=metric))
+    cols = ["scenario", "driver", "protocol", "metric", "floor"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+
+def between(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame:
+    """The floor under a change from run `base` to run `cand` (their trial
+    frames), per scenario x driver x protocol x metric both runs resolve:
+    the larger spread."""
+    both = pd.concat([spreads(base), spreads(cand)], ignore_index=True)
+    keys = ["scenario", "driver", "protocol", "metric"]
+    for k in keys:
+        both[k] = both[k].astype(str)
+    return both.groupby(keys, sort=False)["floor"].max().reset_index()
+
+
 def floors(df: pd.DataFrame) -> pd.DataFrame:
     """One row per scenario x driver x own-CPU metric with both protocols'
     ok trials measured: floor, difference of the medians, resolved."""
-    ok = df[(df["status"] == "ok") & df["protocol"].isin(("tcp", "mptcp"))]
+    ok = _ok(df)
     rows = []
     for metric in CPU_METRICS:
         if metric not in ok or ok[metric].isna().all():

@@ -11,7 +11,10 @@ when its median lies outside that interval on the bad side and differs
 from the segment's mean by more than the metric's floor.  More not-ok trials than
 the segment's rate (Fisher's exact test, one-sided, p < OUTCOME_ALPHA) is a
 regression too.  LEVEL and the floor come from a calibration on real runs
-(docs/history.md, tests/tools/calibrate_history.py).
+(docs/history.md, tests/tools/calibrate_history.py).  A change in the
+trials' own CPU within the candidate's resolution floor (the foreign CPU's
+spread, bench.analysis.resolution) is "unresolved", not a regression;
+disturbed trials count neither as samples nor as outcomes.
 
 Exit status as `gate`: 0 passed, 1 regressed, 2 nothing could be judged
 (no comparable history, or too short) or bad input.
@@ -23,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.analysis import metrics, statistics
+from bench.analysis import metrics, resolution, statistics
+from bench.analysis.compare import UNCOUNTED
 from bench.analysis.gate import GATED_PROTOCOLS, INCOMPARABLE, PASSED, REGRESSED
 from bench.history import changepoints, series
 from bench.history.store import machine_of
@@ -61,7 +65,8 @@ class Judgement:
     high: float = math.nan
     cand: float = math.nan
     change: float = math.nan
-    verdict: str = "not judged"     # regressed | within | better | not judged
+    verdict: str = "not judged"     # regressed | within | better | unresolved | not judged
+    resolves: float = math.nan      # own CPU: the candidate's resolution floor
     segment: list[str] = field(default_factory=list)   # the run ids it was judged against
 
     def line(self) -> str:
@@ -70,10 +75,14 @@ class Judgement:
         if self.verdict == "not judged":
             return (f"not judged: {what}: {self.runs} comparable run(s) in the history since its "
                     f"last change, {MIN_RUNS} needed")
-        word = {"regressed": "REGRESSION", "within": "ok", "better": "better"}[self.verdict]
+        word = {"regressed": "REGRESSION", "within": "ok", "better": "better",
+                "unresolved": "unresolved"}[self.verdict]
+        below = ("" if self.verdict != "unresolved" else
+                 f", below what this machine resolves (foreign CPU's spread "
+                 f"{m.show(self.resolves)} {m.unit})")
         return (f"{word} {what}: {m.show(self.cand)} {m.unit} against the history's "
                 f"{m.show(self.center)} [{m.show(self.low)}–{m.show(self.high)}] "
-                f"({self.runs} runs since {self.since}), {self.change * 100:+.1f} %")
+                f"({self.runs} runs since {self.since}), {self.change * 100:+.1f} %{below}")
 
 
 @dataclass
@@ -117,7 +126,7 @@ def stable_segment(s: series.Series) -> tuple[np.ndarray, int]:
 
 
 def judge_metric(s: series.Series | None, cand_values: np.ndarray, floor: float, key: tuple,
-                 level: float = LEVEL) -> Judgement:
+                 level: float = LEVEL, resolves: float = math.nan) -> Judgement:
     scenario, driver, protocol, metric = key
     if s is None:
         return Judgement(scenario, driver, protocol, metric, 0, None)
@@ -127,11 +136,13 @@ def judge_metric(s: series.Series | None, cand_values: np.ndarray, floor: float,
     if len(medians) < MIN_RUNS:
         return j
     j.center, j.low, j.high = interval(medians, level)
-    j.cand = float(np.median(cand_values))
+    j.cand, j.resolves = float(np.median(cand_values)), resolves
     j.change = j.cand / j.center - 1 if j.center else math.nan
     outside = j.cand < j.low or j.cand > j.high
     bad_way = metrics.worse(metric, j.change)
-    if outside and bad_way and abs(j.change) * 100 > floor:
+    if outside and abs(j.cand - j.center) < resolves:
+        j.verdict = "unresolved"
+    elif outside and bad_way and abs(j.change) * 100 > floor:
         j.verdict = "regressed"
     elif outside and not bad_way:
         j.verdict = "better"
@@ -151,6 +162,7 @@ def evaluate(store, cand, floors: dict | None = None, level: float = LEVEL) -> H
                         metric_names=gated)
     machine = machine_of(cand.metadata)
     index = {s.key: s for s in hist}
+    resolves = {tuple(r[:4]): r[4] for r in resolution.spreads(cand.trials).itertuples(index=False)}
     samples = cand.samples
     samples = samples[samples["protocol"].isin(GATED_PROTOCOLS) & samples["metric"].isin(gated)]
     judgements, classes = [], {}
@@ -159,7 +171,7 @@ def evaluate(store, cand, floors: dict | None = None, level: float = LEVEL) -> H
         cls = classes.setdefault(scenario, series.class_key(cand.head, scenario, machine))
         key = (str(scenario), str(driver), str(protocol), str(metric))
         judgements.append(judge_metric(index.get((cls, *key)), g["value"].to_numpy(float),
-                                       floors[metric], key, level))
+                                       floors[metric], key, level, resolves.get(key, math.nan)))
     outcomes = _outcomes(store, cand, judgements)
     gate = _verdict(judgements, outcomes, len(runs))
     gate.information = environment_changes(runs, heads, judgements, cand)
@@ -215,6 +227,7 @@ def _outcomes(store, cand, judgements) -> list[dict]:
                  & (hist["driver"] == driver) & (hist["protocol"] == protocol)]
         c = trials[(trials["scenario"] == scenario) & (trials["driver"].fillna("native") == driver)
                    & (trials["protocol"] == protocol)]
+        h, c = h[~h["status"].isin(UNCOUNTED)], c[~c["status"].isin(UNCOUNTED)]
         h_bad, c_bad = int(h["status"].isin(BAD).sum()), int(c["status"].isin(BAD).sum())
         p = statistics.more_bad_p(c_bad, len(c), h_bad, len(h))
         out.append({"scenario": scenario, "driver": driver, "protocol": protocol,
