@@ -184,6 +184,10 @@ class Workload(_Model):
     crr            connect, request, response, close, repeated on one flow.
     rr_under_load  rr alone for half the duration, then beside `load_flows`
                    bulk flows (send_mode/recv_mode apply to them) for the rest.
+    hold           the cost of a connection: open `flows` connections as fast
+                   as the client can, hold them once every one is accepted
+                   (and, MPTCP, joined), measure the kernel memory they hold,
+                   the listener's accept rate and the CPU per set-up, close.
 
     recv_lowat_kib sets SO_RCVLOWAT on the bulk receiver: the kernel wakes it
     only once that much is queued (or at the end), and each call asks for
@@ -192,7 +196,7 @@ class Workload(_Model):
     moves in batches of that size, so keep it well below what a link carries
     per interval.  0: the kernel's default (wake on any byte).
     """
-    kind: Literal["bulk", "rr", "crr", "rr_under_load"] = "bulk"
+    kind: Literal["bulk", "rr", "crr", "rr_under_load", "hold"] = "bulk"
     duration_s: float = Field(5.0, gt=0, le=MAX_DURATION_S)
     bytes: int | None = Field(None, gt=0)
     bufsize_kib: int = Field(128, ge=1, le=16384)
@@ -204,12 +208,16 @@ class Workload(_Model):
     seed: int = Field(1, ge=0, lt=1 << 63)
     request_bytes: int = Field(1, ge=1, le=MAX_MESSAGE)
     response_bytes: int = Field(1, ge=1, le=MAX_MESSAGE)
-    flows: int = Field(1, ge=1, le=64)
+    flows: int = Field(1, ge=1, le=limits.MAX_FLOWS)
     load_flows: int = Field(1, ge=1, le=16)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Workload":
         moves_bulk = self.kind in ("bulk", "rr_under_load")
+        if self.kind == "hold" and ("request_bytes" in self.model_fields_set
+                                    or "response_bytes" in self.model_fields_set):
+            raise ValueError("a hold workload sends no requests; leave request_bytes and "
+                             "response_bytes out")
         if self.bytes is not None and self.kind != "bulk":
             raise ValueError(f"`bytes` applies to bulk workloads only, not {self.kind}; "
                              "use duration_s")
@@ -349,6 +357,17 @@ class Scenario(_Model):
     def link_events(self) -> tuple[LinkEvent, ...]:
         return tuple(LinkEvent(**e.model_dump()) for e in self.events)
 
+    def endpoint_sysctls(self) -> dict:
+        """The scenario's sysctls for both ends, with a listen backlog and
+        SYN queue for every connection of a trial that opens more than
+        Linux's default admits at once (set in the trial's own namespaces;
+        a value the scenario gives wins)."""
+        out = dict(self.sysctls)
+        if self.workload.flows > limits.DEFAULT_BACKLOG:
+            for key in ("net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog"):
+                out.setdefault(key, self.workload.flows)
+        return out
+
     def topology(self, delay_backend: DelayBackend | None = None) -> TopologySpec:
         """The topology to build, its delay backend the one preflight resolved
         the request to (a request other than auto is already resolved)."""
@@ -361,7 +380,7 @@ class Scenario(_Model):
         return TopologySpec(links=tuple(l.spec() for l in self.links), endpoints=eps,
                             subflows_limit=self.mptcp.subflows_limit,
                             add_addr_accepted_limit=self.mptcp.add_addr_accepted_limit,
-                            sysctls=tuple((k, str(v)) for k, v in self.sysctls.items()),
+                            sysctls=tuple((k, str(v)) for k, v in self.endpoint_sysctls().items()),
                             client_sysctls=tuple((k, str(v))
                                                  for k, v in self.client_sysctls.items()),
                             strip_mptcp_links=strip, families=(self.family,),

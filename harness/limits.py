@@ -18,3 +18,11 @@ PM_MAX_LIMIT = 8  # MPTCP_PM_ADDR_MAX: the kernel refuses larger limits
 
 # A sysctl key as a scenario may name it (dotted words).
 SYSCTL_KEY = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+
+# Connections of one trial: 10 000 is the scale suite's top (a worker holds
+# them within RLIMIT_NOFILE, harness.traffic.workloads.common.fd_room).
+MAX_FLOWS = 10_000
+# Linux's default listen backlog cap (net.core.somaxconn) and SYN queue
+# (net.ipv4.tcp_max_syn_backlog) in a new namespace; a trial of more
+# connections than this raises both in its own namespaces.
+DEFAULT_BACKLOG = 4096

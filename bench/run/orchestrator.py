@@ -81,7 +81,7 @@ class Run:
         for s in self.plan.scenarios:
             try:
                 capabilities.require(checks, scenario_needs(s), f"scenario {s.name!r}")
-                sysctl.check({**s.sysctls, **s.client_sysctls}, f"scenario {s.name!r}")
+                sysctl.check({**s.endpoint_sysctls(), **s.client_sysctls}, f"scenario {s.name!r}")
                 spec = s.topology()
                 if spec.delayed:
                     self.delay_backends[s.name] = capabilities.delay_backend(s.delay_backend, checks)

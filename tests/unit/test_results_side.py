@@ -46,3 +46,4 @@ def test_the_pure_mode_names_are_the_engines():
     assert limits.SEND_MODES == _engine.SEND_MODES
     assert limits.RECV_MODES == _engine.RECV_MODES
     assert set(limits.ZERO_COPY_MODES) <= set(limits.SEND_MODES)
+    assert limits.MAX_FLOWS == _engine.MAX_FLOWS

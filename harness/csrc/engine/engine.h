@@ -63,6 +63,7 @@
 #define NS_PER_MS 1000000ull
 #define DRAIN_NS (2000 * NS_PER_MS) /* how long to wait for late completions */
 #define POLL_MS 200                 /* each wait is bounded so deadlines and signals are seen */
+#define MAX_FLOWS 10000             /* connections of one latency loop (harness.limits.MAX_FLOWS) */
 
 enum send_mode { SEND_COPY, SEND_FILE, SEND_SPLICE, SEND_ZEROCOPY, SEND_URING, SEND_URING_ZC };
 #define SEND_MODE_COUNT (SEND_URING_ZC + 1)

@@ -67,7 +67,8 @@ static int exec_module(PyObject *m)
     Py_INCREF(uring);
     if (PyModule_AddObject(m, "SEND_MODES", NAMES(eng_send_mode_names)) < 0 ||
         PyModule_AddObject(m, "RECV_MODES", NAMES(eng_recv_mode_names)) < 0 ||
-        PyModule_AddObject(m, "LIBURING", uring) < 0)
+        PyModule_AddObject(m, "LIBURING", uring) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_FLOWS", MAX_FLOWS) < 0)
         return -1;
 #ifdef __VERSION__
     return PyModule_AddStringConstant(m, "COMPILER", COMPILER_NAME __VERSION__);

@@ -334,9 +334,9 @@ static int fds_from(PyObject *seq, struct rr *a)
     if (!fast)
         return -1;
     a->n = (int)PySequence_Fast_GET_SIZE(fast);
-    if (a->n < 1 || a->n > 1024) {
+    if (a->n < 1 || a->n > MAX_FLOWS) {
         Py_DECREF(fast);
-        PyErr_SetString(PyExc_ValueError, "between 1 and 1024 flows");
+        PyErr_Format(PyExc_ValueError, "between 1 and %d flows", MAX_FLOWS);
         return -1;
     }
     a->fds = calloc((size_t)a->n, sizeof(int));

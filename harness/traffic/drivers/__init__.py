@@ -28,7 +28,7 @@ class TrialParams:
     cpu_receiver: int | None = None
     link: int = 0                 # the link of the initial (or only) subflow
     timeout_s: float = 0          # 0: derived from the duration
-    workload: str = "bulk"        # bulk | rr | crr | rr_under_load
+    workload: str = "bulk"        # bulk | rr | crr | rr_under_load | hold
     send_mode: str = "send"       # engine send mode (bulk, and the load of rr_under_load)
     recv_mode: str = "recv"       # engine receive mode (likewise)
     recv_lowat: int = 0           # SO_RCVLOWAT of the bulk receiver, bytes (0: kernel default)
@@ -36,7 +36,7 @@ class TrialParams:
     seed: int = 1                 # seed of the payload pattern
     request_bytes: int = 1        # RR / CRR message sizes
     response_bytes: int = 1
-    flows: int = 1                # concurrent RR flows
+    flows: int = 1                # concurrent connections (bulk, rr, hold)
     load_flows: int = 1           # bulk flows beside the RR flows (rr_under_load)
     tcp_retry: bool = False       # the client retries with TCP when its MPTCP socket() fails
     load_cpus: tuple[int, ...] = ()   # a CPU-bound process on each, beside the trial (cpuload)

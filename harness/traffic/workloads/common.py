@@ -3,6 +3,7 @@ the same way for TCP and MPTCP, CPU windows, and threads whose failures
 reach the caller."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import resource
@@ -15,6 +16,7 @@ from harness.measure import cpustat, owncpu
 from harness.traffic import engine
 
 DONE = b"\x01"
+IP_BIND_ADDRESS_NO_PORT = 24     # linux/in.h
 SOCKET_TIMEOUT_S = 0.2
 
 
@@ -106,6 +108,12 @@ def client_socket(cfg: dict) -> socket.socket:
 
 def connect(cfg: dict, port: int, nodelay: bool = False) -> socket.socket:
     sock = client_socket(cfg)
+    # The source port is chosen at connect(), per destination, not at
+    # bind(): thousands of connections and their TIME_WAIT do not use up
+    # the port range (a kernel without the option for this socket picks
+    # at bind(), as before, and a full range fails bind with EADDRINUSE).
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
     syscall("bind", sock.bind, (cfg["bind"], 0))
     sock.settimeout(cfg["accept_timeout_s"])
     syscall("connect", sock.connect, (cfg["connect"], port))
