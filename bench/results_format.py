@@ -18,7 +18,9 @@ History:
      cpu_accounting) and `attempt`.  Version-1 trials get those columns as
      None: they were measured without a cgroup.  (cpu_own_per_s and
      cpu_load_s came a day after the rest, without a new version: a reader
-     takes them as None where a file lacks them.  The trial's `noise`
+     takes them as None where a file lacks them; so did the hold workload's
+     connections, accept_per_s, connect_per_s, conn_mem_bytes,
+     cpu_own_us_per_connection and conn_memory.  The trial's `noise`
      record left the same day, also without a new version: nothing read
      it, and cpu_accounting's foreign_s supersedes it.)
 """
@@ -105,6 +107,7 @@ class TrialColumns(CoreColumns):
     cpu_own_s_per_gb: float | None
     cpu_own_per_s: float | None        # own CPU-seconds per second of the window: CPUs used
     cpu_own_us_per_transaction: float | None
+    cpu_own_us_per_connection: float | None   # hold: own CPU per connection set up
     cpu_load_s: float | None           # the scenario's competing CPU load (not own, not foreign)
     attempt: int | None                # 1, or 2.. for the re-runs of a disturbed trial
     mptcp_verified: bool | None
@@ -125,6 +128,11 @@ class TrialColumns(CoreColumns):
     latency_us_p999: float | None
     latency_us_max: float | None
     cpu_system_us_per_transaction: float | None
+    # hold: the cost of a connection
+    connections: int | None            # connections set up and held
+    accept_per_s: float | None         # the listener draining a full accept queue
+    connect_per_s: float | None        # the client connecting back to back
+    conn_mem_bytes: float | None       # the sockets' memory per connection, both ends
     # scenarios with a path failure: delivery gap and time to recover after it
     failover_gap_ms: float | None
     failover_recover_s: float | None
@@ -180,11 +188,13 @@ class TrialRecord(TrialColumns, total=False):
     server_learned: dict           # MPTCP: client addresses the server saw, ADD_ADDR/RM_ADDR/joins
     tcp_retry: dict                # a client whose MPTCP socket() failed and retried with TCP
     delay_line: dict               # host delay line: per queue packets, drops, verdict lateness
+    conn_memory: dict              # hold: sockets gained per end and protocol, slab growth
+    mptcp_connections: dict        # MPTCP, several connections: handshakes and joins the MIB counted
 
 
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)
 
-# Workload columns: `workload` is bulk|rr|crr|rr_under_load; send_mode / recv_mode /
+# Workload columns: `workload` is bulk|rr|crr|rr_under_load|hold; send_mode / recv_mode /
 # recv_lowat_kib (SO_RCVLOWAT of the receiver, 0 when not set) are None where no bulk
 # flow runs (rr, crr); goodput_bps and expected_goodput_bps are None
 # for every non-bulk workload; cpu_system_us_per_transaction is None for rr_under_load

@@ -88,6 +88,10 @@ _ALL = (
            gate_pct=20.0, digits=1),
     Metric("cpu_system_us_per_transaction", "whole-system CPU/transaction", "µs", 1.0, "lower",
            digits=1),
+    Metric("conn_mem_bytes", "socket memory per connection", "KiB", 1 / 1024, "lower", digits=1),
+    Metric("accept_per_s", "accept rate", "1/s", 1.0, "higher", digits=0),
+    Metric("connect_per_s", "connect rate", "1/s", 1.0, "higher", digits=0),
+    Metric("cpu_own_us_per_connection", "own CPU/connection", "µs", 1.0, "lower", digits=1),
     Metric("failover_gap_ms", "failover gap", "ms", 1.0, "lower", digits=0),
     Metric("failover_recover_s", "failover recovery", "s", 1.0, "lower", digits=2),
 )
@@ -96,7 +100,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
 # What the one-line answer states, by workload: the first present metric of
 # each group gives the "MPTCP x ratio of TCP" figure.
 HEADLINE = ("goodput_bps", "latency_us_p50", "latency_us_p99", "cpu_own_s_per_gb",
-            "cpu_own_us_per_transaction")
+            "cpu_own_us_per_transaction", "conn_mem_bytes", "accept_per_s",
+            "cpu_own_us_per_connection")
 
 
 def default_thresholds() -> dict[str, float | None]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CPU_METRICS = ("cpu_own_s_per_gb", "cpu_own_per_s", "cpu_own_us_per_transaction")
+CPU_METRICS = ("cpu_own_s_per_gb", "cpu_own_per_s", "cpu_own_us_per_transaction",
+               "cpu_own_us_per_connection")
 MIN_TRIALS = 2       # per protocol: one trial has no spread
 COLUMNS = ("scenario", "driver", "metric", "floor", "difference", "resolved")
 

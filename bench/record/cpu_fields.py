@@ -21,7 +21,8 @@ DISTURBED_SHARE = 0.03
 # the default: `run --disturbed-above` wins over it.
 DISTURBED_ENV = "MPTCP_BENCH_DISTURBED_ABOVE"    # per cent of one CPU
 COLUMNS = ("cpu_own_s", "cpu_foreign_s", "cpu_machine_s", "cpu_foreign_share", "cpu_own_s_per_gb",
-           "cpu_own_per_s", "cpu_own_us_per_transaction", "cpu_load_s")
+           "cpu_own_per_s", "cpu_own_us_per_transaction", "cpu_own_us_per_connection",
+           "cpu_load_s")
 GB = 1e9
 
 
@@ -46,6 +47,8 @@ def own_cpu(rec: dict, window: dict, top_foreign: list | None, load: dict | None
     })
     if own is not None and rec.get("cpu_system_us_per_transaction") is not None:
         rec["cpu_own_us_per_transaction"] = own * 1e6 / rec["transactions"]
+    if own is not None and rec.get("connections"):
+        rec["cpu_own_us_per_connection"] = own * 1e6 / rec["connections"]
     rec["cpu_accounting"] = {**acc, "top_foreign": top_foreign or [],
                              **({"load": {**load, "in_window_s": load_s}} if load else {})}
 

@@ -219,9 +219,18 @@ def _verify(rec: dict, raw: dict, protocol: str) -> tuple[str, str] | None:
             return "failed", f"a TCP trial ran on protocol(s) {sorted(protos)}"
         return None
     evidence = mptcp_evidence(rec["mptcp"], raw["mib"])
+    counted = every_connection(rec, raw)
+    if counted:
+        rec["mptcp_connections"] = counted
+        if counted["mp_capable"] < counted["connections"]:
+            evidence.append(f"{counted['mp_capable']} of {counted['connections']} connections "
+                            "completed the MP_CAPABLE handshake (server MPCapableACKRX)")
     rec["mptcp_verified"] = not evidence
     if evidence:
         return "fallback", "; ".join(evidence)
+    if counted and counted["joins"] < counted["joins_expected"]:
+        return "partial", (f"{counted['joins']} of {counted['joins_expected']} expected joins "
+                           f"over {counted['connections']} connections (server MPJoinAckRx)")
     if rec["subflows_expected"] and rec["subflows"] < rec["subflows_expected"]:
         joins = {k[len("MPTcpExt"):]: v for k, v in raw["mib"]["client"].items()
                  if k.startswith("MPTcpExtMPJoin")}
@@ -229,6 +238,22 @@ def _verify(rec: dict, raw: dict, protocol: str) -> tuple[str, str] | None:
         return "partial", (f"{rec['subflows']} of {rec['subflows_expected']} expected subflows "
                            f"(client {detail})")
     return None
+
+
+def every_connection(rec: dict, raw: dict) -> dict | None:
+    """With several connections, what the server's MIB counters say of all
+    of them (one is introspected): MP_CAPABLE handshakes completed and joins
+    established, against the connections and the joins the path manager
+    should make.  None for one connection, or where the counters are absent."""
+    p = raw["params"]
+    n = rec.get("connections") or (p.get("flows", 1) + (p.get("load_flows", 0) if
+                                                        rec["workload"] == "rr_under_load" else 0))
+    server = raw["mib"].get("server") or {}
+    if n <= 1 or rec["workload"] == "crr" or "MPTcpExtMPCapableACKRX" not in server:
+        return None
+    extra = max(0, (rec.get("subflows_expected") or 1) - 1)
+    return {"connections": n, "mp_capable": server["MPTcpExtMPCapableACKRX"],
+            "joins": server.get("MPTcpExtMPJoinAckRx", 0), "joins_expected": n * extra}
 
 
 def mptcp_evidence(views: dict, mib: dict) -> list[str]:

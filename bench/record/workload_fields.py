@@ -1,6 +1,7 @@
 """The record fields of the engine's workloads beyond bulk goodput: which
 workload and modes ran, what each mode really did (the support matrix),
-data verification, and the latency columns of rr / crr / rr_under_load.
+data verification, the latency columns of rr / crr / rr_under_load and
+the cost-of-a-connection columns of hold.
 
 Pure functions on a driver's raw result, used by bench/trial.py.
 """
@@ -11,6 +12,7 @@ from harness.measure import latency
 LATENCY_COLUMNS = ("transactions", "transactions_per_s", "latency_us_p50", "latency_us_p90",
                    "latency_us_p99", "latency_us_p999", "latency_us_max",
                    "cpu_system_us_per_transaction")
+HOLD_COLUMNS = ("connections", "accept_per_s", "connect_per_s", "conn_mem_bytes")
 BULK_MOVING = ("bulk", "rr_under_load")   # workloads with bulk flows, hence engine modes
 
 
@@ -23,7 +25,7 @@ def base(params: dict) -> dict:
             "send_mode": params.get("send_mode", "send") if moves else None,
             "recv_mode": params.get("recv_mode", "recv") if moves else None,
             "recv_lowat_kib": params.get("recv_lowat", 0) // 1024 if moves else None,
-            **{c: None for c in LATENCY_COLUMNS}}
+            **{c: None for c in (*LATENCY_COLUMNS, *HOLD_COLUMNS)}}
 
 
 def support_from_error(err: dict, params: dict) -> dict:
@@ -139,7 +141,32 @@ def _load(sent: list[dict], received: list[dict]) -> dict:
             "sender_bytes": sum(s["loop"]["bytes"] for s in sent)}
 
 
-MEASURES = {"rr": rr, "crr": crr, "rr_under_load": rr_under_load}
+def hold(rec: dict, raw: dict) -> None:
+    """The cost of a connection: the sender's window over every set-up,
+    the listener's accept rate draining a full queue, the client's connect
+    rate, and the memory of the sockets a connection is made of, both ends
+    and every subflow together (harness.measure.kmem)."""
+    snd, rcv = raw["sender"], raw["receiver"]
+    n, system = rcv["connections"], snd["system"]
+    ends = {"client": snd["memory"], "server": rcv["memory"]}
+    rec.update({
+        "duration_s": snd["window_ns"] / 1e9, "bytes": 0,
+        "cpu_sender_s": snd["cpu_s"], "cpu_receiver_s": rcv["cpu_s"],
+        "cpu_system_s": system["busy_s"], "cpu_softirq_s": system["softirq_s"], "system": system,
+        "retransmits": raw["mib"]["client"].get("TcpRetransSegs", 0),
+        "connections": n,
+        "accept_per_s": (rcv["accepted_after_first"] * 1e9 / rcv["accept_ns"]
+                         if rcv["accepted_after_first"] and rcv["accept_ns"] > 0 else None),
+        "connect_per_s": n * 1e9 / snd["connect_ns"] if snd["connect_ns"] > 0 else None,
+        "conn_mem_bytes": sum(m["socket_bytes"] for m in ends.values()) / n,
+        "conn_memory": {**{end: {k: m[k] for k in ("sockets", "socket_bytes")}
+                           for end, m in ends.items()},
+                        "slab_bytes": rcv["memory"]["slab_bytes"],
+                        "top_caches": rcv["memory"]["top_caches"], "hold_s": rcv["hold_s"]},
+    })
+
+
+MEASURES = {"rr": rr, "crr": crr, "rr_under_load": rr_under_load, "hold": hold}
 
 
 def support_matrix(trials: list[dict]) -> list[dict]:

@@ -15,6 +15,7 @@ ROLES = {
     ("rr", "sender"): "transactions:rr_sender", ("rr", "receiver"): "transactions:rr_receiver",
     ("crr", "sender"): "transactions:crr_sender", ("crr", "receiver"): "transactions:crr_receiver",
     ("rr_under_load", "sender"): "loaded:sender", ("rr_under_load", "receiver"): "loaded:receiver",
+    ("hold", "sender"): "hold:sender", ("hold", "receiver"): "hold:receiver",
 }
 KINDS = tuple(sorted({kind for kind, _ in ROLES}))
 
