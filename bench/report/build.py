@@ -14,7 +14,18 @@ from bench import names
 from bench.analysis import resolution, summary
 from bench.analysis.metrics import HEADLINE, METRICS
 from bench.analysis.summary import RunData
-from bench.report import contention, cpu_answer, driver_crosscheck, html_page, machine, md, paths, profile, sections
+from bench.report import (
+    contention,
+    cpu_answer,
+    driver_crosscheck,
+    html_page,
+    machine,
+    md,
+    paths,
+    profile,
+    scaling,
+    sections,
+)
 from bench.results_format import REPORT, write_atomic
 
 PLOTS = "plots"
@@ -201,6 +212,7 @@ class Report:
             out += ["", "## Trial outcomes", ""] + sections.outcome_table(self.counts, self.several)
             out += sections.send_modes(trials)
             out += contention.section(self.doc, self.pairs()[0][1])
+            out += scaling.section(self, self.pairs()[0][1])
         for name, entry in self.doc["scenarios"].items():
             out += self.scenario(name, entry)
         out += [""] + driver_crosscheck.section(self.doc) + driver_crosscheck.speed_section(self.doc)

@@ -235,3 +235,37 @@ def subflow_shares(doc: dict, scenario: str) -> bytes | None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
     return _png(fig)
+
+
+def scaling(label: str, series: dict) -> bytes | None:
+    """A panel per metric: its median (with the 95 % CI) against the
+    connection count, TCP and MPTCP, both axes logarithmic.  `series` is
+    {metric: {protocol: [(connections, describe row or None), ...]}}."""
+    panels = [m for m, by in series.items() if any(s for pts in by.values() for _, s in pts)]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False,
+                             layout="constrained")
+    for ax, name in zip(axes[0], panels):
+        m = METRICS[name]
+        for proto, pts in series[name].items():
+            pts = [(f, s) for f, s in pts if s]
+            if not pts:
+                continue
+            x = np.array([f for f, _ in pts], dtype=float)
+            med = np.array([s["median"] for _, s in pts], dtype=float) * m.scale
+            lo = np.array([s["ci_low"] for _, s in pts], dtype=float) * m.scale
+            hi = np.array([s["ci_high"] for _, s in pts], dtype=float) * m.scale
+            ax.errorbar(x, med, yerr=np.nan_to_num(np.abs(np.vstack([med - lo, hi - med]))),
+                        marker="o", capsize=3, color=COLORS[proto], label=proto.upper())
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        positive = [s["median"] for pts in series[name].values() for _, s in pts
+                    if s and s["median"] > 0]
+        if positive and max(positive) / min(positive) > 20:
+            ax.set_yscale("log")
+        ax.set(xlabel="connections", ylabel=f"{m.label} ({m.unit})", title=literal(m.label))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.suptitle(literal(label), fontsize=9)
+    return _png(fig)
