@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import statistics
 
+from bench.record.cpu_fields import DISTURBED_SHARE
+
 STALL_FRACTION = 0.5
 PAIRED_FRACTION = 0.1
 MIN_GROUP = 3
@@ -67,8 +69,21 @@ def evidence(trial: dict) -> dict:
 
 def _mark(trial: dict, reason: str, **detail) -> None:
     trial["status"] = "stalled"
-    trial["reason"] = reason
+    trial["reason"] = reason + under_load(trial)
     trial["stall"] = {**detail, "evidence": evidence(trial)}
+
+
+def under_load(trial: dict) -> str:
+    """A stall beside foreign CPU load (a run whose limit lets such trials
+    through, `--disturbed-above`) says so, with the load: a finding about
+    MPTCP under CPU contention, not an unexplained stall."""
+    share = trial.get("cpu_foreign_share")
+    if share is None or share <= DISTURBED_SHARE:
+        return ""
+    top = (trial.get("cpu_accounting") or {}).get("top_foreign") or []
+    named = ", ".join(f"{comm} {s:.2f} s" for comm, s in top[:3])
+    return (f", under foreign CPU load of {share:.0%} of one CPU"
+            + (f" ({named})" if named else ""))
 
 
 def _stretch_rule(trial: dict) -> bool:

@@ -79,3 +79,16 @@ def test_a_shaped_trial_far_below_its_links_is_stalled_unless_the_limit_is_only_
     stalls.classify([low, lossy])
     assert low["status"] == "stalled" and "42% of what the links allow" in low["reason"]
     assert lossy["status"] == "ok"
+
+
+def test_a_stall_beside_foreign_load_says_so_with_the_load():
+    busy = dict(_t(300e6), repeat=1, cpu_foreign_share=1.01,
+                cpu_accounting={"top_foreign": [["python3", 2.32], ["bash", 0.01]]})
+    quiet = dict(_t(310e6), repeat=2, cpu_foreign_share=0.01, cpu_accounting={"top_foreign": []})
+    trials = [busy, quiet, _t(9000e6, "tcp"), dict(_t(9100e6, "tcp"), repeat=1),
+              dict(_t(9000e6, "tcp"), repeat=2)]
+    stalls.classify(trials)
+    assert busy["status"] == quiet["status"] == "stalled"
+    assert busy["reason"].endswith(", under foreign CPU load of 101% of one CPU "
+                                   "(python3 2.32 s, bash 0.01 s)")
+    assert "foreign" not in quiet["reason"]
