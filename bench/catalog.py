@@ -181,7 +181,8 @@ class Workload(_Model):
                    of the seeded pattern.
     rr             `flows` concurrent request/response ping-pongs of
                    request_bytes / response_bytes; every latency recorded.
-    crr            connect, request, response, close, repeated on one flow.
+    crr            connect, request, response, close, repeated by each of
+                   `flows` concurrent clients.
     rr_under_load  rr alone for half the duration, then beside `load_flows`
                    bulk flows (send_mode/recv_mode apply to them) for the rest.
     hold           the cost of a connection: open `flows` connections as fast
@@ -228,8 +229,6 @@ class Workload(_Model):
         if self.verify and (self.recv_mode != "recv" or not moves_bulk):
             raise ValueError("verify needs a bulk flow received with recv_mode = \"recv\" "
                              "(splice and trunc never see the bytes)")
-        if self.flows > 1 and self.kind == "crr":
-            raise ValueError("flows > 1 applies to bulk, rr and rr_under_load, not crr")
         if self.flows > 1 and self.bytes is not None:
             raise ValueError("a byte budget (`bytes`) is for one flow; give flows > 1 a duration_s")
         return self

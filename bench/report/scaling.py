@@ -16,6 +16,7 @@ SHOWN = {
     "bulk": ("goodput_bps", "cpu_own_s_per_gb"),
     "rr": ("transactions_per_s", "latency_us_p50", "latency_us_p99", "cpu_own_us_per_transaction"),
     "rr_under_load": ("latency_us_p50", "latency_us_p99"),
+    "crr": ("transactions_per_s", "latency_us_p50", "latency_us_p99", "cpu_own_us_per_transaction"),
     "hold": ("conn_mem_bytes", "accept_per_s", "connect_per_s",
              "cpu_own_us_per_connection"),
 }

@@ -166,13 +166,15 @@ def rr_server(socks: list[socket.socket], *, request: int, response: int,
 
 def crr_client(protocol: str, family: int, bind: str, connect: str, port: int, *,
                request: int, response: int, duration_s: float = 0, max_transactions: int = 0,
-               idle_timeout_s: float = 10, interval_ms: float = 100) -> dict:
+               idle_timeout_s: float = 10, interval_ms: float = 100, clients: int = 1) -> dict:
+    """CRR from `clients` concurrent clients: one runs a blocking loop,
+    several share one epoll loop of non-blocking sockets."""
     af = socket.AF_INET if family == 4 else socket.AF_INET6
     return _engine.crr_client(af, PROTOCOLS[protocol], bind, connect, port, request=request,
                               response=response, duration_ns=int(duration_s * 1e9),
                               max_transactions=max_transactions,
                               idle_timeout_ns=int(idle_timeout_s * 1e9),
-                              interval_ns=int(interval_ms * 1e6))
+                              interval_ns=int(interval_ms * 1e6), clients=clients)
 
 
 def crr_server(listener: socket.socket, *, request: int, response: int,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +149,55 @@ def test_bulk_64_connections_256mib(benchmark, namespace, protocol, loop):
     run = many_evloop if loop == "evloop" else many_threads
     benchmark.pedantic(run, setup=lambda: ((many_pairs(namespace, protocol),), {}),
                        rounds=3, warmup_rounds=1)
+
+
+BARE_C = Path(__file__).with_name("crr_bare.c")
+CRR_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def crr_bare(tmp_path_factory) -> Path:
+    """tests/perf/crr_bare.c, built with the flags of the engine."""
+    exe = tmp_path_factory.mktemp("crr") / "crr_bare"
+    subprocess.run(["gcc", "-O2", "-Wall", "-o", str(exe), str(BARE_C)], check=True)
+    return exe
+
+
+@pytest.mark.parametrize("protocol", ("tcp", "mptcp"))
+def test_crr_engine_against_a_bare_loop(benchmark, namespace, crr_bare, protocol):
+    """Connections per second of the engine's one-client CRR loop and of a
+    bare C connect/send/recv/close loop, against the same engine server, in
+    one run: the ratio is in extra_info (issue 26's goal: >= 1)."""
+    lsock = netns.call_in(namespace, engine.open_socket, protocol, 4)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(128)
+    engine.set_timeouts(lsock, 0.2)
+    port = lsock.getsockname()[1]
+    server: dict = {}
+    t = threading.Thread(target=lambda: server.update(
+        engine.crr_server(lsock, request=1, response=1, idle_timeout_s=10)))
+    t.start()
+    try:
+        bare = subprocess.run(["ip", "netns", "exec", namespace, str(crr_bare), protocol,
+                               "127.0.0.1", str(port), str(CRR_S)],
+                              capture_output=True, text=True, check=True)
+        count, seconds = bare.stdout.split()
+        bare_rate = int(count) / float(seconds)
+
+        def native():
+            return netns.call_in(namespace, engine.crr_client, protocol, 4, "127.0.0.1",
+                                 "127.0.0.1", port, request=1, response=1, duration_s=CRR_S)
+        result = benchmark.pedantic(native, rounds=1, iterations=1)
+        engine.raise_for(result)
+        native_rate = result["transactions"] / ((result["end_ns"] - result["start_ns"]) / 1e9)
+        benchmark.extra_info.update(bare_per_s=bare_rate, native_per_s=native_rate,
+                                    native_over_bare=native_rate / bare_rate)
+    finally:
+        last = netns.call_in(namespace, engine.open_socket, protocol, 4)
+        with last:
+            last.connect(("127.0.0.1", port))
+            last.sendall(engine.END_REQUEST)
+            last.recv(1)
+        t.join(15)
+        lsock.close()
+    assert server.get("transactions", 0) > 0

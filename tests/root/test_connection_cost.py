@@ -7,7 +7,8 @@ exactly one socket per connection (TCP) or one MPTCP socket and one TCP
 socket per subflow (MPTCP, two subflows here), at each end, and the memory
 figure is those sockets times the object sizes the kernel's slab reports.
 rr: more connections than the latency loop once allowed (1024), each with
-at least one transaction."""
+at least one transaction.  crr: concurrent clients, each completing
+connections, every one answered by the server."""
 import pytest
 from onetrial import prefix
 
@@ -68,3 +69,16 @@ def test_request_response_over_thousands_of_connections(two_links, proto):
     assert sum(per_flow) == rec["transactions"]
     if proto == "mptcp":
         assert rec["mptcp_connections"]["mp_capable"] >= RR_FLOWS
+
+
+@pytest.mark.parametrize("proto", ("tcp", "mptcp"))
+def test_concurrent_crr_clients_each_complete_connections(two_links, proto):
+    raw, rec = _run(two_links, proto, workload="crr", flows=16)
+    assert rec["status"] == "ok", rec["reason"]
+    per_client = rec["transactions_detail"]["client_per_flow"]
+    assert len(per_client) == 16 and min(per_client) >= 1
+    # every connection the clients completed was answered by the server
+    # (and the goodbye connection besides), each of the trial's protocol
+    assert rec["transactions_detail"]["server"] == rec["transactions"]
+    accepted = raw["receiver"]["info"]["accepted_protocols"]
+    assert accepted[proto] == rec["transactions"] + 1 and accepted["other"] == 0

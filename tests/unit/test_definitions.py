@@ -130,7 +130,8 @@ def _with_workload(fields: str) -> str:
     ('kind = "rr", recv_lowat_kib = 256', "send_mode, recv_mode and recv_lowat_kib apply to bulk flows"),
     ('recv_lowat_kib = 4096', "recv_lowat_kib: input should be less than or equal to 3072"),
     ('verify = true, recv_mode = "trunc"', "verify needs a bulk flow received with"),
-    ('kind = "crr", flows = 2', "flows > 1 applies to bulk, rr and rr_under_load, not crr"),
+    ('flows = 10001', "flows: input should be less than or equal to 10000"),
+    ('kind = "hold", response_bytes = 8', "a hold workload sends no requests"),
     ('kind = "rr", request_bytes = 0', "request_bytes: input should be greater than or equal to 1"),
     ('kind = "pingpong"', "workload.kind"),
 ])

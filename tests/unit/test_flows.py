@@ -63,10 +63,11 @@ def test_iperf3_streams_become_flows(data_dir):
     assert flows[1]["goodput_bps"] == pytest.approx(4e6)
 
 
-def test_flows_are_for_bulk_rr_and_rr_under_load_with_a_duration():
+def test_flows_are_concurrent_connections_or_clients_with_a_duration():
     assert Workload(flows=16).flows == 16
-    with pytest.raises(ValueError, match="not crr"):
-        Workload(kind="crr", flows=2)
+    assert Workload(kind="crr", flows=256).flows == 256        # concurrent clients
+    with pytest.raises(ValueError, match="less than or equal to 10000"):
+        Workload(kind="rr", flows=10_001)
     with pytest.raises(ValueError, match="byte budget"):
         Workload(flows=2, bytes=10_000)
 

@@ -7,7 +7,6 @@ import synthetic
 
 from bench import catalog, report
 from bench.analysis.rundata import RunData
-from bench.errors import InputError
 from bench.record import trial, workload_fields
 from bench.report import scaling
 from harness import limits
@@ -118,18 +117,6 @@ def test_many_connections_get_a_backlog_for_all_of_them_in_their_namespaces():
     small = catalog.Scenario(name="x", description="d", links=({},),
                              workload={"flows": limits.DEFAULT_BACKLOG})
     assert "net.core.somaxconn" not in dict(small.topology().sysctls)
-
-
-@pytest.mark.parametrize("workload, message", [
-    ({"flows": limits.MAX_FLOWS + 1}, "less than or equal to 10000"),
-    ({"kind": "hold", "request_bytes": 100}, "a hold workload sends no requests"),
-])
-def test_impossible_scale_workloads_are_refused(workload, message, tmp_path):
-    path = tmp_path / "s.toml"
-    body = ", ".join(f"{k} = {v!r}".replace("'", '"') for k, v in workload.items())
-    path.write_text(f'[scenario.bad]\ndescription = "d"\nlinks = [{{}}]\nworkload = {{ {body} }}\n')
-    with pytest.raises(InputError, match=message):
-        catalog.Catalog([path])
 
 
 def _curve_doc() -> dict:

@@ -303,6 +303,149 @@ static int crr_client_loop(void *args, struct loop *l)
     return 0;
 }
 
+/* CRR with several clients at once: each of `n` slots runs connect,
+ * request, response, EOF, close, then its next connection, on one epoll set
+ * of non-blocking sockets.  A slot's latency runs from socket() to the
+ * server's EOF, as one connection's does above; the source port is picked
+ * at connect() (IP_BIND_ADDRESS_NO_PORT), so connections and the server's
+ * TIME_WAIT do not use up the port range. */
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24 /* linux/in.h */
+#endif
+
+enum crr_state { CRR_CONNECTING, CRR_RESPONSE, CRR_EOF };
+
+struct crr_slot {
+    int fd;
+    enum crr_state state;
+    size_t done;
+    uint64_t t0;
+};
+
+static int crr_slot_start(struct loop *l, const struct rr *a, int ep, struct crr_slot *s, int i)
+{
+    s->t0 = eng_now_ns();
+    s->done = 0;
+    s->state = CRR_CONNECTING;
+    s->fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, a->protocol);
+    if (s->fd < 0)
+        return eng_fail_mode(l, 1, "socket", errno);
+    int one = 1; /* a kernel without it for this socket picks the port at bind() */
+    setsockopt(s->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    struct epoll_event e = {.events = EPOLLOUT, .data.u32 = (uint32_t)i};
+    const char *call = NULL;
+    if (bind(s->fd, (const struct sockaddr *)&a->local, a->addrlen) < 0)
+        call = "bind";
+    else if (connect(s->fd, (const struct sockaddr *)&a->remote, a->addrlen) < 0 &&
+             errno != EINPROGRESS)
+        call = "connect";
+    else if (epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &e) < 0)
+        call = "epoll_ctl(EPOLL_CTL_ADD)";
+    if (!call)
+        return 0;
+    int err = errno;
+    close(s->fd);
+    s->fd = -1;
+    return eng_fail(l, call, err);
+}
+
+/* Moves slot i on after an event: 0 (waiting, or a new connection
+ * started), 1 (its last connection ended at the deadline), -1 failed. */
+static int crr_slot_step(struct loop *l, const struct rr *a, int ep, struct crr_slot *s, int i,
+                         uint64_t deadline)
+{
+    if (s->state == CRR_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        if (err)
+            return eng_fail(l, "connect", err);
+        for (;;) {
+            ssize_t n = send(s->fd, a->tx + s->done, a->req - s->done, MSG_NOSIGNAL);
+            if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : eng_fail(l, "send(request)", errno);
+            s->done += (size_t)n;
+            if (s->done == a->req)
+                break;
+        }
+        struct epoll_event e = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        if (epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &e) < 0)
+            return eng_fail(l, "epoll_ctl(EPOLL_CTL_MOD)", errno);
+        s->state = CRR_RESPONSE;
+        s->done = 0;
+        return 0;
+    }
+    size_t want = s->state == CRR_RESPONSE ? a->resp - s->done : 1;
+    ssize_t n = recv(s->fd, a->rx, want, 0);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : eng_fail(l, "recv(response)", errno);
+    if (s->state == CRR_RESPONSE) {
+        if (n == 0)
+            return eng_fail(l, "recv(response)", ECONNRESET);
+        s->done += (size_t)n;
+        if (s->done == a->resp)
+            s->state = CRR_EOF;
+        return 0;
+    }
+    if (n > 0) /* more than the response: not the server we expect */
+        return eng_fail(l, "recv(EOF)", EPROTO);
+    close(s->fd);
+    s->fd = -1;
+    uint64_t t = eng_now_ns();
+    if (record(l, i, s->t0, t))
+        return -1;
+    l->bytes += a->req + a->resp;
+    if ((deadline && t >= deadline) || (a->max_tx && l->transactions >= a->max_tx))
+        return 1;
+    return crr_slot_start(l, a, ep, s, i);
+}
+
+static int crr_many_loop(void *args, struct loop *l)
+{
+    struct rr *a = args;
+    uint64_t deadline = a->duration_ns ? l->start_ns + a->duration_ns : 0;
+    struct crr_slot *slots = calloc((size_t)a->n, sizeof(*slots));
+    struct epoll_event *ev = calloc(RR_EVENTS, sizeof(*ev));
+    int ep = epoll_create1(EPOLL_CLOEXEC), rc = 0, active = 0;
+    memset(a->tx, 'R', a->req);
+    if (!slots || !ev)
+        rc = eng_fail(l, "calloc", ENOMEM);
+    else if (ep < 0)
+        rc = eng_fail(l, "epoll_create1", errno);
+    for (int i = 0; slots && i < a->n; i++)
+        slots[i].fd = -1;
+    for (int i = 0; rc == 0 && i < a->n; i++, active++)
+        rc = crr_slot_start(l, a, ep, &slots[i], i);
+    uint64_t progress = eng_now_ns();
+    while (rc == 0 && active) {
+        int ready = epoll_wait(ep, ev, RR_EVENTS, POLL_MS);
+        if (ready < 0) {
+            rc = errno == EINTR ? eng_interrupted(l) : eng_fail(l, "epoll_wait", errno);
+            continue;
+        }
+        if (ready == 0 && eng_now_ns() - progress > a->idle_ns)
+            rc = eng_fail(l, "recv(response)", ETIMEDOUT);
+        for (int k = 0; rc == 0 && k < ready; k++) {
+            int i = (int)ev[k].data.u32;
+            if (slots[i].fd < 0)
+                continue;
+            int r = crr_slot_step(l, a, ep, &slots[i], i, deadline);
+            progress = eng_now_ns();
+            rc = r < 0 ? -1 : 0;
+            active -= r == 1;
+        }
+    }
+    for (int i = 0; slots && i < a->n; i++)
+        if (slots[i].fd >= 0)
+            close(slots[i].fd);
+    if (ep >= 0)
+        close(ep);
+    free(slots);
+    free(ev);
+    return rc;
+}
+
 static void count_protocol(struct loop *l, int fd)
 {
     int proto = 0;
@@ -452,15 +595,19 @@ static int sockaddr_from(int family, const char *ip, int port, struct sockaddr_s
 PyObject *eng_crr_client(PyObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"family", "protocol", "bind", "connect", "port", "request", "response",
-                             "duration_ns", "max_transactions", "idle_timeout_ns", "interval_ns", NULL};
+                             "duration_ns", "max_transactions", "idle_timeout_ns", "interval_ns",
+                             "clients", NULL};
     struct rr a = {0};
     const char *bind_ip, *connect_ip;
-    int port;
+    int port, clients = 1;
     Py_ssize_t req = 1, resp = 1;
     unsigned long long duration = 0, max_tx = 0, idle = 10000 * NS_PER_MS, interval = 100 * NS_PER_MS;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "iissi|nnKKKK", kwlist, &a.family, &a.protocol, &bind_ip,
-                                     &connect_ip, &port, &req, &resp, &duration, &max_tx, &idle, &interval))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "iissi|nnKKKKi", kwlist, &a.family, &a.protocol, &bind_ip,
+                                     &connect_ip, &port, &req, &resp, &duration, &max_tx, &idle, &interval,
+                                     &clients))
         return NULL;
+    if (clients < 1 || clients > MAX_FLOWS)
+        return PyErr_Format(PyExc_ValueError, "between 1 and %d clients", MAX_FLOWS);
     if (!duration && !max_tx)
         return PyErr_Format(PyExc_ValueError, "a duration or a transaction count is needed");
     if ((a.family != AF_INET && a.family != AF_INET6) ||
@@ -473,7 +620,10 @@ PyObject *eng_crr_client(PyObject *self, PyObject *args, PyObject *kw)
     a.duration_ns = duration;
     a.max_tx = max_tx;
     a.idle_ns = idle;
-    return run_latency(crr_client_loop, &a, 1, interval);
+    a.n = clients;
+    /* One client keeps its blocking loop (crr_once): no event set in its
+     * round trips.  Several share the event loop. */
+    return run_latency(clients == 1 ? crr_client_loop : crr_many_loop, &a, clients, interval);
 }
 
 PyObject *eng_crr_server(PyObject *self, PyObject *args, PyObject *kw)

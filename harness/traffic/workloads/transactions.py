@@ -3,8 +3,9 @@
 rr:  `flows` connections, each with one request of request_bytes
      outstanding at a time, answered by response_bytes; every transaction's
      latency is recorded by the client.  The server ends at the client's EOF.
-crr: connect, request, response, close, repeated on one flow: the cost of
-     setting a connection up (MPTCP's handshake and joins against TCP's).
+crr: connect, request, response, close, repeated by each of `flows`
+     concurrent clients: the cost of setting a connection up (MPTCP's
+     handshake against TCP's) and the rate a listener sustains.
      The client's last connection, made here in Python, carries END_REQUEST
      so that the server stops, and is introspected before it closes.
 """
@@ -104,7 +105,7 @@ def crr_sender(cfg: dict) -> dict:
                                cfg["port"], request=cfg["request_bytes"],
                                response=cfg["response_bytes"], duration_s=cfg["duration_s"],
                                idle_timeout_s=cfg["idle_timeout_s"],
-                               interval_ms=cfg["interval_ms"])
+                               interval_ms=cfg["interval_ms"], clients=cfg.get("flows", 1))
     spent = window.close()
     engine.raise_for(result)
     return {"loop": summarized(result), **spent, "info": _goodbye(cfg)}
