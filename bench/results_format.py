@@ -20,7 +20,8 @@ History:
      cpu_load_s came a day after the rest, without a new version: a reader
      takes them as None where a file lacks them; so did the hold workload's
      connections, accept_per_s, connect_per_s, conn_mem_bytes,
-     cpu_own_us_per_connection and conn_memory.  The trial's `noise`
+     cpu_own_us_per_connection and conn_memory, and the native engine's
+     cpu_controller_share and controller_cpu.  The trial's `noise`
      record left the same day, also without a new version: nothing read
      it, and cpu_accounting's foreign_s supersedes it.)
 """
@@ -109,6 +110,7 @@ class TrialColumns(CoreColumns):
     cpu_own_us_per_transaction: float | None
     cpu_own_us_per_connection: float | None   # hold: own CPU per connection set up
     cpu_load_s: float | None           # the scenario's competing CPU load (not own, not foreign)
+    cpu_controller_share: float | None  # native bulk/rr: workers' CPU outside the C loops / own CPU
     attempt: int | None                # 1, or 2.. for the re-runs of a disturbed trial
     mptcp_verified: bool | None
     started_at: float | None
@@ -190,6 +192,7 @@ class TrialRecord(TrialColumns, total=False):
     delay_line: dict               # host delay line: per queue packets, drops, verdict lateness
     conn_memory: dict              # hold: sockets gained per end and protocol, slab growth
     mptcp_connections: dict        # MPTCP, several connections: handshakes and joins the MIB counted
+    controller_cpu: dict           # native bulk/rr: each end's CPU outside the C loops
 
 
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)

@@ -22,7 +22,7 @@ DISTURBED_SHARE = 0.03
 DISTURBED_ENV = "MPTCP_BENCH_DISTURBED_ABOVE"    # per cent of one CPU
 COLUMNS = ("cpu_own_s", "cpu_foreign_s", "cpu_machine_s", "cpu_foreign_share", "cpu_own_s_per_gb",
            "cpu_own_per_s", "cpu_own_us_per_transaction", "cpu_own_us_per_connection",
-           "cpu_load_s")
+           "cpu_load_s", "cpu_controller_share")
 GB = 1e9
 
 
@@ -81,3 +81,21 @@ def disturbed(rec: dict, limit: float) -> tuple[str, str] | None:
     return "disturbed", (f"foreign CPU {rec['cpu_foreign_s']:.2f} s, {share:.0%} of one CPU "
                          f"over the window (limit {limit:.0%})"
                          + (f": {top}" if top else ""))
+
+
+def controller(rec: dict, ends: dict) -> None:
+    """The engine's workers outside their C loops: each end's process CPU
+    over its window less what the loop's threads ran (the loop's `cpu_ns`,
+    CLOCK_THREAD_CPUTIME_ID), as seconds per end and as a share of the
+    trial's own CPU: Python's part, which must stay small at 10 000
+    connections.  Nothing for a driver whose loops do not say (iperf3)."""
+    parts = {}
+    for end, r in ends.items():
+        loop = (r or {}).get("loop") or {}
+        if r is None or r.get("cpu_s") is None or loop.get("cpu_ns") is None:
+            return
+        parts[f"{end}_s"] = max(0.0, r["cpu_s"] - loop["cpu_ns"] / 1e9)
+    total = sum(parts.values())
+    rec["controller_cpu"] = {**parts, "total_s": total}
+    if rec.get("cpu_own_s"):
+        rec["cpu_controller_share"] = total / rec["cpu_own_s"]

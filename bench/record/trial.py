@@ -71,6 +71,8 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
         rec["server_learned"] = server_learned(rec["subflow_detail_server"], raw["mib"]["server"])
     cpu_fields.own_cpu(rec, rec.get("system") or raw["outer_window"], raw.get("top_foreign"),
                        raw.get("load"))
+    if rec["workload"] in ("bulk", "rr"):
+        cpu_fields.controller(rec, {"sender": raw["sender"], "receiver": raw["receiver"]})
     checked = _verify(rec, raw, protocol)
     verdict = workload_fields.verdict(rec) or checked
     if verdict:

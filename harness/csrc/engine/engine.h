@@ -109,6 +109,7 @@ struct check {
 /* What one loop did. */
 struct loop {
     uint64_t bytes, calls, start_ns, end_ns, first_ns, last_ns;
+    uint64_t cpu_ns;    /* CPU time of the thread(s) that ran the loop */
     int err;            /* errno of the failing call, 0 if none */
     const char *call;   /* name of the failing call */
     const char *detail; /* a reason that is not an errno */
@@ -161,6 +162,7 @@ struct evloop {
 /* One thread's share: conns[first .. first + count). */
 struct evworker {
     struct evloop *ev;
+    uint64_t cpu_ns; /* this thread's CPU time in the loop */
     int epfd, first, count, live, nready;
     struct evconn **ready;
     char *buf; /* receive buffer, ev->bufsize bytes */
@@ -171,7 +173,8 @@ struct eng_uring;
 
 #pragma GCC visibility push(hidden)
 
-/* loop.c: results */
+/* loop.c: results, and the calling thread's CPU time (ns) */
+uint64_t eng_thread_cpu_ns(void);
 int eng_series_add(struct series *s, uint64_t t, uint64_t units);
 int eng_samples_push(struct samples *s, uint64_t v);
 int eng_account(struct loop *l, uint64_t t, uint64_t n);

@@ -181,8 +181,10 @@ static void worker_loop(struct evworker *w, int main_thread)
 
 static void worker_run(struct evworker *w, int main_thread)
 {
+    uint64_t cpu0 = eng_thread_cpu_ns();
     if (worker_setup(w) == 0)
         worker_loop(w, main_thread);
+    w->cpu_ns = eng_thread_cpu_ns() - cpu0;
     if (w->epfd >= 0)
         close(w->epfd);
     free(w->ready);
@@ -280,6 +282,8 @@ PyObject *eng_evloop_run(struct evloop *ev)
             ev->deadline_ns += ev->start_ns; /* given as a duration */
         run_workers(ev, ws, tids, args);
         ev->all.end_ns = eng_now_ns();
+        for (int t = 0; t < ev->nthreads; t++)
+            ev->all.cpu_ns += ws[t].cpu_ns;
         eng_evloop_merge(ev);
         Py_END_ALLOW_THREADS
         r = PyErr_Occurred() ? NULL : eng_evloop_results(ev);

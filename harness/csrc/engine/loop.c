@@ -5,6 +5,8 @@
  */
 #include "engine.h"
 
+#include <time.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +159,8 @@ static int optional_sections(PyObject *d, struct loop *l)
 PyObject *eng_loop_result(struct loop *l)
 {
     PyObject *d = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "bytes", (unsigned long long)l->bytes, "calls",
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "cpu_ns", (unsigned long long)l->cpu_ns,
+        "bytes", (unsigned long long)l->bytes, "calls",
         (unsigned long long)l->calls, "start_ns", (unsigned long long)l->start_ns, "end_ns",
         (unsigned long long)l->end_ns, "first_ns", (unsigned long long)l->first_ns, "last_ns",
         (unsigned long long)l->last_ns, "interval_ns", (unsigned long long)l->s.interval_ns);
@@ -171,12 +174,21 @@ PyObject *eng_loop_result(struct loop *l)
 
 /* Runs one loop with the GIL released and returns its result (or NULL when
  * a Python signal handler raised).  The caller owns the loop's arguments. */
+uint64_t eng_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 PyObject *eng_run_loop(loop_fn fn, void *args, struct loop *l)
 {
     Py_BEGIN_ALLOW_THREADS
+    uint64_t cpu0 = eng_thread_cpu_ns();
     l->start_ns = l->s.t0 = eng_now_ns();
     fn(args, l);
     l->end_ns = eng_now_ns();
+    l->cpu_ns = eng_thread_cpu_ns() - cpu0;
     Py_END_ALLOW_THREADS
     PyObject *r = PyErr_Occurred() ? NULL : eng_loop_result(l);
     eng_loop_free(l);

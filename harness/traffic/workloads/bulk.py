@@ -155,7 +155,7 @@ def _merged(flows: list[dict], mode: str) -> dict:
             "flows": [flow_figures(f["loop"]) for f in flows]}
 
 
-SUMMED = ("bytes", "calls", "zc_requests", "zc_completions", "zc_copied", "zc_enobufs")
+SUMMED = ("bytes", "calls", "cpu_ns", "zc_requests", "zc_completions", "zc_copied", "zc_enobufs")
 
 
 def merge_loops(loops: list[dict]) -> dict:
