@@ -184,6 +184,19 @@ def crr_server(listener: socket.socket, *, request: int, response: int,
                               interval_ns=int(interval_ms * 1e6))
 
 
+def exchange(socks: list[socket.socket], *, send: bytes | None = None,
+             idle_timeout_s: float = 10) -> dict:
+    """The end of a transfer over many connections, in C: send `send` (one
+    byte) on each, then read one byte or EOF from each.  {got: the byte
+    value per connection or -1 at EOF, cpu_ns: the C code's CPU time};
+    a failed call raises EngineError."""
+    result = _engine.exchange([s.fileno() for s in socks], send=send[0] if send else -1,
+                              idle_timeout_ns=int(idle_timeout_s * 1e9))
+    if result["errno"]:
+        raise EngineError(result["call"], result["errno"])
+    return result
+
+
 def subflows(fd: int, full_info: bool = True) -> dict:
     """Per-subflow detail: MPTCP_FULL_INFO in one call, or on kernels
     without it (before 6.9) MPTCP_TCPINFO + MPTCP_SUBFLOW_ADDRS."""

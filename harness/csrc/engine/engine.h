@@ -231,6 +231,7 @@ PyObject *eng_rr_server(PyObject *self, PyObject *args, PyObject *kw);          
 PyObject *eng_crr_client(PyObject *self, PyObject *args, PyObject *kw);          /* rr.c */
 PyObject *eng_crr_server(PyObject *self, PyObject *args, PyObject *kw);          /* rr.c */
 PyObject *eng_evloop_send(PyObject *self, PyObject *args, PyObject *kw);         /* evbulk.c */
+PyObject *eng_exchange(PyObject *self, PyObject *args, PyObject *kw);            /* exchange.c */
 PyObject *eng_evloop_recv(PyObject *self, PyObject *args, PyObject *kw);         /* evbulk.c */
 PyObject *eng_mptcp_full_info(PyObject *self, PyObject *args);                   /* sockinfo.c */
 PyObject *eng_mptcp_subflow_data(PyObject *self, PyObject *args);                /* sockinfo.c */

@@ -29,6 +29,9 @@ static PyMethodDef methods[] = {
     {"evloop_recv", FN(eng_evloop_recv), KW,
      "evloop_recv(fds, threads=1, bufsize=131072, interval_ns=100000000, idle_timeout_ns=10000000000, "
      "mode='recv', verify_seed=None, lowat=0)"},
+    {"exchange", FN(eng_exchange), KW,
+     "exchange(fds, send=-1, idle_timeout_ns=10000000000): send the byte `send` on every "
+     "connection (unless -1), then read one byte or EOF from each: {got, cpu_ns, call, errno}"},
     {"rr_client", FN(eng_rr_client), KW,
      "rr_client(fds, request=1, response=1, duration_ns=0, max_transactions=0, idle_timeout_ns, interval_ns)"},
     {"rr_server", FN(eng_rr_server), KW, "rr_server(fds, request=1, response=1, idle_timeout_ns, interval_ns)"},

@@ -105,19 +105,23 @@ def _send_threads(socks: list[socket.socket], cfg: dict, _threads: int) -> dict:
 
 def _send_evloop(socks: list[socket.socket], cfg: dict, threads: int) -> dict:
     """The event loop sends and shuts every connection down; each receiver's
-    "done" then says that its connection's bytes all arrived."""
+    "done", awaited in C (engine.exchange), then says that its connection's
+    bytes all arrived."""
     result = engine.evloop_send(socks, threads=threads, duration_s=cfg["duration_s"],
                                 max_bytes=cfg["max_bytes"], bufsize=cfg["bufsize"],
                                 interval_ms=cfg["interval_ms"], seed=cfg["seed"])
     loop = engine.raise_for(result["loop"], mode=f"send mode {cfg['send_mode']}")
-    done = [await_peer(s, cfg["idle_timeout_s"]) == DONE for s in socks]
+    done = engine.exchange(socks, idle_timeout_s=cfg["idle_timeout_s"])
+    loop["cpu_ns"] += done["cpu_ns"]      # the C code of this end: loop and exchange
     return {"loop": loop, "mode": engine.mode_support(cfg["send_mode"], loop),
-            "flows": [flow_figures(f) for f in result["flows"]], "delivered": all(done)}
+            "flows": [flow_figures(f) for f in result["flows"]],
+            "delivered": all(g == DONE[0] for g in done["got"])}
 
 
 def _receive_evloop(conns: list[socket.socket], cfg: dict, threads: int) -> dict:
     """The event loop receives every connection to its EOF; then the first
-    is introspected (before the peers close) and each is told "done"."""
+    is introspected (before the peers close) and each is told "done" and
+    awaited until it closes, in C (engine.exchange)."""
     result = engine.evloop_recv(conns, threads=threads, bufsize=cfg["bufsize"],
                                 interval_ms=cfg["interval_ms"],
                                 idle_timeout_s=cfg["idle_timeout_s"], mode=cfg["recv_mode"],
@@ -125,10 +129,8 @@ def _receive_evloop(conns: list[socket.socket], cfg: dict, threads: int) -> dict
                                 lowat=cfg["recv_lowat"])
     loop = engine.raise_for(result["loop"], mode=f"receive mode {cfg['recv_mode']}")
     info = engine.introspect(conns[0])
-    for c in conns:
-        syscall("send(done)", c.sendall, DONE)
-    for c in conns:
-        await_peer(c, cfg["idle_timeout_s"])
+    closed = engine.exchange(conns, send=DONE, idle_timeout_s=cfg["idle_timeout_s"])
+    loop["cpu_ns"] += closed["cpu_ns"]    # the C code of this end: loop and exchange
     return {"loop": loop, "mode": engine.mode_support(cfg["recv_mode"], loop),
             "flows": [flow_figures(f) for f in result["flows"]], "info": info}
 
