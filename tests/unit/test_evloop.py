@@ -111,3 +111,41 @@ def test_a_signal_handler_that_raises_stops_every_thread():
     proc = subprocess.run([sys.executable, "-c", STOPPED], capture_output=True, text=True,
                           timeout=IDLE_S / 2)
     assert proc.returncode == 0 and proc.stdout.strip() == "stopped", proc.stderr
+
+
+def test_the_done_exchange_reads_one_byte_or_the_close_of_each():
+    ps = pairs(5)
+    for i, (a, _) in enumerate(ps):
+        if i == 3:
+            a.close()                      # a peer that closed without a byte
+        else:
+            a.sendall(b"\x01")
+    r = _engine.exchange([b.fileno() for _, b in ps], idle_timeout_ns=2_000_000_000)
+    assert r["got"] == [1, 1, 1, -1, 1] and r["errno"] == 0 and r["cpu_ns"] > 0
+    for _, b in ps:
+        b.close()
+
+
+def test_the_receivers_exchange_sends_then_waits_for_every_close():
+    ps = pairs(4)
+    back: dict = {}
+    t = threading.Thread(target=lambda: back.update(_engine.exchange(
+        [b.fileno() for _, b in ps], send=7, idle_timeout_ns=5_000_000_000)))
+    t.start()
+    for a, _ in ps:
+        assert a.recv(1) == b"\x07"
+        a.close()
+    t.join()
+    assert back["got"] == [-1] * 4 and back["errno"] == 0
+    for _, b in ps:
+        b.close()
+
+
+def test_a_silent_peer_fails_the_exchange_by_its_idle_timeout():
+    ps = pairs(2)
+    ps[0][0].sendall(b"\x01")
+    r = _engine.exchange([b.fileno() for _, b in ps], idle_timeout_ns=300_000_000)
+    assert r["errno"] == errno.ETIMEDOUT and r["call"] == "recv(done)"
+    for a, b in ps:
+        a.close()
+        b.close()
