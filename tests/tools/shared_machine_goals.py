@@ -87,7 +87,7 @@ def record(out: Path, load: str, tag: str, run_args: list[str]) -> int:
 def runs(out: Path) -> list[tuple[str, Path, dict]]:
     found = []
     for d in sorted(p for p in out.iterdir() if (p / "load.json").exists()):
-        (run,) = [r for r in d.iterdir() if (r / "results.json").is_file()]
+        (run,) = [r for r in d.iterdir() if not r.is_symlink() and (r / "results.json").is_file()]
         found.append((d.name, run, json.loads((d / "load.json").read_text())))
     return found
 
