@@ -41,6 +41,19 @@ def read_usage_s(kind: str, path: Path) -> float:
     return parse_cpu_stat((path / "cpu.stat").read_text())["usage_usec"] / 1e6
 
 
+def machine_usage_s(found: tuple[str, Path] | None) -> float | None:
+    """Every task's CPU time on the machine, exact: the v1 root cpuacct's
+    usage (the scheduler's runtime of every task, kernel threads and the
+    softirq run in their context included).  None on v2, whose root
+    cpu.stat is summed from /proc/stat's ticks, and without accounting."""
+    if not found or found[0] != "v1":
+        return None
+    try:
+        return read_usage_s("v1", found[1])
+    except (OSError, ValueError):
+        return None
+
+
 def parse_cpu_stat(text: str) -> dict[str, int]:
     return {k: int(v) for k, v in (line.split() for line in text.splitlines() if line.strip())}
 

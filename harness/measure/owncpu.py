@@ -6,7 +6,13 @@ own      = the trial cgroup's usage (harness.measure.cgroupcpu) + what ksoftirqd
            kernel) softirq run on return from a trial task's syscall is
            billed to that task, so it is in the cgroup already; adding
            /proc/stat's softirq would count it twice.
-machine  = /proc/stat busy time over the window, steal included.
+machine  = every task's run time over the window, from the v1 root
+           cpuacct (exact, as own is), steal added; where there is none
+           (cgroup v2), /proc/stat's busy ticks.  Ticks miss busy time
+           that falls between them: on this VM a 4-s window of an
+           unshaped transfer lost ~0.45 s of 8 CPU-seconds, and a 2-s
+           request/response window ~0.45 s of 4, more than a 5 % foreign
+           load, which then never showed (docs/method.md).
 foreign  = machine - own: every process that lived inside the window,
            however briefly, and kernel threads other than ksoftirqd.
 
@@ -53,6 +59,7 @@ class Probe:
 
     def __init__(self):
         found = cgroupcpu.hierarchy()
+        self.found = found
         self.path = None
         if found:
             rel = cgroupcpu.own_cgroup(found[0]).strip("/")
@@ -67,13 +74,18 @@ class Probe:
                 usage = cgroupcpu.read_usage_s(self.kind, self.path)
             except OSError:
                 usage = None
-        return {"cgroup_s": usage,
+        return {"cgroup_s": usage, "machine_s": cgroupcpu.machine_usage_s(self.found),
                 "ksoftirqd_s": {str(c): runtime_s(p) for c, p in self.softirqd.items()}}
 
 
+def _diff(before: dict, after: dict, key: str) -> float | None:
+    a, b = before.get(key), after.get(key)
+    return None if a is None or b is None else b - a
+
+
 def delta(before: dict, after: dict) -> dict:
-    c0, c1 = before["cgroup_s"], after["cgroup_s"]
-    return {"cgroup_s": None if c0 is None or c1 is None else c1 - c0,
+    return {"cgroup_s": _diff(before, after, "cgroup_s"),
+            "machine_s": _diff(before, after, "machine_s"),
             "ksoftirqd_s": {c: after["ksoftirqd_s"][c] - v
                             for c, v in before["ksoftirqd_s"].items() if c in after["ksoftirqd_s"]}}
 
@@ -91,11 +103,13 @@ def account(window: dict, cpus=(None,)) -> dict:
     soft = own["ksoftirqd_s"]
     soft_s = sum(soft.get(str(c), 0.0) for c in trial_cpus(cpus, soft))
     own_s = None if own["cgroup_s"] is None else own["cgroup_s"] + soft_s
-    machine = window["busy_s"] + window.get("steal_s", 0.0)
+    exact = own.get("machine_s")
+    machine = (window["busy_s"] if exact is None else exact) + window.get("steal_s", 0.0)
     foreign = None if own_s is None else max(0.0, machine - own_s)
     wall = window.get("wall_s") or 0.0
     return {"own_s": own_s, "cgroup_s": own["cgroup_s"], "ksoftirqd_s": soft_s,
-            "machine_s": machine, "foreign_s": foreign, "wall_s": wall,
+            "machine_s": machine, "machine_from": "ticks" if exact is None else "cpuacct",
+            "foreign_s": foreign, "wall_s": wall,
             "foreign_share": foreign / wall if foreign is not None and wall > 0 else None}
 
 
@@ -124,9 +138,14 @@ def foreign_processes(before: dict, after: dict, exclude: set[int], foreign_s: f
 def sample_machine(seconds: float = 2.0) -> dict:
     """The machine's busy time while this process sleeps `seconds`: all of
     it foreign (preflight's look at a machine before a run)."""
+    found = cgroupcpu.hierarchy()
     procs0, stat0, t0 = cpustat.process_times(), cpustat.read(), time.monotonic()
+    exact0 = cgroupcpu.machine_usage_s(found)
     time.sleep(seconds)
+    exact1 = cgroupcpu.machine_usage_s(found)
     stat1, procs1, wall = cpustat.read(), cpustat.process_times(), time.monotonic() - t0
-    busy = sum(stat1["cpu"][f] - stat0["cpu"][f] for f in (*cpustat.BUSY, "steal")) * cpustat.TICK_S
+    steal = (stat1["cpu"]["steal"] - stat0["cpu"]["steal"]) * cpustat.TICK_S
+    busy = (exact1 - exact0 + steal if exact0 is not None and exact1 is not None else
+            sum(stat1["cpu"][f] - stat0["cpu"][f] for f in (*cpustat.BUSY, "steal")) * cpustat.TICK_S)
     return {"busy_s": busy, "wall_s": wall, "share": busy / wall,
             "top": foreign_processes(procs0, procs1, {os.getpid()}, busy)}
