@@ -128,3 +128,23 @@ def test_the_history_gate_leaves_disturbed_trials_out(tmp_path, capsys):
     (out,) = [o for o in doc["outcomes"] if o["protocol"] == "mptcp"]
     assert out["cand_n"] == len(QUIET) and out["cand_bad"] == 0
     assert np.isclose(_judged(doc, "goodput_bps")["cand"], 93e6)
+
+
+def test_captured_runs_leave_the_disturbed_trials_out(data_dir):
+    """Two real default-suite runs of issue 24's goal runs (trimmed to their
+    columns): a quiet one, and one beside an injected 5 % load measured with
+    the tick-based machine figure, in which every aggregate-2x trial and 5
+    of the 6 single-link MPTCP trials were disturbed."""
+    quiet = open_run(data_dir / "runs/goal-quiet")
+    loaded = open_run(data_dir / "runs/goal-inject5-ticks")
+    c = compare.compare(quiet, loaded)
+    assert "aggregate-2x" not in set(c.rows.loc[c.rows["cand_n"] > 0, "scenario"])
+    single = c.rows[(c.rows["scenario"] == "single-link") & (c.rows["protocol"] == "mptcp")
+                    & (c.rows["metric"] == "goodput_bps")].iloc[0]
+    assert (single["base_n"], single["cand_n"], single["verdict"]) == (6, 1, "insufficient")
+    out = c.outcomes.set_index(["scenario", "protocol"])
+    assert (out.loc[("single-link", "mptcp"), "cand_n"], out.loc[("single-link", "mptcp"), "cand_bad"]) == (1, 0)
+    agg = c.outcomes[c.outcomes["scenario"] == "aggregate-2x"]
+    assert agg.empty or (agg["cand_n"] == 0).all()
+    result = gate.evaluate(c, gate.parse_thresholds([]))
+    assert not [r for r in result.regressions if r["scenario"] == "aggregate-2x"]
