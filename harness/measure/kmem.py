@@ -35,30 +35,29 @@ def parse_meminfo(text: str) -> dict[str, int]:
     return out
 
 
-def parse_slabinfo(text: str) -> dict[str, tuple[int, int]]:
-    """{cache: (active objects, object size)} from /proc/slabinfo 2.x."""
+def _table(text: str, skip: int, columns: tuple[int, int]) -> dict[str, tuple[int, int]]:
+    """{first field: (two integer fields)} from a whitespace table after
+    its `skip` heading lines; rows whose fields are not integers are left out."""
     out = {}
-    for line in text.splitlines()[2:]:
+    a, b = columns
+    for line in text.splitlines()[skip:]:
         f = line.split()
-        if len(f) >= 4:
+        if len(f) > max(a, b):
             try:
-                out[f[0]] = (int(f[1]), int(f[3]))
+                out[f[0]] = (int(f[a]), int(f[b]))
             except ValueError:
                 continue
     return out
+
+
+def parse_slabinfo(text: str) -> dict[str, tuple[int, int]]:
+    """{cache: (active objects, object size)} from /proc/slabinfo 2.x."""
+    return _table(text, 2, (1, 3))
 
 
 def parse_protocols(text: str) -> dict[str, tuple[int, int]]:
     """{protocol: (sockets in use in this namespace, structure size)}."""
-    out = {}
-    for line in text.splitlines()[1:]:
-        f = line.split()
-        if len(f) >= 3:
-            try:
-                out[f[0]] = (int(f[2]), int(f[1]))
-            except ValueError:
-                continue
-    return out
+    return _table(text, 1, (2, 1))
 
 
 def _read(path: str) -> str:
@@ -76,22 +75,26 @@ def snapshot() -> dict:
             "caches": parse_slabinfo(_read("/proc/slabinfo"))}
 
 
+def _counts() -> dict[str, int]:
+    return {k: v[0] for k, v in parse_protocols(_read(PROTOCOLS)).items()}
+
+
 def settled(quiet_s: float = 0.3, timeout_s: float = 10.0) -> dict:
     """A snapshot once this namespace's socket counts have held still for
     quiet_s: the previous trial's MPTCP sockets are freed after their close
     returns (the kernel's workers), and a count taken while they go would
-    subtract them from this trial's.  After timeout_s, the last one."""
+    subtract them from this trial's.  After timeout_s, as they are.  Only
+    the counts are polled; the slab is read once, at the end."""
     end = time.monotonic() + timeout_s
-    last, since = snapshot(), time.monotonic()
+    last, since = _counts(), time.monotonic()
     while time.monotonic() < end:
         time.sleep(0.05)
-        now = snapshot()
-        if {k: v[0] for k, v in now["protocols"].items()} != \
-                {k: v[0] for k, v in last["protocols"].items()}:
+        now = _counts()
+        if now != last:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet_s:
-            return now
-    return last
+            break
+    return snapshot()
 
 
 def delta(before: dict, after: dict, top: int = 8) -> dict:

@@ -45,18 +45,22 @@ def test_a_protocol_without_a_cache_counts_its_structure_size(proc):
 
 def test_settled_waits_until_the_counts_hold_still(monkeypatch, proc):
     counts = iter([5, 4, 3, 3, 3, 3, 3, 3, 3, 3, 3])
-    seen = []
+    seen, snapshots = [], []
 
-    def snap():
+    def count():
         n = next(counts)
         seen.append(n)
-        return {**proc, "protocols": {"MPTCP": (n, 1936)}}
-    monkeypatch.setattr(kmem, "snapshot", snap)
+        return {"MPTCP": n}
+    monkeypatch.setattr(kmem, "_counts", count)
+    monkeypatch.setattr(kmem, "snapshot", lambda: snapshots.append(seen[-1]) or
+                        {**proc, "protocols": {"MPTCP": (seen[-1], 1936)}})
     monkeypatch.setattr(kmem.time, "sleep", lambda s: None)
     clock = iter(range(0, 1000))
     monkeypatch.setattr(kmem.time, "monotonic", lambda: next(clock) * 0.1)
     got = kmem.settled(quiet_s=0.3, timeout_s=50)
+    # the counts are polled until they hold still, the whole snapshot taken once
     assert got["protocols"]["MPTCP"][0] == 3 and seen[:3] == [5, 4, 3]
+    assert snapshots == [3]
 
 
 def _raw(n=100, mp_capable=100, joins=100, protocol="mptcp"):
