@@ -1,8 +1,12 @@
 """Running trials the way the orchestrator does, without a run directory:
 what the root tests of trials, scenarios, truth checks, drivers and the
 engine share."""
+import contextlib
 import os
+import tempfile
+from pathlib import Path
 
+from bench.catalog import Catalog
 from bench.record import stalls, trial
 from harness.net.topology import Topology
 from harness.traffic import drivers, trialrun
@@ -12,6 +16,18 @@ from harness.traffic.site import LocalSite
 def prefix(tag: str) -> str:
     """A namespace prefix of this test process (clean keeps it until it ends)."""
     return f"mpb-test{os.getpid()}{tag}"
+
+
+@contextlib.contextmanager
+def scenario_up(definition: str, name: str):
+    """(scenario, topology) of one scenario written as TOML, its topology up
+    until the block ends (for module-scoped fixtures)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "defs.toml"
+        path.write_text(definition)
+        scenario = Catalog([path]).scenario(name)
+    with Topology(scenario.topology(), prefix(name)) as topo:
+        yield scenario, topo
 
 
 def one(topo, scenario, proto: str, duration: float, driver: str = "native", events=(),

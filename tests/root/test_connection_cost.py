@@ -10,12 +10,10 @@ rr: more connections than the latency loop once allowed (1024), each with
 at least one transaction.  crr: concurrent clients, each completing
 connections, every one answered by the server."""
 import pytest
-from onetrial import prefix
+from onetrial import scenario_up
 
-from bench.catalog import Catalog
 from bench.record import trial
 from harness.measure import kmem
-from harness.net.topology import Topology
 from harness.traffic import drivers, trialrun
 from harness.traffic.site import LocalSite
 
@@ -25,12 +23,9 @@ RR_FLOWS = 2000
 
 
 @pytest.fixture(scope="module")
-def two_links(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cost") / "defs.toml"
-    path.write_text(TWO_LINKS)
-    scenario = Catalog([path]).scenario("cost")
-    with Topology(scenario.topology(), prefix("cost")) as topo:
-        yield scenario, topo
+def two_links():
+    with scenario_up(TWO_LINKS, "cost") as up:
+        yield up
 
 
 def _run(two_links, proto: str, **over) -> tuple[dict, dict]:

@@ -13,11 +13,9 @@ import errno
 import resource
 
 import pytest
-from onetrial import prefix
+from onetrial import scenario_up
 
-from bench.catalog import Catalog
 from bench.record import trial
-from harness.net.topology import Topology
 from harness.traffic import drivers, engine, trialrun
 from harness.traffic.site import LocalSite
 from harness.traffic.workloads import bulk, common
@@ -29,12 +27,9 @@ FLOWS = (1, 4, 64, 1024)
 
 
 @pytest.fixture(scope="module")
-def shaped(tmp_path_factory):
-    path = tmp_path_factory.mktemp("many") / "defs.toml"
-    path.write_text(SHAPED)
-    scenario = Catalog([path]).scenario("many")
-    with Topology(scenario.topology(), prefix("many")) as topo:
-        yield scenario, topo
+def shaped():
+    with scenario_up(SHAPED, "many") as up:
+        yield up
 
 
 def per_connection(end: dict) -> list[int]:
