@@ -85,8 +85,8 @@ def disturbed(rec: dict, limit: float) -> tuple[str, str] | None:
 
 def controller(rec: dict, ends: dict) -> None:
     """The engine's workers outside their C loops: each end's process CPU
-    over its window less what the loop's threads ran (the loop's `cpu_ns`,
-    CLOCK_THREAD_CPUTIME_ID), as seconds per end and as a share of the
+    over its window less what the C code's threads ran (the loop's `cpu_ns`
+    and the done exchange's `exchange_cpu_ns`, CLOCK_THREAD_CPUTIME_ID), as seconds per end and as a share of the
     trial's own CPU: Python's part, which must stay small at 10 000
     connections.  Nothing for a driver whose loops do not say (iperf3)."""
     parts = {}
@@ -94,7 +94,8 @@ def controller(rec: dict, ends: dict) -> None:
         loop = (r or {}).get("loop") or {}
         if r is None or r.get("cpu_s") is None or loop.get("cpu_ns") is None:
             return
-        parts[f"{end}_s"] = max(0.0, r["cpu_s"] - loop["cpu_ns"] / 1e9)
+        c_ns = loop["cpu_ns"] + (r.get("exchange_cpu_ns") or 0)
+        parts[f"{end}_s"] = max(0.0, r["cpu_s"] - c_ns / 1e9)
     total = sum(parts.values())
     rec["controller_cpu"] = {**parts, "total_s": total}
     if rec.get("cpu_own_s"):

@@ -192,3 +192,21 @@ def test_probe_deltas_carry_the_machine_figure():
     d = owncpu.delta(before, after)
     assert d["cgroup_s"] == pytest.approx(0.4) and d["machine_s"] == pytest.approx(1.1)
     assert owncpu.delta({**before, "machine_s": None}, after)["machine_s"] is None
+
+
+def test_the_controller_share_is_what_ran_outside_the_c_code():
+    # each end's process CPU less its loop's threads and its done exchange's
+    rec = {"cpu_own_s": 10.0}
+    ends = {"sender": {"cpu_s": 3.0, "loop": {"cpu_ns": 2_500_000_000},
+                       "exchange_cpu_ns": 300_000_000},
+            "receiver": {"cpu_s": 2.0, "loop": {"cpu_ns": 1_900_000_000}}}
+    cpu_fields.controller(rec, ends)
+    assert rec["controller_cpu"]["sender_s"] == pytest.approx(0.2)
+    assert rec["controller_cpu"]["receiver_s"] == pytest.approx(0.1)
+    assert rec["cpu_controller_share"] == pytest.approx(0.03)
+
+
+def test_no_controller_share_from_a_driver_whose_loops_do_not_say():
+    rec = {"cpu_own_s": 10.0}
+    cpu_fields.controller(rec, {"sender": {"cpu_s": 3.0, "loop": {}}, "receiver": None})
+    assert "cpu_controller_share" not in rec
