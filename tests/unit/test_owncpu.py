@@ -34,6 +34,25 @@ def test_foreign_is_the_machine_less_the_cgroup_and_ksoftirqd_on_the_trial_cpus(
     assert unpinned["own_s"] == pytest.approx(0.48)
 
 
+def test_per_cpu_kworkers_on_the_trial_cpus_are_own(window):
+    # MPTCP queues each connection's work on the queuing CPU's kworker
+    before = {"cgroup_s": 1.0, "machine_s": None, "ksoftirqd_s": {"0": 0.0, "1": 0.0},
+              "kworkers": {"41": [0, 2.0], "42": [1, 5.0], "43": [1, 1.0]}}
+    after = {"cgroup_s": 1.4, "machine_s": None, "ksoftirqd_s": {"0": 0.01, "1": 0.0},
+             "kworkers": {"41": [0, 2.05], "42": [1, 5.1], "77": [1, 0.02]}}  # 43 ended, 77 born
+    own = owncpu.delta(before, after)
+    assert own["kworker_s"] == pytest.approx({"0": 0.05, "1": 0.12})
+    window["own"] = own
+    assert owncpu.account(window, (0, 0))["own_s"] == pytest.approx(0.4 + 0.01 + 0.05)
+    acc = owncpu.account(window, (0, 1))
+    assert acc["own_s"] == pytest.approx(0.4 + 0.01 + 0.17) and acc["kworker_s"] == pytest.approx(0.17)
+
+
+def test_a_window_from_before_kworkers_were_read_has_none(window):
+    window["own"] = {"cgroup_s": 0.40, "ksoftirqd_s": {"0": 0.03}}
+    assert owncpu.account(window, (0, 0))["kworker_s"] == 0.0
+
+
 def test_foreign_never_goes_negative(window):
     window["own"] = {"cgroup_s": 5.0, "ksoftirqd_s": {}}   # tick rounding against ns usage
     assert owncpu.account(window)["foreign_s"] == 0.0
@@ -64,7 +83,7 @@ def test_probe_deltas_pair_the_cgroup_and_each_ksoftirqd():
     a = {"cgroup_s": 1.0, "ksoftirqd_s": {"0": 0.5, "1": 0.25}}
     b = {"cgroup_s": 1.75, "ksoftirqd_s": {"0": 0.5, "1": 0.5}}
     assert owncpu.delta(a, b) == {"cgroup_s": 0.75, "machine_s": None,   # no v1 root read
-                                  "ksoftirqd_s": {"0": 0.0, "1": 0.25}}
+                                  "ksoftirqd_s": {"0": 0.0, "1": 0.25}, "kworker_s": {}}
     assert owncpu.delta({**a, "cgroup_s": None}, b)["cgroup_s"] is None
 
 
