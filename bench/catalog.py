@@ -152,6 +152,7 @@ def _known(what: str, value: str, known: tuple[str, ...]) -> str:
 # max (measured: 40 MiB asked, 16 MiB set, under this machine's 32 MiB; the
 # kernel's own default max is at most 6 MiB): 3 MiB is honoured under both.
 RECV_LOWAT_MAX_KIB = 3072
+NOTSENT_LOWAT_MAX_KIB = 65536
 # A key is checked against the running kernel before a run (harness.host.sysctl:
 # only per-namespace keys); here only its form and the value's.
 SysctlKey = Annotated[str, Field(pattern=f"^{limits.SYSCTL_KEY.pattern}$", max_length=256)]
@@ -196,6 +197,12 @@ class Workload(_Model):
     receiver CPU a benchmark tool should not spend; the interval series then
     moves in batches of that size, so keep it well below what a link carries
     per interval.  0: the kernel's default (wake on any byte).
+
+    notsent_lowat_kib sets TCP_NOTSENT_LOWAT on the bulk sender: the kernel
+    reports it writable only while less than that is unsent.  On one veth
+    path with the batched receiver, 128 KiB removed MPTCP's empty 100 ms
+    intervals (docs/engine.md).  0: the kernel's default (the namespace's
+    net.ipv4.tcp_notsent_lowat).
     """
     kind: Literal["bulk", "rr", "crr", "rr_under_load", "hold"] = "bulk"
     duration_s: float = Field(5.0, gt=0, le=MAX_DURATION_S)
@@ -205,6 +212,7 @@ class Workload(_Model):
     send_mode: SendMode = "send"
     recv_mode: RecvMode = "recv"
     recv_lowat_kib: int = Field(0, ge=0, le=RECV_LOWAT_MAX_KIB)
+    notsent_lowat_kib: int = Field(0, ge=0, le=NOTSENT_LOWAT_MAX_KIB)
     verify: bool = False
     seed: int = Field(1, ge=0, lt=1 << 63)
     request_bytes: int = Field(1, ge=1, le=MAX_MESSAGE)
@@ -222,9 +230,10 @@ class Workload(_Model):
         if self.bytes is not None and self.kind != "bulk":
             raise ValueError(f"`bytes` applies to bulk workloads only, not {self.kind}; "
                              "use duration_s")
-        engine_modes = (self.send_mode, self.recv_mode, self.recv_lowat_kib)
-        if not moves_bulk and engine_modes != ("send", "recv", 0):
-            raise ValueError(f"send_mode, recv_mode and recv_lowat_kib apply to bulk flows; a "
+        engine_modes = (self.send_mode, self.recv_mode, self.recv_lowat_kib, self.notsent_lowat_kib)
+        if not moves_bulk and engine_modes != ("send", "recv", 0, 0):
+            raise ValueError(f"send_mode, recv_mode, recv_lowat_kib and notsent_lowat_kib apply "
+                             f"to bulk flows; a "
                              f"{self.kind} workload has none, so leave them out")
         if self.verify and (self.recv_mode != "recv" or not moves_bulk):
             raise ValueError("verify needs a bulk flow received with recv_mode = \"recv\" "
@@ -407,7 +416,8 @@ class Scenario(_Model):
             max_bytes=w.bytes or 0, bufsize=w.bufsize_kib * 1024, interval_ms=w.interval_ms,
             cpu_sender=sender, cpu_receiver=receiver, link=self.links_used(protocol)[0],
             workload=w.kind, send_mode=w.send_mode, recv_mode=w.recv_mode,
-            recv_lowat=w.recv_lowat_kib * 1024, verify=w.verify, seed=w.seed,
+            recv_lowat=w.recv_lowat_kib * 1024, notsent_lowat=w.notsent_lowat_kib * 1024,
+            verify=w.verify, seed=w.seed,
             request_bytes=w.request_bytes, response_bytes=w.response_bytes, flows=w.flows,
             load_flows=w.load_flows, tcp_retry=self.tcp_retry, load_cpus=self.load_cpus())
 
@@ -418,6 +428,7 @@ class ModeSet(_Model):
     send_mode: SendMode | None = None
     recv_mode: RecvMode | None = None
     recv_lowat_kib: int | None = Field(None, ge=0, le=RECV_LOWAT_MAX_KIB)
+    notsent_lowat_kib: int | None = Field(None, ge=0, le=NOTSENT_LOWAT_MAX_KIB)
     bufsize_kib: int | None = Field(None, ge=1, le=16384)
 
 

@@ -121,6 +121,7 @@ class TrialColumns(CoreColumns):
     send_mode: str | None
     recv_mode: str | None
     recv_lowat_kib: int | None
+    notsent_lowat_kib: int | None
     # latency workloads (rr, crr, rr_under_load): per-transaction latency
     transactions: int | None
     transactions_per_s: float | None
@@ -198,7 +199,8 @@ class TrialRecord(TrialColumns, total=False):
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)
 
 # Workload columns: `workload` is bulk|rr|crr|rr_under_load|hold; send_mode / recv_mode /
-# recv_lowat_kib (SO_RCVLOWAT of the receiver, 0 when not set) are None where no bulk
+# recv_lowat_kib (SO_RCVLOWAT of the receiver, 0 when not set) and notsent_lowat_kib
+# (TCP_NOTSENT_LOWAT of the sender, likewise) are None where no bulk
 # flow runs (rr, crr); goodput_bps and expected_goodput_bps are None
 # for every non-bulk workload; cpu_system_us_per_transaction is None for rr_under_load
 # (its busy time is the load's).

@@ -25,6 +25,7 @@ def base(params: dict) -> dict:
             "send_mode": params.get("send_mode", "send") if moves else None,
             "recv_mode": params.get("recv_mode", "recv") if moves else None,
             "recv_lowat_kib": params.get("recv_lowat", 0) // 1024 if moves else None,
+            "notsent_lowat_kib": params.get("notsent_lowat", 0) // 1024 if moves else None,
             **{c: None for c in (*LATENCY_COLUMNS, *HOLD_COLUMNS)}}
 
 

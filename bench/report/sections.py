@@ -225,6 +225,8 @@ def send_modes(trials: list[dict]) -> list[str]:
             mode = support.get("mode") or t.get(f"{side}_mode") or "default"
             if side == "recv" and t.get("recv_lowat_kib"):
                 mode += f" (SO_RCVLOWAT {t['recv_lowat_kib']} KiB)"
+            if side == "send" and t.get("notsent_lowat_kib"):
+                mode += f" (TCP_NOTSENT_LOWAT {t['notsent_lowat_kib']} KiB)"
             c = cells.setdefault((f"{side}: {mode}", t["protocol"]),
                                  {"works": 0, "unsupported": 0, "reasons": {}, "zc": 0,
                                   "copied": 0, "enobufs": 0})

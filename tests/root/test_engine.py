@@ -84,6 +84,17 @@ def test_a_receive_low_water_mark_batches_the_receivers_calls_and_loses_nothing(
     assert batched["bytes"] / batched["calls"]["recv"] > 128 * 1024
 
 
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_an_unsent_data_low_water_mark_is_taken_and_loses_nothing(one_link, proto):
+    """TCP_NOTSENT_LOWAT of 128 KiB on the sender (MPTCP takes it on the
+    connection's socket): accepted, recorded, every byte verified."""
+    rec = run(one_link, proto, notsent_lowat=128 << 10, verify=True)
+    assert rec["status"] == "ok", rec["reason"]
+    assert rec["notsent_lowat_kib"] == 128
+    v = rec["verify"]
+    assert v["mismatches"] == 0 and v["missing_bytes"] == 0 and v["checked_bytes"] == rec["bytes"] > 0
+
+
 @pytest.mark.parametrize("mode", engine.ZERO_COPY_MODES)
 def test_zero_copy_over_veth_reports_copied_completions(one_link, mode):
     if ("tcp", mode) in REFUSED:

@@ -126,9 +126,11 @@ def _with_workload(fields: str) -> str:
     ('send_mode = "sendmsg"', "unknown send mode 'sendmsg'; known: send, sendfile, splice"),
     ('recv_mode = "mmap"', "unknown receive mode 'mmap'"),
     ('kind = "rr", bytes = 1000', "`bytes` applies to bulk workloads only"),
-    ('kind = "crr", send_mode = "zerocopy"', "send_mode, recv_mode and recv_lowat_kib apply to bulk flows"),
-    ('kind = "rr", recv_lowat_kib = 256', "send_mode, recv_mode and recv_lowat_kib apply to bulk flows"),
+    ('kind = "crr", send_mode = "zerocopy"', "send_mode, recv_mode, recv_lowat_kib and notsent_lowat_kib apply"),
+    ('kind = "rr", recv_lowat_kib = 256', "send_mode, recv_mode, recv_lowat_kib and notsent_lowat_kib apply"),
     ('recv_lowat_kib = 4096', "recv_lowat_kib: input should be less than or equal to 3072"),
+    ('kind = "rr", notsent_lowat_kib = 128', "notsent_lowat_kib apply to bulk flows"),
+    ('notsent_lowat_kib = -1', "notsent_lowat_kib: input should be greater than or equal to 0"),
     ('verify = true, recv_mode = "trunc"', "verify needs a bulk flow received with"),
     ('flows = 10001', "flows: input should be less than or equal to 10000"),
     ('kind = "hold", response_bytes = 8', "a hold workload sends no requests"),
@@ -149,6 +151,13 @@ def test_workload_parameters_reach_the_trial():
     assert p.recv_lowat == 0
     p = Catalog().scenario("mode-recv-lowat").trial_params("mptcp")
     assert (p.recv_mode, p.recv_lowat, p.bufsize) == ("trunc", 1 << 20, 128 * 1024)
+    assert p.notsent_lowat == 0
+
+
+def test_an_unsent_data_low_water_mark_reaches_the_sender(write_defs):
+    p = Catalog([write_defs(_with_workload("notsent_lowat_kib = 128"))]).scenario("x").trial_params("mptcp")
+    assert p.notsent_lowat == 128 << 10
+    assert "an unsent-data low-water mark (TCP_NOTSENT_LOWAT)" in p.engine_features()
 
 
 def test_placement_suite_sweeps_placements_on_the_single_link():

@@ -217,6 +217,16 @@ def test_a_receive_low_water_mark_is_its_own_row_of_the_mode_matrix():
     assert "| recv: trunc (SO_RCVLOWAT 1024 KiB) | works | works |" in text
 
 
+def test_an_unsent_data_low_water_mark_is_its_own_row_of_the_mode_matrix():
+    trials = [*synthetic.paired("a", [1e9] * 2, [1e9] * 2, notsent_lowat_kib=0),
+              *synthetic.paired("b", [1e9] * 2, [1e9] * 2, notsent_lowat_kib=128)]
+    for t in trials:
+        t["mode_support"] = {"send": {"mode": "send", "status": "works", "reason": None}}
+    text = report.Report(synthetic.run(trials)).markdown()
+    assert "| send: send | works | works |" in text
+    assert "| send: send (TCP_NOTSENT_LOWAT 128 KiB) | works | works |" in text
+
+
 def test_fallbacks_and_skips_are_counted_never_averaged():
     trials = synthetic.paired("s", [10e6] * 4, [20e6] * 4,
                               statuses={("mptcp", i): "fallback" for i in range(4)})

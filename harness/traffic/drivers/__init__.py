@@ -32,6 +32,7 @@ class TrialParams:
     send_mode: str = "send"       # engine send mode (bulk, and the load of rr_under_load)
     recv_mode: str = "recv"       # engine receive mode (likewise)
     recv_lowat: int = 0           # SO_RCVLOWAT of the bulk receiver, bytes (0: kernel default)
+    notsent_lowat: int = 0        # TCP_NOTSENT_LOWAT of the bulk sender, bytes (0: kernel default)
     verify: bool = False          # the receiver checks every byte of the seeded pattern
     seed: int = 1                 # seed of the payload pattern
     request_bytes: int = 1        # RR / CRR message sizes
@@ -60,6 +61,7 @@ class TrialParams:
         asked += [f"send mode {self.send_mode}"] if self.send_mode != "send" else []
         asked += [f"receive mode {self.recv_mode}"] if self.recv_mode != "recv" else []
         asked += ["a receive low-water mark (SO_RCVLOWAT)"] if self.recv_lowat else []
+        asked += ["an unsent-data low-water mark (TCP_NOTSENT_LOWAT)"] if self.notsent_lowat else []
         return asked + (["data verification"] if self.verify else [])
 
 

@@ -227,9 +227,18 @@ def receiver(cfg: dict) -> dict:
     return {"peer": f"{peer[0]}:{peer[1]}", **out, "engine_loop": choice}
 
 
+def notsent_lowat(socks: list[socket.socket], cfg: dict) -> None:
+    """TCP_NOTSENT_LOWAT on each sending socket when the trial asks for it
+    (an MPTCP socket takes it for the connection)."""
+    for s in socks if cfg.get("notsent_lowat") else ():
+        syscall("setsockopt(TCP_NOTSENT_LOWAT)", s.setsockopt, socket.IPPROTO_TCP,
+                socket.TCP_NOTSENT_LOWAT, cfg["notsent_lowat"])
+
+
 def sender(cfg: dict) -> dict:
     fd_room(cfg.get("flows", 1))
     socks = [connect(cfg, cfg["port"]) for _ in range(cfg.get("flows", 1))]
+    notsent_lowat(socks, cfg)
     out = send(socks, cfg)
     for s in socks:
         s.close()

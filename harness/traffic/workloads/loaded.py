@@ -20,6 +20,7 @@ def sender(cfg: dict) -> dict:
     socks = [connect(cfg, cfg["port"], nodelay=True) for _ in range(cfg["flows"])]
     unloaded = run_rr(socks, cfg, half)
     loads = [connect(cfg, cfg["load_port"]) for _ in range(cfg["load_flows"])]
+    bulk.notsent_lowat(loads, cfg)
 
     def loaded_phase():
         time.sleep(SETTLE_S)
