@@ -9,7 +9,7 @@ from __future__ import annotations
 from bench.analysis.metrics import METRICS
 from bench.report import md
 
-IGNORED = ("name", "description")
+IGNORED = ("name", "description", "expect")   # what a scenario expects is not what it measures
 MIN_POINTS = 3
 # What a curve shows, by workload kind.
 SHOWN = {

@@ -141,6 +141,8 @@ def test_scenarios_differing_only_in_connections_form_a_curve():
     doc = _curve_doc()
     assert scaling.curves(doc) == [("hold-1 … hold-256", [(1, "hold-1"), (16, "hold-16"),
                                                           (256, "hold-256")])]
+    doc["scenarios"]["hold-256"]["definition"]["expect"] = {"mptcp": ["ok", "partial"]}
+    assert len(scaling.curves(doc)) == 1                              # still the same curve
     doc["scenarios"]["hold-16"]["definition"]["links"] = [{}]        # another topology
     assert scaling.curves(doc) == []
 
