@@ -157,6 +157,7 @@ NOTSENT_LOWAT_MAX_KIB = 65536
 # only per-namespace keys); here only its form and the value's.
 SysctlKey = Annotated[str, Field(pattern=f"^{limits.SYSCTL_KEY.pattern}$", max_length=256)]
 SysctlValue = Annotated[int | str, AfterValidator(lambda v: _sysctl_value(v))]
+Offload = Literal[tuple(limits.OFFLOADS)]
 
 
 def _sysctl_value(value: int | str) -> int | str:
@@ -286,6 +287,9 @@ class Scenario(_Model):
     sysctls: dict[SysctlKey, SysctlValue] = {}
     client_sysctls: dict[SysctlKey, SysctlValue] = {}    # the client's namespace only, after
     # `sysctls`: e.g. net.mptcp.enabled = 0 for a client without MPTCP
+    # Interface offloads set on every interface of the topology (both ends
+    # and the router), e.g. { gro = true }: on veth GRO is off unless turned on.
+    offloads: dict[Offload, bool] = {}
     tcp_retry: bool = False    # a client whose MPTCP socket() fails retries with TCP
     server_protocol: Literal["tcp", "mptcp"] | None = None   # None: the trial's protocol
     # Set: the client always uses this protocol and the trial's protocol is
@@ -392,6 +396,7 @@ class Scenario(_Model):
                             client_sysctls=tuple((k, str(v))
                                                  for k, v in self.client_sysctls.items()),
                             strip_mptcp_links=strip, families=(self.family,),
+                            offloads=tuple(sorted(self.offloads.items())),
                             delay_backend=delay_backend or (None if self.delay_backend == "auto"
                                                             else self.delay_backend))
 

@@ -194,6 +194,7 @@ class TrialRecord(TrialColumns, total=False):
     conn_memory: dict              # hold: sockets gained per end and protocol, slab growth
     mptcp_connections: dict        # MPTCP, several connections: handshakes and joins the MIB counted
     controller_cpu: dict           # native bulk/rr: each end's CPU outside the C loops
+    offloads: dict                 # {role: {ifname: {gro, gso, tso, ...}}} at the trial's start
 
 
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)

@@ -16,6 +16,12 @@ ZERO_COPY_MODES: tuple[str, ...] = ("zerocopy", "io_uring_zc")
 PM_FLAGS = {"signal": 1, "subflow": 2, "backup": 4, "fullmesh": 8, "implicit": 16, "laminar": 32}
 PM_MAX_LIMIT = 8  # MPTCP_PM_ADDR_MAX: the kernel refuses larger limits
 
+# Interface offloads a scenario may set and every trial records, by their
+# ethtool feature names (ethtool -k; harness.net.offloads).
+OFFLOADS = {"gro": "rx-gro", "gro_hw": "rx-gro-hw", "lro": "rx-lro",
+            "gso": "tx-generic-segmentation", "tso": "tx-tcp-segmentation",
+            "tso6": "tx-tcp6-segmentation"}
+
 # A sysctl key as a scenario may name it (dotted words).
 SYSCTL_KEY = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 

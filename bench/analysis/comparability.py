@@ -106,6 +106,8 @@ REGISTRY: tuple[Key, ...] = (
     Key("scenarios.*.readback.qdiscs.*", "qdiscs read back", "warn", "any"),
     Key("scenarios.*.readback.path_manager.*", "path manager read back", "warn", "any"),
     Key("scenarios.*.readback.nftables", "nftables rules read back", "warn"),
+    # GRO/GSO/TSO change what a transfer costs, and not alike for both protocols
+    Key("scenarios.*.readback.offloads.*", "interface offloads read back", "incomparable", "bool"),
     Key("scenarios.*.readback.iptables", "iptables rules read back", "warn"),
     Key("kernel.release", "kernel release", "warn"),
     Key("kernel.version", "kernel build", "warn"),

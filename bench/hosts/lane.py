@@ -282,6 +282,11 @@ class HostsTopology:
         """The sender host's /proc/stat (the outer CPU window)."""
         return cpustat.parse(self.lane.conns["client"].run(["cat", "/proc/stat"]).stdout)
 
+    def offloads(self) -> None:
+        """Not read per trial on hosts: the preflight records each host's
+        interfaces' offloads (ethtool -k) in the run's metadata."""
+        return None
+
     def read_back(self, sysctls: tuple[str, ...] = ()) -> dict:
         """Endpoints and qdiscs on the hosts (their sysctls stay the hosts' own)."""
         out = {"hosts": {r: self.lane.inv.host(r).name for r in self.lane.managed},

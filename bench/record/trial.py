@@ -45,6 +45,8 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
     rec["mib"], rec["error"] = raw["mib"], raw["error"]
     rec["events"] = raw.get("events") or []
     rec["delay_backend"] = raw.get("delay_backend")
+    if raw.get("offloads"):
+        rec["offloads"] = raw["offloads"]
     if raw.get("delay_line"):
         rec["delay_line"] = raw["delay_line"]
     if raw.get("tool"):

@@ -57,6 +57,7 @@ class TopologySpec:
     client_sysctls: tuple[tuple[str, str], ...] = ()   # then in the client only
     families: tuple[int, ...] = (4, 6)
     strip_mptcp_links: tuple[int, ...] = ()     # a middlebox strips option 30 on these
+    offloads: tuple[tuple[str, bool], ...] = ()  # set on every interface (harness.net.offloads)
     # The resolved backend that delays this topology's links; None while a
     # request of auto is not resolved (a Topology refuses to build it then).
     delay_backend: DelayBackend | None = None
@@ -74,6 +75,9 @@ class TopologySpec:
                                     f"family), but the kernel holds at most {limits.PM_MAX_LIMIT}")
         if any(not 0 <= i < len(self.links) for i in self.strip_mptcp_links):
             raise TopologyError(f"middlebox on a link the topology lacks: {self.strip_mptcp_links}")
+        unknown = [k for k, _ in self.offloads if k not in limits.OFFLOADS]
+        if unknown:
+            raise TopologyError(f"unknown offload(s) {unknown}: {', '.join(limits.OFFLOADS)}")
         if self.delay_backend not in (None, "host", "netem"):
             raise TopologyError(f"no delay backend {self.delay_backend!r}: host or netem")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from harness import ownership
 from harness.errors import TopologyError
 from harness.host import netns, sysctl
-from harness.net import addressing, delayline, middlebox, pathmanager, shaping
+from harness.net import addressing, delayline, middlebox, offloads, pathmanager, shaping
 from harness.net.spec import LinkSpec, TopologySpec
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,18 @@ class Topology:
 
     def namespaces(self) -> list[str]:
         return [self.ns(r) for r in ROLES]
+
+    def interfaces(self) -> dict[str, list[str]]:
+        """{role: its interfaces on the links}, the router's both sides."""
+        names = [addressing.ifnames(i) for i in range(len(self.spec.links))]
+        return {"client": [n["client"] for n in names],
+                "router": [n[k] for n in names for k in ("router_client", "router_server")],
+                "server": [n["server"] for n in names]}
+
+    def offloads(self) -> dict[str, dict[str, dict[str, bool]]]:
+        """{role: {ifname: {offload: on}}} as the kernel reports them now."""
+        return {role: offloads.read(self.ns(role), ifnames)
+                for role, ifnames in self.interfaces().items()}
 
     def client_address(self, family: int, link: int = 0) -> str:
         return addressing.client_subnet(link, family).host
@@ -121,6 +133,8 @@ class Topology:
             for i, link in enumerate(self.spec.links):
                 self._build_link(i, link, cli, rtr, srv)
             self._route(cli, rtr, srv)
+        for role, ifnames in self.interfaces().items():
+            offloads.apply(self.ns(role), ifnames, dict(self.spec.offloads))
         self._apply_loss()
         if self.delay_backend == "host":
             self._start_delay_line()
@@ -236,6 +250,7 @@ class Topology:
             out["iptables"] = f"unavailable: {exc}"
         for side in ("client", "server"):
             out["path_manager"][side] = pathmanager.read_back(self.ns(side))
+        out["offloads"] = self.offloads()
         return out
 
 

@@ -26,6 +26,7 @@ def run_trial(driver: Driver, site: Site, params: TrialParams, events=(), helper
     before = {role: snapshot(role) for role in ("client", "server")}
     line = site.delay_line
     line0 = line.stats() if line else None
+    offloads = site.offloads()
     started_at = time.time()
     helpers = [*helpers, line.worker.proc.pid] if line else list(helpers)
     # The scenario's competing load starts first: born outside the cgroup.
@@ -49,6 +50,7 @@ def run_trial(driver: Driver, site: Site, params: TrialParams, events=(), helper
         raw["top_foreign"] = owncpu.foreign_processes(procs0, procs1, ours, unasked)
     raw["mib"] = {role: mib.delta(before[role], snapshot(role)) for role in ("client", "server")}
     raw["delay_backend"] = site.delay_backend
+    raw["offloads"] = offloads
     if line:
         raw["delay_line"] = delayline.summary(line0, line.stats(), line.queues)
     raw["started_at"] = started_at

@@ -130,3 +130,27 @@ def test_the_kernel_holds_the_tbf_burst_and_queue_that_were_asked():
     assert shown["rs0"] == {"rate": 125_000_000, "burst": 250_000, "lat": 25_000}
     # 1 Mbit/s: 2 ms would be 250 bytes, less than one frame; the floor is 16 KiB.
     assert shown["rc0"] == {"rate": 125_000, "burst": 16_384, "lat": 25_000}
+
+
+def test_offloads_are_set_on_every_interface_and_read_back():
+    """GRO turned on everywhere (veth has it off unless asked): the kernel
+    reports it on each end's and the router's interfaces, and the TSO it
+    was not told about stays as the driver had it."""
+    plain_spec = TopologySpec(links=(LinkSpec(),), families=(4,))
+    with Topology(plain_spec, prefix("offp")) as topo:
+        plain = topo.read_back()["offloads"]
+    spec = TopologySpec(links=(LinkSpec(),), families=(4,), offloads=(("gro", True),))
+    with Topology(spec, prefix("offg")) as topo:
+        got = topo.read_back()["offloads"]
+    assert set(got) == {"client", "router", "server"}
+    assert set(got["router"]) == {"rc0", "rs0"} and set(got["server"]) == {"s0"}
+    assert all(f["gro"] for ifs in got.values() for f in ifs.values())
+    assert got["server"]["s0"]["tso"] == plain["server"]["s0"]["tso"]
+
+
+def test_an_offload_the_driver_cannot_change_is_refused_and_nothing_is_left():
+    spec = TopologySpec(links=(LinkSpec(),), families=(4,), offloads=(("lro", True),))
+    topo = Topology(spec, prefix("offl"))
+    with pytest.raises(TopologyError, match="lro"):
+        topo.__enter__()
+    assert not any(netns.exists(n) for n in topo.namespaces())

@@ -17,6 +17,9 @@ def test_tcp_on_a_50_mbit_link_gets_85_to_100_percent_of_it(catalog, write_defs)
         rec = run(topo, s, "tcp")
     assert rec["status"] == "ok", rec["reason"]
     assert 0.85 * 50e6 <= rec["goodput_bps"] <= 50e6
+    # the interfaces' offloads as the kernel reported them at the trial's start
+    assert set(rec["offloads"]) == {"client", "router", "server"}
+    assert {"gro", "gso", "tso"} <= set(rec["offloads"]["server"]["s0"])
 
 
 @pytest.mark.parametrize("name", ["aggregate-2x", "aggregate-2x-ipv6"])

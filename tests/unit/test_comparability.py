@@ -67,3 +67,17 @@ def test_a_sysctl_set_by_the_scenario_is_what_one_gates_not_a_new_experiment(dat
     (d,) = comparability.differences(base, cand, {"aggregate-2x"})
     assert d.policy == "warn" and d.cand == "cubic"
     assert d.key == "scenarios.aggregate-2x.definition.sysctls.net.ipv4.tcp_congestion_control"
+
+
+def test_interfaces_whose_offloads_differ_are_incomparable(data_dir):
+    """GRO/GSO/TSO change what a transfer costs: a difference is another
+    experiment; a run from before offloads were read back only warns."""
+    base = rundata.open_run(data_dir / "runs" / "quick-a").head
+    cand = copy.deepcopy(base)
+    cand["scenarios"]["aggregate-2x"]["readback"]["offloads"] = {"server": {"s0": {"gro": True}}}
+    (d,) = comparability.differences(base, cand, {"aggregate-2x"})
+    assert (d.key, d.policy) == ("scenarios.aggregate-2x.readback.offloads.server.s0.gro", "warn")
+    base = copy.deepcopy(cand)
+    cand["scenarios"]["aggregate-2x"]["readback"]["offloads"]["server"]["s0"]["gro"] = False
+    (d,) = comparability.incomparable(comparability.differences(base, cand, {"aggregate-2x"}))
+    assert (d.base, d.cand) == ("yes", "no")

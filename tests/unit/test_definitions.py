@@ -154,6 +154,14 @@ def test_workload_parameters_reach_the_trial():
     assert p.notsent_lowat == 0
 
 
+def test_offloads_reach_the_topology_and_unknown_ones_are_refused(write_defs):
+    spec = Catalog([write_defs(BASE + "offloads = { gro = true, tso = false }\n")]).scenario("x").topology()
+    assert spec.offloads == (("gro", True), ("tso", False))
+    with pytest.raises(InputError) as exc:
+        Catalog([write_defs(BASE + "offloads = { gso_magic = true }\n")])
+    assert "offloads" in str(exc.value) and "scenario 'x'" in str(exc.value)
+
+
 def test_an_unsent_data_low_water_mark_reaches_the_sender(write_defs):
     p = Catalog([write_defs(_with_workload("notsent_lowat_kib = 128"))]).scenario("x").trial_params("mptcp")
     assert p.notsent_lowat == 128 << 10
