@@ -233,8 +233,7 @@ def _verify(rec: dict, raw: dict, protocol: str) -> tuple[str, str] | None:
     if evidence:
         return "fallback", "; ".join(evidence)
     if counted and counted["joins"] < counted["joins_expected"]:
-        return "partial", (f"{counted['joins']} of {counted['joins_expected']} expected joins "
-                           f"over {counted['connections']} connections (server MPJoinAckRx)")
+        return "partial", joins_short(counted)
     if rec["subflows_expected"] and rec["subflows"] < rec["subflows_expected"]:
         joins = {k[len("MPTcpExt"):]: v for k, v in raw["mib"]["client"].items()
                  if k.startswith("MPTcpExtMPJoin")}
@@ -256,8 +255,23 @@ def every_connection(rec: dict, raw: dict) -> dict | None:
     if n <= 1 or rec["workload"] == "crr" or "MPTcpExtMPCapableACKRX" not in server:
         return None
     extra = max(0, (rec.get("subflows_expected") or 1) - 1)
+    client = raw["mib"].get("client") or {}
     return {"connections": n, "mp_capable": server["MPTcpExtMPCapableACKRX"],
-            "joins": server.get("MPTcpExtMPJoinAckRx", 0), "joins_expected": n * extra}
+            "joins": server.get("MPTcpExtMPJoinAckRx", 0), "joins_expected": n * extra,
+            "join_syns_sent": client.get("MPTcpExtMPJoinSynTx", 0),
+            "join_syns_received": server.get("MPTcpExtMPJoinSynRx", 0)}
+
+
+def joins_short(counted: dict) -> str:
+    """Why fewer joins were made than expected: the first stage that fell
+    short, from the client's path manager to the server's handshake."""
+    expected, sent = counted["joins_expected"], counted["join_syns_sent"]
+    got, done = counted["join_syns_received"], counted["joins"]
+    where = ("the client's path manager sent fewer MP_JOIN SYNs" if sent < expected else
+             "join SYNs were lost on the way" if got < sent else
+             "the server completed fewer join handshakes than it received")
+    return (f"{done} of {expected} expected joins over {counted['connections']} connections "
+            f"(server MPJoinAckRx): {where} (MPJoinSynTx {sent}, server MPJoinSynRx {got})")
 
 
 def mptcp_evidence(views: dict, mib: dict) -> list[str]:

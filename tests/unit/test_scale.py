@@ -63,7 +63,7 @@ def test_settled_waits_until_the_counts_hold_still(monkeypatch, proc):
     assert snapshots == [3]
 
 
-def _raw(n=100, mp_capable=100, joins=100, protocol="mptcp"):
+def _raw(n=100, mp_capable=100, joins=100, protocol="mptcp", syns=None):
     mem = {"sockets": {"MPTCP": n, "TCP": 2 * n}, "socket_bytes": n * (1984 + 2 * 2368),
            "slab_bytes": 1 << 20, "top_caches": [["TCP", 473600]]}
     system = {"busy_s": 0.02, "softirq_s": 0.0, "steal_s": 0.0, "wall_s": 1.1,
@@ -74,8 +74,10 @@ def _raw(n=100, mp_capable=100, joins=100, protocol="mptcp"):
                        "cpu_sender": 0, "cpu_receiver": 1},
             "driver": "native", "started_at": 0.0, "error": None, "events": [],
             "outer_window": system,
-            "mib": {"client": {"MPTcpExtMPCapableSYNACKRX": mp_capable},
-                    "server": {"MPTcpExtMPCapableACKRX": mp_capable, "MPTcpExtMPJoinAckRx": joins}},
+            "mib": {"client": {"MPTcpExtMPCapableSYNACKRX": mp_capable,
+                               "MPTcpExtMPJoinSynTx": joins if syns is None else syns[0]},
+                    "server": {"MPTcpExtMPCapableACKRX": mp_capable, "MPTcpExtMPJoinAckRx": joins,
+                               "MPTcpExtMPJoinSynRx": joins if syns is None else syns[1]}},
             "sender": {"system": system, "cpu_s": 0.01, "window_ns": 1_100_000_000,
                        "connect_ns": 2_000_000, "connections": n, "memory": mem, "info": info},
             "receiver": {"connections": n, "accepted_after_first": n - 1, "accept_ns": 990_000,
@@ -96,7 +98,8 @@ def test_a_hold_record_states_memory_accept_rate_and_cpu_per_connection():
     assert rec["connect_per_s"] == pytest.approx(100 / 2e-3)
     assert rec["cpu_own_us_per_connection"] == pytest.approx(0.015e6 / 100)
     assert rec["mptcp_connections"] == {"connections": 100, "mp_capable": 100, "joins": 100,
-                                        "joins_expected": 100}
+                                        "joins_expected": 100, "join_syns_sent": 100,
+                                        "join_syns_received": 100}
 
 
 def test_every_connection_is_verified_not_only_the_one_introspected():
@@ -104,6 +107,16 @@ def test_every_connection_is_verified_not_only_the_one_introspected():
     assert rec["status"] == "fallback" and "97 of 100 connections" in rec["reason"]
     rec = trial.build(_raw(joins=60), _scenario(), "mptcp", run_id="r", repeat=0, seq=0)
     assert rec["status"] == "partial" and "60 of 100 expected joins" in rec["reason"]
+
+
+@pytest.mark.parametrize("syns, where", [
+    ((60, 60), "the client's path manager sent fewer MP_JOIN SYNs (MPJoinSynTx 60"),
+    ((100, 70), "join SYNs were lost on the way"),
+    ((100, 100), "the server completed fewer join handshakes than it received"),
+])
+def test_a_partial_trial_names_where_the_joins_stopped(syns, where):
+    rec = trial.build(_raw(joins=60, syns=syns), _scenario(), "mptcp", run_id="r", repeat=0, seq=0)
+    assert rec["status"] == "partial" and where in rec["reason"]
 
 
 def test_hold_columns_are_empty_for_other_workloads():
