@@ -50,7 +50,8 @@ def test_held_connections_are_counted_socket_by_socket(two_links, proto):
     assert rec["cpu_own_us_per_connection"] > 0
     if proto == "mptcp":
         assert rec["mptcp_connections"] == {"connections": HELD, "mp_capable": HELD,
-                                            "joins": HELD, "joins_expected": HELD}
+                                            "joins": HELD, "joins_expected": HELD,
+                                            "join_syns_sent": HELD, "join_syns_received": HELD}
 
 
 @pytest.mark.parametrize("proto", ("tcp", "mptcp"))
