@@ -4,7 +4,8 @@ own      = the trial cgroup's usage (harness.measure.cgroupcpu) + what ksoftirqd
            and the per-CPU kworkers ran on the trial's CPUs (packet work
            deferred out of the trial's tasks, and work queued from them:
            MPTCP's per-connection worker runs on the queuing CPU's
-           kworker, 0.2 s of a 4-s trial over 10 000 connections).  Without CONFIG_IRQ_TIME_ACCOUNTING (this
+           kworker, 0.11-0.12 s of a 3-s bulk trial over 10 000
+           connections).  Without CONFIG_IRQ_TIME_ACCOUNTING (this
            kernel) softirq run on return from a trial task's syscall is
            billed to that task, so it is in the cgroup already; adding
            /proc/stat's softirq would count it twice.
