@@ -56,11 +56,12 @@ def runtime_s(pid: int) -> float:
         return 0.0
 
 
-def kworker_runtimes() -> dict[str, list]:
+def kworker_runtimes(procs: dict | None = None) -> dict[str, list]:
     """{pid: [cpu, run time s]} of every per-CPU kworker alive now: they come
-    and go with the workqueues' load, so they are found at every reading."""
+    and go with the workqueues' load, so they are found at every reading,
+    in `procs` (a cpustat.process_times() scan taken now) when given."""
     out = {}
-    for pid, (comm, _, kthread) in cpustat.process_times().items():
+    for pid, (comm, _, kthread) in (procs or cpustat.process_times()).items():
         m = KWORKER.match(comm)
         if kthread and m:
             out[str(pid)] = [int(m.group(1)), runtime_s(pid)]
@@ -83,7 +84,9 @@ class Probe:
                 self.kind, self.path = found[0], found[1] / rel
         self.softirqd = dict(ksoftirqd_pids())
 
-    def read(self) -> dict:
+    def read(self, procs: dict | None = None) -> dict:
+        """`procs`: a /proc scan the caller took at this instant, reused
+        rather than scanning twice."""
         usage = None
         if self.path is not None:
             try:
@@ -92,7 +95,7 @@ class Probe:
                 usage = None
         return {"cgroup_s": usage, "machine_s": cgroupcpu.machine_usage_s(self.found),
                 "ksoftirqd_s": {str(c): runtime_s(p) for c, p in self.softirqd.items()},
-                "kworkers": kworker_runtimes()}
+                "kworkers": kworker_runtimes(procs)}
 
 
 def _diff(before: dict, after: dict, key: str) -> float | None:

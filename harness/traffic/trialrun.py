@@ -32,12 +32,13 @@ def run_trial(driver: Driver, site: Site, params: TrialParams, events=(), helper
     # The scenario's competing load starts first: born outside the cgroup.
     with _load(site, params) as load, _cgroup(site, helpers) as cg:
         probe = owncpu.Probe() if local else None
-        own0, procs0, stat0 = probe and probe.read(), local and cpustat.process_times(), read_cpu()
+        procs0 = local and cpustat.process_times()
+        own0, stat0 = probe and probe.read(procs0), read_cpu()
         t0, load0 = time.monotonic(), load.runtime_s()
         with site.link_events(tuple(events)) as runner:
             raw = drivers.refusal(driver, params) or driver.run(site, params)
         stat1, procs1, wall_s = read_cpu(), local and cpustat.process_times(), time.monotonic() - t0
-        own1, load_s = probe and probe.read(), load.runtime_s() - load0
+        own1, load_s = probe and probe.read(procs1), load.runtime_s() - load0
         ours = {os.getpid(), *helpers, *(cg.members() if cg else ()), *load.pids()}
     raw["load"] = ({"cpus": load.cpus, "pids": load.pids(), "cpu_s": load_s, "wall_s": wall_s}
                    if load.cpus else None)

@@ -1,6 +1,8 @@
 """Whose CPU a trial window held, on captured /proc/stat and cgroup files:
 own (cgroup + ksoftirqd), machine (busy + steal) and foreign; the foreign
 load's processes; the disturbed verdict."""
+import os
+
 import pytest
 
 from bench.record import cpu_fields
@@ -180,6 +182,18 @@ def test_ksoftirqd_is_looked_up_once_per_process(monkeypatch):
         owncpu.ksoftirqd_pids.cache_clear()
     assert len(scans) == 1
     assert all(p.softirqd == {0: 11, 1: 12} for p in probes)
+
+
+def test_a_reading_reuses_the_callers_proc_scan(monkeypatch):
+    """The trial window scans /proc once per end for the foreign processes;
+    the probe finds its kworkers in that scan instead of a second one."""
+    scans = []
+    monkeypatch.setattr(cpustat, "process_times", lambda: scans.append(1) or {})
+    monkeypatch.setattr(owncpu, "ksoftirqd_pids", lambda: {})
+    me = os.getpid()
+    reading = owncpu.Probe().read({me: ("kworker/1:2", 3, True), 7: ("kworker/u4:0", 1, True)})
+    assert scans == []
+    assert list(reading["kworkers"]) == [str(me)] and reading["kworkers"][str(me)][0] == 1
 
 
 def test_the_machine_is_every_tasks_run_time_where_v1_counts_it(window):
