@@ -139,6 +139,9 @@ class TrialColumns(CoreColumns):
     # scenarios with a path failure: delivery gap and time to recover after it
     failover_gap_ms: float | None
     failover_recover_s: float | None
+    # scenarios where a path went down and came back: when it carried data again
+    restore_first_data_s: float | None
+    restore_unused: bool | None         # the restored path carried nothing until the trial ended
     # delayed links: host (the delay line) or netem; None without delay
     delay_backend: str | None
 
@@ -195,6 +198,7 @@ class TrialRecord(TrialColumns, total=False):
     mptcp_connections: dict        # MPTCP, several connections: handshakes and joins the MIB counted
     controller_cpu: dict           # native bulk/rr: each end's CPU outside the C loops
     offloads: dict                 # {role: {ifname: {gro, gso, tso, ...}}} at the trial's start
+    restores: list                 # per restored link: outage, first data after it, time watched
 
 
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)

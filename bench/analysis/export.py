@@ -43,6 +43,8 @@ PYPERF = {
        for p in ("p50", "p90", "p99", "p999", "max")},
     "failover_gap_ms": ("failover_gap", lambda v: v * 1e-3, "delivery gap after a path failed"),
     "failover_recover_s": ("failover_recover", float, "time to recover after a path failed"),
+    "restore_first_data_s": ("restore_first_data", float,
+                             "time until a restored path carried data again"),
 }
 
 

@@ -94,6 +94,7 @@ _ALL = (
     Metric("cpu_own_us_per_connection", "own CPU/connection", "µs", 1.0, "lower", digits=1),
     Metric("failover_gap_ms", "failover gap", "ms", 1.0, "lower", digits=0),
     Metric("failover_recover_s", "failover recovery", "s", 1.0, "lower", digits=2),
+    Metric("restore_first_data_s", "restored path's first data", "s", 1.0, "lower", digits=2),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
 

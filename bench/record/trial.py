@@ -7,7 +7,7 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-from bench.record import cpu_fields, failover, linkmodel, subflow_grid, workload_fields
+from bench.record import cpu_fields, failover, linkmodel, restore, subflow_grid, workload_fields
 from harness.host.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
@@ -153,6 +153,7 @@ def _measures(rec: dict, raw: dict) -> None:
             snd["subflow_series"], loop["start_ns"], loop["interval_ns"], len(loop["intervals"]))
         rec["subflow_intervals_keys"] = [f"{sf['local']} → {sf['remote']}"
                                          for sf in snd["subflow_series"]["subflows"]]
+    rec.update(restore.fields(rec, rcv.get("peer")))
 
 
 def server_learned(subflows: list[dict], mib: dict) -> dict:

@@ -18,6 +18,7 @@ from bench.report import (
     contention,
     cpu_answer,
     driver_crosscheck,
+    handover,
     html_page,
     machine,
     md,
@@ -102,6 +103,9 @@ class Report:
         learned = sections.learned_addresses(self.doc["trials"], scenario, driver)
         if learned:
             parts.append(learned)
+        restored = handover.restored(self.doc["trials"], scenario, driver)
+        if restored:
+            parts.append(restored)
         retried = sections.tcp_retries(self.doc["trials"], scenario, driver)
         if retried:
             parts.append(retried)

@@ -48,6 +48,23 @@ def server_subnet(link: int, family: int) -> Subnet:
     return Subnet(f"2001:2:0:2{link:02x}::1", f"2001:2:0:2{link:02x}::2", 64)
 
 
+def link_of(address: str) -> int | None:
+    """The link an endpoint address (client or server side, either family,
+    with or without ":port" or "[...]:port") is on; None for any other."""
+    host = address.rsplit("]", 1)[0].lstrip("[") if address.startswith("[") else address
+    if host.count(":") == 1:
+        host = host.split(":")[0]
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    for link in range(MAX_LINKS):
+        for subnet in (client_subnet(link, ip.version), server_subnet(link, ip.version)):
+            if ip in ipaddress.ip_network(subnet.network):
+                return link
+    return None
+
+
 def server_aggregate(family: int) -> str:
     """One prefix covering every server-side subnet."""
     return "198.19.0.0/16" if family == 4 else "2001:2:0:200::/56"

@@ -31,6 +31,16 @@ def test_failover_mptcp_carries_on_while_tcp_stalls(catalog):
     outage = slice(int((down["mptcp"] + 0.5) / step), int(up / step))
     first, second = (sum(s[outage]) for s in mptcp["subflow_intervals_bytes"])
     assert first == 0 and second > 5e6, (first, second)
+    # Link 0 came back after 2.5 s: each record places the restore on its
+    # series, and says when the path carried data again, or that it had not
+    # by the end (a backed-off timer can outlast the 2 s left: either holds).
+    for rec in (tcp, mptcp):
+        (restored,) = rec["restores"]
+        assert restored["link"] == 0 and restored["down_s"] == pytest.approx(2.5, abs=0.1)
+        assert restored["watched_s"] > 1.5
+        used = restored["first_data_s"]
+        assert rec["restore_unused"] is (used is None)
+        assert used is None or 0 <= used < restored["watched_s"]
     # Every byte arrived, in order and intact, for both.
     for rec in (tcp, mptcp):
         v = rec["verify"]

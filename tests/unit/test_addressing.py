@@ -39,3 +39,10 @@ def test_link_index_and_family_are_checked():
 def test_interface_names_fit_the_kernel_limit():
     for i in range(addressing.MAX_LINKS):
         assert all(len(n) < 16 for n in addressing.ifnames(i).values())
+
+
+@pytest.mark.parametrize("address, link", [
+    ("198.18.1.1:40000", 1), ("198.19.0.1", 0), ("[2001:2:0:103::1]:5201", 3),
+    ("2001:2:0:207::1", 7), ("10.0.0.1:80", None), ("::1", None), ("not an address", None)])
+def test_an_address_names_its_link_either_side_either_family(address, link):
+    assert addressing.link_of(address) == link

@@ -28,7 +28,10 @@ class NativeDriver:
             "connect": topo.server_address(p.family, p.link),
             "duration_s": p.duration_s, "max_bytes": p.max_bytes, "bufsize": p.bufsize,
             "interval_ms": p.interval_ms, "accept_timeout_s": 10.0,
-            "idle_timeout_s": 10.0, "workload": p.workload, "send_mode": p.send_mode,
+            # A path may be down for most of a trial (handover.toml): a
+            # receiver gives up on a silent connection only after as long.
+            "idle_timeout_s": max(10.0, p.duration_s + 2), "workload": p.workload,
+            "send_mode": p.send_mode,
             "recv_mode": p.recv_mode, "recv_lowat": p.recv_lowat,
             "notsent_lowat": p.notsent_lowat, "verify": p.verify, "seed": p.seed,
             "corrupt_at": p.extra.get("corrupt_at", -1), "request_bytes": p.request_bytes,
