@@ -186,7 +186,7 @@ def introspection(rec: dict, client: dict, server: dict) -> None:
     ends), and each end's MPTCP view for the verdict."""
     full = client.get("full_info")
     if full:
-        rec["subflows"] = full["num_subflows"]
+        rec["subflows"] = established(full, server.get("full_info"))
         rec["subflow_detail"] = full["subflows"]
         carried = [sf.get("bytes_acked") or 0 for sf in full["subflows"]]
         total = sum(carried)
@@ -198,6 +198,20 @@ def introspection(rec: dict, client: dict, server: dict) -> None:
     if server.get("full_info"):
         rec["subflow_detail_server"] = server["full_info"]["subflows"]
     rec["mptcp"] = {"client": _mptcp_view(client), "server": _mptcp_view(server)}
+
+
+def established(client: dict, server: dict | None) -> int:
+    """The client's subflows that completed their handshake: those the
+    server's socket lists too, or that carried data.  The kernel lists (and
+    counts) a subflow from the moment its path manager starts it: a join
+    whose SYN a middlebox drops is one of them, though it never carries a
+    byte.  Without the server's view, the kernel's count."""
+    if server is None:
+        return client["num_subflows"]
+    answered = {(sf.get("remote"), sf.get("local")) for sf in server["subflows"]}
+    return sum(1 for sf in client["subflows"]
+               if (sf.get("local"), sf.get("remote")) in answered
+               or (sf.get("bytes_acked") or 0) > 0 or (sf.get("bytes_received") or 0) > 0)
 
 
 def _mptcp_view(info: dict) -> dict:

@@ -81,6 +81,25 @@ def test_missing_subflow_makes_a_partial_trial(raw, scenario):
     assert rec["reason"].startswith("1 of 2 expected subflows")
 
 
+def test_a_join_the_server_never_saw_is_no_subflow(raw, scenario):
+    """A middlebox dropped the MP_JOIN SYN (blackhole-join, 2026-12-06): the
+    client still listed the join, and the kernel counted it; the server's
+    socket did not have it, and it carried nothing."""
+    r = copy.deepcopy(raw["mptcp"])
+    client = r["sender"]["info"]["full_info"]
+    server = r["receiver"]["info"]["full_info"]
+    dead = client["subflows"][1]
+    server["subflows"] = [sf for sf in server["subflows"]
+                          if (sf["remote"], sf["local"]) != (dead["local"], dead["remote"])]
+    assert len(server["subflows"]) == 1
+    dead.update(bytes_acked=0, bytes_received=0)
+    rec = build(r, scenario, "mptcp")
+    assert client["num_subflows"] == 2 and rec["subflows"] == 1
+    assert rec["status"] == "partial"
+    dead["bytes_acked"] = 5000      # a subflow that carried data was established
+    assert build(r, scenario, "mptcp")["subflows"] == 2
+
+
 @pytest.mark.parametrize("err, status", [
     ({"call": "socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP)", "errno": "EPROTONOSUPPORT",
       "message": "m"}, "unsupported"),
