@@ -136,6 +136,7 @@ class TrialColumns(CoreColumns):
     accept_per_s: float | None         # the listener draining a full accept queue
     connect_per_s: float | None        # the client connecting back to back
     conn_mem_bytes: float | None       # the sockets' memory per connection, both ends
+    connect_ms: float | None           # native bulk: the client's first connect(), SYN to established
     # scenarios with a path failure: delivery gap and time to recover after it
     failover_gap_ms: float | None
     failover_recover_s: float | None

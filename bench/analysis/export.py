@@ -41,6 +41,7 @@ PYPERF = {
                                       "whole-system busy CPU s per transaction"),
     **{f"latency_us_{p}": (f"latency_{p}", lambda v: v * 1e-6, f"{p} transaction latency")
        for p in ("p50", "p90", "p99", "p999", "max")},
+    "connect_ms": ("connect", lambda v: v * 1e-3, "the client's first connect()"),
     "failover_gap_ms": ("failover_gap", lambda v: v * 1e-3, "delivery gap after a path failed"),
     "failover_recover_s": ("failover_recover", float, "time to recover after a path failed"),
     "restore_first_data_s": ("restore_first_data", float,

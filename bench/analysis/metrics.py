@@ -92,6 +92,7 @@ _ALL = (
     Metric("accept_per_s", "accept rate", "1/s", 1.0, "higher", digits=0),
     Metric("connect_per_s", "connect rate", "1/s", 1.0, "higher", digits=0),
     Metric("cpu_own_us_per_connection", "own CPU/connection", "µs", 1.0, "lower", digits=1),
+    Metric("connect_ms", "connect", "ms", 1.0, "lower", digits=2),
     Metric("failover_gap_ms", "failover gap", "ms", 1.0, "lower", digits=0),
     Metric("failover_recover_s", "failover recovery", "s", 1.0, "lower", digits=2),
     Metric("restore_first_data_s", "restored path's first data", "s", 1.0, "lower", digits=2),

@@ -138,6 +138,7 @@ def _measures(rec: dict, raw: dict) -> None:
         "intervals_bytes": loop["intervals"],
         "system": system,
         "sender_send_bytes": snd["loop"]["bytes"],
+        "connect_ms": snd["connect_ns"] / 1e6 if snd.get("connect_ns") is not None else None,
         "calls": {"send": snd["loop"].get("calls"), "recv": loop.get("calls")},   # None: iperf3
         "window_s": snd["window_ns"] / 1e9 if snd.get("window_ns") else None,
     })

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
 
 from harness.host import sockinfo
 from harness.traffic import engine
@@ -236,10 +237,15 @@ def notsent_lowat(socks: list[socket.socket], cfg: dict) -> None:
 
 
 def sender(cfg: dict) -> dict:
+    """Also how long the first connect() took: a SYN a middlebox drops
+    costs the retransmission timeouts before a connection exists."""
     fd_room(cfg.get("flows", 1))
-    socks = [connect(cfg, cfg["port"]) for _ in range(cfg.get("flows", 1))]
+    t0 = time.monotonic_ns()
+    socks = [connect(cfg, cfg["port"])]
+    connect_ns = time.monotonic_ns() - t0
+    socks += [connect(cfg, cfg["port"]) for _ in range(cfg.get("flows", 1) - 1)]
     notsent_lowat(socks, cfg)
     out = send(socks, cfg)
     for s in socks:
         s.close()
-    return out
+    return {**out, "connect_ns": connect_ns}
