@@ -109,9 +109,11 @@ class Load(_Model):
 
 
 class Middlebox(_Model):
-    """What the router does to MPTCP: strip its TCP option on these links
-    (all of them when `links` is not given)."""
+    """What the router does to MPTCP on these links (all of them when
+    `links` is not given): strip its TCP option, or drop the client's SYNs
+    that carry MP_CAPABLE (a new connection) or MP_JOIN (a new subflow)."""
     strip_mptcp: bool = False
+    drop_syn: tuple[Literal["mp_capable", "mp_join"], ...] = ()
     links: tuple[int, ...] | None = None
 
 
@@ -119,7 +121,7 @@ class Event(_Model):
     """A link event during every trial, `at_s` seconds after it starts."""
     at_s: float = Field(ge=0, le=3600)
     link: int = Field(ge=0, lt=addressing.MAX_LINKS)
-    action: Literal["down", "up", "rate"]
+    action: Literal["down", "up", "rate", "strip_mptcp"]
     rate_mbit: float | None = Field(None, gt=0, le=MAX_RATE_MBIT)
     direction: Literal["up", "down", "both"] = "both"
 
@@ -130,7 +132,9 @@ class Event(_Model):
         return self
 
 
-Status = Literal["ok", "fallback", "partial", "stalled", "unsupported"]
+# "failed" only where failing is what the kernel is known to do (a middlebox
+# that makes it hang, blackhole.toml): the scenario says so, and it is counted.
+Status = Literal["ok", "fallback", "partial", "stalled", "unsupported", "failed"]
 
 
 class Expect(_Model):
@@ -386,9 +390,8 @@ class Scenario(_Model):
         eps = (tuple(Endpoint("client", i) for i in self.links_used("mptcp")[1:])
                if self.mptcp.endpoints is None
                else tuple(Endpoint(e.side, e.link, e.flags) for e in self.mptcp.endpoints))
-        strip = ()
-        if self.middlebox.strip_mptcp:
-            strip = self.middlebox.links if self.middlebox.links is not None else tuple(range(len(self.links)))
+        box = self.middlebox.links if self.middlebox.links is not None else tuple(range(len(self.links)))
+        strip = box if self.middlebox.strip_mptcp else ()
         return TopologySpec(links=tuple(l.spec() for l in self.links), endpoints=eps,
                             subflows_limit=self.mptcp.subflows_limit,
                             add_addr_accepted_limit=self.mptcp.add_addr_accepted_limit,
@@ -396,6 +399,7 @@ class Scenario(_Model):
                             client_sysctls=tuple((k, str(v))
                                                  for k, v in self.client_sysctls.items()),
                             strip_mptcp_links=strip, families=(self.family,),
+                            syn_drops=tuple((i, k) for k in self.middlebox.drop_syn for i in box),
                             offloads=tuple(sorted(self.offloads.items())),
                             delay_backend=delay_backend or (None if self.delay_backend == "auto"
                                                             else self.delay_backend))

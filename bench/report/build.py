@@ -15,6 +15,7 @@ from bench.analysis import resolution, summary
 from bench.analysis.metrics import HEADLINE, METRICS
 from bench.analysis.summary import RunData
 from bench.report import (
+    blackhole,
     contention,
     cpu_answer,
     driver_crosscheck,
@@ -103,6 +104,9 @@ class Report:
         learned = sections.learned_addresses(self.doc["trials"], scenario, driver)
         if learned:
             parts.append(learned)
+        blackholed = blackhole.connects(self.doc, scenario, driver)
+        if blackholed:
+            parts.append(blackholed)
         restored = handover.restored(self.doc["trials"], scenario, driver)
         if restored:
             parts.append(restored)

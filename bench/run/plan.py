@@ -165,7 +165,8 @@ def build_plan(catalog: Catalog, suite: str | None, scenarios: list[str], repeat
 
 
 def scenario_needs(s: Scenario) -> set[str]:
-    return s.topology().needs() | ({"mptcp"} if "mptcp" in s.protocols else set())
+    strips = {"tcpoptstrip"} if any(e.action == "strip_mptcp" for e in s.events) else set()
+    return s.topology().needs() | strips | ({"mptcp"} if "mptcp" in s.protocols else set())
 
 
 def _check_mptcp_enabled(s: Scenario) -> None:

@@ -16,7 +16,7 @@ from harness import ownership
 from harness.errors import CapabilityError
 from harness.host import netns, sysinfo
 from harness.host.sockinfo import IPPROTO_MPTCP
-from harness.net import delayline
+from harness.net import delayline, middlebox
 from harness.net.spec import DelayBackend, DelayBackendRequest
 
 QDISCS = ("tbf", "htb", "netem")
@@ -74,6 +74,19 @@ def _nft_check(ns: str) -> Check:
     except subprocess.CalledProcessError as exc:
         return Check("nftables", False, f"nft failed: {exc.stderr.strip()}",
                      "this kernel lacks nf_tables; lossy scenarios need it")
+
+
+def _nft_mptcp_check(ns: str) -> Check:
+    """nftables matching the MPTCP option's subtype (the blackhole scenarios'
+    SYN drops): nft 1.0 and the kernel's nft_exthdr."""
+    if not shutil.which("nft"):
+        return Check("nft-mptcp", False, "nft not found", "install the Debian package nftables")
+    try:
+        netns.run(ns, ["nft", "-f", "-"], input=middlebox.syn_drop_ruleset(((0, "mp_capable"),)))
+        return Check("nft-mptcp", True, "nft matches the MPTCP option's subtype (SYN-drop middleboxes)")
+    except subprocess.CalledProcessError as exc:
+        return Check("nft-mptcp", False, f"nft cannot match MPTCP subtypes: {exc.stderr.strip()}",
+                     "SYN-drop middleboxes need nftables >= 1.0 and nft_exthdr")
 
 
 def _tcpoptstrip_check(ns: str) -> Check:
@@ -163,6 +176,7 @@ def _namespace_checks() -> dict[str, Check]:
                 checks[kind] = _qdisc_check(name, kind)
             checks["nftables"] = _nft_check(name)
             checks["tcpoptstrip"] = _tcpoptstrip_check(name)
+            checks["nft-mptcp"] = _nft_mptcp_check(name)
             checks["delay:host"] = _delayline_check(name)
         except OSError as exc:
             checks["netns"] = Check("netns", False, f"cannot create a namespace: {exc}",

@@ -11,12 +11,14 @@ import threading
 import time
 from dataclasses import asdict
 
-from harness.net import linkctl
+from harness.net import linkctl, middlebox
 from harness.net.spec import LinkEvent
 
 
 def apply(topo, ev: LinkEvent) -> None:
-    if ev.action == "down":
+    if ev.action == "strip_mptcp":
+        middlebox.strip(topo.ns("router"), ev.link)
+    elif ev.action == "down":
         linkctl.set_state(topo, ev.link, False)
     elif ev.action == "up":
         linkctl.set_state(topo, ev.link, True)
@@ -58,3 +60,6 @@ class EventRunner:
             self._thread.join()
         for link in sorted({ev.link for ev in self.events}):
             linkctl.restore(self.topo, link)
+        for rec in self.applied:
+            if rec["action"] == "strip_mptcp" and not rec["error"]:
+                middlebox.strip(self.topo.ns("router"), rec["link"], on=False)

@@ -2,6 +2,10 @@
 
 strip_mptcp removes TCP option 30 (MPTCP) from every forwarded segment,
 as some firewalls do; RFC 8684 requires a clean fallback to TCP.
+A SYN drop is the blackhole: a firewall that drops the client's SYNs
+carrying MP_CAPABLE (or MP_JOIN) instead of stripping the option, which
+the kernel (6.12 on) meets with `syn_retrans_before_tcp_fallback` and
+`blackhole_timeout` (docs/scenarios.md, "Blackholes").
 """
 from __future__ import annotations
 
@@ -27,10 +31,41 @@ def strip_mptcp_rules(links: tuple[int, ...]) -> list[list[str]]:
     return rules
 
 
-def install(ns: str, strip_links: tuple[int, ...]) -> None:
+# RFC 8684 subtypes, as numbers: nftables 1.0.6 (Debian 12) has no names for them.
+SYN_SUBTYPES = {"mp_capable": 0, "mp_join": 1}
+SYN_DROP_TABLE = "mpb_middlebox"
+
+
+def syn_drop_ruleset(drops: tuple[tuple[int, str], ...]) -> str:
+    """An nftables ruleset dropping, per (link, kind), the client's SYNs
+    (not SYN-ACKs) that carry that MPTCP subtype, counted."""
+    rules = []
+    for link, kind in drops:
+        iface = addressing.ifnames(link)["router_client"]
+        rules.append(f'    iifname "{iface}" tcp flags & (syn | ack) == syn '
+                     f"tcp option mptcp subtype {SYN_SUBTYPES[kind]} counter drop")
+    return "\n".join([f"table inet {SYN_DROP_TABLE} {{", "  chain forward {",
+                      "    type filter hook forward priority 0; policy accept;",
+                      *rules, "  }", "}", ""])
+
+
+def strip(ns: str, link: int, on: bool = True) -> None:
+    """Start (or stop) stripping the MPTCP option on one link: a middlebox
+    that appears under a live connection (a link event)."""
+    for argv in strip_mptcp_rules((link,)):
+        if not on:
+            argv = [a if a != "-A" else "-D" for a in argv]
+        netns.run(ns, argv)
+    log.info("%s stripping MPTCP options on link %d in %s", "started" if on else "stopped", link, ns)
+
+
+def install(ns: str, strip_links: tuple[int, ...], syn_drops: tuple[tuple[int, str], ...] = ()) -> None:
     for argv in strip_mptcp_rules(strip_links):
         netns.run(ns, argv)
         log.info("added rule in %s: %s", ns, " ".join(argv))
+    if syn_drops:
+        netns.run(ns, ["nft", "-f", "-"], input=syn_drop_ruleset(syn_drops))
+        log.info("added SYN drops in %s: %s", ns, ", ".join(f"{k} on link {l}" for l, k in syn_drops))
 
 
 def read_back(ns: str) -> str:

@@ -57,6 +57,7 @@ class TopologySpec:
     client_sysctls: tuple[tuple[str, str], ...] = ()   # then in the client only
     families: tuple[int, ...] = (4, 6)
     strip_mptcp_links: tuple[int, ...] = ()     # a middlebox strips option 30 on these
+    syn_drops: tuple[tuple[int, str], ...] = ()  # (link, mp_capable | mp_join): SYNs dropped there
     offloads: tuple[tuple[str, bool], ...] = ()  # set on every interface (harness.net.offloads)
     # The resolved backend that delays this topology's links; None while a
     # request of auto is not resolved (a Topology refuses to build it then).
@@ -75,6 +76,10 @@ class TopologySpec:
                                     f"family), but the kernel holds at most {limits.PM_MAX_LIMIT}")
         if any(not 0 <= i < len(self.links) for i in self.strip_mptcp_links):
             raise TopologyError(f"middlebox on a link the topology lacks: {self.strip_mptcp_links}")
+        if any(not 0 <= i < len(self.links) or k not in ("mp_capable", "mp_join")
+               for i, k in self.syn_drops):
+            raise TopologyError(f"SYN drops name a link the topology lacks or an unknown kind: "
+                                f"{self.syn_drops}; kinds are mp_capable and mp_join")
         unknown = [k for k, _ in self.offloads if k not in limits.OFFLOADS]
         if unknown:
             raise TopologyError(f"unknown offload(s) {unknown}: {', '.join(limits.OFFLOADS)}")
@@ -101,6 +106,7 @@ class TopologySpec:
                 need |= {"nftables"} if d.loss_pct > 0 else set()
         if self.delayed:
             need |= {f"delay:{self.delay_backend}" if self.delay_backend else "delay"}
+        need |= {"nft-mptcp"} if self.syn_drops else set()
         return need | ({"tcpoptstrip"} if self.strip_mptcp_links else set())
 
 
@@ -108,6 +114,6 @@ class TopologySpec:
 class LinkEvent:
     at_s: float
     link: int
-    action: str                 # down | up | rate
+    action: str                 # down | up | rate | strip_mptcp (a middlebox from then on)
     rate_mbit: float | None = None
     direction: str = "both"     # for rate: up | down | both

@@ -138,8 +138,8 @@ class Topology:
         self._apply_loss()
         if self.delay_backend == "host":
             self._start_delay_line()
-        if self.spec.strip_mptcp_links:
-            middlebox.install(self.ns("router"), self.spec.strip_mptcp_links)
+        if self.spec.strip_mptcp_links or self.spec.syn_drops:
+            middlebox.install(self.ns("router"), self.spec.strip_mptcp_links, self.spec.syn_drops)
         self._configure_pm()
 
     def _veth(self, ipr, name: str, peer_ns: str, peer: str, mtu: int) -> None:

@@ -62,6 +62,23 @@ def test_the_backup_takes_over_when_the_primary_fails(catalog):
     assert rec["verify"]["mismatches"] == 0 and rec["verify"]["missing_bytes"] == 0
 
 
+def test_a_dropped_mp_capable_syn_costs_its_timeouts_then_falls_back(catalog):
+    """blackhole-mpc-every: the router drops SYNs with MP_CAPABLE; from 6.12
+    the client retries without it after its second SYN timeout (1 s + 2 s)."""
+    (rec,) = run(catalog.scenario("blackhole-mpc-every"), ("mptcp",), duration=1, tag="bh")
+    assert rec["status"] == "fallback", rec["reason"]
+    assert rec["connect_ms"] >= 3000         # two SYN retransmission timeouts, 1 s and 2 s
+    assert rec["mib"]["client"].get("MPTcpExtMPCapableSYNTXDrop") == 1
+    assert rec["bytes"] > 0
+
+
+def test_a_dropped_mp_join_leaves_the_connection_on_one_subflow(catalog):
+    (rec,) = run(catalog.scenario("blackhole-join"), ("mptcp",), duration=1, tag="bj")
+    assert rec["status"] == "partial" and rec["subflows"] == 1, rec["reason"]
+    assert rec["mib"]["client"].get("MPTcpExtMPJoinSynTx", 0) >= 1
+    assert not rec["mib"]["server"].get("MPTcpExtMPJoinSynRx")
+
+
 @pytest.mark.parametrize("n", [1, 2, 4, 8])
 def test_subflow_scaling_establishes_one_subflow_per_link(catalog, n):
     (rec,) = run(catalog.scenario(f"subflow-scaling-{n}"), ("mptcp",), duration=2, tag=f"sc{n}")

@@ -21,12 +21,31 @@ def test_middlebox_scenario_strips_every_link_and_expects_fallback():
     assert Catalog().scenario("tcp-server").trial_params("mptcp").server_protocol == "tcp"
 
 
+def test_blackhole_scenarios_drop_the_clients_mptcp_syns_on_every_link():
+    s = Catalog().scenario("blackhole-mpc")
+    assert s.topology().syn_drops == ((0, "mp_capable"), (1, "mp_capable"))
+    assert "nft-mptcp" in s.topology().needs() and "tcpoptstrip" not in s.topology().needs()
+    assert s.expect.mptcp == ("fallback",)
+    assert Catalog().scenario("blackhole-join").topology().syn_drops == ((0, "mp_join"), (1, "mp_join"))
+    every = Catalog().scenario("blackhole-mpc-every")
+    assert dict(every.topology().client_sysctls)["net.mptcp.blackhole_timeout"] == "0"
+
+
+def test_the_syn_drop_ruleset_matches_client_syns_of_the_subtype_only():
+    text = middlebox.syn_drop_ruleset(((1, "mp_join"),))
+    rule = next(line.strip() for line in text.splitlines() if "drop" in line)
+    assert rule == ('iifname "rc1" tcp flags & (syn | ack) == syn '
+                    "tcp option mptcp subtype 1 counter drop")
+    assert "table inet mpb_middlebox" in text and "hook forward" in text
+
+
 @pytest.mark.parametrize("table, fragment", [
     ('events = [{ at_s = 1, link = 0, action = "rate" }]', "a rate event needs rate_mbit"),
     ('events = [{ at_s = 1, link = 0, action = "down", rate_mbit = 3 }]', "only a rate event"),
     ('events = [{ at_s = 1, link = 2, action = "down" }]', "event on link 2"),
     ('events = [{ at_s = 1, link = 0, action = "explode" }]', "events.0.action"),
     ('middlebox = { strip_mptcp = true, links = [5] }', "middlebox on link 5"),
+    ('middlebox = { drop_syn = ["mp_fastclose"] }', "middlebox.drop_syn.0"),
     ('expect = { mptcp = ["great"] }', "expect.mptcp.0"),
 ])
 def test_bad_events_and_middleboxes(write_defs, table, fragment):
@@ -95,3 +114,18 @@ def test_an_event_that_fails_is_recorded(monkeypatch):
     with runner:
         runner._thread.join()     # no sleep: a loaded machine could stop it before it ran
     assert runner.applied[0]["error"] == "no such link"
+
+
+def test_a_middlebox_that_appears_mid_trial_goes_when_the_trial_ends(monkeypatch):
+    calls = []
+    monkeypatch.setattr(events.middlebox, "strip", lambda ns, link, on=True: calls.append((ns, link, on)))
+    monkeypatch.setattr(events.linkctl, "restore", lambda topo, link: None)
+
+    class Topo:
+        def ns(self, role):
+            return f"mpb-x-{role}"
+    runner = events.EventRunner(Topo(), (events.LinkEvent(0, 1, "strip_mptcp"),))
+    with runner:
+        runner._thread.join()
+    assert calls == [("mpb-x-router", 1, True), ("mpb-x-router", 1, False)]
+    assert runner.applied[0]["action"] == "strip_mptcp" and runner.applied[0]["error"] is None

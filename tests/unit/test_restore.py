@@ -2,7 +2,7 @@
 import pytest
 
 from bench.record import restore
-from bench.report import handover
+from bench.report import blackhole, handover
 
 
 def _events(down_s: float, up_s: float, link: int = 0) -> list[dict]:
@@ -79,3 +79,19 @@ def test_the_answer_counts_every_trial_and_says_the_unused_ones():
     assert "never used it again in 1 of 2 trials (watched 5.5 s after the restore)" in text
     assert handover.restored(trials, "other", "native") is None
 
+
+def test_a_blackhole_answer_gives_connect_times_in_trial_order_and_the_mib():
+    def t(seq, protocol, ms, status, mib=None):
+        return {"scenario": "bh", "driver": "native", "protocol": protocol, "seq": seq,
+                "status": status, "connect_ms": ms, "mib": {"client": mib or {}}}
+    doc = {"scenarios": {"bh": {"definition": {"middlebox": {"drop_syn": ["mp_capable"]}}},
+                         "plain": {"definition": {"middlebox": {"drop_syn": []}}}},
+           "trials": [t(3, "mptcp", 0.31, "fallback", {"MPTcpExtMPCapableSYNTXDisabled": 1}),
+                      t(0, "tcp", 0.2, "ok"), t(2, "tcp", 0.4, "ok"),
+                      t(1, "mptcp", 3012.0, "fallback", {"MPTcpExtMPCapableSYNTXDrop": 1,
+                                                          "MPTcpExtBlackhole": 1})]}
+    text = blackhole.connects(doc, "bh", "native")
+    assert text == ("connect() took TCP median 0.30 ms; MPTCP 3012 ms, 0.31 ms in trial order "
+                    "(fallback); client MIB over the MPTCP trials: MPCapableSYNTXDrop 1, "
+                    "Blackhole 1, MPCapableSYNTXDisabled 1")
+    assert blackhole.connects(doc, "plain", "native") is None
