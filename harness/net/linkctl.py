@@ -22,10 +22,13 @@ def _router_ifaces(link: int, direction: str) -> list[tuple[str, str]]:
 
 
 def set_state(topo, link: int, up: bool) -> None:
-    """Both router interfaces of the link down (or up again)."""
+    """Both router interfaces of the link down (or up again, with the
+    router's route over it, which the kernel deleted when it went down)."""
     with netns.iproute(topo.ns("router")) as ipr:
         for _, ifname in _router_ifaces(link, "both"):
             ipr.link("set", index=ipr.link_lookup(ifname=ifname)[0], state="up" if up else "down")
+        if up:
+            topo.reroute(link, ipr)
 
 
 def _reinstall(topo, ipr, index: int, direction: shaping.Direction) -> None:

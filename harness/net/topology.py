@@ -119,8 +119,12 @@ class Topology:
             # included: neighbour discovery would otherwise wait for it.
             sysctl.write(name, {"net.ipv6.conf.all.accept_dad": 0,
                                 "net.ipv6.conf.default.accept_dad": 0})
+        # A link event takes the router's interfaces down and up: IPv6 would
+        # drop their addresses on the way (IPv4 keeps them).
         sysctl.write(self.ns("router"), {"net.ipv4.ip_forward": 1,
-                                         "net.ipv6.conf.all.forwarding": 1})
+                                         "net.ipv6.conf.all.forwarding": 1,
+                                         "net.ipv6.conf.all.keep_addr_on_down": 1,
+                                         "net.ipv6.conf.default.keep_addr_on_down": 1})
         endpoint_sysctls = {"net.mptcp.enabled": 1, **dict(self.spec.sysctls)}
         for role in ("client", "server"):
             sysctl.write(self.ns(role), endpoint_sysctls)
@@ -189,17 +193,31 @@ class Topology:
                 names, table = addressing.ifnames(i), addressing.TABLE_BASE + i
                 csub, ssub = addressing.client_subnet(i, family), addressing.server_subnet(i, family)
                 c_if = cli.link_lookup(ifname=names["client"])[0]
-                rs_if = rtr.link_lookup(ifname=names["router_server"])[0]
                 s_if = srv.link_lookup(ifname=names["server"])[0]
                 if i == 0:
                     cli.route("add", family=af, dst=servers, gateway=csub.router, oif=c_if)
                 cli.route("add", family=af, dst=servers, gateway=csub.router, oif=c_if, table=table)
                 cli.rule("add", family=af, src=csub.host, src_len=32 if family == 4 else 128,
                          table=table, priority=table)
-                rtr.route("add", family=af, dst=servers, gateway=ssub.host, oif=rs_if, table=table)
+                self._router_route(rtr, i, family, "add")
                 rtr.rule("add", family=af, iifname=names["router_client"], table=table,
                          priority=table)
                 srv.route("add", family=af, dst=csub.network, gateway=ssub.router, oif=s_if)
+
+    def _router_route(self, rtr, link: int, family: int, op: str) -> None:
+        """The router's route on to the servers over `link` (its own table)."""
+        af = socket.AF_INET if family == 4 else socket.AF_INET6
+        rs_if = rtr.link_lookup(ifname=addressing.ifnames(link)["router_server"])[0]
+        rtr.route(op, family=af, dst=addressing.server_aggregate(family),
+                  gateway=addressing.server_subnet(link, family).host, oif=rs_if,
+                  table=addressing.TABLE_BASE + link)
+
+    def reroute(self, link: int, rtr) -> None:
+        """Put back the router's route over `link`: the kernel deletes a
+        route when its interface goes down, and does not restore it when
+        the interface comes back up (a link event's "up")."""
+        for family in self.spec.families:
+            self._router_route(rtr, link, family, "replace")
 
     def _apply_loss(self) -> None:
         drops = []

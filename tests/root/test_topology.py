@@ -12,6 +12,7 @@ from onetrial import prefix
 
 from harness.errors import TopologyError
 from harness.host import netns, sockinfo
+from harness.net import linkctl
 from harness.net.spec import LinkSpec, TopologySpec
 from harness.net.topology import Topology
 
@@ -44,10 +45,10 @@ def test_two_link_topology_comes_up_and_goes_away_completely():
     assert not netns.pids_in(names)
 
 
-def _rx_bytes(topo, ifname: str) -> int:
+def _rx_bytes(topo, ifname: str, key: str = "rx_bytes") -> int:
     with netns.iproute(topo.ns("router")) as ipr:
         link = ipr.get_links(ipr.link_lookup(ifname=ifname)[0])[0]
-        return link.get_attr("IFLA_STATS64")["rx_bytes"]
+        return link.get_attr("IFLA_STATS64")[key]
 
 
 @pytest.mark.parametrize("family", [4, 6])
@@ -74,6 +75,35 @@ def test_each_client_address_reaches_the_server_over_its_own_link_only(family):
             assert grew[link] > 1_000_000
             assert all(grew[i] < 10_000 for i in grew if i != link), grew
         lsock.close()
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_link_that_went_down_and_up_carries_its_own_traffic_again(family):
+    """The kernel deletes the router's route over a link whose interface
+    goes down and does not put it back when it comes up: link 1's traffic
+    then left by link 0's server side (2026-12-06, handover-mbb), until
+    the "up" event put the route back."""
+    spec = TopologySpec(links=(LinkSpec(),) * 2, families=(family,))
+    with Topology(spec, prefix(f"bounce{family}")) as topo:
+        linkctl.set_state(topo, 1, False)
+        linkctl.set_state(topo, 1, True)
+        af = socket.AF_INET if family == 4 else socket.AF_INET6
+        lsock = netns.call_in(topo.ns("server"), socket.socket, af, socket.SOCK_STREAM)
+        lsock.bind((topo.server_address(family, 0), 0))
+        lsock.listen(1)
+        before = {i: _rx_bytes(topo, f"rs{i}", "tx_bytes") for i in range(2)}
+        sink = threading.Thread(target=lambda: _drain(lsock))
+        sink.start()
+        c = netns.call_in(topo.ns("client"), socket.socket, af, socket.SOCK_STREAM)
+        c.bind((topo.client_address(family, 1), 0))
+        c.settimeout(10)
+        c.connect((topo.server_address(family, 0), lsock.getsockname()[1]))
+        c.sendall(b"x" * 1_000_000)
+        c.close()
+        sink.join()
+        lsock.close()
+        grew = {i: _rx_bytes(topo, f"rs{i}", "tx_bytes") - before[i] for i in range(2)}
+        assert grew[1] > 1_000_000 and grew[0] < 10_000, grew
 
 
 def _drain(lsock):
