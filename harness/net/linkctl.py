@@ -7,6 +7,7 @@ noticed by the transport (timeouts), as with a real failure upstream.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 
 from pyroute2.netlink.exceptions import NetlinkError
@@ -31,6 +32,16 @@ def set_state(topo, link: int, up: bool) -> None:
             topo.reroute(link, ipr)
 
 
+def _forget_neighbours(ns: str, ifname: str) -> None:
+    with netns.iproute(ns) as ipr:
+        index = ipr.link_lookup(ifname=ifname)[0]
+        for msg in ipr.neigh("dump", ifindex=index):
+            dst = msg.get_attr("NDA_DST")
+            if dst:
+                with contextlib.suppress(NetlinkError):   # gone meanwhile
+                    ipr.neigh("del", ifindex=index, dst=dst)
+
+
 def _reinstall(topo, ipr, index: int, direction: shaping.Direction) -> None:
     try:
         ipr.tc("del", index=index, root=True)
@@ -51,6 +62,13 @@ def restore(topo, link: int) -> None:
     """The link as its spec says: up, with its own qdiscs."""
     spec = topo.spec.links[link]
     set_state(topo, link, True)
+    # Between trials, the endpoints forget their neighbour entries over the
+    # link: one that failed while it was down answered the next trial's
+    # connect() with EHOSTUNREACH (2026-12-06). Not at an "up" event: there
+    # it would fail a join whose SYN waits on that entry (handover-mbb).
+    names = addressing.ifnames(link)
+    for role in ("client", "server"):
+        _forget_neighbours(topo.ns(role), names[role])
     with netns.iproute(topo.ns("router")) as ipr:
         for way, ifname in _router_ifaces(link, "both"):
             _reinstall(topo, ipr, ipr.link_lookup(ifname=ifname)[0], spec.direction(way))
