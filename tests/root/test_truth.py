@@ -52,9 +52,12 @@ def test_a_rate_cut_mid_trial_is_classified_as_a_stall_with_evidence(write_defs)
 
 def test_cpu_accounting_adds_up():
     """The machine's busy time over the window covers the workers' own CPU
-    time and fits in the machine's capacity.  /proc/stat is sampled per tick
-    (10 ms) while rusage is exact: measured here they agree within ~5 %, so
-    the bounds allow 10 %."""
+    time and fits in the machine's capacity.  Where the v1 root cpuacct
+    gives every task's exact run time, the lower bound is checked on it:
+    /proc/stat's ticks miss busy time between them, up to 11 % of a short
+    window here (docs/method.md), and once made this bound fail (2026-12-06:
+    1.18 s of ticks against 1.31 s of the workers' rusage).  The bounds
+    allow 10 %."""
     s = Catalog().scenario("single-link")
     recs = run(s, protos=("tcp", "mptcp"), duration=2.0, tag="cpu")
     for rec in recs:
@@ -63,6 +66,9 @@ def test_cpu_accounting_adds_up():
         assert rec["status"] in ("ok", "stalled"), rec["reason"]
         workers = rec["cpu_sender_s"] + rec["cpu_receiver_s"]
         wall_capacity = rec["window_s"] * os.cpu_count()
-        assert 0.9 * workers <= rec["cpu_system_s"] <= 1.1 * wall_capacity
+        exact = rec["cpu_accounting"]["machine_from"] == "cpuacct"
+        busy = rec["cpu_machine_s"] if exact else rec["cpu_system_s"]
+        assert 0.9 * workers <= busy
+        assert rec["cpu_system_s"] <= 1.1 * wall_capacity
         assert rec["system"]["capacity_s"] <= 1.1 * wall_capacity
         assert rec["cpu_accounting"]["foreign_s"] >= 0
