@@ -195,6 +195,12 @@ def _netlink_fd(name: str, protocol: int) -> int:
     return sock.detach()
 
 
+def netlink_socket(name: str, protocol: int) -> socket.socket:
+    """A plain netlink socket of `protocol` opened inside namespace `name`."""
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, protocol,
+                         fileno=_netlink_fd(name, protocol))
+
+
 def iproute(name: str):
     """pyroute2 IPRoute on namespace `name`.  Its socket is opened by a thread
     inside the namespace: pyroute2's own netns= forks a child per socket,
