@@ -10,7 +10,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := iproute2 nftables iptables iperf3 mptcpize util-linux procps linux-perf \
                 build-essential python3 python3-dev python3-venv liburing-dev \
-                libnetfilter-queue-dev libmnl-dev
+                libnetfilter-queue-dev libmnl-dev libmptcpd3
+# mptcpd, the userspace path manager's daemon, is unpacked here and never installed:
+# Debian's package enables and starts a service in the root namespace that sets the
+# host's MPTCP endpoints. (Its library, libmptcpd3, installs no service.) For the same
+# reason the packages above come without their recommendations: mptcpize recommends it.
+MPTCPD_DIR := .deps/mptcpd
 # The VM lane (netem, other kernels): installed only by the targets that need it.
 VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static kmod iputils-ping
 # Only the host tests need these: the HTML report is opened in a real headless browser,
@@ -54,7 +59,15 @@ test-vm: vm-deps
 
 # Install only the Debian packages that are missing (fast when none are).
 deps:
-	@$(MAKE) --no-print-directory apt-install PKGS="$(APT_PACKAGES)"
+	@$(MAKE) --no-print-directory apt-install PKGS="$(APT_PACKAGES)" APT_FLAGS=--no-install-recommends
+	@$(MAKE) --no-print-directory $(MPTCPD_DIR)/usr/libexec/mptcpd
+
+$(MPTCPD_DIR)/usr/libexec/mptcpd:
+	rm -rf $(MPTCPD_DIR).tmp && mkdir -p $(MPTCPD_DIR).tmp
+	cd $(MPTCPD_DIR).tmp && { apt-get download -q mptcpd || { apt-get update -q && apt-get download -q mptcpd; }; }
+	dpkg-deb -x $(MPTCPD_DIR).tmp/mptcpd_*.deb $(MPTCPD_DIR).tmp/root
+	dpkg-deb -f $(MPTCPD_DIR).tmp/mptcpd_*.deb Version > $(MPTCPD_DIR).tmp/root/VERSION
+	rm -rf $(MPTCPD_DIR) && mv $(MPTCPD_DIR).tmp/root $(MPTCPD_DIR) && rm -rf $(MPTCPD_DIR).tmp
 
 test-deps:
 	@$(MAKE) --no-print-directory apt-install PKGS="$(TEST_PACKAGES)"
@@ -67,7 +80,7 @@ apt-install:
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:" $$missing; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_FLAGS) $$missing; \
 	fi
 
 venv: $(VENV)/.installed
@@ -110,4 +123,4 @@ bench-micro: deps venv
 	$(PY) -m pytest tests/perf --benchmark-only $(ARGS)
 
 clean-venv:
-	rm -rf $(VENV) $(LATEST_VENV) $(LOCK_VENV) build *.egg-info harness/*.so
+	rm -rf $(VENV) $(LATEST_VENV) $(LOCK_VENV) .deps build *.egg-info harness/*.so

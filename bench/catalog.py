@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from bench import names, tomlfile
 from bench.errors import InputError
 from harness import limits
+from harness.errors import TopologyError
 from harness.net import addressing
 from harness.net.spec import DelayBackend, DelayBackendRequest, Endpoint, LinkEvent, LinkSpec, TopologySpec
 from harness.traffic.drivers import TrialParams
@@ -74,10 +75,14 @@ def _first(*values):
 class MptcpEndpoint(_Model):
     side: Literal["client", "server"] = "client"
     link: int = Field(ge=0, lt=addressing.MAX_LINKS)
-    flags: tuple[Literal["signal", "subflow", "backup", "fullmesh"], ...] = ("subflow",)
+    flags: tuple[Literal["signal", "subflow", "backup", "fullmesh", "laminar"], ...] = ("subflow",)
 
 
 class Mptcp(_Model):
+    """The path manager: the in-kernel one with `endpoints` (flags per link),
+    or the userspace one driven by mptcpd in the client's namespace, which
+    opens one subflow from each client `subflow` endpoint (`backup` kept)."""
+    path_manager: Literal["kernel", "userspace"] = "kernel"
     endpoints: tuple[MptcpEndpoint, ...] | None = None   # None: one subflow endpoint per extra link
     subflows_limit: int = Field(limits.PM_MAX_LIMIT, ge=0, le=limits.PM_MAX_LIMIT)
     add_addr_accepted_limit: int = Field(limits.PM_MAX_LIMIT, ge=0, le=limits.PM_MAX_LIMIT)
@@ -337,6 +342,14 @@ class Scenario(_Model):
         return self
 
     @model_validator(mode="after")
+    def _buildable(self) -> "Scenario":
+        try:
+            self.topology()
+        except TopologyError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    @model_validator(mode="after")
     def _mptcp_links_once(self) -> "Scenario":
         mptcp = self.protocol_links.mptcp
         if mptcp and len(mptcp) > 1 and self.mptcp.endpoints is not None:
@@ -401,6 +414,7 @@ class Scenario(_Model):
                             strip_mptcp_links=strip, families=(self.family,),
                             syn_drops=tuple((i, k) for k in self.middlebox.drop_syn for i in box),
                             offloads=tuple(sorted(self.offloads.items())),
+                            path_manager=self.mptcp.path_manager,
                             delay_backend=delay_backend or (None if self.delay_backend == "auto"
                                                             else self.delay_backend))
 

@@ -33,6 +33,9 @@ def unfit(scenario: Scenario, inv: Inventory) -> str | None:
                 "endpoints is changed")
     if scenario.middlebox.strip_mptcp or scenario.events:
         return f"scenario {scenario.name!r} needs a router the suite configures (middlebox, events)"
+    if scenario.mptcp.path_manager != "kernel":
+        return (f"scenario {scenario.name!r} runs the userspace path manager (mptcpd), which "
+                "only a local topology starts; on hosts the in-kernel one sets the endpoints")
     if scenario.load:
         return (f"scenario {scenario.name!r} runs a competing CPU load, which only a local "
                 "topology starts")
@@ -245,6 +248,8 @@ class HostsTopology:
     owner = None
     delay_backend = None
     delay_line = None
+    path_manager = "kernel"
+    pm_daemon_pid = None
 
     def ns(self, role: str) -> None:
         return None      # workers run in the host's own namespace

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from harness import ownership
 from harness.errors import CapabilityError
 from harness.host import netns, sysinfo
 from harness.host.sockinfo import IPPROTO_MPTCP
-from harness.net import delayline, middlebox
+from harness.net import delayline, middlebox, mptcpd
 from harness.net.spec import DelayBackend, DelayBackendRequest
 
 QDISCS = ("tbf", "htb", "netem")
@@ -99,6 +100,17 @@ def _tcpoptstrip_check(ns: str) -> Check:
     except subprocess.CalledProcessError as exc:
         return Check("tcpoptstrip", False, f"iptables TCPOPTSTRIP failed: {exc.stderr.strip()}",
                      "this kernel lacks xt_TCPOPTSTRIP; middlebox scenarios need it")
+
+
+def _laminar_check() -> Check:
+    """The `laminar` endpoint flag came in 6.18: the kernel's version says
+    whether it is there (a flag bit is stored as given, so adding one proves
+    nothing)."""
+    release = os.uname().release
+    major_minor = tuple(int(x) for x in re.findall(r"\d+", release)[:2])
+    ok = major_minor >= (6, 18)
+    return Check("pm-laminar", ok, f"kernel {release}" + ("" if ok else " has no laminar endpoints"),
+                 "" if ok else "the laminar endpoint flag needs Linux 6.18 or later")
 
 
 def _delayline_check(ns: str) -> Check:
@@ -202,6 +214,11 @@ def probe() -> dict[str, Check]:
         "no /proc/sys/net/mptcp: the kernel has no MPTCP")
     checks["path_managers"] = Check("path_managers", None, sysinfo.read_text(
         "/proc/sys/net/mptcp/available_path_managers") or "kernel (in-kernel only)")
+    why = mptcpd.missing()
+    detail, _, fix = (why or "").partition(": ")
+    checks["pm-userspace"] = Check("pm-userspace", why is None, detail or "the userspace path "
+                                   "manager, driven by mptcpd with the project's plugin", fix)
+    checks["pm-laminar"] = _laminar_check()
     checks["schedulers"] = Check("schedulers", None, sysinfo.read_text(
         "/proc/sys/net/mptcp/available_schedulers") or "default")
     for tool in ("iperf3", "mptcpize"):

@@ -39,6 +39,10 @@ class LinkSpec:
             reorder=self.reorder, distribution=self.distribution)
 
 
+PATH_MANAGERS = ("kernel", "userspace")
+USERSPACE_FLAGS = ("subflow", "backup")
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """An MPTCP path-manager endpoint: the address of `side` on `link`."""
@@ -59,6 +63,10 @@ class TopologySpec:
     strip_mptcp_links: tuple[int, ...] = ()     # a middlebox strips option 30 on these
     syn_drops: tuple[tuple[int, str], ...] = ()  # (link, mp_capable | mp_join): SYNs dropped there
     offloads: tuple[tuple[str, bool], ...] = ()  # set on every interface (harness.net.offloads)
+    # Who opens the client's subflows: the in-kernel PM from `endpoints`, or
+    # the userspace PM driven by mptcpd (harness.net.mptcpd), one subflow from
+    # each client `subflow` endpoint's address (`backup` kept).
+    path_manager: str = "kernel"
     # The resolved backend that delays this topology's links; None while a
     # request of auto is not resolved (a Topology refuses to build it then).
     delay_backend: DelayBackend | None = None
@@ -83,6 +91,16 @@ class TopologySpec:
         unknown = [k for k, _ in self.offloads if k not in limits.OFFLOADS]
         if unknown:
             raise TopologyError(f"unknown offload(s) {unknown}: {', '.join(limits.OFFLOADS)}")
+        if self.path_manager not in PATH_MANAGERS:
+            raise TopologyError(f"no path manager {self.path_manager!r}: {' or '.join(PATH_MANAGERS)}")
+        if self.path_manager == "userspace":
+            odd = sorted({f for ep in self.endpoints if ep.side == "client" for f in ep.flags}
+                         - set(USERSPACE_FLAGS))
+            if odd:
+                raise TopologyError(f"the userspace path manager (mptcpd) opens one subflow per client "
+                                    f"endpoint and knows no flag {', '.join(odd)}: give client "
+                                    f"endpoints only {' and '.join(USERSPACE_FLAGS)}, or use "
+                                    f"path_manager = \"kernel\"")
         if self.delay_backend not in (None, "host", "netem"):
             raise TopologyError(f"no delay backend {self.delay_backend!r}: host or netem")
 
@@ -107,6 +125,8 @@ class TopologySpec:
         if self.delayed:
             need |= {f"delay:{self.delay_backend}" if self.delay_backend else "delay"}
         need |= {"nft-mptcp"} if self.syn_drops else set()
+        need |= {"pm-userspace"} if self.path_manager == "userspace" else set()
+        need |= {"pm-laminar"} if any("laminar" in ep.flags for ep in self.endpoints) else set()
         return need | ({"tcpoptstrip"} if self.strip_mptcp_links else set())
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from harness import ownership
 from harness.errors import TopologyError
 from harness.host import netns, sysctl
-from harness.net import addressing, delayline, middlebox, offloads, pathmanager, shaping
+from harness.net import addressing, delayline, middlebox, mptcpd, offloads, pathmanager, shaping
 from harness.net.spec import LinkSpec, TopologySpec
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class Topology:
     spec: TopologySpec
     prefix: str
     delay_line: delayline.DelayLine | None = None
+    mptcpd: mptcpd.Mptcpd | None = None
 
     # ------------------------------------------------------------ naming
     def ns(self, role: str) -> str:
@@ -96,6 +97,8 @@ class Topology:
         """Stop the delay line (its last counters kept in delay_line.final),
         end processes left inside our namespaces, then remove them."""
         try:
+            if self.mptcpd is not None:
+                self.mptcpd.__exit__(None, None, None)
             if self.delay_line is not None:
                 self.delay_line.stop()
         finally:
@@ -233,6 +236,9 @@ class Topology:
                      ", ".join(f"{iface} {pct:g}%" for iface, pct in drops))
 
     def _configure_pm(self) -> None:
+        """The in-kernel PM's limits and endpoints on both ends; with the
+        userspace PM, the client's endpoints go to mptcpd instead."""
+        userspace = self.spec.path_manager == "userspace"
         for side in ("client", "server"):
             eps = []
             with netns.iproute(self.ns(side)) as ipr:
@@ -245,6 +251,11 @@ class Topology:
                         sub = (addressing.client_subnet if side == "client" else addressing.server_subnet)(
                             ep.link, family)
                         eps.append((sub.host, index, ep.flags))
+            if userspace and side == "client":
+                self.mptcpd = mptcpd.Mptcpd(self.ns(side), [a for a, _, f in eps if "subflow" in f],
+                                            [a for a, _, f in eps if "backup" in f])
+                self.mptcpd.__enter__()
+                continue
             pathmanager.configure(self.ns(side), self.spec.subflows_limit,
                                   self.spec.add_addr_accepted_limit, eps)
 
@@ -268,6 +279,9 @@ class Topology:
             out["iptables"] = f"unavailable: {exc}"
         for side in ("client", "server"):
             out["path_manager"][side] = pathmanager.read_back(self.ns(side))
+        out["path_manager"]["client"]["mode"] = self.spec.path_manager
+        if self.mptcpd is not None:
+            out["path_manager"]["client"]["mptcpd"] = self.mptcpd.config()
         out["offloads"] = self.offloads()
         return out
 

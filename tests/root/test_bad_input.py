@@ -2,6 +2,8 @@
 with one sentence on stderr and exit status 2, and creates nothing — no
 run directory, no namespace, no change to the root namespace."""
 
+import os
+
 import pytest
 from clirun import bench, env_without, new_namespaces
 
@@ -48,6 +50,13 @@ SCENARIO = '[scenario.x]\ndescription = "d"\nlinks = [{ rate_mbit = 10 }]\n'
      "scenario 'x': sysctl net.ipv4.tcp_mem exists only in the root network namespace"),
     (SCENARIO.replace("[scenario.x]", '[scenario."../../etc"]'), ["--scenario", "../../etc"],
      "scenario name '../../etc' is not allowed"),
+    (SCENARIO.replace("rate_mbit = 10 }]", "rate_mbit = 10 }, {}]")
+     + 'mptcp = { endpoints = [{ link = 1, flags = ["turbo"] }] }\n', ["--scenario", "x"],
+     "mptcp.endpoints.0.flags.0: input should be 'signal', 'subflow', 'backup', 'fullmesh' or 'laminar'"),
+    (SCENARIO.replace("rate_mbit = 10 }]", "rate_mbit = 10 }, {}]") + 'mptcp = { path_manager = '
+     '"userspace", endpoints = [{ link = 1, flags = ["fullmesh"] }] }\n', ["--scenario", "x"],
+     "the userspace path manager (mptcpd) opens one subflow per client endpoint and knows no flag "
+     "fullmesh"),
     (SCENARIO, ["--scenario", "x", "--duration", "nan"], "argument --duration: 'nan'"),
     (SCENARIO, ["--scenario", "x", "--driver", "carrier-pigeon"], "unknown driver 'carrier-pigeon'"),
     (SCENARIO, ["--scenario", "x", "--out", "/proc/version/reports"],
@@ -90,4 +99,17 @@ def test_the_iperf3_driver_without_its_tools_is_refused(tmp_path, root_ns_unchan
                  env=env_without(tool, tmp_path))
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == f"error: {sentence}"
+    assert not out.exists() and not new_namespaces(before)
+
+
+def test_the_userspace_path_manager_without_mptcpd_is_refused(tmp_path, root_ns_unchanged):
+    out = tmp_path / "reports"
+    before = netns.list_names()
+    missing = tmp_path / "no-mptcpd"
+    proc = bench("run", "--scenario", "pm-userspace", "--out", out,
+                 env={**os.environ, "MPTCP_BENCH_MPTCPD": str(missing)})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (
+        f"error: scenario 'pm-userspace' needs pm-userspace (mptcpd is missing ({missing}, from "
+        "MPTCP_BENCH_MPTCPD)): point MPTCP_BENCH_MPTCPD at an mptcpd binary")
     assert not out.exists() and not new_namespaces(before)
