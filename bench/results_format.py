@@ -145,6 +145,13 @@ class TrialColumns(CoreColumns):
     restore_unused: bool | None         # the restored path carried nothing until the trial ended
     # delayed links: host (the delay line) or netem; None without delay
     delay_backend: str | None
+    # MPTCP: the client's path manager and what it did (bench/record/pm_fields.py)
+    path_manager: str | None            # kernel | userspace (mptcpd)
+    join_ms: float | None               # median over connections: established to first join
+    join_ms_max: float | None           # the slowest join of the trial
+    joins: int | None                   # further subflows established (watched connections)
+    joins_failed: int | None            # further subflows that closed before established
+    pm_daemon_cpu_s: float | None       # the userspace PM daemon's CPU over the trial
 
 
 COLUMN_TYPES: dict[str, type] = {
@@ -200,6 +207,7 @@ class TrialRecord(TrialColumns, total=False):
     controller_cpu: dict           # native bulk/rr: each end's CPU outside the C loops
     offloads: dict                 # {role: {ifname: {gro, gso, tso, ...}}} at the trial's start
     restores: list                 # per restored link: outage, first data after it, time watched
+    pm_timeline: dict              # MPTCP: the client's connections and subflows from the PM events
 
 
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)

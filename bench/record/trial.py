@@ -7,7 +7,7 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-from bench.record import cpu_fields, failover, linkmodel, restore, subflow_grid, workload_fields
+from bench.record import cpu_fields, failover, linkmodel, pm_fields, restore, subflow_grid, workload_fields
 from harness.host.sockinfo import IPPROTO_MPTCP
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
@@ -31,7 +31,7 @@ def _base(scenario, protocol: str, p: dict, driver: str, *, run_id: str, repeat:
     }
     for key in ("duration_s", "bytes", "goodput_bps", "cpu_sender_s", "cpu_receiver_s",
                 "cpu_system_s", "cpu_system_s_per_gb", "subflows", "retransmits",
-                *cpu_fields.COLUMNS):
+                *cpu_fields.COLUMNS, *pm_fields.COLUMNS):
         rec[key] = None
     rec.update(workload_fields.base(p))
     if rec["workload"] == "bulk":
@@ -45,6 +45,9 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
     rec["mib"], rec["error"] = raw["mib"], raw["error"]
     rec["events"] = raw.get("events") or []
     rec["delay_backend"] = raw.get("delay_backend")
+    rec.update(pm_fields.fields(raw.get("pm"), protocol))
+    if protocol == "mptcp" and (raw.get("pm") or {}).get("timeline"):
+        rec["pm_timeline"] = raw["pm"]["timeline"]
     if raw.get("offloads"):
         rec["offloads"] = raw["offloads"]
     if raw.get("delay_line"):

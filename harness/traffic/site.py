@@ -31,6 +31,8 @@ class Site(Protocol):
     owner: str | None                    # names what a trial makes here (its cgroup)
     delay_backend: DelayBackend | None   # in use on this site's links; None without delay
     delay_line: object | None            # the host delay line, when one runs here
+    path_manager: str                    # the client's: kernel | userspace
+    pm_daemon_pid: int | None            # the userspace PM's daemon (mptcpd), when one runs here
 
     def ns(self, role: str) -> str | None: ...
     def client_address(self, family: int, link: int = 0) -> str: ...
@@ -74,6 +76,8 @@ class LocalSite:
         self.owner = topo.prefix
         self.delay_backend = topo.delay_backend
         self.delay_line = topo.delay_line
+        self.path_manager = topo.spec.path_manager
+        self.pm_daemon_pid = topo.mptcpd.proc.pid if topo.mptcpd else None
 
     def ns(self, role: str) -> str:
         return self.topo.ns(role)

@@ -7,10 +7,15 @@ import time
 from contextlib import nullcontext
 
 from harness.measure import cgroupcpu, cpuload, cpustat, mib, owncpu
-from harness.net import delayline
+from harness.net import delayline, pmevents
 from harness.traffic import drivers
 from harness.traffic.drivers import Driver, TrialParams
 from harness.traffic.site import Site
+
+# Events are followed for a few long connections, not for connection churn:
+# each one is a netlink message this process parses during the trial.
+PM_WATCHED_WORKLOADS = ("bulk", "rr", "rr_under_load")
+PM_WATCH_MAX_FLOWS = 64
 
 
 def run_trial(driver: Driver, site: Site, params: TrialParams, events=(), helpers=()) -> dict:
@@ -29,20 +34,25 @@ def run_trial(driver: Driver, site: Site, params: TrialParams, events=(), helper
     offloads = site.offloads()
     started_at = time.time()
     helpers = [*helpers, line.worker.proc.pid] if line else list(helpers)
+    # The userspace PM's daemon works for the trial: its CPU is the trial's own.
+    daemon = site.pm_daemon_pid
+    helpers += [daemon] if daemon else []
     # The scenario's competing load starts first: born outside the cgroup.
     with _load(site, params) as load, _cgroup(site, helpers) as cg:
         probe = owncpu.Probe() if local else None
         procs0 = local and cpustat.process_times()
         own0, stat0 = probe and probe.read(procs0), read_cpu()
-        t0, load0 = time.monotonic(), load.runtime_s()
-        with site.link_events(tuple(events)) as runner:
-            raw = drivers.refusal(driver, params) or driver.run(site, params)
+        with _pm_watch(site, params) as watch:
+            t0, load0 = time.monotonic(), load.runtime_s()
+            with site.link_events(tuple(events)) as runner:
+                raw = drivers.refusal(driver, params) or driver.run(site, params)
         stat1, procs1, wall_s = read_cpu(), local and cpustat.process_times(), time.monotonic() - t0
         own1, load_s = probe and probe.read(procs1), load.runtime_s() - load0
         ours = {os.getpid(), *helpers, *(cg.members() if cg else ()), *load.pids()}
     raw["load"] = ({"cpus": load.cpus, "pids": load.pids(), "cpu_s": load_s, "wall_s": wall_s}
                    if load.cpus else None)
     raw["events"] = runner.applied
+    raw["pm"] = _pm_result(site, watch, t0, daemon and procs0, daemon and procs1)
     raw["outer_window"] = {**cpustat.delta(stat0, stat1), "wall_s": wall_s}
     if local:
         raw["outer_window"]["own"] = owncpu.delta(own0, own1)
@@ -58,6 +68,28 @@ def run_trial(driver: Driver, site: Site, params: TrialParams, events=(), helper
     raw["params"] = params.as_dict()
     raw["driver"] = driver.name
     return raw
+
+
+def _pm_watch(site: Site, params: TrialParams):
+    """The client's MPTCP path-manager events over the trial, where they
+    are few enough to follow without disturbing it."""
+    if not (site.local and "mptcp" in (params.protocol, params.server_protocol)
+            and params.workload in PM_WATCHED_WORKLOADS and params.flows <= PM_WATCH_MAX_FLOWS):
+        return nullcontext()
+    return pmevents.Monitor(site.ns("client"))
+
+
+def _pm_result(site: Site, watch, t0: float, procs0, procs1) -> dict | None:
+    """Who managed the client's paths, the timeline of its connections and
+    subflows (from the trial's start), and the daemon's CPU seconds."""
+    out = {"path_manager": site.path_manager}
+    if watch is not None:
+        out["timeline"] = pmevents.timeline(watch.events(), t0)
+        out["events_lost"] = watch.lost()
+    daemon = site.pm_daemon_pid
+    if daemon and procs0 and procs1 and daemon in procs0 and daemon in procs1:
+        out["daemon"] = {"pid": daemon, "cpu_s": (procs1[daemon][1] - procs0[daemon][1]) * cpustat.TICK_S}
+    return out
 
 
 def _load(site: Site, params: TrialParams) -> cpuload.CpuLoad:
