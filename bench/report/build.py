@@ -24,6 +24,7 @@ from bench.report import (
     machine,
     md,
     paths,
+    pm,
     profile,
     scaling,
     sections,
@@ -221,6 +222,7 @@ class Report:
             out += sections.send_modes(trials)
             out += contention.section(self.doc, self.pairs()[0][1])
             out += scaling.section(self, self.pairs()[0][1])
+            out += pm.section(self, self.pairs()[0][1])
         for name, entry in self.doc["scenarios"].items():
             out += self.scenario(name, entry)
         out += [""] + driver_crosscheck.section(self.doc) + driver_crosscheck.speed_section(self.doc)

@@ -269,3 +269,22 @@ def scaling(label: str, series: dict) -> bytes | None:
         ax.legend(fontsize=8)
     fig.suptitle(literal(label), fontsize=9)
     return _png(fig)
+
+
+def join_delays(delays: dict[str, list[float]]) -> bytes | None:
+    """Each join's delay after its connection was established, one row per
+    scenario and path manager, every join a dot (log scale)."""
+    rows = [(label, [max(v, 0.01) for v in values]) for label, values in delays.items() if values]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(rows) + 1.2), layout="constrained")
+    rng = np.random.default_rng(0)      # the same jitter on every rendering
+    for i, (label, values) in enumerate(rows):
+        color = COLORS["mptcp"] if "(kernel)" in label else "#2ca02c"
+        ax.scatter(values, i + rng.uniform(-0.15, 0.15, len(values)), s=10, alpha=0.6, color=color)
+        ax.plot([np.median(values)] * 2, [i - 0.3, i + 0.3], color="black", linewidth=1.5)
+    ax.set_yticks(range(len(rows)), [literal(label) for label, _ in rows], fontsize=8)
+    ax.set_xscale("log")
+    ax.set(xlabel="join after the connection was established (ms); bar: median")
+    ax.grid(alpha=0.3, axis="x", which="both")
+    return _png(fig)
