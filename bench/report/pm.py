@@ -36,12 +36,25 @@ def _row(scenario: str, who: str, rows: list[dict]) -> str:
     made = sum(t.get("joins") or 0 for t in rows)
     daemon = [t["pm_daemon_cpu_s"] for t in rows if t.get("pm_daemon_cpu_s") is not None]
     gaps = [t["failover_gap_ms"] for t in rows if t.get("failover_gap_ms") is not None]
-    per_conn = [t["cpu_own_us_per_transaction"] for t in rows
-                if t.get("workload") == "crr" and t.get("cpu_own_us_per_transaction") is not None]
+    churn = [t for t in rows if t.get("workload") == "crr"]
+    per_conn = [t["cpu_own_us_per_transaction"] for t in churn
+                if t.get("cpu_own_us_per_transaction") is not None]
+    rate = [t["transactions_per_s"] / 1000 for t in churn if t.get("transactions_per_s")]
+    syns = [s for t in rows if (s := _join_syns_per_connection(t)) is not None]
     ok = sum(t["status"] == "ok" for t in rows)
     return (f"| {md.text(scenario)} | {who} | {ok} of {len(rows)} | {_spread(joins, '.1f')} | "
-            f"{_spread(slowest, '.1f')} | {failed} of {failed + made} | {_spread(daemon, '.2f')} | "
-            f"{_spread(per_conn, '.0f')} | {_spread(gaps, '.0f')} |")
+            f"{_spread(slowest, '.1f')} | {failed} of {failed + made} | {_spread(syns, '.2f')} | "
+            f"{_spread(daemon, '.2f')} | {_spread(rate, '.1f')} | {_spread(per_conn, '.0f')} | "
+            f"{_spread(gaps, '.0f')} |")
+
+
+def _join_syns_per_connection(t: dict) -> float | None:
+    """MP_JOIN SYNs the client sent per connection of the trial (MIB)."""
+    if t["protocol"] != "mptcp":
+        return None
+    sent = ((t.get("mib") or {}).get("client") or {}).get("MPTcpExtMPJoinSynTx")
+    conns = t.get("transactions") if t.get("workload") == "crr" else t.get("flows")
+    return sent / conns if sent is not None and conns else None
 
 
 def section(rep, driver) -> list[str]:
@@ -53,13 +66,15 @@ def section(rep, driver) -> list[str]:
            "time from a connection's `established` event to its first further subflow's "
            "(median over the trial's connections, then median and range over trials), the "
            "slowest join of a trial, the joins that closed before they were established, the "
-           "userspace PM daemon's CPU per trial (also in the trial's own CPU), own CPU per "
-           "connection under churn (crr), and the longest stretch without delivery after a "
-           "path failed. Events as the kernel's MPTCP netlink events reported them, timed as "
+           "MP_JOIN SYNs the client sent per connection (MIB), the userspace PM daemon's CPU "
+           "per trial (also in the trial's own CPU), under churn (crr) the connections per "
+           "second and own CPU per connection, and the longest stretch without delivery after "
+           "a path failed. Events as the kernel's MPTCP netlink events reported them, timed as "
            "received (docs/path-managers.md in the source).", "",
            "| scenario | path manager | ok | join (ms) | slowest join (ms) | joins failed | "
-           "daemon CPU (s) | own CPU per connection (µs) | gap after failure (ms) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "join SYNs per connection | daemon CPU (s) | crr: connections/s (k) | "
+           "crr: own CPU per connection (µs) | gap after failure (ms) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     trials = _counted(doc["trials"], driver)
     delays: dict[str, list[float]] = {}
     for name in doc["scenarios"]:

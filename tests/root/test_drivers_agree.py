@@ -2,7 +2,9 @@
 trials interleaved, agree on goodput within 5 % on one and on two shaped
 links, for TCP and for MPTCP; the report shows them side by side.  An MPTCP
 stall is classified and left out of the medians (KERNEL_NOTES: they happen
-here, more on a busy machine): the medians of the ok trials must agree."""
+here, more on a busy machine): the medians of the ok trials must agree.
+The trials run the suite's own 4 s, the length its 5 % claim is made for
+(with 3-s trials MPTCP on two links once differed by 5.3 %)."""
 from clirun import MEASURED, bench
 
 from bench import results_format
@@ -12,8 +14,7 @@ from bench.report import driver_crosscheck
 
 def test_native_and_iperf3_agree_on_shaped_links(tmp_path, root_ns_unchanged):
     out = tmp_path / "reports"
-    proc = bench("run", "--suite", "crosscheck", "--repeat", "3", "--warmup", "0",
-                 "--duration", "3", "--out", out)
+    proc = bench("run", "--suite", "crosscheck", "--repeat", "3", "--warmup", "0", "--out", out)
     assert proc.returncode == 0, proc.stderr
     run = (out / "latest").resolve()
     doc = results_format.load_results(run / "results.json")

@@ -54,3 +54,48 @@ def test_a_missing_mptcpd_is_said_with_its_fix(monkeypatch, tmp_path):
         pytest.skip("this kernel has no userspace path manager")
     assert mptcpd.missing() == (f"mptcpd is missing ({tmp_path / 'nothing'}, from "
                                 f"{mptcpd.BINARY_ENV}): point {mptcpd.BINARY_ENV} at an mptcpd binary")
+
+
+class _Rep:
+    def __init__(self, doc):
+        self.doc, self.figures = doc, []
+
+    def figure(self, name, alt, png):
+        self.figures.append((name, png is not None))
+        return [f"![{alt}]"]
+
+
+def _trial(scenario, protocol, pm, **extra):
+    return {"scenario": scenario, "protocol": protocol, "driver": "native", "status": "ok",
+            "path_manager": pm, **extra}
+
+
+def test_the_report_sets_the_path_managers_side_by_side():
+    tl = {"connections": [_conn(0.1, 0.1003)], "connections_seen": 1}
+    doc = {"scenarios": {"pm-kernel": {}, "pm-userspace-crr": {}, "failover": {}},
+           "trials": [
+               _trial("pm-kernel", "mptcp", "kernel", join_ms=0.3, join_ms_max=0.3, joins=1,
+                      joins_failed=0, pm_timeline=tl, flows=1,
+                      mib={"client": {"MPTcpExtMPJoinSynTx": 1}}),
+               _trial("pm-userspace-crr", "mptcp", "userspace", workload="crr", transactions=4000,
+                      transactions_per_s=1000.0, cpu_own_us_per_transaction=190.0,
+                      pm_daemon_cpu_s=1.5, mib={"client": {"MPTcpExtMPJoinSynTx": 1000}}),
+               _trial("failover", "tcp", None, failover_gap_ms=3290.0),
+               _trial("failover", "mptcp", "kernel", failover_gap_ms=90.0),
+               {**_trial("failover", "mptcp", "kernel", failover_gap_ms=1.0), "status": "disturbed"}]}
+    from bench.report import pm
+    rep = _Rep(doc)
+    rows = {line.split(" | ")[0] + " | " + line.split(" | ")[1]: line
+            for line in pm.section(rep, "native") if line.startswith("| ") and "---" not in line}
+    assert "1.00" in rows["| pm-kernel | in-kernel"] and "0.3" in rows["| pm-kernel | in-kernel"]
+    crr = rows["| pm-userspace-crr | userspace (mptcpd)"]
+    assert "| 0.25 |" in crr and "| 1.50 |" in crr and "| 1.0 |" in crr and "| 190 |" in crr
+    assert rows["| failover | in-kernel"].endswith("| 90 |")      # the disturbed one not counted
+    assert rows["| failover | TCP"].endswith("| 3290 |")
+    assert rep.figures == [("pm-joins", True)]
+
+
+def test_no_path_manager_section_with_one_path_manager():
+    from bench.report import pm
+    doc = {"scenarios": {"x": {}}, "trials": [_trial("x", "mptcp", "kernel")]}
+    assert pm.section(_Rep(doc), "native") == []
