@@ -150,11 +150,13 @@ def evloop_recv(socks: list[socket.socket], *, threads: int, bufsize: int = 128 
 
 def rr_client(socks: list[socket.socket], *, request: int, response: int,
               duration_s: float = 0, max_transactions: int = 0, idle_timeout_s: float = 10,
-              interval_ms: float = 100) -> dict:
+              interval_ms: float = 100, pace_ms: float = 0) -> dict:
+    """pace_ms (one flow): a request at most every pace_ms, the connection
+    idle in between; 0: back to back."""
     return _engine.rr_client([s.fileno() for s in socks], request=request, response=response,
                              duration_ns=int(duration_s * 1e9), max_transactions=max_transactions,
                              idle_timeout_ns=int(idle_timeout_s * 1e9),
-                             interval_ns=int(interval_ms * 1e6))
+                             interval_ns=int(interval_ms * 1e6), pace_ns=int(pace_ms * 1e6))
 
 
 def rr_server(socks: list[socket.socket], *, request: int, response: int,

@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Moves exactly len bytes, sending or receiving; EAGAIN (SO_SNDTIMEO /
@@ -54,6 +55,7 @@ struct rr {
     int *fds, n;
     size_t req, resp;
     uint64_t duration_ns, max_tx, idle_ns;
+    uint64_t pace_ns; /* RR client, one flow: a request at most every pace_ns (0: back to back) */
     /* max(req, resp) bytes each: what is received lands in rx, and tx is
      * filled once per loop ('R' requests, 'A' responses), never per
      * transaction, so that no refill sits inside a measured round trip. */
@@ -208,6 +210,19 @@ static int rr_client_msg(struct loop *l, struct rr_state *st, const struct rr *a
     if ((st->deadline && t >= st->deadline) || (a->max_tx && st->issued >= a->max_tx)) {
         rr_retire(st, a, i);
         return rc;
+    }
+    if (a->pace_ns && !rc) {
+        /* A mostly idle connection: the next request waits for its slot. */
+        struct timespec next = {.tv_sec = (time_t)((st->t0[i] + a->pace_ns) / 1000000000ull),
+                                .tv_nsec = (long)((st->t0[i] + a->pace_ns) % 1000000000ull)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+            if (eng_interrupted(l))
+                return -1;
+        if (st->deadline && eng_now_ns() >= st->deadline) {
+            rr_retire(st, a, i);
+            return 0;
+        }
+        st->progress = eng_now_ns(); /* the wait is not silence */
     }
     st->t0[i] = eng_now_ns();
     st->issued++;
@@ -545,13 +560,14 @@ static PyObject *run_latency(loop_fn fn, struct rr *a, int nflows, uint64_t inte
 static PyObject *rr_run(PyObject *args, PyObject *kw, loop_fn fn)
 {
     static char *kwlist[] = {"fds", "request", "response", "duration_ns", "max_transactions",
-                             "idle_timeout_ns", "interval_ns", NULL};
+                             "idle_timeout_ns", "interval_ns", "pace_ns", NULL};
     struct rr a = {0};
     PyObject *fds;
     Py_ssize_t req = 1, resp = 1;
-    unsigned long long duration = 0, max_tx = 0, idle = 10000 * NS_PER_MS, interval = 100 * NS_PER_MS;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|nnKKKK", kwlist, &fds, &req, &resp, &duration,
-                                     &max_tx, &idle, &interval))
+    unsigned long long duration = 0, max_tx = 0, idle = 10000 * NS_PER_MS, interval = 100 * NS_PER_MS,
+                       pace = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|nnKKKKK", kwlist, &fds, &req, &resp, &duration,
+                                     &max_tx, &idle, &interval, &pace))
         return NULL;
     if (fn == rr_client_loop && !duration && !max_tx)
         return PyErr_Format(PyExc_ValueError, "a duration or a transaction count is needed");
@@ -562,6 +578,11 @@ static PyObject *rr_run(PyObject *args, PyObject *kw, loop_fn fn)
     a.duration_ns = duration;
     a.max_tx = max_tx;
     a.idle_ns = idle;
+    a.pace_ns = pace;
+    if (pace && a.n != 1) {
+        free(a.fds);
+        return PyErr_Format(PyExc_ValueError, "a paced RR client runs one flow, not %d", a.n);
+    }
     return run_latency(fn, &a, a.n, interval);
 }
 
