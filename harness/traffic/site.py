@@ -133,5 +133,8 @@ class NoLinkEvents:
     def __enter__(self) -> "NoLinkEvents":
         return self
 
+    def start(self) -> None:
+        pass
+
     def __exit__(self, *exc) -> None:
         pass

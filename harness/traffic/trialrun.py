@@ -45,7 +45,7 @@ def run_trial(driver: Driver, site: Site, params: TrialParams, events=(), helper
         with _pm_watch(site, params) as watch:
             t0, load0 = time.monotonic(), load.runtime_s()
             with site.link_events(tuple(events)) as runner:
-                raw = drivers.refusal(driver, params) or driver.run(site, params)
+                raw = drivers.refusal(driver, params) or driver.run(site, params, started=runner.start)
         stat1, procs1, wall_s = read_cpu(), local and cpustat.process_times(), time.monotonic() - t0
         own1, load_s = probe and probe.read(procs1), load.runtime_s() - load0
         ours = {os.getpid(), *helpers, *(cg.members() if cg else ()), *load.pids()}

@@ -90,6 +90,8 @@ def test_event_runner_applies_in_order_at_their_times_and_restores(monkeypatch):
     runner = events.EventRunner(object(), evs)
     runner._stop = _Stop(clock)
     with runner:
+        assert applied == []         # the clock starts when the client has connected
+        runner.start()
         runner._thread.join()
     assert applied == [("down", pytest.approx(100.1)), ("up", pytest.approx(100.2))]
     assert [r["action"] for r in runner.applied] == ["down", "up"] and restored == [1]
@@ -100,8 +102,8 @@ def test_events_not_yet_due_are_dropped_when_the_trial_ends(monkeypatch):
     applied = []
     monkeypatch.setattr(events, "apply", lambda topo, ev: applied.append(ev))
     monkeypatch.setattr(events.linkctl, "restore", lambda topo, link: None)
-    with events.EventRunner(object(), (events.LinkEvent(5, 0, "down"),)):
-        pass
+    with events.EventRunner(object(), (events.LinkEvent(5, 0, "down"),)) as runner:
+        runner.start()
     assert applied == []
 
 
@@ -111,8 +113,8 @@ def test_an_event_that_fails_is_recorded(monkeypatch):
     monkeypatch.setattr(events, "apply", boom)
     monkeypatch.setattr(events.linkctl, "restore", lambda topo, link: None)
     runner = events.EventRunner(object(), (events.LinkEvent(0, 0, "down"),))
-    with runner:
-        runner._thread.join()     # no sleep: a loaded machine could stop it before it ran
+    with runner:                  # at 0 s: applied on entering, before any worker
+        pass
     assert runner.applied[0]["error"] == "no such link"
 
 
@@ -124,8 +126,9 @@ def test_a_middlebox_that_appears_mid_trial_goes_when_the_trial_ends(monkeypatch
     class Topo:
         def ns(self, role):
             return f"mpb-x-{role}"
-    runner = events.EventRunner(Topo(), (events.LinkEvent(0, 1, "strip_mptcp"),))
+    runner = events.EventRunner(Topo(), (events.LinkEvent(0.01, 1, "strip_mptcp"),))
     with runner:
+        runner.start()
         runner._thread.join()
     assert calls == [("mpb-x-router", 1, True), ("mpb-x-router", 1, False)]
     assert runner.applied[0]["action"] == "strip_mptcp" and runner.applied[0]["error"] is None

@@ -37,6 +37,7 @@ class TrialParams:
     seed: int = 1                 # seed of the payload pattern
     request_bytes: int = 1        # RR / CRR message sizes
     response_bytes: int = 1
+    pace_ms: float = 0            # RR, one flow: a request at most every pace_ms (a mostly idle connection)
     flows: int = 1                # concurrent connections (bulk, rr, hold)
     load_flows: int = 1           # bulk flows beside the RR flows (rr_under_load)
     tcp_retry: bool = False       # the client retries with TCP when its MPTCP socket() fails
@@ -71,8 +72,9 @@ class Driver(Protocol):
     def check(self) -> None:
         """Raise CapabilityError when the driver cannot run here."""
 
-    def run(self, topo, params: TrialParams) -> dict:
-        """{"sender": {...}, "receiver": {...}, "error": None | {...}}"""
+    def run(self, topo, params: TrialParams, started=None) -> dict:
+        """{"sender": {...}, "receiver": {...}, "error": None | {...}};
+        `started()`, when given, is called once the client has connected."""
 
 
 def refusal(driver: Driver, params: TrialParams) -> dict | None:

@@ -63,7 +63,7 @@ class Iperf3Driver:
                 f"{version[0]}.{version[1]} (--mptcp came in 3.19), and it is not on PATH: "
                 "install the Debian package mptcpize")
 
-    def run(self, topo, params: TrialParams) -> dict:
+    def run(self, topo, params: TrialParams, started=None) -> dict:
         port = 5201 + next(_ports) % 1000
         deadline = time.monotonic() + params.deadline_s()
         argv = {"server": server_argv(topo, params, port), "client": client_argv(topo, params, port)}
@@ -72,6 +72,8 @@ class Iperf3Driver:
             if not _await_listening(watches["server"], server):
                 return _failure(server, "did not start listening", argv)
             with topo.start_command("client", argv["client"], "iperf3 client") as client:
+                if started:      # iperf3 says nothing before its end: from its start
+                    started()
                 views = _run_sampling(watches, client, deadline)
                 # Its exit can be seen before its pipe is empty (a -P run's
                 # JSON is large): read the rest before parsing it.

@@ -35,7 +35,8 @@ class NativeDriver:
             "recv_mode": p.recv_mode, "recv_lowat": p.recv_lowat,
             "notsent_lowat": p.notsent_lowat, "verify": p.verify, "seed": p.seed,
             "corrupt_at": p.extra.get("corrupt_at", -1), "request_bytes": p.request_bytes,
-            "response_bytes": p.response_bytes, "flows": p.flows, "load_flows": p.load_flows,
+            "response_bytes": p.response_bytes, "pace_ms": p.pace_ms, "flows": p.flows,
+            "load_flows": p.load_flows,
             "tcp_retry": p.tcp_retry,
         }
 
@@ -43,7 +44,7 @@ class NativeDriver:
         cfg = {**self._config(topo, role, p), **extra}
         return topo.start_worker(role, cfg, role)
 
-    def run(self, topo, params: TrialParams) -> dict:
+    def run(self, topo, params: TrialParams, started=None) -> dict:
         deadline = time.monotonic() + params.deadline_s()
         out: dict = {"sender": None, "receiver": None, "error": None}
         with self._spawn(topo, "receiver", params) as receiver:
@@ -52,7 +53,12 @@ class NativeDriver:
                 return _failed(out, "receiver", receiver, ready, params)
             ports = {k: ready[k] for k in ("port", "load_port") if k in ready}
             with self._spawn(topo, "sender", params, **ports) as sender:
-                ends = {"sender": (sender, _final_message(sender, deadline))}
+                first = sender.message(deadline)
+                if first and first.get("event") == "connected" and started:
+                    started()
+                last = _final_message(sender, deadline)
+                ends = {"sender": (sender, last or (first if first and first.get("event") in
+                                                    ("result", "error") else None))}
                 # When the sender failed, the receiver is given a moment to
                 # say why: a receive mode it cannot do explains the sender's
                 # broken pipe.  Then it is ended rather than left waiting.

@@ -106,6 +106,18 @@ def client_socket(cfg: dict) -> socket.socket:
         return sock
 
 
+_announced = False
+
+
+def announce_connected() -> None:
+    """{"event": "connected"} once per worker, at its first connection: the
+    clock of the trial's link events starts there (harness.net.events)."""
+    global _announced
+    if not _announced:
+        _announced = True
+        emit("connected")
+
+
 def connect(cfg: dict, port: int, nodelay: bool = False) -> socket.socket:
     sock = client_socket(cfg)
     # The source port is chosen at connect(), per destination, not at
@@ -117,6 +129,7 @@ def connect(cfg: dict, port: int, nodelay: bool = False) -> socket.socket:
     syscall("bind", sock.bind, (cfg["bind"], 0))
     sock.settimeout(cfg["accept_timeout_s"])
     syscall("connect", sock.connect, (cfg["connect"], port))
+    announce_connected()
     sock.settimeout(None)
     engine.set_timeouts(sock, SOCKET_TIMEOUT_S)
     if nodelay:

@@ -46,7 +46,7 @@ def run_rr(socks: list[socket.socket], cfg: dict, duration_s: float) -> dict:
     result = engine.rr_client(socks, request=cfg["request_bytes"],
                               response=cfg["response_bytes"], duration_s=duration_s,
                               idle_timeout_s=cfg["idle_timeout_s"],
-                              interval_ms=cfg["interval_ms"])
+                              interval_ms=cfg["interval_ms"], pace_ms=cfg.get("pace_ms", 0))
     spent = window.close()
     engine.raise_for(result)
     return {"loop": summarized(result), **spent}
@@ -100,6 +100,7 @@ def _goodbye(cfg: dict) -> dict:
 
 
 def crr_sender(cfg: dict) -> dict:
+    announce_connected()     # its connections are the engine's: the clock starts here
     window = Window()
     result = engine.crr_client(cfg["protocol"], cfg["family"], cfg["bind"], cfg["connect"],
                                cfg["port"], request=cfg["request_bytes"],
