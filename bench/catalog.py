@@ -126,7 +126,7 @@ class Event(_Model):
     """A link event during every trial, `at_s` seconds after it starts."""
     at_s: float = Field(ge=0, le=3600)
     link: int = Field(ge=0, lt=addressing.MAX_LINKS)
-    action: Literal["down", "up", "rate", "strip_mptcp"]
+    action: Literal["down", "up", "rate", "strip_mptcp", "readdress", "readdress_pm"]
     rate_mbit: float | None = Field(None, gt=0, le=MAX_RATE_MBIT)
     direction: Literal["up", "down", "both"] = "both"
 
@@ -192,6 +192,9 @@ class Workload(_Model):
                    of the seeded pattern.
     rr             `flows` concurrent request/response ping-pongs of
                    request_bytes / response_bytes; every latency recorded.
+                   With pace_ms (one flow) a request goes at most every
+                   pace_ms: a mostly idle connection, as a chat or a
+                   remote shell keeps.
     crr            connect, request, response, close, repeated by each of
                    `flows` concurrent clients.
     rr_under_load  rr alone for half the duration, then beside `load_flows`
@@ -227,6 +230,7 @@ class Workload(_Model):
     seed: int = Field(1, ge=0, lt=1 << 63)
     request_bytes: int = Field(1, ge=1, le=MAX_MESSAGE)
     response_bytes: int = Field(1, ge=1, le=MAX_MESSAGE)
+    pace_ms: float = Field(0, ge=0, le=60_000)
     flows: int = Field(1, ge=1, le=limits.MAX_FLOWS)
     load_flows: int = Field(1, ge=1, le=16)
 
@@ -248,6 +252,9 @@ class Workload(_Model):
         if self.verify and (self.recv_mode != "recv" or not moves_bulk):
             raise ValueError("verify needs a bulk flow received with recv_mode = \"recv\" "
                              "(splice and trunc never see the bytes)")
+        if self.pace_ms and (self.kind != "rr" or self.flows != 1):
+            raise ValueError("pace_ms paces one rr flow (a mostly idle connection): give kind = "
+                             "\"rr\" and flows = 1, or leave pace_ms out")
         if self.flows > 1 and self.bytes is not None:
             raise ValueError("a byte budget (`bytes`) is for one flow; give flows > 1 a duration_s")
         return self
@@ -339,6 +346,13 @@ class Scenario(_Model):
             if late:
                 raise ValueError(f"event at {late[0]} s falls outside the "
                                  f"{self.workload.duration_s} s trial")
+        return self
+
+    @model_validator(mode="after")
+    def _readdress_told(self) -> "Scenario":
+        if self.mptcp.path_manager == "userspace" and any(e.action == "readdress_pm" for e in self.events):
+            raise ValueError("readdress_pm moves the in-kernel path manager's endpoint; the userspace "
+                             "one (mptcpd) has none: use readdress")
         return self
 
     @model_validator(mode="after")
@@ -441,7 +455,8 @@ class Scenario(_Model):
             workload=w.kind, send_mode=w.send_mode, recv_mode=w.recv_mode,
             recv_lowat=w.recv_lowat_kib * 1024, notsent_lowat=w.notsent_lowat_kib * 1024,
             verify=w.verify, seed=w.seed,
-            request_bytes=w.request_bytes, response_bytes=w.response_bytes, flows=w.flows,
+            request_bytes=w.request_bytes, response_bytes=w.response_bytes, pace_ms=w.pace_ms,
+            flows=w.flows,
             load_flows=w.load_flows, tcp_retry=self.tcp_retry, load_cpus=self.load_cpus())
 
 

@@ -5,7 +5,7 @@ subflows grouped by the link their local address is on (the per-subflow
 grid of bench.record.subflow_grid); a single-path connection's whole
 series on the link of its sender's address (a TCP connection takes the
 client's main route, link 0).  After an "up" event that ends a "down" of
-the same link, `first_data_s` is the time from the event to the start of
+the same link (or a "readdress", which is both at once), `first_data_s` is the time from the event to the start of
 the first stretch of SUSTAINED_S in which that link carried data in every
 interval: a lone probe that got through does not count (2026-12-06: a
 restored subflow carried 11 kB, then nothing for 2 s).  A lower bound, one
@@ -18,6 +18,7 @@ from __future__ import annotations
 from harness.net import addressing
 
 SUSTAINED_S = 0.1
+READDRESS = ("readdress", "readdress_pm")     # the client's address on the link changed
 
 
 def link_series(rec: dict, peer: str | None) -> dict[int, list[int]]:
@@ -43,9 +44,11 @@ def restores(events: list[dict], series: dict[int, list[int]], interval_s: float
     timed = [ev for ev in events if ev.get("at_s_from_first_byte") is not None and not ev.get("error")]
     for ev in sorted(timed, key=lambda e: e["at_s_from_first_byte"]):
         t, link = ev["at_s_from_first_byte"], ev["link"]
+        if ev["action"] in READDRESS:         # a path lost and another given at once
+            down_at.setdefault(link, t)
         if ev["action"] == "down":
             down_at.setdefault(link, t)
-        elif ev["action"] == "up" and link in down_at and link in series:
+        elif ev["action"] in ("up", *READDRESS) and link in down_at and link in series:
             row = series[link][:-1]                  # the last interval is partial
             first = max(0, int(t / interval_s))
             if first >= len(row):

@@ -110,15 +110,7 @@ def skipped(scenario, protocol: str, params, driver: str, *, run_id: str, seq: i
 def _measures(rec: dict, raw: dict) -> None:
     snd, rcv = raw["sender"], raw["receiver"]
     loop = rcv["loop"]
-    for ev in rec["events"]:   # placed on the receiver's series (same monotonic clock)
-        ev["at_s_from_first_byte"] = (ev["at_ns"] - loop["first_ns"]) / 1e9 if loop["first_ns"] else None
-        if ev["action"] in ("down", "up") and ev["at_s_from_first_byte"] is not None:
-            ev["delivery"] = failover.metrics(loop["intervals"], loop["interval_ns"] / 1e9,
-                                              ev["at_s_from_first_byte"])
-    down = next((ev for ev in rec["events"] if ev["action"] == "down" and ev.get("delivery")), None)
-    if down:
-        rec["failover_gap_ms"] = down["delivery"]["gap_ms"]
-        rec["failover_recover_s"] = down["delivery"]["recover_s"]
+    failover.place(rec, loop, loop["intervals"])     # on the receiver's series
     span_s = (loop["last_ns"] - loop["first_ns"]) / 1e9
     gb = loop["bytes"] / GB
     # The sender's own window is the exact transfer; a driver without one

@@ -7,6 +7,7 @@ Pure functions on a driver's raw result, used by bench/trial.py.
 """
 from __future__ import annotations
 
+from bench.record import failover
 from harness.measure import latency
 
 LATENCY_COLUMNS = ("transactions", "transactions_per_s", "latency_us_p50", "latency_us_p90",
@@ -109,6 +110,8 @@ def rr(rec: dict, raw: dict) -> None:
     snd = raw["sender"]
     _common(rec, raw, snd, raw["receiver"]["loop"])
     rec.update(latency_columns(snd))
+    if rec.get("events"):    # on the client's series of completed transactions
+        failover.place(rec, snd["loop"], snd["loop"]["intervals"], recovery=False)
 
 
 def crr(rec: dict, raw: dict) -> None:

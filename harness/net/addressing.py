@@ -4,7 +4,8 @@ Link i is a disjoint path client:c{i} -- rc{i}:router:rs{i} -- s{i}:server.
 Addresses come from the benchmarking ranges (RFC 2544 198.18.0.0/15 and
 RFC 5180 2001:2::/48): the client side of link i is 198.18.i.0/24 and
 2001:2:0:1{i:02x}::/64, the server side 198.19.i.0/24 and 2001:2:0:2{i:02x}::/64.
-Endpoints take host 1 and the router takes host 2 on every subnet.
+Endpoints take host 1 and the router takes host 2 on every subnet; host 3
+is an endpoint's spare, the address a "readdress" event moves it to.
 """
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ class Subnet:
     @property
     def network(self) -> str:
         return str(ipaddress.ip_interface(f"{self.host}/{self.prefixlen}").network)
+
+    @property
+    def spare(self) -> str:
+        """The endpoint's other address on the subnet (host 3), which a
+        "readdress" link event swaps in for `host`."""
+        return str(ipaddress.ip_address(self.host) + 2)
 
 
 def _check(link: int, family: int) -> None:

@@ -84,6 +84,25 @@ def configure(ns: str, subflows: int, add_addr_accepted: int,
                             f"({exc}); check the scenario's endpoints and limits") from None
 
 
+def replace_address(ns: str, old: str, new: str, ifindex: int, names: tuple[str, ...]) -> None:
+    """The endpoint on `old` (if any) removed, one on `new` with flags `names`
+    added: the in-kernel PM closes the subflows on `old` and opens new ones
+    from `new` on every connection, as when an address daemon tells it."""
+    with netns.mptcp_pm(ns) as pm:
+        for ep in endpoints_of(pm):
+            if ep["address"] == old:
+                pm.endpoint("del", id=ep["id"], **{"addr6" if ":" in old else "addr4": old})
+        add_endpoint(pm, new, names, ifindex)
+
+
+def reset(ns: str, subflows: int, add_addr_accepted: int,
+          endpoints: list[tuple[str, int, tuple[str, ...]]]) -> None:
+    """Every endpoint removed, then configure() again."""
+    with netns.mptcp_pm(ns) as pm:
+        pm.endpoint("flush")
+    configure(ns, subflows, add_addr_accepted, endpoints)
+
+
 def read_back(ns: str) -> dict:
     """Limits and endpoints (id, address, flags) as the kernel reports them."""
     with netns.mptcp_pm(ns) as pm:

@@ -135,5 +135,7 @@ class LinkEvent:
     at_s: float
     link: int
     action: str                 # down | up | rate | strip_mptcp (a middlebox from then on)
+    #                             readdress: the client's address on the link changes;
+    #                             readdress_pm: and the in-kernel PM's endpoint follows it
     rate_mbit: float | None = None
     direction: str = "both"     # for rate: up | down | both

@@ -121,7 +121,11 @@ class Topology:
             # No duplicate address detection on any address, link-local ones
             # included: neighbour discovery would otherwise wait for it.
             sysctl.write(name, {"net.ipv6.conf.all.accept_dad": 0,
-                                "net.ipv6.conf.default.accept_dad": 0})
+                                "net.ipv6.conf.default.accept_dad": 0,
+                                # A "readdress" event removes the primary address: the
+                                # spare added before it stays, promoted, not flushed with it.
+                                "net.ipv4.conf.all.promote_secondaries": 1,
+                                "net.ipv4.conf.default.promote_secondaries": 1})
         # A link event takes the router's interfaces down and up: IPv6 would
         # drop their addresses on the way (IPv4 keeps them).
         sysctl.write(self.ns("router"), {"net.ipv4.ip_forward": 1,
@@ -167,7 +171,7 @@ class Topology:
             index = ipr.link_lookup(ifname=ifname)[0]
             for family in self.spec.families:
                 subnet = subnet_of(i, family)
-                _add_address(ipr, index, getattr(subnet, which), subnet.prefixlen, family)
+                add_address(ipr, index, getattr(subnet, which), subnet.prefixlen, family)
             ipr.link("set", index=index, state="up")
         for way, role in addressing.ROUTER_EGRESS.items():
             shaping.install_qdiscs(rtr, rtr.link_lookup(ifname=names[role])[0], link.direction(way),
@@ -200,8 +204,9 @@ class Topology:
                 if i == 0:
                     cli.route("add", family=af, dst=servers, gateway=csub.router, oif=c_if)
                 cli.route("add", family=af, dst=servers, gateway=csub.router, oif=c_if, table=table)
-                cli.rule("add", family=af, src=csub.host, src_len=32 if family == 4 else 128,
-                         table=table, priority=table)
+                for src in (csub.host, csub.spare):     # the spare: a "readdress" event's
+                    cli.rule("add", family=af, src=src, src_len=32 if family == 4 else 128,
+                             table=table, priority=table)
                 self._router_route(rtr, i, family, "add")
                 rtr.rule("add", family=af, iifname=names["router_client"], table=table,
                          priority=table)
@@ -235,22 +240,26 @@ class Topology:
             log.info("added nftables loss rules in %s: %s", self.ns("router"),
                      ", ".join(f"{iface} {pct:g}%" for iface, pct in drops))
 
+    def endpoints(self, side: str) -> list[tuple[str, int, tuple[str, ...]]]:
+        """The spec's path-manager endpoints of one side: (address, ifindex, flags)."""
+        eps = []
+        with netns.iproute(self.ns(side)) as ipr:
+            for ep in self.spec.endpoints:
+                if ep.side != side:
+                    continue
+                index = ipr.link_lookup(ifname=addressing.ifnames(ep.link)[side])[0]
+                for family in self.spec.families:
+                    sub = (addressing.client_subnet if side == "client" else addressing.server_subnet)(
+                        ep.link, family)
+                    eps.append((sub.host, index, ep.flags))
+        return eps
+
     def _configure_pm(self) -> None:
         """The in-kernel PM's limits and endpoints on both ends; with the
         userspace PM, the client's endpoints go to mptcpd instead."""
         userspace = self.spec.path_manager == "userspace"
         for side in ("client", "server"):
-            eps = []
-            with netns.iproute(self.ns(side)) as ipr:
-                for ep in self.spec.endpoints:
-                    if ep.side != side:
-                        continue
-                    ifname = addressing.ifnames(ep.link)[side]
-                    index = ipr.link_lookup(ifname=ifname)[0]
-                    for family in self.spec.families:
-                        sub = (addressing.client_subnet if side == "client" else addressing.server_subnet)(
-                            ep.link, family)
-                        eps.append((sub.host, index, ep.flags))
+            eps = self.endpoints(side)
             if userspace and side == "client":
                 self.mptcpd = mptcpd.Mptcpd(self.ns(side), [a for a, _, f in eps if "subflow" in f],
                                             [a for a, _, f in eps if "backup" in f])
@@ -286,7 +295,7 @@ class Topology:
         return out
 
 
-def _add_address(ipr, index: int, address: str, prefixlen: int, family: int) -> None:
+def add_address(ipr, index: int, address: str, prefixlen: int, family: int) -> None:
     if family == 6:
         # No duplicate address detection: the address is usable at once
         # instead of "tentative" for a second or two.

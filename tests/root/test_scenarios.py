@@ -114,3 +114,21 @@ def test_equal_rate_puts_tcp_on_the_fast_link_and_mptcp_on_the_two_slow_ones(cat
         assert all(share > 0.25 for share in mptcp["subflow_share"])
         assert mptcp["expected_goodput_bps"] == pytest.approx(tcp["expected_goodput_bps"],
                                                               rel=0.02)
+
+
+def test_a_new_address_the_path_manager_is_told_of_carries_data_again(catalog):
+    (rec,) = run(catalog.scenario("readdress-pm"), ("mptcp",), tag="rda")
+    assert rec["status"] in ("ok", "stalled") and not rec["events"][0]["error"]
+    (restored,) = rec["restores"]
+    assert restored["link"] == 0 and restored["first_data_s"] is not None
+    # A subflow from the spare address, on link 0, after the change.
+    spare = "198.18.0.3:"
+    assert any(k.startswith(spare) for k in rec["subflow_intervals_keys"]), rec["subflow_intervals_keys"]
+    v = rec["verify"]
+    assert v["enabled"] and v["mismatches"] == 0 and v["missing_bytes"] == 0
+
+
+def test_tcp_does_not_survive_its_address(catalog):
+    (rec,) = run(catalog.scenario("readdress"), ("tcp",), tag="rdt")
+    assert rec["status"] in ("failed", "stalled")
+    assert rec["status"] == "failed" or rec["restore_unused"]

@@ -95,3 +95,22 @@ def test_a_blackhole_answer_gives_connect_times_in_trial_order_and_the_mib():
                     "(fallback); client MIB over the MPTCP trials: MPCapableSYNTXDrop 1, "
                     "Blackhole 1, MPCapableSYNTXDisabled 1")
     assert blackhole.connects(doc, "plain", "native") is None
+
+
+def test_a_new_address_is_a_loss_and_a_restore_at_once():
+    # 10 ms intervals: the address on link 0 changes at 1.00 s; a subflow from
+    # the new address (same subnet, so the same link) carries data from 1.20 s
+    series = {0: [9] * 100 + [0] * 20 + [9] * 60 + [1], 1: [9] * 181}
+    ev = [{"action": "readdress_pm", "link": 0, "at_s_from_first_byte": 1.0, "error": None}]
+    (r,) = restore.restores(ev, series, 0.01)
+    assert r["down_s"] == 0 and r["first_data_s"] == pytest.approx(0.20)
+    unused = {0: [9] * 100 + [0] * 80 + [0], 1: [9] * 181}
+    (r,) = restore.restores([{**ev[0], "action": "readdress"}], unused, 0.01)
+    assert r["first_data_s"] is None and r["watched_s"] == pytest.approx(0.80)
+
+
+def test_the_spare_address_is_on_the_same_link():
+    from harness.net import addressing
+    for family in (4, 6):
+        spare = addressing.client_subnet(1, family).spare
+        assert addressing.link_of(spare) == 1 and spare != addressing.client_subnet(1, family).host
