@@ -20,6 +20,7 @@ from harness.traffic import engine
 from harness.traffic.workloads.common import (
     Window,
     accept,
+    announce_connected,
     connect,
     emit,
     listen,
