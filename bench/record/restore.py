@@ -56,7 +56,7 @@ def restores(events: list[dict], series: dict[int, list[int]], interval_s: float
             need = max(1, round(SUSTAINED_S / interval_s))
             hit = next((i for i in range(first, len(row) - need + 1)
                         if all(v > 0 for v in row[i:i + need])), None)
-            out.append({"link": link, "down_s": t - down_at.pop(link),
+            out.append({"link": link, "after": ev["action"], "down_s": t - down_at.pop(link),
                         "first_data_s": None if hit is None else max(0.0, hit * interval_s - t),
                         "watched_s": len(row) * interval_s - t})
     return out

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import statistics
 
+from bench.record.restore import READDRESS
+
 
 def _part(rows: list[dict], protocol: str) -> str:
     used = [r["first_data_s"] for r in rows if r["first_data_s"] is not None]
@@ -32,9 +34,12 @@ def restored(trials: list[dict], scenario: str, driver) -> str | None:
                 and t["status"] != "disturbed"]      # re-run: its retry is counted instead
         if rows:
             parts.append(_part(rows, protocol))
-            outage += [(r["link"], r["down_s"]) for r in rows]
+            outage += [(r["link"], r["down_s"], r.get("after", "up")) for r in rows]
     if not parts:
         return None
-    link = outage[0][0]
-    down = statistics.median(d for _, d in outage)
+    link, after = outage[0][0], outage[0][2]
+    if after in READDRESS:
+        told = "its path manager told" if after == "readdress_pm" else "its path manager not told"
+        return f"the client's address on link {link} changed, {told}: " + "; ".join(parts)
+    down = statistics.median(d for _, d, _ in outage)
     return f"link {link} came back after a {down:.1f}-s outage: " + "; ".join(parts)

@@ -114,3 +114,12 @@ def test_the_spare_address_is_on_the_same_link():
     for family in (4, 6):
         spare = addressing.client_subnet(1, family).spare
         assert addressing.link_of(spare) == 1 and spare != addressing.client_subnet(1, family).host
+
+
+def test_the_answer_says_an_address_changed():
+    rows = [{"scenario": "rd", "driver": "native", "protocol": "mptcp", "status": "ok",
+             "restores": [{"link": 0, "after": "readdress", "down_s": 0.0, "first_data_s": None,
+                           "watched_s": 4.5}]}]
+    text = handover.restored(rows, "rd", "native")
+    assert text.startswith("the client's address on link 0 changed, its path manager not told: ")
+    assert "never used it again in 1 of 1 trials" in text
