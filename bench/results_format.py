@@ -208,6 +208,7 @@ class TrialRecord(TrialColumns, total=False):
     offloads: dict                 # {role: {ifname: {gro, gso, tso, ...}}} at the trial's start
     restores: list                 # per restored link: outage, first data after it, time watched
     pm_timeline: dict              # MPTCP: the client's connections and subflows from the PM events
+    before_failure: dict           # a failed bulk trial: what was sent, delivered and verified
 
 
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)

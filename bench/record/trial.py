@@ -60,6 +60,13 @@ def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: 
                                                  and err.get("errno") in UNSUPPORTED_ERRNOS)
         rec["status"] = "unsupported" if unsupported else "failed"
         rec["reason"] = err.get("message")
+        if raw.get("partial"):
+            rec["before_failure"] = seen = before_failure(raw["partial"], raw["params"])
+            bad = (seen.get("verify") or {}).get("mismatches")
+            if bad:     # never hidden behind the failure: damaged data reached the application
+                rec["reason"] += (f"; before it failed the receiver got {seen['received_bytes']} bytes "
+                                  f"(the sender had sent {seen['sent_bytes']}), {bad} of them wrong, "
+                                  f"the first at offset {seen['verify']['first_bad_offset']}")
         if err.get("unsupported") and err.get("mode"):
             rec["mode_support"] = workload_fields.support_from_error(err, raw["params"])
         return rec
@@ -105,6 +112,27 @@ def skipped(scenario, protocol: str, params, driver: str, *, run_id: str, seq: i
                 seq=seq, started_at=None)
     rec["status"], rec["reason"] = "skipped", f"skipped: {reason}"
     return rec
+
+
+def before_failure(partial: dict, params: dict) -> dict:
+    """What a failed bulk trial had moved when it failed: the bytes the
+    sender handed to the kernel, what the receiver got (its series and its
+    verification of every byte), so that a connection that hung shows when
+    delivery stopped and that nothing it delivered was corrupt."""
+    snd = (partial.get("sender") or {}).get("loop") or {}
+    rcv = (partial.get("receiver") or {}).get("loop") or {}
+    out: dict = {"sent_bytes": snd.get("bytes"), "received_bytes": rcv.get("bytes")}
+    if rcv:
+        step = rcv["interval_ns"] / 1e9
+        series = rcv.get("intervals") or []
+        last = max((i for i, v in enumerate(series) if v), default=None)
+        out.update({"interval_s": step, "intervals_bytes": series,
+                    "delivered_until_s": None if last is None else (last + 1) * step})
+        if params.get("verify"):
+            v = rcv.get("verify") or {}
+            out["verify"] = {"checked_bytes": v.get("checked", 0), "mismatches": v.get("mismatched", 0),
+                             "first_bad_offset": v.get("first_bad_offset")}
+    return out
 
 
 def _measures(rec: dict, raw: dict) -> None:

@@ -35,9 +35,11 @@ class EngineError(Exception):
     rather than a failed transfer."""
 
     def __init__(self, call: str, err: int, *, unsupported: bool = False,
-                 detail: str | None = None, mode: str | None = None):
+                 detail: str | None = None, mode: str | None = None, partial: dict | None = None):
         self.call, self.errno, self.unsupported = call, err, unsupported
         self.detail, self.mode = detail, mode
+        # What the failed end had moved before it failed: {"loop": its loop result}.
+        self.partial = partial
         self.errno_name = errno_name(err)
         super().__init__(self._message())
 
@@ -50,8 +52,9 @@ class EngineError(Exception):
         return f"{self.call}: {self.errno_name} ({os.strerror(self.errno)})"
 
     def as_dict(self) -> dict:
-        return {"call": self.call, "errno": self.errno_name, "message": str(self),
-                "unsupported": self.unsupported, "mode": self.mode}
+        out = {"call": self.call, "errno": self.errno_name, "message": str(self),
+               "unsupported": self.unsupported, "mode": self.mode}
+        return {**out, "partial": self.partial} if self.partial else out
 
 
 def open_socket(protocol: str, family: int) -> socket.socket:
@@ -71,12 +74,14 @@ def set_timeouts(sock: socket.socket, seconds: float) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
 
 
-def raise_for(result: dict, mode: str | None = None) -> dict:
-    """The loop's result, or EngineError when its loop failed."""
+def raise_for(result: dict, mode: str | None = None, keep: bool = False) -> dict:
+    """The loop's result, or EngineError when its loop failed (with `keep`,
+    carrying the loop's result: a bulk loop's is plain data)."""
     err = result["error"]
     if err:
         raise EngineError(err["call"], err["errno"], unsupported=err["unsupported"],
-                          detail=err["detail"], mode=mode)
+                          detail=err["detail"], mode=mode,
+                          partial={"loop": result} if keep and not err["unsupported"] else None)
     return result
 
 

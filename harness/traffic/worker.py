@@ -58,8 +58,19 @@ def inject_test_fault(role: str) -> None:
         time.sleep(3600)
 
 
+# The driver's "say what you have": the running loop stops and this worker
+# reports what it moved (a receiver whose sender failed on a hung connection).
+STOP_SIGNAL = signal.SIGUSR1
+
+
+def _stop(*_) -> None:
+    common.stop_requested = True       # between system calls (await_peer)
+    _engine.request_stop()             # inside the engine's loop
+
+
 def main(argv: list[str]) -> int:
     cfg = json.loads(argv[1])
+    signal.signal(STOP_SIGNAL, _stop)
     try:
         enter(cfg)
         inject_test_fault(cfg["role"])

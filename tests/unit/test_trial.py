@@ -119,3 +119,18 @@ def test_interrupted_record_has_core_columns(scenario):
     assert rec["status"] == "interrupted" and rec["reason"] == "interrupted by SIGINT"
     from bench import results_format
     assert set(results_format.CORE_COLUMNS) <= set(rec)
+
+
+def test_a_failed_trial_keeps_what_was_delivered_before_it_failed():
+    from bench.record.trial import before_failure
+    partial = {"sender": {"loop": {"bytes": 9_000_000}},
+               "receiver": {"loop": {"bytes": 5_000_000, "interval_ns": 10_000_000,
+                                     "intervals": [1_000_000] * 5 + [0] * 300,
+                                     "verify": {"checked": 5_000_000, "mismatched": 0,
+                                                "first_bad_offset": None}}}}
+    out = before_failure(partial, {"verify": True})
+    assert (out["sent_bytes"], out["received_bytes"]) == (9_000_000, 5_000_000)
+    assert out["delivered_until_s"] == pytest.approx(0.05)
+    assert out["verify"] == {"checked_bytes": 5_000_000, "mismatches": 0, "first_bad_offset": None}
+    assert "verify" not in before_failure(partial, {"verify": False})
+    assert before_failure({"sender": {"loop": {"bytes": 1}}}, {}) == {"sent_bytes": 1, "received_bytes": None}

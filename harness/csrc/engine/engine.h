@@ -238,6 +238,7 @@ PyObject *eng_mptcp_subflow_data(PyObject *self, PyObject *args);               
 PyObject *eng_setns(PyObject *self, PyObject *args);                             /* process.c */
 PyObject *eng_unshare_net(PyObject *self, PyObject *noargs);                     /* process.c */
 PyObject *eng_set_pdeathsig(PyObject *self, PyObject *args);                     /* process.c */
+PyObject *eng_request_stop(PyObject *self, PyObject *args);                      /* loop.c */
 
 #pragma GCC visibility pop
 

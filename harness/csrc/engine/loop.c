@@ -5,6 +5,8 @@
  */
 #include "engine.h"
 
+#include <signal.h>
+
 #include <time.h>
 
 #include <errno.h>
@@ -86,10 +88,23 @@ int eng_fail_unsupported(struct loop *l, const char *call, int err, const char *
     return eng_fail(l, call, err);
 }
 
-/* EINTR: 0 to retry, -1 (with the loop failed) when a handler raised. */
+/* Set by request_stop() (from a signal handler): the running loop ends
+ * with "stop", its result so far returned, at its next EINTR. */
+static volatile sig_atomic_t stop_requested;
+
+PyObject *eng_request_stop(PyObject *self, PyObject *args)
+{
+    stop_requested = 1;
+    Py_RETURN_NONE;
+}
+
+/* EINTR: 0 to retry, -1 (with the loop failed) when a handler raised or
+ * asked the loop to stop. */
 int eng_interrupted(struct loop *l)
 {
-    return signal_pending() ? eng_fail(l, "signal", EINTR) : 0;
+    if (signal_pending())
+        return eng_fail(l, "signal", EINTR);
+    return stop_requested ? eng_fail(l, "stop", EINTR) : 0;
 }
 
 static int set_item(PyObject *d, const char *key, PyObject *v)

@@ -44,6 +44,8 @@ static PyMethodDef methods[] = {
      "mptcp_subflow_data(fd, optname, max_subflows=16): MPTCP_TCPINFO or MPTCP_SUBFLOW_ADDRS"},
     {"setns", eng_setns, METH_VARARGS, "setns(fd): enter the network namespace open at fd"},
     {"set_pdeathsig", eng_set_pdeathsig, METH_VARARGS, "set_pdeathsig(sig)"},
+    {"request_stop", eng_request_stop, METH_NOARGS,
+     "request_stop(): the running loop ends with its result so far at its next EINTR"},
     {"unshare_net", eng_unshare_net, METH_NOARGS, "unshare_net(): a new network namespace for this thread"},
     {NULL, NULL, 0, NULL},
 };

@@ -1,6 +1,7 @@
 """The native driver: harness.traffic.worker processes running the C engine."""
 from __future__ import annotations
 
+import signal
 import time
 
 from harness.host import procs
@@ -28,9 +29,7 @@ class NativeDriver:
             "connect": topo.server_address(p.family, p.link),
             "duration_s": p.duration_s, "max_bytes": p.max_bytes, "bufsize": p.bufsize,
             "interval_ms": p.interval_ms, "accept_timeout_s": 10.0,
-            # A path may be down for most of a trial (handover.toml): a
-            # receiver gives up on a silent connection only after as long.
-            "idle_timeout_s": max(10.0, p.duration_s + 2), "workload": p.workload,
+            "idle_timeout_s": _idle_timeout_s(p), "workload": p.workload,
             "send_mode": p.send_mode,
             "recv_mode": p.recv_mode, "recv_lowat": p.recv_lowat,
             "notsent_lowat": p.notsent_lowat, "verify": p.verify, "seed": p.seed,
@@ -62,14 +61,39 @@ class NativeDriver:
                 # When the sender failed, the receiver is given a moment to
                 # say why: a receive mode it cannot do explains the sender's
                 # broken pipe.  Then it is ended rather than left waiting.
+                # After a sender that had sent data (a connection that hung),
+                # a local receiver is asked to stop and say what it got.
                 wait = deadline if _is_result(ends["sender"][1]) else time.monotonic() + 2
+                if not _is_result(ends["sender"][1]) and _sent_some(ends["sender"][1]) \
+                        and topo.local and receiver.proc.poll() is None:
+                    receiver.proc.send_signal(STOP_SIGNAL)
                 ends["receiver"] = (receiver, _final_message(receiver, min(deadline, wait)))
+                # What each end moved before a failure: the bytes sent, the
+                # receiver's series and its verification up to there.
+                partial = {name: msg["partial"] for name, (_, msg) in ends.items()
+                           if msg and msg.get("event") == "error" and msg.get("partial")}
+                if partial:
+                    out["partial"] = partial
                 for name in sorted(ends, key=lambda n: not _is_unsupported(ends[n][1])):
                     worker, msg = ends[name]
                     if not _is_result(msg):
                         return _failed(out, name, worker, msg, params)
                     out[name] = {k: v for k, v in msg.items() if k != "event"}
         return out
+
+
+STOP_SIGNAL = signal.SIGUSR1      # harness.traffic.worker.STOP_SIGNAL
+
+
+def _idle_timeout_s(p: TrialParams) -> float:
+    # A path may be down for most of a trial (handover.toml): a receiver
+    # gives up on a silent connection only after as long.
+    return max(10.0, p.duration_s + 2)
+
+
+def _sent_some(msg: dict | None) -> bool:
+    loop = ((msg or {}).get("partial") or {}).get("loop") or {}
+    return bool(loop.get("bytes"))
 
 
 def _is_result(msg: dict | None) -> bool:
@@ -89,7 +113,8 @@ def _final_message(worker: procs.Worker, deadline: float) -> dict | None:
 def _failed(out: dict, name: str, worker: procs.Worker, msg: dict | None,
             params: TrialParams) -> dict:
     if msg and msg.get("event") == "error":
-        out["error"] = {**{k: v for k, v in msg.items() if k != "event"}, "side": name}
+        out["error"] = {**{k: v for k, v in msg.items() if k not in ("event", "partial")},
+                        "side": name}
     elif worker.proc.poll() is None:
         out["error"] = {"call": f"{name} worker", "errno": "ETIMEDOUT", "side": name,
                         "message": f"the {name} did not finish within "

@@ -47,10 +47,14 @@ def _receive(conn: socket.socket, cfg: dict) -> dict:
                               idle_timeout_s=cfg["idle_timeout_s"], mode=cfg["recv_mode"],
                               verify_seed=cfg["seed"] if cfg["verify"] else None,
                               lowat=cfg["recv_lowat"])
-    engine.raise_for(result, mode=f"receive mode {cfg['recv_mode']}")
+    engine.raise_for(result, mode=f"receive mode {cfg['recv_mode']}", keep=True)
     info = engine.introspect(conn)
-    syscall("send(done)", conn.sendall, DONE)
-    await_peer(conn, cfg["idle_timeout_s"])
+    try:
+        syscall("send(done)", conn.sendall, DONE)
+        await_peer(conn, cfg["idle_timeout_s"])
+    except engine.EngineError as exc:     # received, never confirmed: say what came
+        exc.partial = {"loop": result}
+        raise
     return {"loop": result, "info": info, "mode": engine.mode_support(cfg["recv_mode"], result)}
 
 
@@ -60,9 +64,14 @@ def transfer(sock: socket.socket, cfg: dict, duration_s: float) -> dict:
     result = engine.bulk_send(sock, duration_s=duration_s, max_bytes=cfg["max_bytes"],
                               bufsize=cfg["bufsize"], interval_ms=cfg["interval_ms"],
                               mode=cfg["send_mode"], seed=cfg["seed"], corrupt_at=cfg["corrupt_at"])
-    engine.raise_for(result, mode=f"send mode {cfg['send_mode']}")
-    syscall("shutdown", sock.shutdown, socket.SHUT_WR)
-    return {"loop": result, "delivered": await_peer(sock, cfg["idle_timeout_s"]) == DONE,
+    engine.raise_for(result, mode=f"send mode {cfg['send_mode']}", keep=True)
+    try:
+        syscall("shutdown", sock.shutdown, socket.SHUT_WR)
+        delivered = await_peer(sock, cfg["idle_timeout_s"]) == DONE
+    except engine.EngineError as exc:     # sent, never confirmed: say how much was sent
+        exc.partial = {"loop": result}
+        raise
+    return {"loop": result, "delivered": delivered,
             "mode": engine.mode_support(cfg["send_mode"], result)}
 
 

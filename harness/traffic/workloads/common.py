@@ -144,10 +144,15 @@ def set_nodelay(sock: socket.socket) -> None:
             socket.TCP_NODELAY, 1)
 
 
+stop_requested = False     # set by the worker's stop signal (harness.traffic.worker)
+
+
 def await_peer(sock: socket.socket, timeout_s: float) -> bytes:
     """Wait for the peer's marker byte or its close; returns what came."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if stop_requested:
+            raise engine.EngineError("recv(done)", errno.EINTR)
         try:
             return sock.recv(1)
         except (BlockingIOError, TimeoutError, socket.timeout):
