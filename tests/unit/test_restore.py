@@ -123,3 +123,17 @@ def test_the_answer_says_an_address_changed():
     text = handover.restored(rows, "rd", "native")
     assert text.startswith("the client's address on link 0 changed, its path manager not told: ")
     assert "never used it again in 1 of 1 trials" in text
+
+
+def test_after_an_address_change_the_old_address_does_not_count():
+    # The old subflow's in-flight data is acked for 0.5 s after the change;
+    # the new one (the spare address) starts at 0.3 s after it.
+    rec = {"interval_s": 0.01,
+           "events": [{"action": "readdress_pm", "link": 0, "at_s_from_first_byte": 1.0, "error": None}],
+           "subflow_intervals_keys": ["198.18.0.1:4000 → 198.19.0.1:5201",
+                                      "198.18.0.3:4002 → 198.19.0.1:5201"],
+           "subflow_intervals_bytes": [[9] * 150 + [0] * 51, [0] * 130 + [9] * 71]}
+    out = restore.fields(rec, "198.18.0.1:4000")
+    assert out["restore_first_data_s"] == pytest.approx(0.30)
+    assert restore.fields({**rec, "subflow_intervals_bytes": [[9] * 150 + [0] * 51, [0] * 201]},
+                          "198.18.0.1:4000")["restore_unused"] is True
