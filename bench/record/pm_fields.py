@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import statistics
 
+from harness.net import pmjoins
+
 COLUMNS = ("path_manager", "join_ms", "join_ms_max", "joins", "joins_failed", "pm_daemon_cpu_s")
 
 
@@ -20,9 +22,7 @@ def fields(pm: dict | None, protocol: str) -> dict:
         return out
     firsts, every = [], []
     for conn in tl["connections"]:
-        delays = [round((s["established_s"] - conn["established_s"]) * 1000, 1)
-                  for s in conn["subflows"]
-                  if s["established_s"] is not None and conn["established_s"] is not None]
+        delays = [round(d, 1) for d in pmjoins.connection_join_delays(conn)]
         every += delays
         firsts += delays[:1]
     subflows = [s for c in tl["connections"] for s in c["subflows"]]

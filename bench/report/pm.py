@@ -7,6 +7,7 @@ from __future__ import annotations
 import statistics
 
 from bench.report import md
+from harness.net import pmjoins
 
 WHO = {"kernel": "in-kernel", "userspace": "userspace (mptcpd)"}
 
@@ -97,6 +98,4 @@ def join_delays(tl: dict | None) -> list[float]:
     """Every further subflow's time after its connection's establishment, ms."""
     if not tl:
         return []
-    return [(s["established_s"] - c["established_s"]) * 1000 for c in tl["connections"]
-            if c["established_s"] is not None
-            for s in c["subflows"] if s["established_s"] is not None]
+    return [d for c in tl["connections"] for d in pmjoins.connection_join_delays(c)]

@@ -23,6 +23,7 @@ from pyroute2.netlink import (
 
 from harness.errors import CapabilityError
 from harness.host import netns
+from harness.net.pmjoins import connection_join_delays
 
 FAMILY_NAME, GROUP_NAME = "mptcp_pm", "mptcp_pm_events"
 RCVBUF = 4 << 20
@@ -275,6 +276,4 @@ def _subflow_event(conn: dict, ev: dict, kind: str, t: float) -> None:
 
 def join_delays(tl: dict) -> list[float]:
     """Per connection, ms from its establishment to each further subflow's."""
-    return [round((s["established_s"] - c["established_s"]) * 1000, 1)
-            for c in tl["connections"] if c["established_s"] is not None
-            for s in c["subflows"] if s["established_s"] is not None]
+    return [round(d, 1) for c in tl["connections"] for d in connection_join_delays(c)]
