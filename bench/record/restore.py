@@ -21,10 +21,6 @@ SUSTAINED_S = 0.1
 READDRESS = ("readdress", "readdress_pm")     # the client's address on the link changed
 
 
-def _host(endpoint: str) -> str:
-    return endpoint.rsplit(":", 1)[0].strip("[]")
-
-
 def link_series(rec: dict, peer: str | None, gone: frozenset = frozenset()) -> dict[int, list[int]]:
     """{link: bytes per interval} for the trial's sender, the data of the
     subflows (or the connection) from the addresses in `gone` left out: their
@@ -37,14 +33,14 @@ def link_series(rec: dict, peer: str | None, gone: frozenset = frozenset()) -> d
             link = addressing.link_of(local)
             if link is not None:
                 acc = out.setdefault(link, [0] * len(row))
-                if _host(local) not in gone:
+                if addressing.host_of(local) not in gone:
                     out[link] = [a + b for a, b in zip(acc, row)]
         return out
     link = addressing.link_of(peer) if peer else None
     if link is None:
         return {}
     series = list(rec.get("intervals_bytes") or [])
-    return {link: [0] * len(series) if _host(peer) in gone else series}
+    return {link: [0] * len(series) if addressing.host_of(peer) in gone else series}
 
 
 def restores(events: list[dict], series: dict[int, list[int]], interval_s: float) -> list[dict]:

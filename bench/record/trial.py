@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bench.record import cpu_fields, failover, linkmodel, pm_fields, restore, subflow_grid, workload_fields
 from harness.host.sockinfo import IPPROTO_MPTCP
+from harness.net import addressing
 
 UNSUPPORTED_ERRNOS = {"EPROTONOSUPPORT", "ENOPROTOOPT", "EAFNOSUPPORT", "EOPNOTSUPP"}
 GB = 1e9
@@ -185,17 +186,11 @@ def server_learned(subflows: list[dict], mib: dict) -> dict:
     correlation): the client addresses its subflows came from (as the
     server's socket lists them at the end of the transfer), and the
     ADD_ADDR, REMOVE_ADDR and joins it received (MIB deltas)."""
-    addresses = sorted({_host(sf["remote"]) for sf in subflows if sf.get("remote")})
+    addresses = sorted({addressing.host_of(sf["remote"]) for sf in subflows if sf.get("remote")})
     return {"client_addresses": addresses,
             "add_addr_received": mib.get("MPTcpExtAddAddr", 0),
             "remove_addr_received": mib.get("MPTcpExtRmAddr", 0),
             "joins_received": mib.get("MPTcpExtMPJoinSynRx", 0)}
-
-
-def _host(endpoint: str) -> str:
-    """ "198.18.0.1:4242" or "[2001:2::1]:4242" -> the address alone."""
-    host = endpoint.rsplit(":", 1)[0]
-    return host[1:-1] if host.startswith("[") else host
 
 
 def jain(rates: list[float]) -> float | None:

@@ -130,7 +130,7 @@ def per_subflow(scenario: Scenario, trials: list[dict]) -> list[str]:
         subs = t.get("subflow_detail_server") or []
         total = sum(s.get("bytes_received") or 0 for s in subs)
         for s in subs:
-            link = hosts.get((s.get("remote") or "").rsplit(":", 1)[0].strip("[]"))
+            link = hosts.get(addressing.host_of(s.get("remote") or ""))
             if link is None or not total:
                 continue
             r = rows.setdefault(link, {"share": [], "ooo": [], "rtt": []})

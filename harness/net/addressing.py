@@ -55,12 +55,22 @@ def server_subnet(link: int, family: int) -> Subnet:
     return Subnet(f"2001:2:0:2{link:02x}::1", f"2001:2:0:2{link:02x}::2", 64)
 
 
+def host_of(endpoint: str) -> str:
+    """The address of an endpoint without its port: "198.18.0.1:4242",
+    "[2001:2::1]:4242", and "2001:2::1:4242" (IPv6 as sockinfo and sockdiag
+    write it, unbracketed: the last group is the port) each give the address
+    alone; an IPv4 address without a port is itself."""
+    if endpoint.startswith("["):
+        return endpoint.rsplit("]", 1)[0].lstrip("[")
+    return endpoint.rsplit(":", 1)[0]
+
+
 def link_of(address: str) -> int | None:
     """The link an endpoint address (client or server side, either family,
-    with or without ":port" or "[...]:port") is on; None for any other."""
-    host = address.rsplit("]", 1)[0].lstrip("[") if address.startswith("[") else address
-    if host.count(":") == 1:
-        host = host.split(":")[0]
+    with or without ":port" or "[...]:port") is on; None for any other.  An
+    unbracketed IPv6 address is taken whole, as one without a port."""
+    unbracketed_v6 = address.count(":") > 1 and not address.startswith("[")
+    host = address if unbracketed_v6 else host_of(address)
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:

@@ -46,3 +46,10 @@ def test_interface_names_fit_the_kernel_limit():
     ("2001:2:0:207::1", 7), ("10.0.0.1:80", None), ("::1", None), ("not an address", None)])
 def test_an_address_names_its_link_either_side_either_family(address, link):
     assert addressing.link_of(address) == link
+
+
+@pytest.mark.parametrize("endpoint, host", [
+    ("198.18.1.1:40000", "198.18.1.1"), ("198.19.0.1", "198.19.0.1"),
+    ("[2001:2:0:103::1]:5201", "2001:2:0:103::1"), ("2001:2:0:103::1:40000", "2001:2:0:103::1")])
+def test_an_endpoint_names_its_address_without_the_port(endpoint, host):
+    assert addressing.host_of(endpoint) == host
