@@ -19,6 +19,7 @@ import time
 from harness import _engine
 from harness.host import netns
 from harness.traffic import engine, workloads
+from harness.traffic.drivers import STOP_SIGNAL
 from harness.traffic.workloads import common
 from harness.traffic.workloads.common import emit
 
@@ -56,11 +57,6 @@ def inject_test_fault(role: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     while True:
         time.sleep(3600)
-
-
-# The driver's "say what you have": the running loop stops and this worker
-# reports what it moved (a receiver whose sender failed on a hung connection).
-STOP_SIGNAL = signal.SIGUSR1
 
 
 def _stop(*_) -> None:

@@ -7,12 +7,18 @@ is a field of TrialParams: no driver has a TCP path and an MPTCP path.
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from harness.errors import CapabilityError
 
 TIMEOUT_SCALE_ENV = "MPTCP_BENCH_TIMEOUT_SCALE"
+
+# The driver's "say what you have" to a worker (harness.traffic.worker): its
+# running loop stops and it reports what it moved (a receiver whose sender
+# failed on a hung connection).
+STOP_SIGNAL = signal.SIGUSR1
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,10 @@
 """The native driver: harness.traffic.worker processes running the C engine."""
 from __future__ import annotations
 
-import signal
 import time
 
 from harness.host import procs
-from harness.traffic.drivers import TrialParams, register
+from harness.traffic.drivers import STOP_SIGNAL, TrialParams, register
 
 
 @register
@@ -80,9 +79,6 @@ class NativeDriver:
                         return _failed(out, name, worker, msg, params)
                     out[name] = {k: v for k, v in msg.items() if k != "event"}
         return out
-
-
-STOP_SIGNAL = signal.SIGUSR1      # harness.traffic.worker.STOP_SIGNAL
 
 
 def _idle_timeout_s(p: TrialParams) -> float:
