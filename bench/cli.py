@@ -135,7 +135,8 @@ def parser() -> argparse.ArgumentParser:
                      help="where run directories go (default: reports)")
     run.add_argument("--resume", type=_path, metavar="RUN_DIR",
                      help="continue an interrupted run from its journal, with its own plan")
-    _vm_args(run, "run the suite inside a VM booted from IMAGE (vmlinuz path, or auto); "
+    _vm_args(run, "run the suite inside a VM booted from IMAGE (vmlinuz path, auto, or "
+             "debian:6.1|6.12|unstable|<version>: fetched from Debian's archive); "
              "repeated, the suite runs under each kernel (`host`: the running one) and one "
              "comparison across them is written, each run added to the history store",
              repeatable=True)
@@ -158,6 +159,8 @@ def parser() -> argparse.ArgumentParser:
 
     cln = sub.add_parser("clean", help="remove namespaces and processes a killed run left")
     _verbose_arg(cln)
+    cln.add_argument("--kernels", action="store_true",
+                     help="also empty the kernel cache (Debian kernels fetched for the VM lane)")
     cln.add_argument("--hosts", type=_path, metavar="INVENTORY",
                      help="on these hosts instead: restore MPTCP endpoints a killed run changed "
                           "and end its workers")
@@ -167,7 +170,9 @@ def parser() -> argparse.ArgumentParser:
                       help="every probe's raw result (set, errno, read back) and the verdicts")
 
     vm = sub.add_parser("vm", help="run a command inside the VM lane (e.g. the netem tests)")
-    _vm_args(vm, "kernel image to boot (vmlinuz path, or auto: the newest in /boot)", default="auto")
+    _vm_args(vm, "kernel image to boot (vmlinuz path; auto: the newest in /boot; "
+             "debian:6.1, debian:6.12, debian:unstable or debian:<version>: fetched from "
+             "Debian's archive into the kernel cache)", default="auto")
     vm.add_argument("vm_command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
     rep = sub.add_parser("report", help="re-render report.md and report.html of a run directory")
@@ -252,9 +257,13 @@ def cmd_run(args, console: Console) -> int:
                       quiet_machine=args.quiet_machine,
                       disturbed_above=(args.disturbed_above / 100 if args.disturbed_above is not None
                                        else cpu_fields.default_limit()))
+    kernels = args.kernel or []
+    if kernels:
+        from bench.lanes import vmlane
+        for kernel in kernels:
+            vmlane.check_kernel(kernel)
     out = args.out or Path("reports")
     check_writable(out)
-    kernels = args.kernel or []
     if args.store and len(kernels) < 2:
         raise InputError("--store goes with several --kernel (a kernel matrix); add runs to a "
                          "store with `bench history add`")
@@ -393,6 +402,10 @@ def cmd_clean(args, console: Console) -> int:
         for line in clean.clean(args.hosts):
             console.print(line)
         return EXIT_OK
+    if args.kernels:
+        from harness.host import kernelcache
+        freed = kernelcache.clear()
+        console.print(f"emptied the kernel cache {kernelcache.cache_dir()} ({freed / 1e6:.0f} MB)")
     done = cleanup.clean()
     console.print(f"removed {len(done['namespaces'])} namespace(s) "
                   f"{' '.join(done['namespaces'])}; ended {len(done['processes'])} process(es)")

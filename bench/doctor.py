@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.host import kernelcache
 from harness.measure import sockopts
 from harness.net import capabilities
 from harness.traffic import drivers
@@ -22,6 +23,21 @@ def table(checks: dict[str, capabilities.Check]) -> Table:
         fix = (f"\n{check.fix}", "dim") if check.ok is False and check.fix else ""
         detail = Text.assemble(check.detail, fix)
         t.add_row(check.name, MARK[check.ok], detail)
+    return t
+
+
+def kernels_table() -> Table | str:
+    """The kernel cache: Debian kernels fetched for the VM lane (`--kernel debian:...`)."""
+    cache = kernelcache.cache_dir()
+    kernels = kernelcache.cached(cache)
+    if not kernels:
+        return (f"kernel cache {cache}: empty (`--kernel debian:6.1`, `debian:6.12`, "
+                "`debian:unstable` or `debian:<version>` fetches one)")
+    t = Table(title=f"kernel cache {cache} (python -m bench clean --kernels empties it)")
+    for col in ("release", "Debian version", "suite", "fetched"):
+        t.add_column(col)
+    for k in kernels:
+        t.add_row(k.release, k.version, k.suite, k.fetched[:10])
     return t
 
 
@@ -63,6 +79,7 @@ def run(plan, console: Console) -> None:
         checks["socket_options"] = capabilities.Check(
             "socket_options", None, options_summary(sockopts.matrix(sockopts.probe())))
     console.print(table(checks))
+    console.print(kernels_table())
     capabilities.require(checks, plan.needs(), f"suite {plan.name!r}")
     for name in plan.drivers:       # e.g. iperf3 and mptcpize for the iperf3 driver
         drivers.get(name).check()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench.errors import InputError
 from harness.errors import CapabilityError
+from harness.host import kernelcache
 from harness.host.procs import dying_with_parent
 from harness.traffic.drivers import TIMEOUT_SCALE_ENV
 
@@ -35,8 +36,30 @@ STATUS_FILE = ".vm-exit-status"
 EMULATION_SLOWDOWN = 20   # KERNEL_NOTES measured 10-20x slower CPU without KVM
 
 
+def check_kernel(image: str) -> None:
+    """Refuse a malformed `debian:` name before anything is made."""
+    if kernelcache.is_name(image):
+        try:
+            kernelcache.check_name(image)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+
+def find_kernel(image: str) -> tuple[str, dict | None]:
+    """A kernel image path, and what Debian package it came from (None
+    unless `image` is a `debian:` name, fetched into the kernel cache)."""
+    if kernelcache.is_name(image):
+        check_kernel(image)
+        kernel = kernelcache.resolve(image, log=lambda line: print(line, file=sys.stderr))
+        return kernel.image, kernel.record()
+    return find_image(image), None
+
+
 def find_image(image: str) -> str:
-    """A kernel image path; "auto" picks the newest /boot/vmlinuz-*-amd64."""
+    """A kernel image path; "auto" picks the newest /boot/vmlinuz-*-amd64,
+    a `debian:` name the cached image (fetched when missing)."""
+    if kernelcache.is_name(image):
+        return find_kernel(image)[0]
     if image == "auto":
         found = sorted(glob.glob("/boot/vmlinuz-*"), key=os.path.getmtime)
         if not found:
@@ -64,10 +87,11 @@ def boot(image: str, command: list[str], rwdirs: list[Path], timeout_s: float,
     """Run `command` (argv, from the project directory) inside a VM booted
     from `image`; its exit status, or 2 when the VM did not report one."""
     vng = vng_path()
-    image = find_image(image)
+    image, debian = find_kernel(image)
     status = PROJECT_ROOT / STATUS_FILE
     status.unlink(missing_ok=True)
-    lane = {"kind": "vm", "image": image, "kvm": kvm, **(lane or {})}
+    lane = {"kind": "vm", "image": image, "kvm": kvm, **({"debian": debian} if debian else {}),
+            **(lane or {})}
     # Unbuffered: a guest Python's output comes out as it is written, and
     # what it wrote is not lost when the timeout ends the VM.
     script = " && ".join([
