@@ -7,11 +7,16 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
+from bench.lanes import vmlane
+from bench.report import kernel_matrix
 from bench.results_format import RESULTS, write_atomic
+from harness.errors import HarnessError
+from harness.host import kernelcache
 from harness.host.procs import dying_with_parent
 
 HOST = "host"
@@ -20,23 +25,53 @@ HOST = "host"
 def check(kernels: list[str]) -> None:
     if len(set(kernels)) != len(kernels):
         raise InputError(f"--kernel {', '.join(kernels)}: a kernel is given twice; give each once")
+    for kernel in kernels:
+        vmlane.check_kernel(kernel)
 
 
 def _run_dirs(out: Path) -> set[Path]:
     return {d for d in out.iterdir() if d.is_dir() and not d.is_symlink() and (d / RESULTS).is_file()}
 
 
-def _run(cmd: list[str]) -> int:
-    """One kernel's run.  It gets SIGTERM if we die, however; on Ctrl-C it is
-    interrupted like any run (it writes its report and removes what it made)
-    and we wait for that instead of killing it."""
-    proc = subprocess.Popen(dying_with_parent(cmd, "TERM"))
+def _run(cmd: list[str]) -> tuple[int, str]:
+    """One kernel's run: its exit status and the last error it printed.  It
+    gets SIGTERM if we die, however; on Ctrl-C it is interrupted like any run
+    (it writes its report and removes what it made) and we wait for that
+    instead of killing it."""
+    proc = subprocess.Popen(dying_with_parent(cmd, "TERM"), stderr=subprocess.PIPE)
+    last = []
+    relay = threading.Thread(target=_relay_errors, args=(proc.stderr, last), daemon=True)
+    relay.start()
     try:
-        return proc.wait()
+        rc = proc.wait()
     except KeyboardInterrupt:
         proc.send_signal(signal.SIGINT)
         proc.wait()
         raise
+    finally:
+        relay.join(timeout=5)
+    return rc, (last[-1] if last else "")
+
+
+def _relay_errors(stream, last: list[str]) -> None:
+    """Copy a child's stderr to ours, keeping its last `error:` line."""
+    for raw in stream:
+        sys.stderr.buffer.write(raw)
+        sys.stderr.flush()
+        line = raw.decode(errors="replace").strip()
+        if line.startswith("error:"):
+            last.append(line[len("error:"):].strip())
+
+
+def _fetch(kernel: str) -> str | None:
+    """Fetch a `debian:` kernel before its run: why it cannot be had, or None."""
+    if not kernelcache.is_name(kernel):
+        return None
+    try:
+        vmlane.find_kernel(kernel)
+    except HarnessError as exc:
+        return str(exc)
+    return None
 
 
 def run(kernels: list[str], argv: list[str], out: Path, store: Path, console) -> int:
@@ -44,28 +79,34 @@ def run(kernels: list[str], argv: list[str], out: Path, store: Path, console) ->
     --kernel, --out and --store."""
     from bench.analysis import open_run
     from bench.history.store import Store
-    from bench.report import html_page, kernel_matrix
+    from bench.report import html_page
     out.mkdir(parents=True, exist_ok=True)
     runs, failed, worst = [], [], EXIT_OK
     for kernel in kernels:
+        why = _fetch(kernel)
+        if why:
+            console.print(f"kernel {kernel}: not run: {why}")
+            failed.append(kernel_matrix.Missing(kernel, f"not fetched: {why}"))
+            continue
         before = _run_dirs(out)
         cmd = [sys.executable, "-m", "bench", *argv, "--out", str(out)]
         cmd += [] if kernel == HOST else ["--kernel", kernel]
         console.print(f"kernel {kernel}: {' '.join(cmd[1:])}")
-        rc = _run(cmd)
+        rc, error = _run(cmd)
         new = sorted(_run_dirs(out) - before)
         if rc == EXIT_BAD_INPUT or not new:
-            failed.append(f"{kernel} (exit {rc})")
+            failed.append(kernel_matrix.Missing(kernel, f"did not run (exit {rc})"
+                                                + (f": {error}" if error else "")))
             continue
         runs.append(open_run(new[-1]))
         worst = max(worst, rc)          # 1: a failed trial or scenario, shown in the matrix
     if len(runs) < 2:
-        console.print(f"kernel matrix: fewer than two kernels ran ({', '.join(failed)} did not); "
-                      "no comparison written")
+        console.print("kernel matrix: fewer than two kernels ran ("
+                      f"{'; '.join(f'{m.label}: {m.reason}' for m in failed)}); no comparison written")
         return EXIT_BAD_INPUT
     directory = out / f"matrix-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
     directory.mkdir()
-    text = kernel_matrix.markdown(runs)
+    text = kernel_matrix.markdown(runs, failed)
     write_atomic(directory / "matrix.md", text)
     write_atomic(directory / "matrix.html", html_page.render(text, {}, "mptcp-bench kernel matrix"))
     with Store(store, create=True) as s:
@@ -74,6 +115,6 @@ def run(kernels: list[str], argv: list[str], out: Path, store: Path, console) ->
     console.print(f"kernel matrix: {directory / 'matrix.md'} (and .html); "
                   f"{len(runs)} run(s) added to the history store {store}")
     if failed:
-        console.print(f"kernel matrix: did not run under {', '.join(failed)}")
+        console.print(f"kernel matrix: did not run under {', '.join(m.label for m in failed)}")
         return EXIT_BAD_INPUT
     return worst

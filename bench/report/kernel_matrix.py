@@ -1,7 +1,9 @@
 """One comparison of the same suite run under several kernels (`bench run
---kernel A --kernel B`): behaviour first — trial outcomes, fallback,
-subflows, failover gap, mode and socket-option support — then speed, only
-where the lane can measure it.
+--kernel A --kernel B`): first what changed from each kernel to the next, in
+words; then behaviour — trial outcomes, fallback, subflows, failover gap,
+MPTCP features, mode and socket-option support — then speed, only where the
+lane can measure it.  A kernel that could not be fetched or did not run is
+a column that says why.
 
 A VM lane without KVM emulates the CPU 10-20x slower, so its goodput is a
 kernel figure only where the link, not the CPU, was the bottleneck: every
@@ -9,6 +11,8 @@ ok trial of the scenario reached at least LINK_BOUND of the link model's
 goodput.  Elsewhere the cell says why it is left out.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,11 +24,23 @@ LINK_BOUND = 0.9
 BAD = ("fallback", "partial", "stalled", "failed")
 
 
+@dataclass
+class Missing:
+    """A kernel of the matrix that has no run: its name and why."""
+    label: str
+    reason: str
+
+
 def _kernel(run) -> str:
+    if isinstance(run, Missing):
+        return f"{run.label} (did not run)"
     k = run.metadata.get("kernel") or {}
     lane = run.metadata.get("lane") or {"kind": "host"}
     where = "host" if lane.get("kind", "host") == "host" else \
         ("VM, KVM" if lane.get("kvm") else "VM, emulated CPU")
+    debian = lane.get("debian")
+    if debian:
+        where += f"; Debian {debian.get('version')}"
     return f"{k.get('release') or '?'} ({where})"
 
 
@@ -35,6 +51,17 @@ def _emulated(run) -> bool:
 
 def _trials(run, scenario: str, protocol: str) -> list[dict]:
     return [t for t in run.doc["trials"] if t["scenario"] == scenario and t["protocol"] == protocol]
+
+
+def _cell(run, scenario: str, protocol: str) -> str:
+    """A behaviour cell: the trials' outcome, why the scenario was skipped,
+    or why the kernel has no run."""
+    if isinstance(run, Missing):
+        return "did not run"
+    entry = (run.doc.get("scenarios") or {}).get(scenario) or {}
+    if entry.get("state") == "skipped":
+        return f"skipped: {entry.get('reason') or 'no reason recorded'}"
+    return _outcome(_trials(run, scenario, protocol))
 
 
 def _outcome(trials: list[dict]) -> str:
@@ -51,6 +78,10 @@ def _outcome(trials: list[dict]) -> str:
     expected = next((t.get("subflows_expected") for t in real if t.get("subflows_expected")), None)
     if subflows and trials[0]["protocol"] == "mptcp":
         text += f"; subflows {int(np.median(subflows))}" + (f"/{expected}" if expected else "")
+    if any(t["status"] == "fallback" for t in real):
+        connect = [t["connect_ms"] for t in real if t.get("connect_ms") is not None]
+        if connect:         # a dropped SYN costs its retransmission timeouts
+            text += f"; connect {np.median(connect):.0f} ms"
     gaps = [t["failover_gap_ms"] for t in real if t.get("failover_gap_ms") is not None]
     if gaps:
         text += f"; failover gap {np.median(gaps):.0f} ms"
@@ -74,60 +105,143 @@ def _speed(run, trials: list[dict], metric: str) -> str:
     return "CPU-bound in an emulated-CPU lane: not a kernel figure"
 
 
-def _support(runs) -> list[str]:
-    """Socket options and engine modes whose support differs between kernels."""
-    lines = []
-    options = [r.metadata.get("socket_options") or {} for r in runs]
-    names = sorted(set().union(*options))
-    rows = []
-    for name in names:
-        verdicts = [", ".join(sorted(set((o.get(name) or {}).values()))) or "not probed" for o in options]
-        if len(set(verdicts)) > 1:
-            rows.append(f"| {esc(name)} | " + " | ".join(esc(v) for v in verdicts) + " |")
-    lines += ["", "### Socket options on MPTCP (`bench options`) that differ", ""]
-    if rows:
-        lines += ["| option | " + " | ".join(esc(_kernel(r)) for r in runs) + " |",
-                  "|---|" + "---|" * len(runs), *rows]
-    else:
-        lines.append(f"The same on every kernel ({len(names)} options probed)." if names else
-                     "Not probed in these runs.")
-    modes = []
-    for r in runs:
-        seen = {}
-        for t in r.doc["trials"]:
-            for side, s in (t.get("mode_support") or {}).items():
-                seen.setdefault((t["protocol"], side, s.get("mode")), set()).add(s.get("status"))
-        modes.append(seen)
-    keys = sorted(set().union(*modes), key=str)
-    rows = [f"| {p.upper()} {side} {esc(mode)} | " + " | ".join(
-        esc("/".join(sorted(m.get((p, side, mode), {"—"})))) for m in modes) + " |"
-        for p, side, mode in keys]
-    lines += ["", "### Engine modes", ""]
-    if rows:
-        lines += ["| mode | " + " | ".join(esc(_kernel(r)) for r in runs) + " |",
-                  "|---|" + "---|" * len(runs), *rows]
-    else:
-        lines.append("No trial recorded its mode support.")
+def _options(run) -> dict[str, str]:
+    """Per socket option, MPTCP's verdicts on this kernel."""
+    options = run.metadata.get("socket_options") or {}
+    return {name: ", ".join(sorted(set((v or {}).values()))) or "not probed"
+            for name, v in options.items()}
+
+
+def _modes(run) -> dict[str, str]:
+    seen: dict = {}
+    for t in run.doc["trials"]:
+        for side, s in (t.get("mode_support") or {}).items():
+            seen.setdefault(f"{t['protocol'].upper()} {side} {s.get('mode')}", set()).add(s.get("status"))
+    return {k: "/".join(sorted(v, key=str)) for k, v in seen.items()}
+
+
+def _features(run) -> dict[str, str]:
+    """The kernel's MPTCP features (metadata.features) as cells, with every
+    net.mptcp sysctl the kernel has."""
+    f = run.metadata.get("features") or {}
+    out = {}
+    for name, v in f.items():
+        if name == "sysctls":
+            continue
+        ok = v.get("ok")
+        out[name] = v.get("detail") or "" if ok is None else \
+            ("yes" if ok else f"no: {v.get('detail') or ''}")
+    for name in f.get("sysctls") or ():
+        out[name] = "present"
+    return out
+
+
+def _table(title: str, runs, rows: dict[str, list[str]], same: str) -> list[str]:
+    lines = ["", f"### {title}", ""]
+    differ = {k: cells for k, cells in rows.items() if len(set(cells)) > 1}
+    if differ:
+        lines += [f"| | {' | '.join(esc(_kernel(r)) for r in runs)} |", "|---|" + "---|" * len(runs),
+                  *(f"| {esc(k)} | " + " | ".join(esc(c) for c in cells) + " |"
+                    for k, cells in sorted(differ.items()))]
+    lines.append(same.format(n=len(rows) - len(differ)) if rows else "Not recorded in these runs.")
     return lines
 
 
-def markdown(runs) -> str:
+def _by_kernel(runs, of, absent: str) -> dict[str, list[str]]:
+    """Rows of a table: per key `of(run)` returns, the cell of each kernel."""
+    maps = [of(r) if not isinstance(r, Missing) else None for r in runs]
+    keys = set().union(*(m for m in maps if m is not None))
+    return {k: [("did not run" if m is None else m.get(k, absent)) for m in maps] for k in keys}
+
+
+def _support(runs) -> list[str]:
+    """MPTCP features, socket options and engine modes that differ between kernels."""
+    lines = _table("MPTCP features and net.mptcp sysctls that differ", runs,
+                   _by_kernel(runs, _features, "absent"),
+                   "{n} more are the same on every kernel that ran.")
+    lines += _table("Socket options on MPTCP (`bench options`) that differ", runs,
+                    _by_kernel(runs, _options, "not probed"),
+                    "{n} more options are the same on every kernel that ran.")
+    lines += _table("Engine modes that differ", runs, _by_kernel(runs, _modes, "—"),
+                    "{n} more modes are the same on every kernel that ran.")
+    return lines
+
+
+def _interval(run, scenario: str, protocol: str) -> tuple[float, float] | None:
+    """The goodput range of ok trials, where it is a kernel figure (not
+    CPU-bound in an emulated-CPU lane)."""
+    ok = [t for t in _trials(run, scenario, protocol)
+          if t["status"] == "ok" and t.get("goodput_bps") is not None]
+    if not ok:
+        return None
+    if _emulated(run) and not all(t.get("expected_goodput_bps") and
+                                  t["goodput_bps"] >= LINK_BOUND * t["expected_goodput_bps"]
+                                  for t in ok):
+        return None
+    values = [t["goodput_bps"] for t in ok]
+    return min(values), max(values)
+
+
+def changes(runs, scenarios: list[str]) -> list[str]:
+    """Per pair of neighbouring kernels, what changed, in words: features,
+    sysctls, options and modes, each scenario's outcome, and each goodput
+    whose range (min-max of ok trials) does not overlap the other's."""
+    lines = ["## What changed from one kernel to the next", "",
+             "Behaviour that differs, and goodput ranges (min–max of the ok trials, link-bound "
+             "only in an emulated-CPU lane) that do not overlap.", ""]
+    real = [r for r in runs if not isinstance(r, Missing)]
+    for a, b in zip(real, real[1:]):
+        said = []
+        for title, of, absent in (("feature", _features, "absent"), ("option", _options, "not probed"),
+                                  ("mode", _modes, "—")):
+            fa, fb = of(a), of(b)
+            for k in sorted(set(fa) | set(fb)):
+                if fa.get(k, absent) != fb.get(k, absent):
+                    said.append(f"{title} {code(k)}: {esc(fa.get(k, absent))} → {esc(fb.get(k, absent))}")
+        for s in scenarios:
+            for p in ("tcp", "mptcp"):
+                ca, cb = _cell(a, s, p), _cell(b, s, p)
+                if ca != cb and "—" not in (ca, cb):
+                    said.append(f"{code(s)} {p.upper()}: {esc(ca)} → {esc(cb)}")
+                ia, ib = _interval(a, s, p), _interval(b, s, p)
+                if ia and ib and (ia[1] < ib[0] or ib[1] < ia[0]):
+                    m = metrics.get("goodput_bps")
+                    said.append(f"{code(s)} {p.upper()} goodput: {m.show(ia[0])}–{m.show(ia[1])} → "
+                                f"{m.show(ib[0])}–{m.show(ib[1])} {m.unit}")
+        lines += [f"**{esc(_kernel(a))} → {esc(_kernel(b))}** (runs {code(a.run_id)}, "
+                  f"{code(b.run_id)}):", ""]
+        lines += [f"- {x}" for x in said] or ["- nothing measured differs."]
+        lines.append("")
+    for m in runs:
+        if isinstance(m, Missing):
+            lines += [f"**{esc(m.label)}** did not run: {esc(m.reason)}.", ""]
+    return lines
+
+
+def markdown(runs, missing=()) -> str:
+    """`runs` in the order given, then the kernels that did not run."""
+    real = list(runs)
+    runs = [*real, *missing]
     kernels = [_kernel(r) for r in runs]
     head = "| scenario | protocol | " + " | ".join(esc(k) for k in kernels) + " |"
     rule = "|---|---|" + "---|" * len(runs)
-    scenarios = list(dict.fromkeys(t["scenario"] for r in runs for t in r.doc["trials"]))
+    scenarios = list(dict.fromkeys(
+        [t["scenario"] for r in real for t in r.doc["trials"]] +
+        [s for r in real for s in (r.doc.get("scenarios") or {})]))
     lines = ["# mptcp-bench kernel matrix", "",
-             f"Suite **{esc((runs[0].metadata.get('suite') or {}).get('name') or '?')}** under "
+             f"Suite **{esc((real[0].metadata.get('suite') or {}).get('name') or '?')}** under "
              f"{len(runs)} kernels: " + "; ".join(
-                 f"{esc(k)}: run {code(r.run_id)}" for k, r in zip(kernels, runs)) + ".", "",
-             "## Behaviour", "",
-             "Trial outcomes, MPTCP subflows (median / expected) and the failover gap, per kernel.",
-             "", head, rule]
+                 f"{esc(k)}: " + (f"run {code(r.run_id)}" if not isinstance(r, Missing)
+                                  else esc(r.reason)) for k, r in zip(kernels, runs)) + ".", ""]
+    lines += changes(runs, scenarios)
+    lines += ["## Behaviour", "",
+              "Trial outcomes, MPTCP subflows (median / expected) and the failover gap, per kernel.",
+              "", head, rule]
     for s in scenarios:
         for p in ("tcp", "mptcp"):
-            cells = [_outcome(_trials(r, s, p)) for r in runs]
-            if any(c != "—" for c in cells):
-                lines.append(f"| {esc(s)} | {p.upper()} | " + " | ".join(cells) + " |")
+            cells = [_cell(r, s, p) for r in runs]
+            if any(c not in ("—", "did not run") for c in cells):
+                lines.append(f"| {esc(s)} | {p.upper()} | " + " | ".join(esc(c) for c in cells) + " |")
     lines += _support(runs)
     lines += ["", "## Speed", "",
               "Medians of ok trials. An emulated-CPU VM lane (no KVM) runs 10-20x slower than "
@@ -138,8 +252,9 @@ def markdown(runs) -> str:
         rows = []
         for s in scenarios:
             for p in ("tcp", "mptcp"):
-                cells = [_speed(r, _trials(r, s, p), metric) for r in runs]
-                if any(c != "—" for c in cells):
+                cells = [_speed(r, _trials(r, s, p), metric) if not isinstance(r, Missing)
+                         else "did not run" for r in runs]
+                if any(c not in ("—", "did not run") for c in cells):
                     rows.append(f"| {esc(s)} | {p.upper()} | " + " | ".join(cells) + " |")
         if rows:
             lines += [f"### {metrics.get(metric).label}", "", head, rule, *rows, ""]

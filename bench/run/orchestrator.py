@@ -44,6 +44,7 @@ class Run:
     trials: list[dict] = field(default_factory=list)
     scenarios: dict = field(default_factory=dict)
     skipped: dict = field(default_factory=dict)   # scenario -> why it cannot run here
+    checks: dict = field(default_factory=dict)    # preflight's capability probe
     delay_backends: dict = field(default_factory=dict)   # scenario -> the backend preflight chose
     interrupted_by: int | None = None
     done: set = field(default_factory=set)         # plan.trial_key()s finished before a resume
@@ -75,7 +76,7 @@ class Run:
 
     def preflight(self) -> None:
         """Everything that can be refused is refused before anything is made."""
-        checks = capabilities.probe()
+        checks = self.checks = capabilities.probe()
         what = f"suite {self.plan.name!r}"
         capabilities.require(checks, {"root", "netns"}, what)
         for s in self.plan.scenarios:
@@ -141,6 +142,7 @@ class Run:
             self.rundir.create()
             meta = metadata.run_metadata(self.argv, self.plan.as_dict())
             meta["machine_load"] = self.machine_load
+            meta["features"] = capabilities.features(self.checks)
             meta["lane"] = self.lane_metadata() or meta["lane"]
             return meta
         self.rundir.reopen()

@@ -213,7 +213,8 @@ def probe() -> dict[str, Check]:
         "(runs set it to 1 in their own namespaces)" if enabled is not None else
         "no /proc/sys/net/mptcp: the kernel has no MPTCP")
     checks["path_managers"] = Check("path_managers", None, sysinfo.read_text(
-        "/proc/sys/net/mptcp/available_path_managers") or "kernel (in-kernel only)")
+        "/proc/sys/net/mptcp/available_path_managers") or "no available_path_managers "
+        "(before 6.15: net.mptcp.pm_type chooses the in-kernel or the userspace one)")
     why = mptcpd.missing()
     detail, _, fix = (why or "").partition(": ")
     checks["pm-userspace"] = Check("pm-userspace", why is None, detail or "the userspace path "
@@ -228,6 +229,23 @@ def probe() -> dict[str, Check]:
     cpus = sorted(os.sched_getaffinity(0))
     checks["cpus"] = Check("cpus", None, f"{len(cpus)} usable CPU(s): {cpus}")
     return checks
+
+
+# What a kernel matrix compares: the kernel's MPTCP features, not the machine's tools.
+FEATURES = ("mptcp", "pm-userspace", "pm-laminar", "path_managers", "schedulers", "netem",
+            "nft-mptcp", "tcpoptstrip")
+
+
+def features(checks: dict[str, Check]) -> dict:
+    """The kernel's MPTCP features as probed: per feature `ok` (None for a
+    listing) and `detail`; and `sysctls`, the net.mptcp names it has."""
+    out = {name: {"ok": checks[name].ok, "detail": checks[name].detail}
+           for name in FEATURES if name in checks}
+    try:
+        out["sysctls"] = sorted(f"net.mptcp.{n}" for n in os.listdir("/proc/sys/net/mptcp"))
+    except OSError:
+        out["sysctls"] = []
+    return out
 
 
 def require(checks: dict[str, Check], needs: set[str], what: str) -> None:

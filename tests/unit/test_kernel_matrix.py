@@ -57,3 +57,42 @@ def test_matrix_arguments_are_checked(argv, message, capsys, tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_what_changed_is_said_per_pair_and_a_kernel_that_did_not_run_is_a_column():
+    a = _run("6.1.0-57-amd64", {"kind": "vm", "kvm": False,
+                                "debian": {"version": "6.1.192-3"}}, 93e6)
+    b = _run("6.12.95+deb12-amd64", {"kind": "vm", "kvm": False}, 93e6,
+             statuses={("mptcp", 0): "fallback"}, options="unsupported (EOPNOTSUPP)")
+    c = _run("6.18.44", {"kind": "host"}, 80e6)
+    for run, laminar, sysctls in ((a, False, ["net.mptcp.enabled"]),
+                                  (b, False, ["net.mptcp.enabled", "net.mptcp.blackhole_timeout"]),
+                                  (c, True, ["net.mptcp.enabled", "net.mptcp.blackhole_timeout"])):
+        run.doc["metadata"]["features"] = {"pm-laminar": {"ok": laminar, "detail": "needs 6.18"},
+                                           "sysctls": sysctls}
+    c.doc["scenarios"]["aggregate-2x"]["state"] = "skipped"
+    c.doc["scenarios"]["aggregate-2x"]["reason"] = "needs nft-mptcp"
+    missing = kernel_matrix.Missing("debian:unstable", "not fetched: apt-get update failed")
+    text = kernel_matrix.markdown([a, b, c], [missing])
+    changed = text[text.index("## What changed"):text.index("## Behaviour")]
+    first, second, gone = changed.split("\n**")[1:]
+    assert "6.1.0-57-amd64 (VM, emulated CPU; Debian 6.1.192-3) → 6.12.95" in first
+    assert "feature `net.mptcp.blackhole_timeout`: absent → present" in first
+    assert "option `SO_ZEROCOPY`: supported → unsupported (EOPNOTSUPP)" in first
+    assert "`aggregate-2x` MPTCP: 3/3 ok; subflows 2/2 → 2/3 ok, 1 fallback" in first
+    assert "feature `pm-laminar`: no: needs 6.18 → yes" in second
+    assert "skipped: needs nft-mptcp" in second
+    assert "goodput:" not in first            # equal ranges: nothing moved
+    assert gone.startswith("debian:unstable** did not run: not fetched: apt-get update failed.")
+    head = next(line for line in text.splitlines() if line.startswith("| scenario | protocol |"))
+    assert head.endswith("| debian:unstable (did not run) |")
+    row = next(line for line in text.splitlines() if line.startswith("| aggregate-2x | TCP |"))
+    assert row.endswith("| did not run |")
+    assert "| net.mptcp.blackhole_timeout | absent | present | present | did not run |" in text
+
+
+def test_a_goodput_range_that_moved_is_said():
+    a = _run("6.12", {"kind": "host"}, 93e6)
+    b = _run("6.18", {"kind": "host"}, 80e6)
+    text = kernel_matrix.markdown([a, b])
+    assert "`aggregate-2x` MPTCP goodput: 93.00–93.00 → 80.00–80.00 Mbit/s" in text
