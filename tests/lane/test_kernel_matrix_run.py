@@ -1,8 +1,10 @@
 """A real two-kernel matrix: the `quick` suite's shapes under the host's
-kernel and, in the VM lane, Debian's kernel (run by `make test-vm`, after
-`make vm-deps`)."""
+kernel and, in the VM lane, Debian 12's kernel fetched by name from Debian's
+archive into the kernel cache (run by `make test-vm`, after `make vm-deps`);
+the host's /boot, apt sources and package state stay as they were."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -26,10 +28,23 @@ def _vm_lane_missing() -> str | None:
     from bench.lanes import vmlane
     try:
         vmlane.vng_path()
-        vmlane.find_image("auto")
     except Exception as exc:      # CapabilityError: the sentence says what to install
         return str(exc)
     return None
+
+
+def _host_packages() -> dict[str, str]:
+    """What fetching a kernel must not touch: /boot, apt's sources, lists,
+    archives and keys, and dpkg's database; each file's size and mtime."""
+    out = {}
+    for top in ("/boot", "/etc/apt", "/var/lib/apt/lists", "/var/cache/apt/archives",
+                "/var/lib/dpkg/status", "/var/lib/dpkg/info"):
+        paths = [Path(top)] if Path(top).is_file() else sorted(Path(top).rglob("*"))
+        for p in paths:
+            if p.is_file() and not p.is_symlink() and p.name != "lock":
+                st = p.stat()
+                out[str(p)] = f"{st.st_size} {st.st_mtime_ns}"
+    return out
 
 
 def test_a_host_and_a_vm_kernel_give_one_matrix_and_join_the_history(tmp_path):
@@ -41,15 +56,25 @@ def test_a_host_and_a_vm_kernel_give_one_matrix_and_join_the_history(tmp_path):
     defs = tmp_path / "defs.toml"
     defs.write_text(TINY_2X)
     out, store = tmp_path / "runs", tmp_path / "store"
+    before = _host_packages()
     p = clirun.bench("run", "--scenario-file", defs, "--suite", "tiny-matrix", "--kernel", "host",
-                     "--kernel", "auto", "--out", out, "--store", store, timeout=1500)
+                     "--kernel", "debian:6.1", "--out", out, "--store", store, timeout=1500)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    after = _host_packages()
+    assert sorted(set(before) ^ set(after)) == [] and \
+        [f for f in before if before[f] != after[f]] == []
     (matrix,) = out.glob("matrix-*/matrix.md")
     text = matrix.read_text()
     host = os.uname().release
     header = next(line for line in text.splitlines() if line.startswith("| scenario | protocol |"))
-    kernels = re.findall(r"\| ([^|(]+) \((host|VM, emulated CPU)\) ", header)
+    kernels = re.findall(r"\| ([^|(]+) \((host|VM, emulated CPU)[^)]*\) ", header)
     assert [k[1] for k in kernels] == ["host", "VM, emulated CPU"], text
+    (vm_run,) = [json.loads(r.read_text()) for r in out.glob("*/results.json")
+                 if json.loads(r.read_text())["metadata"]["lane"]["kind"] == "vm"]
+    debian = vm_run["metadata"]["lane"]["debian"]
+    assert debian["suite"] in ("bookworm", "bookworm-security") and debian["version"] in header
+    assert all(len(d["sha256"]) == 64 for d in debian["debs"])
+    assert "## What changed from one kernel to the next" in text
     assert kernels[0][0] == host and kernels[1][0] != host
     for scenario, subflows in (("tiny", "1/1"), ("tiny-2x", "2/2")):
         row = next(line for line in text.splitlines() if line.startswith(f"| {scenario} | MPTCP | ")
