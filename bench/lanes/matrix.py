@@ -29,7 +29,7 @@ def check(kernels: list[str]) -> None:
         vmlane.check_kernel(kernel)
 
 
-def _run_dirs(out: Path) -> set[Path]:
+def run_dirs(out: Path) -> set[Path]:
     return {d for d in out.iterdir() if d.is_dir() and not d.is_symlink() and (d / RESULTS).is_file()}
 
 
@@ -88,12 +88,12 @@ def run(kernels: list[str], argv: list[str], out: Path, store: Path, console) ->
             console.print(f"kernel {kernel}: not run: {why}")
             failed.append(kernel_matrix.Missing(kernel, f"not fetched: {why}"))
             continue
-        before = _run_dirs(out)
+        before = run_dirs(out)
         cmd = [sys.executable, "-m", "bench", *argv, "--out", str(out)]
         cmd += [] if kernel == HOST else ["--kernel", kernel]
         console.print(f"kernel {kernel}: {' '.join(cmd[1:])}")
         rc, error = _run(cmd)
-        new = sorted(_run_dirs(out) - before)
+        new = sorted(run_dirs(out) - before)
         if rc == EXIT_BAD_INPUT or not new:
             failed.append(kernel_matrix.Missing(kernel, f"did not run (exit {rc})"
                                                 + (f": {error}" if error else "")))

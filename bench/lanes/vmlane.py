@@ -30,6 +30,9 @@ from harness.traffic.drivers import TIMEOUT_SCALE_ENV
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LANE_ENV = "MPTCP_BENCH_LANE"
+# Set for a run the host re-renders: the guest writes results, the host the
+# report (matplotlib under an emulated CPU took 2 min on 6.1, over 15 on 6.12).
+REPORT_ON_HOST_ENV = "MPTCP_BENCH_REPORT_ON_HOST"
 BOOT_TIMEOUT_S = 60
 KILL_AFTER_S = 10         # timeout's SIGKILL this long after its SIGTERM
 STATUS_FILE = ".vm-exit-status"
@@ -51,7 +54,7 @@ def find_kernel(image: str) -> tuple[str, dict | None]:
     if kernelcache.is_name(image):
         check_kernel(image)
         kernel = kernelcache.resolve(image, log=lambda line: print(line, file=sys.stderr))
-        return kernel.image, kernel.record()
+        return kernel.image, {**kernel.record(), "name": image}     # as asked this time
     return find_image(image), None
 
 
@@ -83,7 +86,7 @@ def vng_path() -> str:
 
 
 def boot(image: str, command: list[str], rwdirs: list[Path], timeout_s: float,
-         kvm: bool = False, lane: dict | None = None) -> int:
+         kvm: bool = False, lane: dict | None = None, report_on_host: bool = False) -> int:
     """Run `command` (argv, from the project directory) inside a VM booted
     from `image`; its exit status, or 2 when the VM did not report one."""
     vng = vng_path()
@@ -99,6 +102,7 @@ def boot(image: str, command: list[str], rwdirs: list[Path], timeout_s: float,
         f"export {LANE_ENV}={shlex.quote(json.dumps(lane))} PATH=/usr/sbin:/usr/bin:/sbin:/bin "
         f"{TIMEOUT_SCALE_ENV}={1 if kvm else EMULATION_SLOWDOWN} PYTHONUNBUFFERED=1 "
         "MPLCONFIGDIR=/tmp/mpb-matplotlib",     # the guest's home is read-only
+        *([f"export {REPORT_ON_HOST_ENV}=1"] if report_on_host else []),
     ]) + f"; {shlex.join(command)}; echo $? > {shlex.quote(str(status))}"
     argv = [vng, "--run", image, "--force-9p", "--cpus", str(os.cpu_count() or 2),
             "--memory", "2G", *([] if kvm else ["--disable-kvm"])]
@@ -167,6 +171,11 @@ def _end_group(proc: subprocess.Popen) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def report_on_host() -> bool:
+    """Whether this run leaves its report to the host (set by boot())."""
+    return os.environ.get(REPORT_ON_HOST_ENV) == "1"
 
 
 def lane() -> dict | None:

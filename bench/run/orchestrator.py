@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from bench import report, results_format
 from bench.catalog import Scenario, modes_label
 from bench.errors import EXIT_BENCH_FAILURE, EXIT_OK, InputError
+from bench.lanes import vmlane
 from bench.record import cpu_fields, stalls, trial
 from bench.run import calibrate, metadata, quiet
 from bench.run.plan import WARMUP_DURATION_S, Plan, scenario_needs
@@ -329,7 +330,8 @@ class Run:
         doc = results_format.results_document(self.rundir.run_id, meta, self.scenarios, self.trials, state)
         self.rundir.write_results(doc)
         self.rundir.write_csv(self.trials)
-        report.write_doc(self.rundir.path, doc)   # report.md, report.html, plots/
+        if not vmlane.report_on_host():
+            report.write_doc(self.rundir.path, doc)   # report.md, report.html, plots/
         self.rundir.point_latest()
 
     def exit_status(self) -> int:

@@ -95,6 +95,8 @@ def cached(root: Path | None = None) -> list[Kernel]:
     root = root or cache_dir()
     out = []
     for meta in sorted(root.glob(f"*/{META}")):
+        if meta.parent.name.startswith("."):      # a fetch under way, or one killed
+            continue
         try:
             kernel = Kernel(**json.loads(meta.read_text()))
             kernel.image = str(meta.parent / kernel.image)     # kept relative to its entry
