@@ -34,7 +34,7 @@ LOCK_VENV := .venv-lock
 LATEST_VENV := .venv-latest
 
 .PHONY: run test unit lint test-host test-vm deps test-deps vm-deps apt-install venv bench-micro \
-        clean-venv lock test-latest
+        clean-venv lock test-latest kernels repro-kernels
 
 run: deps venv
 	$(PY) -m bench run $(ARGS)
@@ -56,6 +56,20 @@ test-host: deps test-deps venv
 test-vm: vm-deps
 	$(PY) -m pytest tests/lane -q -p no:cacheprovider
 	$(PY) -m bench vm --vm-timeout 1500 -- $(PY) -m pytest tests/vm -q -p no:cacheprovider
+
+# The kernel lab (docs/kernels.md): the kernels suite under the host's kernel and three
+# Debian kernels fetched from the archive into the kernel cache (never installed); about
+# 35 minutes here. Then the reproducers of the kernel findings under the same kernels.
+KERNELS := debian:6.1 debian:6.12 debian:unstable
+kernels: vm-deps
+	$(PY) -m bench run --suite kernels --kernel host $(addprefix --kernel ,$(KERNELS)) $(ARGS)
+
+repro-kernels: vm-deps
+	for repro in single_link rcvlowat; do \
+	    /usr/bin/python3 docs/repro/$$repro.py 4; \
+	    for k in $(KERNELS); do $(PY) -m bench vm --kernel $$k --vm-timeout 900 -- \
+	        /usr/bin/python3 docs/repro/$$repro.py 4; done; \
+	done
 
 # Install only the Debian packages that are missing (fast when none are).
 deps:

@@ -16,32 +16,11 @@ import subprocess
 import sys
 import time
 
+from twons import NS, counters, setup, teardown
+
 IPPROTO_MPTCP = 262
 PORT = 5201
-NS = f"mpb-repro-{os.getpid()}"
 CHUNK = 128 * 1024
-
-
-def sh(*argv):
-    subprocess.run(argv, check=True)
-
-
-def setup():
-    for side in "ab":
-        sh("ip", "netns", "add", f"{NS}-{side}")
-    sh("ip", "link", "add", "va", "netns", f"{NS}-a", "type", "veth", "peer", "vb",
-       "netns", f"{NS}-b")
-    for side, addr in (("a", "198.18.0.1"), ("b", "198.18.0.2")):
-        ns = ["ip", "netns", "exec", f"{NS}-{side}"]
-        sh(*ns, "ip", "addr", "add", f"{addr}/24", "dev", f"v{side}")
-        sh(*ns, "ip", "link", "set", f"v{side}", "up")
-        sh(*ns, "ip", "link", "set", "lo", "up")
-        sh(*ns, "sysctl", "-qw", "net.mptcp.enabled=1")
-
-
-def teardown():
-    for side in "ab":
-        subprocess.run(["ip", "netns", "del", f"{NS}-{side}"], stderr=subprocess.DEVNULL)
 
 
 def receiver(proto, lowat):
@@ -85,17 +64,6 @@ def sender(proto, seconds):
     while time.monotonic() < end:
         s.sendall(data)
     s.close()
-
-
-def counters(side):
-    """MPTcpExt and TcpExt counters of namespace `side`."""
-    text = subprocess.run(["ip", "netns", "exec", f"{NS}-{side}", "cat", "/proc/net/netstat"],
-                          capture_output=True, text=True, check=True).stdout.splitlines()
-    out = {}
-    for head, values in zip(text[::2], text[1::2]):
-        prefix, *names = head.split()
-        out.update({prefix[:-1] + n: int(v) for n, v in zip(names, values.split()[1:])})
-    return out
 
 
 WATCH = ("MPTcpExtMPTCPRetrans", "MPTcpExtDuplicateData", "MPTcpExtRcvPruned",

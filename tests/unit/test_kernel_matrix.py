@@ -96,3 +96,14 @@ def test_a_goodput_range_that_moved_is_said():
     b = _run("6.18", {"kind": "host"}, 80e6)
     text = kernel_matrix.markdown([a, b])
     assert "`aggregate-2x` MPTCP goodput: 93.00–93.00 → 80.00–80.00 Mbit/s" in text
+
+
+def test_a_kvm_lane_gives_speed_like_the_host():
+    host = _run("6.18.44", {"kind": "host"}, 93e6)
+    kvm = _run("6.12.95+deb12-amd64", {"kind": "vm", "kvm": True}, 60e6)
+    text = kernel_matrix.markdown([host, kvm])
+    assert "6.12.95+deb12-amd64 (VM, KVM)" in text
+    speed = text[text.index("## Speed"):]
+    good = next(line for line in speed.splitlines() if line.startswith("| aggregate-2x | MPTCP |"))
+    assert "60.00 Mbit/s |" in good and "CPU-bound" not in good and "link-bound" not in good
+    assert "not measured in an emulated-CPU lane" not in speed
