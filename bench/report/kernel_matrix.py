@@ -138,7 +138,8 @@ def _features(run) -> dict[str, str]:
 
 def _table(title: str, runs, rows: dict[str, list[str]], same: str) -> list[str]:
     lines = ["", f"### {title}", ""]
-    differ = {k: cells for k, cells in rows.items() if len(set(cells)) > 1}
+    ran = [i for i, r in enumerate(runs) if not isinstance(r, Missing)]
+    differ = {k: cells for k, cells in rows.items() if len({cells[i] for i in ran}) > 1}
     if differ:
         lines += [f"| | {' | '.join(esc(_kernel(r)) for r in runs)} |", "|---|" + "---|" * len(runs),
                   *(f"| {esc(k)} | " + " | ".join(esc(c) for c in cells) + " |"
@@ -167,8 +168,8 @@ def _support(runs) -> list[str]:
     return lines
 
 
-def _interval(run, scenario: str, protocol: str) -> tuple[float, float] | None:
-    """The goodput range of ok trials, where it is a kernel figure (not
+def _goodputs(run, scenario: str, protocol: str) -> list[float] | None:
+    """The goodputs of ok trials, where they are a kernel figure (not
     CPU-bound in an emulated-CPU lane)."""
     ok = [t for t in _trials(run, scenario, protocol)
           if t["status"] == "ok" and t.get("goodput_bps") is not None]
@@ -178,8 +179,17 @@ def _interval(run, scenario: str, protocol: str) -> tuple[float, float] | None:
                                   t["goodput_bps"] >= LINK_BOUND * t["expected_goodput_bps"]
                                   for t in ok):
         return None
-    values = [t["goodput_bps"] for t in ok]
-    return min(values), max(values)
+    return [t["goodput_bps"] for t in ok]
+
+
+def ratio_range(run, scenario: str) -> tuple[float, float] | None:
+    """MPTCP's goodput over TCP's within one kernel's run, as a range: the
+    lowest MPTCP over the highest TCP to the highest over the lowest.  A
+    ratio within one run is what compares across lanes whose CPUs differ."""
+    tcp, mptcp = _goodputs(run, scenario, "tcp"), _goodputs(run, scenario, "mptcp")
+    if not tcp or not mptcp:
+        return None
+    return min(mptcp) / max(tcp), max(mptcp) / min(tcp)
 
 
 def changes(runs, scenarios: list[str]) -> list[str]:
@@ -187,8 +197,9 @@ def changes(runs, scenarios: list[str]) -> list[str]:
     sysctls, options and modes, each scenario's outcome, and each goodput
     whose range (min-max of ok trials) does not overlap the other's."""
     lines = ["## What changed from one kernel to the next", "",
-             "Behaviour that differs, and goodput ranges (min–max of the ok trials, link-bound "
-             "only in an emulated-CPU lane) that do not overlap.", ""]
+             "Behaviour that differs, and MPTCP/TCP goodput ratios within each kernel's run "
+             "whose ranges (lowest MPTCP over highest TCP to highest over lowest; ok trials, "
+             "link-bound only in an emulated-CPU lane) do not overlap.", ""]
     real = [r for r in runs if not isinstance(r, Missing)]
     for a, b in zip(real, real[1:]):
         said = []
@@ -203,11 +214,10 @@ def changes(runs, scenarios: list[str]) -> list[str]:
                 ca, cb = _cell(a, s, p), _cell(b, s, p)
                 if ca != cb and "—" not in (ca, cb):
                     said.append(f"{code(s)} {p.upper()}: {esc(ca)} → {esc(cb)}")
-                ia, ib = _interval(a, s, p), _interval(b, s, p)
-                if ia and ib and (ia[1] < ib[0] or ib[1] < ia[0]):
-                    m = metrics.get("goodput_bps")
-                    said.append(f"{code(s)} {p.upper()} goodput: {m.show(ia[0])}–{m.show(ia[1])} → "
-                                f"{m.show(ib[0])}–{m.show(ib[1])} {m.unit}")
+            ra, rb = ratio_range(a, s), ratio_range(b, s)
+            if ra and rb and (ra[1] < rb[0] or rb[1] < ra[0]):
+                said.append(f"{code(s)} MPTCP/TCP goodput: ×{ra[0]:.2f}–{ra[1]:.2f} → "
+                            f"×{rb[0]:.2f}–{rb[1]:.2f}")
         lines += [f"**{esc(_kernel(a))} → {esc(_kernel(b))}** (runs {code(a.run_id)}, "
                   f"{code(b.run_id)}):", ""]
         lines += [f"- {x}" for x in said] or ["- nothing measured differs."]
