@@ -12,6 +12,7 @@ goodput.  Elsewhere the cell says why it is left out.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,18 +54,24 @@ def _trials(run, scenario: str, protocol: str) -> list[dict]:
     return [t for t in run.doc["trials"] if t["scenario"] == scenario and t["protocol"] == protocol]
 
 
-def _cell(run, scenario: str, protocol: str) -> str:
+def _cell(run, scenario: str, protocol: str, numbers: bool = True) -> str:
     """A behaviour cell: the trials' outcome, why the scenario was skipped,
-    or why the kernel has no run."""
+    or why the kernel has no run.  Without `numbers`, only what a kernel
+    change can flip: outcomes, subflows, and what a skip needed."""
     if isinstance(run, Missing):
         return "did not run"
     entry = (run.doc.get("scenarios") or {}).get(scenario) or {}
+    protocols = (entry.get("definition") or {}).get("protocols")
+    if protocols and protocol not in protocols:
+        return "—"
     if entry.get("state") == "skipped":
-        return f"skipped: {entry.get('reason') or 'no reason recorded'}"
-    return _outcome(_trials(run, scenario, protocol))
+        reason = entry.get("reason") or "no reason recorded"
+        need = re.search(r"needs (\S+)", reason)
+        return f"skipped: {reason}" if numbers or not need else f"skipped: needs {need.group(1)}"
+    return _outcome(_trials(run, scenario, protocol), numbers)
 
 
-def _outcome(trials: list[dict]) -> str:
+def _outcome(trials: list[dict], numbers: bool = True) -> str:
     real = [t for t in trials if t["status"] not in ("skipped", "interrupted")]
     if not real:
         return "—"
@@ -78,14 +85,21 @@ def _outcome(trials: list[dict]) -> str:
     expected = next((t.get("subflows_expected") for t in real if t.get("subflows_expected")), None)
     if subflows and trials[0]["protocol"] == "mptcp":
         text += f"; subflows {int(np.median(subflows))}" + (f"/{expected}" if expected else "")
+    if not numbers:
+        return text
     if any(t["status"] == "fallback" for t in real):
         connect = [t["connect_ms"] for t in real if t.get("connect_ms") is not None]
         if connect:         # a dropped SYN costs its retransmission timeouts
             text += f"; connect {np.median(connect):.0f} ms"
-    gaps = [t["failover_gap_ms"] for t in real if t.get("failover_gap_ms") is not None]
+    gaps = _gaps(real)
     if gaps:
         text += f"; failover gap {np.median(gaps):.0f} ms"
     return text
+
+
+def _gaps(trials: list[dict]) -> list[float]:
+    return [t["failover_gap_ms"] for t in trials if t["status"] not in ("skipped", "interrupted")
+            and t.get("failover_gap_ms") is not None]
 
 
 def _speed(run, trials: list[dict], metric: str) -> str:
@@ -197,9 +211,10 @@ def changes(runs, scenarios: list[str]) -> list[str]:
     sysctls, options and modes, each scenario's outcome, and each goodput
     whose range (min-max of ok trials) does not overlap the other's."""
     lines = ["## What changed from one kernel to the next", "",
-             "Behaviour that differs, and MPTCP/TCP goodput ratios within each kernel's run "
-             "whose ranges (lowest MPTCP over highest TCP to highest over lowest; ok trials, "
-             "link-bound only in an emulated-CPU lane) do not overlap.", ""]
+             "Behaviour that differs (outcomes, subflows, features, options), and ranges that do "
+             "not overlap: failover gaps, and MPTCP/TCP goodput ratios within each kernel's run "
+             "(lowest MPTCP over highest TCP to highest over lowest; ok trials, link-bound only "
+             "in an emulated-CPU lane).", ""]
     real = [r for r in runs if not isinstance(r, Missing)]
     for a, b in zip(real, real[1:]):
         said = []
@@ -211,9 +226,13 @@ def changes(runs, scenarios: list[str]) -> list[str]:
                     said.append(f"{title} {code(k)}: {esc(fa.get(k, absent))} → {esc(fb.get(k, absent))}")
         for s in scenarios:
             for p in ("tcp", "mptcp"):
-                ca, cb = _cell(a, s, p), _cell(b, s, p)
+                ca, cb = _cell(a, s, p, numbers=False), _cell(b, s, p, numbers=False)
                 if ca != cb and "—" not in (ca, cb):
-                    said.append(f"{code(s)} {p.upper()}: {esc(ca)} → {esc(cb)}")
+                    said.append(f"{code(s)} {p.upper()}: {esc(_cell(a, s, p))} → {esc(_cell(b, s, p))}")
+                ga, gb = _gaps(_trials(a, s, p)), _gaps(_trials(b, s, p))
+                if ga and gb and (max(ga) < min(gb) or max(gb) < min(ga)):
+                    said.append(f"{code(s)} {p.upper()} failover gap: {min(ga):.0f}–{max(ga):.0f} → "
+                                f"{min(gb):.0f}–{max(gb):.0f} ms")
             ra, rb = ratio_range(a, s), ratio_range(b, s)
             if ra and rb and (ra[1] < rb[0] or rb[1] < ra[0]):
                 said.append(f"{code(s)} MPTCP/TCP goodput: ×{ra[0]:.2f}–{ra[1]:.2f} → "

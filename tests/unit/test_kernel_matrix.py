@@ -113,3 +113,19 @@ def test_a_kvm_lane_gives_speed_like_the_host():
     good = next(line for line in speed.splitlines() if line.startswith("| aggregate-2x | MPTCP |"))
     assert "60.00 Mbit/s |" in good and "CPU-bound" not in good and "link-bound" not in good
     assert "not measured in an emulated-CPU lane" not in speed
+
+
+def test_numbers_change_only_when_their_ranges_part_and_a_skip_only_when_its_need_does():
+    runs = [_run(k, {"kind": "host"}, 93e6) for k in ("6.1", "6.12", "7.2")]
+    for run, gaps in zip(runs, ((190, 200, 210), (200, 205, 215), (400, 410, 420))):
+        for t, gap in zip([t for t in run.doc["trials"] if t["protocol"] == "mptcp"], gaps):
+            t["failover_gap_ms"] = gap
+    for run in runs[:2]:
+        run.doc["scenarios"]["aggregate-2x"].update(
+            state="skipped", reason=f"scenario needs pm-laminar (kernel {run.run_id} has none)")
+    text = kernel_matrix.markdown(runs)
+    changed = text[text.index("## What changed"):text.index("## Behaviour")]
+    first, second = changed.split("\n**")[1:]
+    assert "- nothing measured differs." in first        # gaps overlap, the same need
+    assert "`aggregate-2x` MPTCP failover gap: 200–215 → 400–420 ms" in second
+    assert "`aggregate-2x` MPTCP: skipped: scenario needs pm-laminar" in second
