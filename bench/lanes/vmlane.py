@@ -11,6 +11,7 @@ everything it needs is in the script.
 """
 from __future__ import annotations
 
+import base64
 import glob
 import io
 import json
@@ -37,6 +38,10 @@ BOOT_TIMEOUT_S = 60
 KILL_AFTER_S = 10         # timeout's SIGKILL this long after its SIGTERM
 STATUS_FILE = ".vm-exit-status"
 EMULATION_SLOWDOWN = 20   # KERNEL_NOTES measured 10-20x slower CPU without KVM
+# virtme-ng passes the guest's script base64-encoded on the kernel command line
+# (2048 bytes on x86, its own arguments included): a longer one is cut and the
+# guest hangs without a word (seen with Debian 7.2's four package digests).
+SCRIPT_MAX = 1600
 
 
 def check_kernel(image: str) -> None:
@@ -104,6 +109,10 @@ def boot(image: str, command: list[str], rwdirs: list[Path], timeout_s: float,
         "MPLCONFIGDIR=/tmp/mpb-matplotlib",     # the guest's home is read-only
         *([f"export {REPORT_ON_HOST_ENV}=1"] if report_on_host else []),
     ]) + f"; {shlex.join(command)}; echo $? > {shlex.quote(str(status))}"
+    if len(base64.b64encode(script.encode())) > SCRIPT_MAX:
+        raise InputError(f"the command for the VM is {len(script)} bytes; the guest gets it on "
+                         "its kernel command line, which holds about 1500: shorten it (or put it "
+                         "in a script file and run that)")
     argv = [vng, "--run", image, "--force-9p", "--cpus", str(os.cpu_count() or 2),
             "--memory", "2G", *([] if kvm else ["--disable-kvm"])]
     for d in {PROJECT_ROOT, *map(Path, rwdirs)}:

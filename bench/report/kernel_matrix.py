@@ -142,9 +142,8 @@ def _features(run) -> dict[str, str]:
     for name, v in f.items():
         if name == "sysctls":
             continue
-        ok = v.get("ok")
-        out[name] = v.get("detail") or "" if ok is None else \
-            ("yes" if ok else f"no: {v.get('detail') or ''}")
+        ok = v.get("ok")           # why not is in the run's metadata, often naming the kernel
+        out[name] = (v.get("detail") or "") if ok is None else ("yes" if ok else "no")
     for name in f.get("sysctls") or ():
         out[name] = "present"
     return out
@@ -229,8 +228,12 @@ def changes(runs, scenarios: list[str]) -> list[str]:
                 ca, cb = _cell(a, s, p, numbers=False), _cell(b, s, p, numbers=False)
                 if ca != cb and "—" not in (ca, cb):
                     said.append(f"{code(s)} {p.upper()}: {esc(_cell(a, s, p))} → {esc(_cell(b, s, p))}")
-                ga, gb = _gaps(_trials(a, s, p)), _gaps(_trials(b, s, p))
-                if ga and gb and (max(ga) < min(gb) or max(gb) < min(ga)):
+                ta, tb = _trials(a, s, p), _trials(b, s, p)
+                ga, gb = _gaps(ta), _gaps(tb)
+                # A gap counts whole intervals of the delivery series: ranges
+                # closer than one interval apart are the same gap.
+                step = 1000 * max([t.get("interval_s") or 0 for t in ta + tb] or [0])
+                if ga and gb and (max(ga) + step < min(gb) or max(gb) + step < min(ga)):
                     said.append(f"{code(s)} {p.upper()} failover gap: {min(ga):.0f}–{max(ga):.0f} → "
                                 f"{min(gb):.0f}–{max(gb):.0f} ms")
             ra, rb = ratio_range(a, s), ratio_range(b, s)

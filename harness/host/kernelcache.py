@@ -45,8 +45,10 @@ SOURCES = (("debian", "bookworm"), ("debian-security", "bookworm-security"),
 SUITES = {"6.1": ("bookworm", "bookworm-security"), "6.12": ("bookworm-backports",),
           "unstable": ("unstable",)}
 META_PACKAGE = "linux-image-amd64"
-# Since 7.x Debian splits the image package into the kernel and its modules.
-PARTS = re.compile(r"^linux-(image|binary|modules)-(?P<release>\S+)$")
+# Since 7.x Debian splits the image package into the kernel (binary), its modules,
+# and base (System.map, config, modules.builtin and .order: without them depmod
+# indexes no built-in module, and the guest hangs on its first modprobe).
+PARTS = re.compile(r"^linux-(image|binary|modules|base)-(?P<release>\S+)$")
 VERSION = re.compile(r"^[0-9][A-Za-z0-9.+~:-]*$")
 APT_TIMEOUT_S = 600
 FATAL_WARNINGS = ("Failed to fetch", "GPG error", "index files failed", "not signed",
@@ -69,8 +71,12 @@ class Kernel:
     fetched: str = ""
 
     def record(self) -> dict:
-        """What a run's metadata keeps (metadata.lane.debian)."""
-        return {k: v for k, v in asdict(self).items() if k != "image"}
+        """What a run's metadata keeps (metadata.lane.debian).  Compact: the
+        lane reaches the guest on the kernel's command line (2048 bytes on
+        x86); the packages' digests stay in the cache entry's kernel.json."""
+        return {"name": self.name, "package": self.package, "version": self.version,
+                "suite": self.suite, "release": self.release,
+                "packages": [d["name"] for d in self.debs]}
 
 
 def is_name(spec: str) -> bool:

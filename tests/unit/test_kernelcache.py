@@ -35,7 +35,9 @@ def test_the_image_package_and_since_7x_its_split_parts_are_fetched():
     (image,) = kernelcache.parse_control(_text("show-image-7.2.txt"))
     parts = [d for d in kernelcache._depends(image) if kernelcache.PARTS.match(d)
              and d.endswith("7.2.13+deb14-amd64")]
-    assert parts == ["linux-binary-7.2.13+deb14-amd64", "linux-modules-7.2.13+deb14-amd64"]
+    assert parts == ["linux-base-7.2.13+deb14-amd64", "linux-binary-7.2.13+deb14-amd64",
+                     "linux-modules-7.2.13+deb14-amd64"]
+    assert kernelcache._image_package(meta) != "linux-base-amd64"
     assert len(image["SHA256"]) == 64
     (older,) = kernelcache.parse_control(_text("show-image-6.12.txt"))
     assert not [d for d in kernelcache._depends(older) if kernelcache.PARTS.match(d)]
