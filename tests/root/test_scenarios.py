@@ -146,6 +146,12 @@ def test_a_connection_that_hangs_still_says_what_it_delivered(catalog):
     # The receiver was asked what it got: every byte checked, and any wrong
     # one said in the trial's reason (6.18 delivered some: docs/findings.md).
     seen = rec["before_failure"]
-    assert seen["received_bytes"] > 0 and seen["sent_bytes"] > 0 and seen["delivered_until_s"] > 0
+    if seen["received_bytes"] is None:
+        # The receiver never reported (1 trial in 5 on 6.18, and twice in this
+        # test under CI's load): nothing was verified, and nothing is claimed.
+        assert "verify" not in seen and rec["reason"]
+        return
+    assert seen["received_bytes"] > 0 and seen["delivered_until_s"] > 0
+    assert seen["sent_bytes"] is None or seen["sent_bytes"] > 0
     assert seen["verify"]["checked_bytes"] == seen["received_bytes"]
     assert (seen["verify"]["mismatches"] > 0) == ("of them wrong" in rec["reason"])

@@ -44,7 +44,9 @@ def test_a_rate_cut_mid_trial_is_classified_as_a_stall_with_evidence(write_defs)
     (rec,) = run(cat.scenario("cut"), protos=("tcp",), duration=4.0, tag="cut")
     assert [e["error"] for e in rec["events"]] == [None, None]
     first = rec["events"][0]["at_s_from_first_byte"]
-    assert 0.5 < first < 1.2
+    # Due 1.2 s after the client connected, so at most that after its first
+    # byte, plus the time tc takes to apply it (0.5 ms over, once, in CI).
+    assert 0.5 < first < 1.5
     assert rec["status"] == "stalled", rec["reason"]
     assert rec["stall"]["stretch_s"] >= 1.0
     assert abs(rec["stall"]["stretch_start_s"] - first) < 0.5
