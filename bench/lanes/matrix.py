@@ -63,15 +63,18 @@ def _relay_errors(stream, last: list[str]) -> None:
             last.append(line[len("error:"):].strip())
 
 
-def _fetch(kernel: str) -> str | None:
-    """Fetch a `debian:` kernel before its run: why it cannot be had, or None."""
+def _fetch(kernel: str) -> tuple[str, str | None]:
+    """Fetch a `debian:` kernel before its run: the kernel to give the run,
+    and why it cannot be had, or None.  A `debian:` name is given as the
+    version fetched, which the run finds in the cache: it does not ask the
+    archive again, where a suite name may mean a newer version by then."""
     if not kernelcache.is_name(kernel):
-        return None
+        return kernel, None
     try:
-        vmlane.find_kernel(kernel)
+        _, debian = vmlane.find_kernel(kernel)
     except HarnessError as exc:
-        return str(exc)
-    return None
+        return kernel, str(exc)
+    return kernelcache.PREFIX + debian["version"], None
 
 
 def run(kernels: list[str], argv: list[str], out: Path, store: Path, console) -> int:
@@ -83,14 +86,14 @@ def run(kernels: list[str], argv: list[str], out: Path, store: Path, console) ->
     out.mkdir(parents=True, exist_ok=True)
     runs, failed, worst = [], [], EXIT_OK
     for kernel in kernels:
-        why = _fetch(kernel)
+        given, why = _fetch(kernel)
         if why:
             console.print(f"kernel {kernel}: not run: {why}")
             failed.append(kernel_matrix.Missing(kernel, f"not fetched: {why}"))
             continue
         before = run_dirs(out)
         cmd = [sys.executable, "-m", "bench", *argv, "--out", str(out)]
-        cmd += [] if kernel == HOST else ["--kernel", kernel]
+        cmd += [] if kernel == HOST else ["--kernel", given]
         console.print(f"kernel {kernel}: {' '.join(cmd[1:])}")
         rc, error = _run(cmd)
         new = sorted(run_dirs(out) - before)

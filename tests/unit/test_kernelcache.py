@@ -115,3 +115,41 @@ def test_clearing_empties_the_cache(tmp_path):
     assert kernelcache.clear(tmp_path) >= 3
     assert [p.name for p in tmp_path.iterdir()] == [".lock"]
     assert kernelcache.clear(tmp_path / "none") == 0
+
+
+def test_a_kernel_matrix_gives_each_run_the_version_it_fetched(tmp_path, monkeypatch):
+    from bench.lanes import matrix, vmlane
+    monkeypatch.setenv(kernelcache.CACHE_ENV, str(tmp_path / "cache"))
+    _entry(tmp_path / "cache", "6.1.192-3", "bookworm-security")
+
+    class Archive:      # what the archive lists today: 6.1 is cached, unstable has none
+        def __init__(self, root):
+            pass
+
+        def update(self):
+            pass
+
+        def pick(self, what):
+            if what == "6.1":
+                return "6.1.192-3", "bookworm-security"
+            raise kernelcache.KernelFetchError(f"debian:{what}: the archive lists none")
+
+    monkeypatch.setattr(kernelcache, "_Apt", Archive)
+    children = []
+
+    def child(cmd):
+        children.append(cmd)
+        return 1, "no run"
+
+    monkeypatch.setattr(matrix, "_run", child)
+    said = []
+    console = type("Console", (), {"print": lambda self, line: said.append(line)})()
+    kernels = ["host", "debian:6.1", "debian:unstable"]
+    assert matrix.run(kernels, ["run", "--suite", "quick"], tmp_path / "out", tmp_path / "store",
+                      console) == 2
+    assert [cmd[cmd.index("--kernel") + 1] if "--kernel" in cmd else None
+            for cmd in children] == [None, "debian:6.1.192-3"]
+    assert "kernel debian:unstable: not run: debian:unstable: the archive lists none" in said
+    # The run finds that version in the cache without asking the archive.
+    monkeypatch.setattr(kernelcache, "_Apt", None)
+    assert vmlane.find_kernel("debian:6.1.192-3")[1]["version"] == "6.1.192-3"
