@@ -64,10 +64,8 @@ def find_kernel(image: str) -> tuple[str, dict | None]:
 
 
 def find_image(image: str) -> str:
-    """A kernel image path; "auto" picks the newest /boot/vmlinuz-*-amd64,
-    a `debian:` name the cached image (fetched when missing)."""
-    if kernelcache.is_name(image):
-        return find_kernel(image)[0]
+    """A kernel image path; "auto" picks the newest /boot/vmlinuz-*-amd64.
+    Not a `debian:` name: find_kernel, the caller, resolves those."""
     if image == "auto":
         found = sorted(glob.glob("/boot/vmlinuz-*"), key=os.path.getmtime)
         if not found:
