@@ -326,15 +326,15 @@ def _run_in_vm(args, kernel: str, plan, out: Path) -> int:
     """Re-run this very command inside the VM, minus the VM options; the
     host renders its report from the results the guest wrote."""
     from bench import analysis, report
-    from bench.lanes import matrix, vmlane
+    from bench.lanes import new_run_dirs, vmlane
     out.mkdir(parents=True, exist_ok=True)
     argv = _argv_without(sys.argv[1:], ("--kernel", "--vm-timeout", "--out"), ("--kvm",))
     argv += ["--out", str(out.resolve())]
     timeout = args.vm_timeout or plan.estimate_s() * (1 if args.kvm else vmlane.EMULATION_SLOWDOWN) + 120
-    before = matrix.run_dirs(out)
-    rc = vmlane.boot(kernel, [sys.executable, "-m", "bench", *argv], [out.resolve()],
-                     timeout, kvm=args.kvm, report_on_host=True)
-    for directory in sorted(matrix.run_dirs(out) - before):   # the guest wrote its results
+    with new_run_dirs(out) as new:
+        rc = vmlane.boot(kernel, [sys.executable, "-m", "bench", *argv], [out.resolve()],
+                         timeout, kvm=args.kvm, report_on_host=True)
+    for directory in new:   # the guest wrote its results
         for path in report.write(analysis.open_run(directory)):
             print(f"wrote {path}")
     return rc

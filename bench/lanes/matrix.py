@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.errors import EXIT_BAD_INPUT, EXIT_OK, InputError
-from bench.lanes import vmlane
+from bench.lanes import new_run_dirs, vmlane
 from bench.report import kernel_matrix
-from bench.results_format import RESULTS, write_atomic
+from bench.results_format import write_atomic
 from harness.errors import HarnessError
 from harness.host import kernelcache
 from harness.host.procs import dying_with_parent
@@ -27,10 +27,6 @@ def check(kernels: list[str]) -> None:
         raise InputError(f"--kernel {', '.join(kernels)}: a kernel is given twice; give each once")
     for kernel in kernels:
         vmlane.check_kernel(kernel)
-
-
-def run_dirs(out: Path) -> set[Path]:
-    return {d for d in out.iterdir() if d.is_dir() and not d.is_symlink() and (d / RESULTS).is_file()}
 
 
 def _run(cmd: list[str]) -> tuple[int, str]:
@@ -91,12 +87,11 @@ def run(kernels: list[str], argv: list[str], out: Path, store: Path, console) ->
             console.print(f"kernel {kernel}: not run: {why}")
             failed.append(kernel_matrix.Missing(kernel, f"not fetched: {why}"))
             continue
-        before = run_dirs(out)
         cmd = [sys.executable, "-m", "bench", *argv, "--out", str(out)]
         cmd += [] if kernel == HOST else ["--kernel", given]
         console.print(f"kernel {kernel}: {' '.join(cmd[1:])}")
-        rc, error = _run(cmd)
-        new = sorted(run_dirs(out) - before)
+        with new_run_dirs(out) as new:
+            rc, error = _run(cmd)
         if rc == EXIT_BAD_INPUT or not new:
             failed.append(kernel_matrix.Missing(kernel, f"did not run (exit {rc})"
                                                 + (f": {error}" if error else "")))

@@ -110,3 +110,21 @@ def test_an_interrupted_caller_ends_the_vm(tmp_path, sig):
         proc.wait()
         if pidfile.exists() and pidfile.read_text() and _alive(int(pidfile.read_text())):
             os.kill(int(pidfile.read_text()), signal.SIGKILL)   # the fake this test started
+
+
+def test_the_run_directories_a_child_run_added_are_found(tmp_path):
+    from bench.lanes import new_run_dirs
+    from bench.results_format import RESULTS
+
+    def run_dir(name: str) -> Path:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / RESULTS).write_text("{}")
+        return tmp_path / name
+
+    run_dir("20261207-060000-aaaa")
+    with new_run_dirs(tmp_path) as new:
+        later, sooner = run_dir("20261207-070000-bbbb"), run_dir("20261207-065959-cccc")
+        (tmp_path / "latest").symlink_to(later)
+        (tmp_path / "matrix-20261207-070100").mkdir()       # no results: not a run
+        assert new == []
+    assert new == [sooner, later]
