@@ -25,7 +25,7 @@ TEST_PACKAGES := chromium openssh-server strace
 ARGS ?=
 # Every Python package the venv holds, pinned with hashes (docs/testing.md#the-lock-file).
 LOCK := requirements.lock
-LOCK_EXTRAS := test history hosts vm
+LOCK_EXTRAS := test history hosts vm security
 # The lock tool, pinned itself: uv resolves for a declared target (Python 3.11, any
 # platform) whatever machine runs it, in seconds; pip installs from its output.
 UV_VERSION := 0.13.9

@@ -34,6 +34,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 # checks this list against harness's imports): pyroute2 for the path
 # manager and sock_diag, numpy for the latency workloads' percentiles.
 WORKER_REQUIREMENTS = ("pyroute2", "numpy")
+# harness imports these too, in what runs only in this machine's namespaces
+# (the security suite's attacker): not installed on remote hosts.
+LOCAL_ONLY_REQUIREMENTS = ("scapy",)
 # What building the project from its sdist on a host needs, installed there
 # from the bundle first (the host may have no index to fetch them from).
 BUILD_REQUIREMENTS = ("setuptools", "wheel")

@@ -154,7 +154,7 @@ def test_worker_requirements_are_what_harness_imports():
                      else [])
             third |= {n.split(".")[0] for n in names if n}
     third -= set(sys.stdlib_module_names) | {"harness"}
-    assert third == set(install.WORKER_REQUIREMENTS)
+    assert third == set(install.WORKER_REQUIREMENTS) | set(install.LOCAL_ONLY_REQUIREMENTS)
     # A bulk worker starts on the standard library (pyroute2 is hostctl's,
     # numpy the latency workloads').
     worker = subprocess.run([sys.executable, "-c", "import sys, harness.traffic.worker, harness.agents.leased; "
