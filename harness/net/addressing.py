@@ -87,6 +87,22 @@ def server_aggregate(family: int) -> str:
     return "198.19.0.0/16" if family == 4 else "2001:2:0:200::/56"
 
 
+# The attacker's subnet (harness.attack): inside the servers' aggregate, so
+# the client reaches it the way it reaches the server (an ADD_ADDR naming
+# it is followed); the router's end is .1, the attacker .2.
+ATTACKER_IFNAMES = {"router": "ra", "attacker": "a0"}
+# The forged sources of a SYN flood: routed from the server to the router,
+# which drops what is sent to them (as the Internet drops replies to
+# addresses no one answers from).
+FLOOD_SOURCES = "198.18.128.0/18"
+
+
+def attacker_subnet(family: int) -> Subnet:
+    if family == 4:
+        return Subnet("198.19.250.2", "198.19.250.1", 24)
+    return Subnet("2001:2:0:2fa::2", "2001:2:0:2fa::1", 64)
+
+
 def ifnames(link: int) -> dict[str, str]:
     """Interface names of link i in each namespace (short: names are per
     namespace, so runs never collide on them)."""

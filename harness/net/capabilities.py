@@ -17,7 +17,7 @@ from harness import ownership
 from harness.errors import CapabilityError
 from harness.host import netns, sysinfo
 from harness.host.sockinfo import IPPROTO_MPTCP
-from harness.net import delayline, middlebox, mptcpd
+from harness.net import delayline, middlebox, mirror, mptcpd
 from harness.net.spec import DelayBackend, DelayBackendRequest
 
 QDISCS = ("tbf", "htb", "netem")
@@ -100,6 +100,23 @@ def _tcpoptstrip_check(ns: str) -> Check:
     except subprocess.CalledProcessError as exc:
         return Check("tcpoptstrip", False, f"iptables TCPOPTSTRIP failed: {exc.stderr.strip()}",
                      "this kernel lacks xt_TCPOPTSTRIP; middlebox scenarios need it")
+
+
+def _mirror_check(ns: str) -> Check:
+    """tc mirred port mirroring (the on-path attacker's copy of a link),
+    and scapy, which builds the attacker's packets."""
+    import importlib.util
+    if importlib.util.find_spec("scapy") is None:
+        return Check("tc-mirred", False, "scapy is not installed (the attacker's packet builder)",
+                     "run `make venv`: it installs the lock file, scapy included")
+    try:
+        with netns.iproute(ns) as ipr:
+            ipr.link("add", ifname="mpbm0", kind="veth", peer="mpbm1")
+            mirror.install(ipr, ["mpbm0"], "mpbm1")
+        return Check("tc-mirred", True, "tc mirred mirrors a link to the on-path attacker")
+    except Exception as exc:      # NetlinkError: the kernel lacks cls_u32 or act_mirred
+        return Check("tc-mirred", False, f"tc mirred failed: {exc}",
+                     "this kernel lacks cls_u32/act_mirred; on-path attack scenarios need them")
 
 
 def _laminar_check() -> Check:
@@ -190,6 +207,7 @@ def _namespace_checks() -> dict[str, Check]:
             checks["tcpoptstrip"] = _tcpoptstrip_check(name)
             checks["nft-mptcp"] = _nft_mptcp_check(name)
             checks["delay:host"] = _delayline_check(name)
+            checks["tc-mirred"] = _mirror_check(name)
         except OSError as exc:
             checks["netns"] = Check("netns", False, f"cannot create a namespace: {exc}",
                                     "run as root on a kernel with CONFIG_NET_NS")

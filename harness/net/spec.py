@@ -40,6 +40,7 @@ class LinkSpec:
 
 
 PATH_MANAGERS = ("kernel", "userspace")
+ATTACKERS = (None, "off_path", "on_path")
 USERSPACE_FLAGS = ("subflow", "backup")
 
 
@@ -70,6 +71,11 @@ class TopologySpec:
     # The resolved backend that delays this topology's links; None while a
     # request of auto is not resolved (a Topology refuses to build it then).
     delay_backend: DelayBackend | None = None
+    # An attacker's namespace on the router (harness.attack): off_path, it
+    # can send to both ends; on_path, it also gets a copy of every packet
+    # crossing link `attacker_link`.
+    attacker: str | None = None
+    attacker_link: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.links) <= addressing.MAX_LINKS:
@@ -101,6 +107,9 @@ class TopologySpec:
                                     f"endpoint and knows no flag {', '.join(odd)}: give client "
                                     f"endpoints only {' and '.join(USERSPACE_FLAGS)}, or use "
                                     f"path_manager = \"kernel\"")
+        if self.attacker not in ATTACKERS or not 0 <= self.attacker_link < len(self.links):
+            raise TopologyError(f"no attacker {self.attacker!r} on link {self.attacker_link}: "
+                                f"{' or '.join(a for a in ATTACKERS if a)}, on a link the topology has")
         if self.delay_backend not in (None, "host", "netem"):
             raise TopologyError(f"no delay backend {self.delay_backend!r}: host or netem")
 
@@ -127,6 +136,7 @@ class TopologySpec:
         need |= {"nft-mptcp"} if self.syn_drops else set()
         need |= {"pm-userspace"} if self.path_manager == "userspace" else set()
         need |= {"pm-laminar"} if any("laminar" in ep.flags for ep in self.endpoints) else set()
+        need |= {"tc-mirred"} if self.attacker == "on_path" else set()
         return need | ({"tcpoptstrip"} if self.strip_mptcp_links else set())
 
 
@@ -139,3 +149,6 @@ class LinkEvent:
     #                             readdress_pm: and the in-kernel PM's endpoint follows it
     rate_mbit: float | None = None
     direction: str = "both"     # for rate: up | down | both
+    attack: str | None = None   # attack: which (harness.attack.kinds), from the attacker on `link`
+    count: int = 1              # attack: how many packets of it, where it sends several
+    rate_pps: float | None = None   # a sustained attack (syn_flood): packets per second

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from harness import ownership
 from harness.errors import TopologyError
 from harness.host import netns, sysctl
-from harness.net import addressing, delayline, middlebox, mptcpd, offloads, pathmanager, shaping
+from harness.net import addressing, delayline, middlebox, mirror, mptcpd, offloads, pathmanager, shaping
 from harness.net.spec import LinkSpec, TopologySpec
 
 log = logging.getLogger(__name__)
 
 IFA_F_NODAD = 0x02
 ROLES = ("client", "router", "server")
+ATTACKER = "attacker"
 
 
 @dataclass
@@ -36,12 +37,25 @@ class Topology:
 
     # ------------------------------------------------------------ naming
     def ns(self, role: str) -> str:
-        if role not in ROLES:
+        if role not in self.roles():
             raise ValueError(role)
         return f"{self.prefix}-{role}"
 
+    def roles(self) -> tuple[str, ...]:
+        return ROLES + ((ATTACKER,) if self.spec.attacker else ())
+
     def namespaces(self) -> list[str]:
-        return [self.ns(r) for r in ROLES]
+        return [self.ns(r) for r in self.roles()]
+
+    def attacker_address(self, family: int) -> str:
+        return addressing.attacker_subnet(family).host
+
+    def mirrored(self) -> list[str]:
+        """The router interfaces whose arriving packets the attacker sees."""
+        if self.spec.attacker != "on_path":
+            return []
+        names = addressing.ifnames(self.spec.attacker_link)
+        return [names["router_client"], names["router_server"]]
 
     def interfaces(self) -> dict[str, list[str]]:
         """{role: its interfaces on the links}, the router's both sides."""
@@ -115,7 +129,7 @@ class Topology:
                 raise TopologyError("a delayed topology needs its delay backend resolved first "
                                     "(harness.net.capabilities.delay_backend)")
             delayline.check_spec(self.spec.links, self.spec.delay_backend)
-        for role in ROLES:
+        for role in self.roles():
             name = self.ns(role)
             netns.create(name)
             # No duplicate address detection on any address, link-local ones
@@ -144,6 +158,8 @@ class Topology:
             for i, link in enumerate(self.spec.links):
                 self._build_link(i, link, cli, rtr, srv)
             self._route(cli, rtr, srv)
+            if self.spec.attacker:
+                self._build_attacker(rtr, srv)
         for role, ifnames in self.interfaces().items():
             offloads.apply(self.ns(role), ifnames, dict(self.spec.offloads))
         self._apply_loss()
@@ -176,6 +192,52 @@ class Topology:
         for way, role in addressing.ROUTER_EGRESS.items():
             shaping.install_qdiscs(rtr, rtr.link_lookup(ifname=names[role])[0], link.direction(way),
                                    netem=self.delay_backend == "netem")
+
+    def _build_attacker(self, rtr, srv) -> None:
+        """The attacker's namespace on the router: a veth, a subnet inside
+        the servers' aggregate (routed from every link's table, so the
+        client follows an address the attacker announces), the server's
+        route back, and on-path the mirror of one link.  Its kernel sends
+        no RST of its own: the attacker completes handshakes it crafts."""
+        names = addressing.ATTACKER_IFNAMES
+        ns = self.ns(ATTACKER)
+        # Forged sources come in by the attacker's interface: no reverse-path
+        # check (the interface made next takes the default).
+        sysctl.write(self.ns("router"), {"net.ipv4.conf.all.rp_filter": 0,
+                                         "net.ipv4.conf.default.rp_filter": 0})
+        self._veth(rtr, names["router"], ns, names["attacker"], 1500)
+        s_if = srv.link_lookup(ifname=addressing.ifnames(0)["server"])[0]
+        with netns.iproute(ns) as att:
+            att.link("set", index=att.link_lookup(ifname="lo")[0], state="up")
+            a_if = att.link_lookup(ifname=names["attacker"])[0]
+            r_if = rtr.link_lookup(ifname=names["router"])[0]
+            for family in self.spec.families:
+                sub = addressing.attacker_subnet(family)
+                add_address(att, a_if, sub.host, sub.prefixlen, family)
+                add_address(rtr, r_if, sub.router, sub.prefixlen, family)
+            att.link("set", index=a_if, state="up")
+            rtr.link("set", index=r_if, state="up")
+            for family in self.spec.families:
+                af = socket.AF_INET if family == 4 else socket.AF_INET6
+                sub = addressing.attacker_subnet(family)
+                for i in range(len(self.spec.links)):
+                    rtr.route("add", family=af, dst=sub.network, oif=r_if,
+                              table=addressing.TABLE_BASE + i)
+                srv.route("add", family=af, dst=sub.network,
+                          gateway=addressing.server_subnet(0, family).router, oif=s_if)
+                att.route("add", family=af, dst="default" if family == 4 else "::/0",
+                          gateway=sub.router)
+            if 4 in self.spec.families:
+                srv.route("add", dst=addressing.FLOOD_SOURCES, oif=s_if,
+                          gateway=addressing.server_subnet(0, 4).router)
+                rtr.route("add", dst=addressing.FLOOD_SOURCES, type="blackhole")
+        rules = "\n".join(f"    {ip} saddr {addressing.attacker_subnet(f).host} tcp flags & rst == rst drop"
+                           for f, ip in ((4, "ip"), (6, "ip6")) if f in self.spec.families)
+        netns.run(ns, ["nft", "-f", "-"], input="table inet mpb_attacker {\n  chain output {\n"
+                  "    type filter hook output priority 0; policy accept;\n" + rules + "\n  }\n}\n")
+        if self.mirrored():
+            mirror.install(rtr, self.mirrored(), names["router"])
+        log.info("built the %s attacker in %s", self.spec.attacker, ns)
 
     def _start_delay_line(self) -> None:
         queues = [delayline.Queue(delayline.queue_number(i, way), addressing.ifnames(i)[role], d.delay_ms,
@@ -292,6 +354,10 @@ class Topology:
         if self.mptcpd is not None:
             out["path_manager"]["client"]["mptcpd"] = self.mptcpd.config()
         out["offloads"] = self.offloads()
+        if self.spec.attacker:
+            with netns.iproute(self.ns("router")) as rtr:
+                out["attacker"] = {"kind": self.spec.attacker, "link": self.spec.attacker_link,
+                                   "mirrored": mirror.read_back(rtr, self.mirrored())}
         return out
 
 
