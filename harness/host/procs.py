@@ -44,12 +44,13 @@ class Worker(MessageReader):
     stderr is collected for error reports.  Use as a context manager: leaving
     it kills the process if it is still running."""
 
-    def __init__(self, argv: list[str], label: str):
+    def __init__(self, argv: list[str], label: str, stdin: bool = False):
         self.label = label
         try:
             # A new session: a Ctrl-C in the terminal reaches the
             # orchestrator only, which then ends its workers in order.
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             raise WorkerError(f"cannot start the {label} ({argv[0]}): {exc.strerror}") from None
@@ -97,6 +98,11 @@ class Worker(MessageReader):
 
     def pending(self) -> bool:
         return bool(self._lines)
+
+    def send(self, msg: dict) -> None:
+        """One JSON line to a worker started with stdin=True."""
+        self.proc.stdin.write(json.dumps(msg).encode() + b"\n")
+        self.proc.stdin.flush()
 
     def wait(self, deadline: float) -> int | None:
         """Drain output until the process exits; its return code, or None
@@ -155,8 +161,9 @@ class Worker(MessageReader):
                 except subprocess.TimeoutExpired:
                     continue
         self._sel.close()
-        for f in (self.proc.stdout, self.proc.stderr):
-            f.close()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if f is not None:
+                f.close()
 
 
 def python_module(module: str, *args: str) -> list[str]:

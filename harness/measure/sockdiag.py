@@ -77,6 +77,11 @@ def connections(ns: str | None, family: int) -> list[dict]:
     return netns.call_in(ns, _both, family) if ns else _both(family)
 
 
+def listeners(family: int) -> list[dict]:
+    """The TCP and MPTCP listening sockets of the current namespace."""
+    return _both(family, 1 << SS_LISTEN)
+
+
 def listening(ns: str | None, family: int, port: int) -> bool:
     """Whether a TCP or MPTCP socket listens on `port` in namespace `ns`."""
     found = netns.call_in(ns, _both, family, 1 << SS_LISTEN) if ns else _both(family, 1 << SS_LISTEN)

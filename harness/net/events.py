@@ -16,6 +16,8 @@ from dataclasses import asdict
 from harness.net import linkctl, middlebox
 from harness.net.spec import LinkEvent
 
+ATTACK = "attack"
+
 
 def apply(topo, ev: LinkEvent) -> None:
     if ev.action == "strip_mptcp":
@@ -33,7 +35,9 @@ def apply(topo, ev: LinkEvent) -> None:
 
 
 class EventRunner:
-    """Use as a context manager around a trial."""
+    """Use as a context manager around a trial.  An attack's attacker
+    starts on entering (it must see the connection open) and attacks at
+    its time; what it reports is the event's `result`."""
 
     def __init__(self, topo, events: tuple[LinkEvent, ...]):
         self.topo, self.events = topo, tuple(sorted(events, key=lambda e: e.at_s))
@@ -41,11 +45,21 @@ class EventRunner:
         self._stop = threading.Event()
         self._started = False
         self._thread = threading.Thread(target=self._run, name="link-events", daemon=True)
+        self._attackers: dict[int, object] = {}
+        self._results: dict[int, dict] = {}
 
     def __enter__(self) -> "EventRunner":
-        for ev in self.events:
-            if ev.at_s == 0:
-                self._apply(ev)
+        from harness.attack.launch import Attacker
+        try:
+            for i, ev in enumerate(self.events):
+                if ev.action == ATTACK:
+                    self._attackers[i] = Attacker(self.topo, ev.attack, ev.count, ev.rate_pps).__enter__()
+            for ev in self.events:
+                if ev.at_s == 0:
+                    self._apply(ev)
+        except BaseException:
+            self._end_attackers()
+            raise
         return self
 
     def start(self) -> None:
@@ -57,10 +71,22 @@ class EventRunner:
     def _apply(self, ev: LinkEvent) -> None:
         record = {**asdict(ev), "at_ns": time.monotonic_ns(), "error": None}
         try:
-            apply(self.topo, ev)
+            if ev.action == ATTACK:
+                i = self.events.index(ev)
+                self._results[i] = record["result"] = self._attackers[i].go()
+            else:
+                apply(self.topo, ev)
         except Exception as exc:  # recorded with the trial, never silent
             record["error"] = str(exc)
         self.applied.append(record)
+
+    def _end_attackers(self) -> None:
+        for i, attacker in self._attackers.items():
+            final = attacker.finish() if i in self._results else None
+            attacker.__exit__(None, None, None)
+            if i in self._results:
+                self._results[i].update(final or {})
+                self._results[i]["attacker_cpu_s"] = attacker.cpu_s()
 
     def _run(self) -> None:
         for ev in self.events:
@@ -74,7 +100,8 @@ class EventRunner:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-        for link in sorted({ev.link for ev in self.events}):
+        self._end_attackers()
+        for link in sorted({ev.link for ev in self.events if ev.action != ATTACK}):
             linkctl.restore(self.topo, link)
         for rec in self.applied:
             if rec["action"] == "strip_mptcp" and not rec["error"]:
