@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from bench import names, tomlfile
 from bench.errors import InputError
 from harness import limits
+from harness.attack import kinds as attack_kinds
 from harness.errors import TopologyError
 from harness.net import addressing
 from harness.net.spec import DelayBackend, DelayBackendRequest, Endpoint, LinkEvent, LinkSpec, TopologySpec
@@ -122,18 +123,34 @@ class Middlebox(_Model):
     links: tuple[int, ...] | None = None
 
 
+AttackKind = Literal[tuple(attack_kinds.KINDS)]
+
+
 class Event(_Model):
-    """A link event during every trial, `at_s` seconds after it starts."""
+    """A link event during every trial, `at_s` seconds after it starts; or
+    an attack from the attacker beside `link` (docs/security.md): `attack`
+    says which, `count` how many of its packets where it sends several."""
     at_s: float = Field(ge=0, le=3600)
     link: int = Field(ge=0, lt=addressing.MAX_LINKS)
-    action: Literal["down", "up", "rate", "strip_mptcp", "readdress", "readdress_pm"]
+    action: Literal["down", "up", "rate", "strip_mptcp", "readdress", "readdress_pm", "attack"]
     rate_mbit: float | None = Field(None, gt=0, le=MAX_RATE_MBIT)
     direction: Literal["up", "down", "both"] = "both"
+    attack: AttackKind | None = None
+    count: int = Field(1, ge=1, le=10_000)
+    rate_pps: float | None = Field(None, gt=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _rate_given(self) -> "Event":
         if (self.action == "rate") != (self.rate_mbit is not None):
             raise ValueError("a rate event needs rate_mbit, and only a rate event takes it")
+        if (self.action == "attack") != (self.attack is not None):
+            raise ValueError("an attack event needs `attack` (which one), and only an attack event "
+                             f"takes it; attacks: {', '.join(attack_kinds.KINDS)}")
+        if self.action == "attack" and self.at_s == 0:
+            raise ValueError("an attack comes after the connection opened: give it at_s > 0")
+        if (self.attack in attack_kinds.SUSTAINED) != (self.rate_pps is not None):
+            raise ValueError(f"a sustained attack ({', '.join(attack_kinds.SUSTAINED)}) needs rate_pps "
+                             "(packets per second), and only it takes one")
         return self
 
 
@@ -146,9 +163,12 @@ class Expect(_Model):
     """Trial statuses that are this scenario's expected outcome per protocol
     (a middlebox scenario expects MPTCP to fall back).  Anything else makes
     the run exit 1.  A stall is a finding about the kernel, counted and shown
-    beside the median, so by default it does not fail the run."""
+    beside the median, so by default it does not fail the run.  `attack`:
+    per protocol, whether the scenario's attack must be refused or accepted
+    (bench.record.security judges each trial from the kernel's counters)."""
     tcp: tuple[Status, ...] = ("ok", "stalled")
     mptcp: tuple[Status, ...] = ("ok", "stalled")
+    attack: dict[Literal["tcp", "mptcp"], Literal[attack_kinds.VERDICTS]] = {}
 
 
 def _known(what: str, value: str, known: tuple[str, ...]) -> str:
@@ -349,6 +369,27 @@ class Scenario(_Model):
         return self
 
     @model_validator(mode="after")
+    def _attack_judged(self) -> "Scenario":
+        attacks = [e for e in self.events if e.action == "attack"]
+        if len(attacks) > 1 or len({e.link for e in attacks}) > 1:
+            raise ValueError("a scenario has at most one attack")
+        if not attacks:
+            if self.expect.attack:
+                raise ValueError("expect.attack without an attack event")
+            return self
+        protocols = attack_kinds.KINDS[attacks[0].attack][1]
+        odd = [p for p in self.protocols if p not in protocols]
+        if odd:
+            raise ValueError(f"the attack {attacks[0].attack} applies to {' and '.join(protocols)}, "
+                             f"not {', '.join(odd)}: give protocols = {list(protocols)}")
+        if set(self.expect.attack) != set(self.protocols):
+            raise ValueError(f"an attack scenario says per protocol whether the attack is refused or "
+                             f"accepted: give expect.attack for {', '.join(self.protocols)}")
+        if self.family != 4:
+            raise ValueError("the attacker crafts IPv4 packets only: give family = 4")
+        return self
+
+    @model_validator(mode="after")
     def _readdress_told(self) -> "Scenario":
         if self.mptcp.path_manager == "userspace" and any(e.action == "readdress_pm" for e in self.events):
             raise ValueError("readdress_pm moves the in-kernel path manager's endpoint; the userspace "
@@ -429,6 +470,8 @@ class Scenario(_Model):
                             syn_drops=tuple((i, k) for k in self.middlebox.drop_syn for i in box),
                             offloads=tuple(sorted(self.offloads.items())),
                             path_manager=self.mptcp.path_manager,
+                            attacker=attack_kinds.position(e.attack for e in self.events if e.attack),
+                            attacker_link=next((e.link for e in self.events if e.attack), 0),
                             delay_backend=delay_backend or (None if self.delay_backend == "auto"
                                                             else self.delay_backend))
 

@@ -209,6 +209,7 @@ class TrialRecord(TrialColumns, total=False):
     restores: list                 # per restored link: outage, first data after it, time watched
     pm_timeline: dict              # MPTCP: the client's connections and subflows from the PM events
     before_failure: dict           # a failed bulk trial: what was sent, delivered and verified
+    attack: dict                   # an attack scenario: verdict, evidence, delivery around it
 
 
 NESTED_FIELDS = tuple(k for k in TrialRecord.__annotations__ if k not in COLUMN_TYPES)

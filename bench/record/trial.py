@@ -7,7 +7,7 @@ MPTCP and the expected subflows were there; otherwise it is `fallback` or
 """
 from __future__ import annotations
 
-from bench.record import cpu_fields, failover, linkmodel, pm_fields, restore, subflow_grid, workload_fields
+from bench.record import cpu_fields, failover, linkmodel, pm_fields, restore, security, subflow_grid, workload_fields
 from harness.host.sockinfo import IPPROTO_MPTCP
 from harness.net import addressing
 
@@ -41,6 +41,12 @@ def _base(scenario, protocol: str, p: dict, driver: str, *, run_id: str, repeat:
 
 
 def build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: int) -> dict:
+    rec = _build(raw, scenario, protocol, run_id=run_id, repeat=repeat, seq=seq)
+    security.judge(rec, scenario.expect.attack)
+    return rec
+
+
+def _build(raw: dict, scenario, protocol: str, *, run_id: str, repeat: int, seq: int) -> dict:
     rec = _base(scenario, protocol, raw["params"], raw["driver"], run_id=run_id,
                 repeat=repeat, seq=seq, started_at=raw["started_at"])
     rec["mib"], rec["error"] = raw["mib"], raw["error"]

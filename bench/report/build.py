@@ -28,6 +28,7 @@ from bench.report import (
     profile,
     scaling,
     sections,
+    security,
 )
 from bench.results_format import REPORT, write_atomic
 
@@ -223,6 +224,7 @@ class Report:
             out += contention.section(self.doc, self.pairs()[0][1])
             out += scaling.section(self, self.pairs()[0][1])
             out += pm.section(self, self.pairs()[0][1])
+            out += security.section(self.doc)
         for name, entry in self.doc["scenarios"].items():
             out += self.scenario(name, entry)
         out += [""] + driver_crosscheck.section(self.doc) + driver_crosscheck.speed_section(self.doc)

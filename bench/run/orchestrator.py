@@ -336,7 +336,8 @@ class Run:
 
     def exit_status(self) -> int:
         """1 when a trial failed or came out other than its scenario expects
-        (by default: ok), or a scenario produced no trial for a protocol."""
+        (by default: ok), an attack's verdict was not the expected one, or a
+        scenario produced no trial for a protocol."""
         for name, entry in self.scenarios.items():
             if entry["state"] == "skipped":
                 continue
@@ -347,6 +348,9 @@ class Run:
                 mine = [t for t in self.trials if t["scenario"] == name and t["protocol"] == proto
                         and t["status"] != "disturbed"]
                 if not mine or any(t["status"] not in expect[proto] for t in mine):
+                    return EXIT_BENCH_FAILURE
+                if any(t.get("attack") and t["attack"]["verdict"] != t["attack"]["expected"]
+                       for t in mine):
                     return EXIT_BENCH_FAILURE
         return EXIT_OK
 
