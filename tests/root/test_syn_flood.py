@@ -1,32 +1,22 @@
 """The SYN flood against a real listener: a scratch namespace, a veth pair
 in it, a listener on one end, SYNs from the other; the namespace's own
 counters say what arrived."""
-import os
 import socket
 import subprocess
+
+import onetrial
 
 from harness.attack import flood
 from harness.host import netns
 from harness.host.sockinfo import IPPROTO_MPTCP
+from harness.measure import mib
 
 LISTEN, PEER, PORT, SOURCES = "198.18.0.1", "198.18.0.2", 8080, "198.18.128.0/18"
 
 
-def counters() -> dict[str, int]:
-    """The calling thread's namespace's SNMP and netstat counters, nstat-named."""
-    out = {}
-    for name in ("snmp", "netstat"):
-        with open(f"/proc/thread-self/net/{name}") as f:
-            lines = f.read().splitlines()
-        for keys, values in zip(lines[::2], lines[1::2]):
-            prefix, keys = keys.split(":", 1)
-            out.update((prefix + k, int(v)) for k, v in zip(keys.split(), values.split()[1:]))
-    return out
-
-
 def test_a_flood_reaches_the_listener_at_the_rate():
-    ns = f"mpbflood-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", ns], check=True)
+    ns = onetrial.prefix("flood")
+    netns.create(ns)
     try:
         for cmd in ("link add v0 type veth peer name v1", f"addr add {LISTEN}/30 dev v0",
                     f"addr add {PEER}/30 dev v1", "link set lo up", "link set v0 up", "link set v1 up",
@@ -38,11 +28,11 @@ def test_a_flood_reaches_the_listener_at_the_rate():
         with listener:
             listener.bind((LISTEN, PORT))
             listener.listen(128)
-            before = netns.call_in(ns, counters)
+            before = mib.snapshot(ns)
             res = netns.call_in(ns, flood.flood, LISTEN, PORT, SOURCES, 2000, 1.0, True)
-            after = netns.call_in(ns, counters)
+            after = mib.snapshot(ns)
     finally:
-        subprocess.run(["ip", "netns", "del", ns], check=False)
+        netns.remove(ns)
     delta = {k: after[k] - before.get(k, 0) for k in after}
     assert abs(res["sent"] - 2000) <= 200 and res["errors"] == 0, res
     # Exact: nothing but the flood sends TCP into this namespace (the SYN/ACKs
