@@ -34,7 +34,7 @@ LOCK_VENV := .venv-lock
 LATEST_VENV := .venv-latest
 
 .PHONY: run test unit lint test-host test-vm deps test-deps vm-deps apt-install venv bench-micro \
-        clean-venv lock test-latest kernels repro-kernels
+        clean-venv lock test-latest kernels repro-kernels security
 
 run: deps venv
 	$(PY) -m bench run $(ARGS)
@@ -63,6 +63,11 @@ test-vm: vm-deps
 KERNELS := debian:6.1 debian:6.12 debian:unstable
 kernels: vm-deps
 	$(PY) -m bench run --suite kernels --kernel host $(addprefix --kernel ,$(KERNELS)) $(ARGS)
+
+# The security suite here, then in the VM lane under Debian's 6.1 (docs/security.md).
+security: vm-deps
+	$(PY) -m bench run --suite security $(ARGS)
+	$(PY) -m bench run --suite security --kernel debian:6.1 $(ARGS)
 
 repro-kernels: vm-deps
 	for repro in single_link rcvlowat; do \
