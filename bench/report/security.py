@@ -45,8 +45,9 @@ def section(doc: dict) -> list[str]:
         return []
     out = ["", "## Attacks", "",
            "Each attack against a live connection (docs/security.md). Verdict from the kernel's "
-           "counters and what the attacker saw; delivery is the receiver's rate over 1 s before and "
-           "after the attack (Mbit/s, medians) and the longest gap after it.", "",
+           "counters and what the attacker saw; delivery is the victim's rate over 1 s before and "
+           "after the attack (medians) and the longest gap after it, or when a connection that died "
+           "stopped delivering.", "",
            "| scenario | attack | attacker | protocol | expected | verdicts | trial outcomes | "
            "delivery before → after | longest gap | evidence (medians) |",
            "|---|---|---|---|---|---|---|---|---|---|"]

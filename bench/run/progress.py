@@ -34,6 +34,11 @@ def trial_line(rec: dict) -> Text:
     if rec.get("subflows") is not None and rec["protocol"] == "mptcp":
         expected = rec["subflows_expected"]
         parts.append(f"subflows {rec['subflows']}" + (f"/{expected}" if expected else ""))
+    attack = rec.get("attack")
+    if attack:
+        off = attack["verdict"] != attack["expected"]
+        parts.append((f"attack {attack['verdict']}" + (f" (expected {attack['expected']})" if off else ""),
+                      "red" if off else "white"))
     if rec["status"] != "ok" and rec.get("reason"):
         parts.append(f"— {rec['reason']}")
     return Text(" ").join(Text.assemble(p) for p in parts)

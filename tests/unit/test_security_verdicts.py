@@ -167,3 +167,12 @@ def test_a_sustained_attack_needs_a_rate_and_only_it():
                            "rate_pps": 10}])
     assert _scenario(events=[flood | {"rate_pps": 1000}], protocols=["tcp"],
                      expect={"attack": {"tcp": "refused"}}).topology().attacker == "off_path"
+
+
+def test_the_console_line_says_the_verdict_and_flags_an_unexpected_one():
+    from bench.run.progress import trial_line
+    rec = {"scenario": "attack-x", "protocol": "mptcp", "repeat": 0, "status": "ok", "reason": None,
+           "attack": {"verdict": "refused", "expected": "refused"}}
+    assert "attack refused" in trial_line(rec).plain and "expected" not in trial_line(rec).plain
+    rec["attack"]["verdict"] = "accepted"
+    assert "attack accepted (expected refused)" in trial_line(rec).plain
