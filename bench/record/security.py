@@ -114,6 +114,27 @@ def _judge_flood(rec, res):
     return "accepted", ev, f"the flood took the client down to {share:.0%} of its connections a second"
 
 
+def _verified(rec: dict) -> dict:
+    """The receiver's check of every byte: the trial's, or a failed trial's."""
+    return rec.get("verify") or (rec.get("before_failure") or {}).get("verify") or {}
+
+
+def _judge_alter(rec, res):
+    ev = _evidence(rec, {"server": ("MPTcpExtDataCsumErr", "MPTcpExtMPFailTx", "MPTcpExtInfiniteMapRx",
+                                    "MPTcpExtDSSCorruptionFallback", "MPTcpExtDSSCorruptionReset"),
+                         "client": ("MPTcpExtMPFailRx", "MPTcpExtInfiniteMapTx")})
+    checked = _verified(rec)
+    ev.update({"router.segments_rewritten": res.get("sent"),
+               "receiver.wrong_bytes": checked.get("mismatches"),
+               "receiver.first_wrong_offset": checked.get("first_bad_offset")})
+    if not res.get("sent") or not checked.get("checked_bytes"):
+        return "inconclusive", ev, "no segment was rewritten, or the receiver checked no byte"
+    if checked.get("mismatches"):
+        return "accepted", ev, (f"{checked['mismatches']} rewritten byte(s) reached the application, "
+                                f"the first at offset {checked.get('first_bad_offset')}")
+    return "refused", ev, f"{res['sent']} segment(s) rewritten, and every byte delivered was right"
+
+
 JUDGES = {
     "join_wrong_token": _judge_join_wrong_token,
     "join_wrong_hmac": _judge_join, "join_stolen_keys": _judge_join,
@@ -122,6 +143,7 @@ JUDGES = {
     "fastclose_stolen_key": _judge_fastclose,
     "rst_in_window": _judge_rst, "rst_exact": _judge_rst,
     "syn_flood": _judge_flood,
+    "alter_payload": _judge_alter,
 }
 
 

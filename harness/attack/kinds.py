@@ -14,13 +14,18 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rst_in_window": ("on_path", ("tcp", "mptcp")),
     "rst_exact": ("on_path", ("tcp", "mptcp")),
     "syn_flood": ("off_path", ("tcp", "mptcp")),
+    # The router itself, as a middlebox that rewrites payload (an ALG, a
+    # "transparent" proxy): no attacker namespace.
+    "alter_payload": ("middlebox", ("tcp", "mptcp")),
 }
+MIDDLEBOX = tuple(k for k, (where, _) in KINDS.items() if where == "middlebox")
 # Attacks that last from their time to the trial's end, not one exchange.
 SUSTAINED = ("syn_flood",)
 VERDICTS = ("refused", "accepted")
 
 
 def position(kinds) -> str | None:
-    """Where the attacker of these attacks sits: on_path when any needs it."""
-    where = {KINDS[k][0] for k in kinds}
+    """Where the attacker of these attacks sits: on_path when any needs it;
+    None when the router does it all (or there is no attack)."""
+    where = {KINDS[k][0] for k in kinds} - {"middlebox"}
     return "on_path" if "on_path" in where else ("off_path" if where else None)

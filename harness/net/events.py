@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import asdict
 
+from harness.attack import kinds
 from harness.net import linkctl, middlebox
 from harness.net.spec import LinkEvent
 
@@ -52,7 +53,7 @@ class EventRunner:
         from harness.attack.launch import Attacker
         try:
             for i, ev in enumerate(self.events):
-                if ev.action == ATTACK:
+                if ev.action == ATTACK and ev.attack not in kinds.MIDDLEBOX:
                     self._attackers[i] = Attacker(self.topo, ev.attack, ev.count, ev.rate_pps).__enter__()
             for ev in self.events:
                 if ev.at_s == 0:
@@ -71,7 +72,10 @@ class EventRunner:
     def _apply(self, ev: LinkEvent) -> None:
         record = {**asdict(ev), "at_ns": time.monotonic_ns(), "error": None}
         try:
-            if ev.action == ATTACK:
+            if ev.action == ATTACK and ev.attack in kinds.MIDDLEBOX:
+                middlebox.alter(self.topo.ns("router"), ev.link, ev.count)
+                self._results[self.events.index(ev)] = record["result"] = {"kind": ev.attack, "sent": 0}
+            elif ev.action == ATTACK:
                 i = self.events.index(ev)
                 self._results[i] = record["result"] = self._attackers[i].go()
             else:
@@ -81,6 +85,9 @@ class EventRunner:
         self.applied.append(record)
 
     def _end_attackers(self) -> None:
+        for i, ev in enumerate(self.events):
+            if ev.action == ATTACK and ev.attack in kinds.MIDDLEBOX and i in self._results:
+                self._results[i]["sent"] = middlebox.altered(self.topo.ns("router"))
         for i, attacker in self._attackers.items():
             final = attacker.finish() if i in self._results else None
             attacker.__exit__(None, None, None)

@@ -10,6 +10,7 @@ the kernel (6.12 on) meets with `syn_retrans_before_tcp_fallback` and
 from __future__ import annotations
 
 import logging
+import re
 
 from harness.host import netns
 from harness.net import addressing
@@ -57,6 +58,38 @@ def strip(ns: str, link: int, on: bool = True) -> None:
             argv = [a if a != "-A" else "-D" for a in argv]
         netns.run(ns, argv)
     log.info("%s stripping MPTCP options on link %d in %s", "started" if on else "stopped", link, ns)
+
+
+ALTER_TABLE = "mpb_alter"
+ALTER_VALUE = 0xDEADBEEF
+
+
+def alter_ruleset(link: int, count: int) -> str:
+    """An nftables ruleset that overwrites the first 4 payload bytes of the
+    first `count` client-to-server segments carrying data on `link` (a
+    shared limit; the payload starts at the TCP header's doff, so one rule
+    per header length), fixing the TCP checksum as a middlebox would."""
+    iface = addressing.ifnames(link)["router_client"]
+    rules = [f'    iifname "{iface}" ip protocol tcp tcp doff {doff} ip length > {20 + doff * 4 + 4} '
+             f'limit name "once" counter @th,{doff * 32},32 set {ALTER_VALUE:#x}'
+             for doff in range(5, 16)]
+    return "\n".join([f"table ip {ALTER_TABLE} {{",
+                      f"  limit once {{ rate 1/hour burst {count} packets }}",
+                      "  chain forward {", "    type filter hook forward priority 0; policy accept;",
+                      *rules, "  }", "}", ""])
+
+
+def alter(ns: str, link: int, count: int) -> None:
+    """Start rewriting payload on one link (an attack by the router)."""
+    netns.run(ns, ["nft", "-f", "-"], input=alter_ruleset(link, count))
+    log.info("rewriting the payload of %d segment(s) on link %d in %s", count, link, ns)
+
+
+def altered(ns: str) -> int:
+    """Segments rewritten so far (the rules' counters), then the rules removed."""
+    out = netns.run(ns, ["nft", "list", "table", "ip", ALTER_TABLE])
+    netns.run(ns, ["nft", "delete", "table", "ip", ALTER_TABLE])
+    return sum(int(n) for n in re.findall(r"counter packets (\d+)", out))
 
 
 def install(ns: str, strip_links: tuple[int, ...], syn_drops: tuple[tuple[int, str], ...] = ()) -> None:

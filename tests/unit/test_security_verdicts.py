@@ -6,6 +6,7 @@ from bench import catalog as cat
 from bench.catalog import Catalog
 from bench.record import security
 from bench.report import security as report
+from harness.attack import kinds
 
 
 def _rec(kind, result, mib=None, protocol="mptcp", status="ok", **extra):
@@ -120,7 +121,9 @@ def test_every_attack_scenario_of_the_library_validates():
     names = [n for n in catalog.scenarios if n.startswith("attack-") and not n.endswith("-baseline")]
     assert len(names) >= 10
     for name in names:
-        assert catalog.scenario(name).topology().attacker
+        scenario = catalog.scenario(name)
+        kind = next(e.attack for e in scenario.events if e.attack)
+        assert (scenario.topology().attacker is None) == (kind in kinds.MIDDLEBOX)
     assert catalog.scenario("attack-syn-flood-baseline").topology().attacker is None
 
 
@@ -176,3 +179,28 @@ def test_the_console_line_says_the_verdict_and_flags_an_unexpected_one():
     assert "attack refused" in trial_line(rec).plain and "expected" not in trial_line(rec).plain
     rec["attack"]["verdict"] = "accepted"
     assert "attack accepted (expected refused)" in trial_line(rec).plain
+
+
+def test_rewritten_payload_is_judged_on_the_receivers_check_of_every_byte():
+    wrong = _judged(_rec("alter_payload", {"sent": 1}, {"server": {"MPTcpExtDataCsumErr": 1}},
+                         status="failed", before_failure={"verify": {"checked_bytes": 9_900_624,
+                                                                     "mismatches": 4,
+                                                                     "first_bad_offset": 8_805_568}}),
+                    "accepted")
+    assert wrong["verdict"] == "accepted" and "offset 8805568" in wrong["why"]
+    assert wrong["evidence"]["server.MPTcpExtDataCsumErr"] == 1
+    right = _judged(_rec("alter_payload", {"sent": 1}, verify={"checked_bytes": 30_000_000, "mismatches": 0}))
+    assert right["verdict"] == "refused"
+    untouched = _judged(_rec("alter_payload", {"sent": 0}, verify={"checked_bytes": 1, "mismatches": 0}))
+    assert untouched["verdict"] == "inconclusive"
+
+
+def test_the_rewriting_middlebox_is_the_router_not_an_attacker_namespace():
+    from harness.net import middlebox
+    s = _scenario(events=[{"at_s": 1.5, "link": 1, "action": "attack", "attack": "alter_payload", "count": 2}],
+                  protocols=["tcp", "mptcp"], expect={"attack": {"tcp": "accepted", "mptcp": "accepted"}})
+    assert s.topology().attacker is None
+    rules = middlebox.alter_ruleset(1, 2)
+    assert "burst 2 packets" in rules and 'iifname "rc1"' in rules
+    # One rule per TCP header length: the payload starts at doff * 32 bits.
+    assert "tcp doff 8 ip length > 56 limit name \"once\" counter @th,256,32 set 0xdeadbeef" in rules
