@@ -145,7 +145,7 @@ class Attack:
 
     def victim(self) -> tuple | None:
         """The client -> server tuple of the connection on the watched link:
-        the one whose handshake was seen, else the busiest seen."""
+        the one whose handshake was seen, else the one seen last."""
         if self.seen.handshake:
             return self.seen.handshake
         srv = tuple(self.go["server"])

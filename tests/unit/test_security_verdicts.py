@@ -33,12 +33,20 @@ def test_a_join_synack_for_an_unknown_token_would_be_accepted():
     assert a["verdict"] == "accepted"
 
 
-def test_wrong_hmac_refused_right_hmac_accepted():
+def test_wrong_hmac_refused_right_hmac_accepted_on_the_servers_joins():
     seen = {"sent": 2, "synack": "synack_join", "server_hmac_checks": True}
     refused = _judged(_rec("join_wrong_hmac", seen | {"after_ack": "rst"},
-                           {"server": {"MPTcpExtMPJoinAckHMacFailure": 1}}))
-    accepted = _judged(_rec("join_stolen_keys", seen | {"after_ack": "ack"}), "accepted")
+                           {"server": {"MPTcpExtMPJoinAckHMacFailure": 1, "MPTcpExtMPJoinAckRx": 1}},
+                           subflows_expected=2))
+    # 6.1 sent no fourth ACK within the wait: the server's own count of joins
+    # (one more than the connection's) is what says the attacker joined.
+    accepted = _judged(_rec("join_stolen_keys", seen | {"after_ack": "none"},
+                            {"server": {"MPTcpExtMPJoinAckRx": 2}}, subflows_expected=2), "accepted")
     assert (refused["verdict"], accepted["verdict"]) == ("refused", "accepted")
+    assert "2 joins where the connection made 1" in accepted["why"]
+    unclear = _judged(_rec("join_stolen_keys", seen | {"after_ack": "ack"},
+                           {"server": {"MPTcpExtMPJoinAckRx": 1}}, subflows_expected=2), "accepted")
+    assert unclear["verdict"] == "inconclusive"
 
 
 def test_an_attacker_that_saw_no_handshake_is_inconclusive_not_refused():
@@ -155,10 +163,15 @@ def test_a_flood_is_refused_while_the_client_keeps_half_its_connections():
     assert a["verdict"] == "refused" and "60%" in a["why"]
     assert a["rate_unit"] == "transactions/s" and a["rate_before"] == pytest.approx(10000)
     assert a["evidence"]["server.TcpExtSyncookiesSent"] == 59000
-    rec = _rec("syn_flood", {"sent": 60000}, intervals_transactions=[100] * 100 + [10] * 100 + [0],
+    rec = _rec("syn_flood", {"sent": 60000}, intervals_transactions=[100] * 100 + [5] * 100 + [0],
                interval_s=0.01)
     rec["events"][0]["at_s_from_first_byte"] = 1.0
     assert _judged(rec)["verdict"] == "accepted"
+    # Without syncookies the client's connect() gives up: service denied.
+    rec = _rec("syn_flood", {"sent": 60000}, {"server": {"TcpExtTCPReqQFullDrop": 243770}},
+               status="failed", reason="connect: EINPROGRESS")
+    a = _judged(rec)
+    assert a["verdict"] == "accepted" and "connect" in a["why"]
 
 
 def test_a_sustained_attack_needs_a_rate_and_only_it():
