@@ -33,7 +33,8 @@ def _evidence(trials: list[dict]) -> str:
     for key in keys:
         values = [t["attack"]["evidence"].get(key) for t in trials]
         m = _median(values)
-        shown = f"{m:g}" if m is not None else "/".join(sorted({str(v) for v in values}))
+        shown = ("/".join(sorted({str(v) for v in values})) if m is None
+                 else f"{m:.0f}" if float(m).is_integer() else f"{m:.1f}")
         side, name = key.split(".", 1)
         parts.append(f"{side} {name.removeprefix('MPTcpExt').removeprefix('TcpExt')} {shown}")
     return "; ".join(parts)
