@@ -103,8 +103,8 @@ def _judge_rst(rec, res):
 # connection rate over the first flooded second. With syncookies 6.18 here
 # kept 0.51-0.84 (its first 0.1-0.2 s complete nothing while they take
 # over), an emulated 6.1 0.33-0.59 (the flood and the victim share its CPU);
-# without them the queue fills and legitimate SYNs wait for their 1-s
-# retransmission (attack-syn-flood-no-cookies).
+# without them the same flood made the client's connect() give up here
+# (attack-syn-flood-no-cookies, the control).
 FLOOD_SERVED_SHARE = 0.1
 
 
