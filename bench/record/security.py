@@ -20,7 +20,7 @@ def _evidence(rec: dict, names: dict[str, tuple[str, ...]]) -> dict:
     return {f"{side}.{n}": _mib(rec, side, n) for side, ns in names.items() for n in ns}
 
 
-def _judge_join_wrong_token(rec, res):
+def _judge_join_wrong_token(rec, res, delivery):
     ev = _evidence(rec, {"server": ("MPTcpExtMPJoinNoTokenFound", "MPTcpExtMPJoinSynRx")})
     ev["attacker.replies"] = res.get("replies")
     if (res.get("replies") or {}).get("synack_join"):
@@ -30,7 +30,7 @@ def _judge_join_wrong_token(rec, res):
     return "inconclusive", ev, "the server's counters do not account for the SYNs sent"
 
 
-def _judge_join(rec, res):
+def _judge_join(rec, res, delivery):
     """The server's joins beyond the connection's own (one per further
     expected subflow) are the attacker's; its HMAC failures are refusals."""
     ev = _evidence(rec, {"server": ("MPTcpExtMPJoinSynRx", "MPTcpExtMPJoinAckRx",
@@ -50,7 +50,7 @@ def _judge_join(rec, res):
     return "inconclusive", ev, f"HMAC failures {failed}, joins beyond the connection's own {joined}"
 
 
-def _judge_add_addr(rec, res):
+def _judge_add_addr(rec, res, delivery):
     ev = _evidence(rec, {"client": ("MPTcpExtAddAddr", "MPTcpExtEchoAddTx", "MPTcpExtMPJoinSynTx")})
     ev["attacker.join_syn_to_attacker"] = res.get("join_syn_to_attacker")
     if res.get("join_syn_to_attacker") or ev["client.MPTcpExtAddAddr"] >= 1:
@@ -71,7 +71,7 @@ def _closed_by_removal(rec: dict) -> int | None:
                and any(0 <= sf["closed_s"] - t <= REMOVAL_S for t in removed))
 
 
-def _judge_remove_addr(rec, res):
+def _judge_remove_addr(rec, res, delivery):
     ev = _evidence(rec, {"client": ("MPTcpExtRmAddr", "MPTcpExtRmSubflow", "MPTcpExtRmAddrDrop")})
     ev["pm.subflows_closed"] = _closed_by_removal(rec)
     if ev["client.MPTcpExtRmAddr"] >= 1:
@@ -81,14 +81,14 @@ def _judge_remove_addr(rec, res):
     return "refused", ev, "the client counted no REMOVE_ADDR"
 
 
-def _judge_fastclose(rec, res):
+def _judge_fastclose(rec, res, delivery):
     ev = _evidence(rec, {"client": ("MPTcpExtMPFastcloseRx", "MPTcpExtMPRstTx")})
     if ev["client.MPTcpExtMPFastcloseRx"] >= 1:
         return "accepted", ev, "the client took the MP_FASTCLOSE and closed its connection"
     return "refused", ev, "the client counted no MP_FASTCLOSE"
 
 
-def _judge_rst(rec, res):
+def _judge_rst(rec, res, delivery):
     ev = _evidence(rec, {"client": ("TcpEstabResets", "TcpExtTCPChallengeACK",
                                     "TcpExtTCPACKSkippedChallenge")})
     if ev["client.TcpEstabResets"] >= 1:
@@ -108,13 +108,12 @@ def _judge_rst(rec, res):
 FLOOD_SERVED_SHARE = 0.1
 
 
-def _judge_flood(rec, res):
+def _judge_flood(rec, res, delivery):
     ev = _evidence(rec, {"server": ("TcpExtSyncookiesSent", "TcpExtSyncookiesRecv",
                                     "TcpExtTCPReqQFullDoCookies", "TcpExtTCPReqQFullDrop",
                                     "TcpExtListenDrops", "MPTcpExtMPCapableSYNRX")})
     ev.update({f"attacker.{k}": res.get(k) for k in ("achieved_pps", "mp_capable")})
-    d = _delivery(rec, rec["events"][0].get("at_s_from_first_byte") or rec["events"][0]["at_s"])
-    before, after = d.get("rate_before"), d.get("rate_after")
+    before, after = delivery.get("rate_before"), delivery.get("rate_after")
     if res.get("sent") and rec.get("status") == "failed":
         return "accepted", ev, f"the client's connections failed under the flood ({rec.get('reason')})"
     if not res.get("sent") or not before:
@@ -131,7 +130,7 @@ def _verified(rec: dict) -> dict:
     return rec.get("verify") or (rec.get("before_failure") or {}).get("verify") or {}
 
 
-def _judge_alter(rec, res):
+def _judge_alter(rec, res, delivery):
     ev = _evidence(rec, {"server": ("MPTcpExtDataCsumErr", "MPTcpExtMPFailTx", "MPTcpExtInfiniteMapRx",
                                     "MPTcpExtDSSCorruptionFallback", "MPTcpExtDSSCorruptionReset"),
                          "client": ("MPTcpExtMPFailRx", "MPTcpExtInfiniteMapTx")})
@@ -195,13 +194,14 @@ def judge(rec: dict, expect: dict) -> None:
     if event is None:
         return
     res = event.get("result") or {}
+    at_s = event.get("at_s_from_first_byte")
+    if at_s is None:
+        at_s = event["at_s"]      # no first byte time (a failed trial): the schedule's own
+    delivery = _delivery(rec, at_s)
     if event.get("error") or res.get("error"):
         verdict, evidence, why = "inconclusive", {}, event.get("error") or res["error"]
     else:
-        verdict, evidence, why = JUDGES[event["attack"]](rec, res)
-    at_s = event.get("at_s_from_first_byte")
-    if at_s is None and rec.get("before_failure"):
-        at_s = event["at_s"]      # no first byte time: the schedule's own
+        verdict, evidence, why = JUDGES[event["attack"]](rec, res, delivery)
     rec["attack"] = {"kind": event["attack"], "expected": expect.get(rec["protocol"]),
                      "verdict": verdict, "why": why, "evidence": evidence,
-                     "attacker": res, **_delivery(rec, at_s)}
+                     "attacker": res, **delivery}

@@ -41,8 +41,7 @@ class Attacker:
     def go(self) -> dict:
         """Attack now; what the attacker reports (a sustained attack: that
         it started; finish() gives its result)."""
-        server = self._server()
-        self.worker.send({"server": server, "mptcp_listener": self._mptcp_listener(server[1])})
+        self.worker.send(self._target())
         if self.kind in kinds.SUSTAINED:
             msg = self.worker.message(time.monotonic() + RESULT_S)
             return {"kind": self.kind, "started": bool(msg and msg.get("event") == "started")}
@@ -66,19 +65,17 @@ class Attacker:
         msg.pop("event")
         return msg
 
-    def _mptcp_listener(self, port: int) -> bool:
-        """Whether the server's listener on `port` is MPTCP's: a flood then
-        carries MP_CAPABLE, as MPTCP clients' SYNs do."""
-        listeners = netns.call_in(self.topo.ns("server"), sockdiag.listeners, self.family)
-        return any(c["protocol"] == "mptcp" and c["local_port"] == port for c in listeners)
-
-    def _server(self) -> list:
-        """The server's address and its listener's port: what an off-path
-        attacker of a public service knows."""
+    def _target(self) -> dict:
+        """The server's address and its listener's port (what an off-path
+        attacker of a public service knows), and whether that listener is
+        MPTCP's (a flood then carries MP_CAPABLE, as MPTCP clients' SYNs do)."""
         server = self.topo.server_address(self.family)
-        listeners = netns.call_in(self.topo.ns("server"), sockdiag.listeners, self.family)
-        ports = sorted({c["local_port"] for c in listeners})
-        return [server, ports[0] if ports else 0]
+        listeners = sorted(netns.call_in(self.topo.ns("server"), sockdiag.listeners, self.family),
+                           key=lambda c: c["local_port"])
+        port = listeners[0]["local_port"] if listeners else 0
+        return {"server": [server, port],
+                "mptcp_listener": any(c["protocol"] == "mptcp" and c["local_port"] == port
+                                      for c in listeners)}
 
     def __exit__(self, *exc) -> None:
         if self.worker is not None:
