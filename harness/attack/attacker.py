@@ -1,6 +1,6 @@
 """The attacker process, run inside the attacker's namespace:
 
-    python -m harness.attack.attacker PLAN.json
+    python -m harness.attack.attacker '{"kind": ..., "iface": ..., "attacker": ...}'
 
 It listens on its interface from the start (on-path, that interface also
 gets copies of one link's packets: it sees the MP_CAPABLE handshake and
@@ -82,33 +82,30 @@ class Observer:
                         self.handshake = seg.tuple
             self.lock.notify_all()
 
-    def wait_mine(self, match, timeout: float) -> wire.Segment | None:
-        """The first segment to the attacker that `match` accepts."""
+    def _until(self, find, timeout: float) -> wire.Segment | None:
+        """What `find` returns (under the lock) once it returns something,
+        or None after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         with self.lock:
-            while True:
-                for seg in self.mine:
-                    if match(seg):
-                        return seg
+            while (seg := find()) is None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
                 self.lock.wait(left)
+            return seg
+
+    def wait_mine(self, match, timeout: float) -> wire.Segment | None:
+        """The first segment to the attacker that `match` accepts."""
+        return self._until(lambda: next(filter(match, self.mine), None), timeout)
 
     def fresh(self, tuple_: tuple, since: float, timeout: float) -> wire.Segment | None:
         """The first segment of `tuple_` that arrived after `since`: forged
         numbers must be the connection's current ones, however far the
         reader lags behind the wire."""
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while True:
-                seg = self.last.get(tuple_)
-                if seg is not None and seg.at >= since:
-                    return seg
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.lock.wait(left)
+        def find():
+            seg = self.last.get(tuple_)
+            return seg if seg is not None and seg.at >= since else None
+        return self._until(find, timeout)
 
     def close(self) -> None:
         self._stop.set()
