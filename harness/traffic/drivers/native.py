@@ -73,7 +73,11 @@ class NativeDriver:
                            if msg and msg.get("event") == "error" and msg.get("partial")}
                 if partial:
                     out["partial"] = partial
-                for name in sorted(ends, key=lambda n: not _is_unsupported(ends[n][1])):
+                # The cause before its symptoms: a mode an end cannot do, then
+                # an end that died without a word (killed: the other end's
+                # error is what that did to it).
+                for name in sorted(ends, key=lambda n: (not _is_unsupported(ends[n][1]),
+                                                        not _died(*ends[n]))):
                     worker, msg = ends[name]
                     if not _is_result(msg):
                         return _failed(out, name, worker, msg, params)
@@ -98,6 +102,10 @@ def _is_result(msg: dict | None) -> bool:
 
 def _is_unsupported(msg: dict | None) -> bool:
     return bool(msg) and msg["event"] == "error" and bool(msg.get("unsupported"))
+
+
+def _died(worker: procs.Worker, msg: dict | None) -> bool:
+    return msg is None and worker.proc.poll() is not None
 
 
 def _final_message(worker: procs.Worker, deadline: float) -> dict | None:
