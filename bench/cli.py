@@ -146,6 +146,9 @@ def parser() -> argparse.ArgumentParser:
                      help="with --hosts: leave the hosts' MPTCP endpoints as they are (recorded)")
     run.add_argument("--dry-run", action="store_true",
                      help="with --hosts: preflight, print every change the run would make, stop")
+    run.add_argument("--reconnect-s", type=float, metavar="SECONDS",
+                     help="with --hosts: how long a lost host is waited for before the run stops, "
+                          "resumable (default 60)")
     run.add_argument("--store", type=_path, metavar="DIR",
                      help="with several --kernel: the history store the runs go to "
                           "(default: reports/history)")
@@ -239,7 +242,7 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
 
 PLAN_OPTIONS = ("suite", "scenario", "scenario_file", "repeat", "warmup", "duration", "driver",
                 "out", "kernel", "kvm", "vm_timeout", "profile", "store",
-                "delay_backend", "hosts")
+                "delay_backend", "hosts", "reconnect_s")
 
 
 def cmd_run(args, console: Console) -> int:
@@ -277,8 +280,8 @@ def cmd_run(args, console: Console) -> int:
         return _run_in_vm(args, kernels[0], plan, out)
     if args.hosts:
         return _run_on_hosts(args, plan, out, console)
-    if args.dry_run or args.use_host_config:
-        raise InputError("--dry-run and --use-host-config go with --hosts INVENTORY")
+    if args.dry_run or args.use_host_config or args.reconnect_s is not None:
+        raise InputError("--dry-run, --use-host-config and --reconnect-s go with --hosts INVENTORY")
     run = orchestrator.Run(plan, RunDir(out, new_run_id()), RunProgress(console), sys.argv)
     return run.run()
 
@@ -289,7 +292,10 @@ def _run_on_hosts(args, plan, out: Path, console: Console) -> int:
     from bench.run.rundir import RunDir, new_run_id
     if args.kernel or args.profile:
         raise InputError("--hosts runs on the hosts' own kernels; drop --kernel and --profile")
-    plan, lane = hosts.prepare(plan, args.hosts, args.use_host_config)
+    if args.reconnect_s is not None and args.reconnect_s <= 0:
+        raise InputError("--reconnect-s takes a number of seconds above 0")
+    plan, lane = hosts.prepare(plan, args.hosts, args.use_host_config,
+                               *(() if args.reconnect_s is None else (args.reconnect_s,)))
     if args.dry_run:
         return hosts.dry_run(plan, lane)
     run = hosts.HostsRun(plan, RunDir(out, new_run_id()), RunProgress(console), sys.argv)

@@ -3,8 +3,10 @@ scenario a topology whose paths are the inventory's, with the interface of
 harness.net.topology.Topology that drivers and trialrun use."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 
 from bench.catalog import Link, Scenario
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 ENDPOINT_ROLES = ("client", "server")
 PM_STATE = "state/pm-saved.json"
 LINKS_STATE = "state/links-saved.json"
+RECONNECT_S = 60.0      # how long a lost host is waited for before the run stops (resumable)
 
 
 def unfit(scenario: Scenario, inv: Inventory) -> str | None:
@@ -81,11 +84,15 @@ def links_config(scenario: Scenario, inv: Inventory) -> dict:
 
 
 class Lane:
-    def __init__(self, inv: Inventory, path: Path, use_host_config: bool = False):
+    def __init__(self, inv: Inventory, path: Path, use_host_config: bool = False,
+                 reconnect_s: float = RECONNECT_S):
         self.inv, self.path, self.use_host_config = inv, path, use_host_config
+        self.reconnect_s = reconnect_s
+        self.current: HostsTopology | None = None     # the scenario whose changes are applied
         self.conns: dict[str, Connection] = {}
         self.facts: dict[str, dict] = {}
         self.installs: dict[str, install.Install] = {}
+        self.bundle_id: str | None = None
         self.ifnames: list[dict] = []
         self.loop: Loop | None = None
         # The roles the run installs on and may change: a configurable router too.
@@ -112,6 +119,43 @@ class Lane:
             c.close()
         if self.loop:
             self.loop.close()
+
+    def recover(self, say) -> None:
+        """After a fault: every host that no longer answers is reconnected,
+        for up to reconnect_s, and gets the current scenario's changes again
+        (a host that rebooted lost them).  A host that stays away, or comes
+        back with another kernel, raises HostError."""
+        for role, conn in list(self.conns.items()):
+            if not conn.alive():
+                self._reconnect(role, say)
+
+    def _reconnect(self, role: str, say) -> None:
+        h = self.inv.host(role)
+        say(f"host {h.name!r} is lost; reconnecting for up to {self.reconnect_s:g} s")
+        self.conns[role].close()
+        t0 = time.monotonic()
+        deadline, attempts = t0 + self.reconnect_s, 0
+        while True:
+            attempts += 1
+            left = deadline - time.monotonic()
+            try:
+                self.conns[role] = Connection(self.loop, h).open(
+                    timeout=max(1.0, min(left, h.ssh.connect_timeout_s)))
+                break
+            except HostError as exc:
+                if time.monotonic() + 1 >= deadline:
+                    raise HostError(f"host {h.name!r} did not come back within "
+                                    f"{self.reconnect_s:g} s ({attempts} attempts; last: {exc})",
+                                    h.name) from None
+            time.sleep(1)
+        kernel = self.conns[role].run(["uname", "-r"]).stdout.strip()
+        if role in self.facts and kernel != self.facts[role]["kernel"]:
+            raise HostError(f"host {h.name!r} came back with kernel {kernel}, and the run "
+                            f"started on {self.facts[role]['kernel']}: one run measures one kernel",
+                            h.name)
+        if self.current is not None and role in self.current.changed:
+            self.current.apply(role)
+        say(f"host {h.name!r} is back after {time.monotonic() - t0:.1f} s ({attempts} attempt(s))")
 
     def preflight(self, scenarios: list[Scenario], drivers=("native",)) -> None:
         needs_mptcp = any("mptcp" in s.protocols for s in scenarios)
@@ -161,6 +205,7 @@ class Lane:
 
     def install(self) -> None:
         b = install.bundle()
+        self.bundle_id = b.id
         for role in self.managed:
             f = self.facts[role]
             self.installs[role] = install.install(self.conns[role], b, f["home"],
@@ -185,8 +230,28 @@ class Lane:
         router = self.inv.shaping_host()
         return {"kind": "hosts", "inventory": str(self.path.resolve()),
                 "link_model": f"shaped on router {router.name}" if router else "unknown",
-                "use_host_config": self.use_host_config,
+                "use_host_config": self.use_host_config, "reconnect_s": self.reconnect_s,
+                "inventory_sha256": self.inventory_digest(),
+                "worker": self.bundle_id,
                 "paths": [p.model_dump() for p in self.inv.paths], "hosts": hosts}
+
+    def inventory_digest(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    def resumable(self, then: dict) -> str | None:
+        """What differs from the lane a run recorded (`then`, its
+        metadata.lane), so that resuming it would mix two experiments."""
+        if then.get("inventory_sha256") != self.inventory_digest():
+            return f"the inventory {self.path} changed"
+        now = self.metadata()["hosts"]
+        if set(now) != set(then.get("hosts", {})):
+            return f"the hosts are {sorted(now)}, the run had {sorted(then.get('hosts', {}))}"
+        for name, host in now.items():
+            was = then["hosts"][name]
+            for key, what in (("role", "role"), ("kernel", "kernel"), ("install", "installed worker")):
+                if host[key] != was.get(key):
+                    return f"host {name!r}'s {what} is {host[key]}, the run had {was.get(key)}"
+        return None
 
     def topology(self, scenario: Scenario) -> "HostsTopology":
         return HostsTopology(self, scenario)
@@ -225,22 +290,31 @@ class HostsTopology:
 
     def __enter__(self) -> "HostsTopology":
         self.changed: list[str] = []
+        self.lane.current = self
         try:
             for role in self._roles():
                 self.changed.append(role)
-                self.lane.apply(role, links_config(self.scenario, self.lane.inv) if role == "router"
-                                else pm_config(self.scenario, role, self.lane.inv, self.lane.ifnames))
+                self.apply(role)
         except BaseException:
             self.__exit__()
             raise
         return self
 
+    def apply(self, role: str) -> None:
+        self.lane.apply(role, links_config(self.scenario, self.lane.inv) if role == "router"
+                        else pm_config(self.scenario, role, self.lane.inv, self.lane.ifnames))
+
     def _roles(self) -> list[str]:
         return [r for r in self.lane.managed if r == "router" or not self.lane.use_host_config]
 
     def __exit__(self, *exc) -> None:
+        self.lane.current = None
         for role in reversed(self.changed):
-            self.lane.restore(role)
+            try:
+                self.lane.restore(role)
+            except HostError as err:     # a lost host: its saved state waits for the next run
+                log.warning("%s; what the scenario changed there is restored by the next run on "
+                            "it or `python -m bench clean --hosts`", err)
 
     # The harness Site contract (harness.traffic.site): workers run in the
     # hosts' own namespaces, measured there; links change only on a router.

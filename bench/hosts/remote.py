@@ -50,7 +50,7 @@ class RemoteWorker(procs.MessageReader):
             self._process = conn.loop.call(self._start(command), 30)
         except Exception as exc:
             raise HostError(f"host {conn.host.name!r}: cannot start the {label}: "
-                            f"{_reason(exc)}") from None
+                            f"{_reason(exc)}", conn.host.name) from None
         log.info("started %s on host %s", label, conn.host.name)
 
     async def _start(self, command: str):

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from bench.errors import EXIT_OK, InputError
 from bench.hosts import install, inventory
-from bench.hosts.lane import Lane, as_measured, unfit
-from bench.run.orchestrator import Run
+from bench.hosts.lane import RECONNECT_S, Lane, as_measured, unfit
+from bench.hosts.ssh import HostError
+from bench.run.orchestrator import Run, Stopped
 from harness.errors import CapabilityError
 
 DRIVERS = ("native", "iperf3")
@@ -17,10 +18,22 @@ DRIVERS = ("native", "iperf3")
 
 class HostsRun(Run):
     lane: Lane
+    # A host or its worker lost mid-trial fails that trial; the run goes on
+    # once the host answers again, or stops, resumable (docs/hosts.md).
+    FAULTS = (HostError,)
 
     def run(self) -> int:
         with self.lane:
             return super().run()
+
+    def fault_detail(self, exc: HostError) -> dict:
+        return {"kind": "host", "host": exc.host}
+
+    def recover(self, exc: HostError) -> None:
+        try:
+            self.lane.recover(self.progress.note)
+        except HostError as lost:
+            raise Stopped(f"{lost}; the run stopped") from None
 
     def preflight(self) -> None:
         check(self.plan, self.lane.inv)
@@ -31,6 +44,10 @@ class HostsRun(Run):
         self.lane.preflight([s for s in self.plan.scenarios if s.name not in self.skipped],
                             self.plan.drivers)
         self.lane.install()
+        if self.resumed_meta is not None:
+            why = self.lane.resumable(self.resumed_meta["lane"])
+            if why:
+                raise InputError(f"cannot resume {self.rundir.path}: {why}; start a new run")
 
     def site(self, scenario):
         return self.lane.topology(scenario)
@@ -55,12 +72,26 @@ def check(plan, inv: inventory.Inventory) -> None:
                          f"{unfit(plan.scenarios[0], inv)}")
 
 
-def prepare(plan, inventory_path: Path, use_host_config: bool) -> tuple[object, Lane]:
+def prepare(plan, inventory_path: Path, use_host_config: bool,
+            reconnect_s: float = RECONNECT_S) -> tuple[object, Lane]:
     """The plan with its scenarios on paths measured as they are, and the lane."""
     inv = inventory.load(inventory_path)
     if not inv.shaping_host():
         plan.scenarios = [as_measured(s) for s in plan.scenarios]
-    return plan, Lane(inv, inventory_path, use_host_config)
+    return plan, Lane(inv, inventory_path, use_host_config, reconnect_s)
+
+
+def resume_lane(run_dir: Path, then: dict) -> tuple[Lane, object]:
+    """The lane a hosts run recorded (its inventory, options), and how a
+    scenario of the catalog reads on it, for `run --resume`."""
+    path = Path(then["inventory"])
+    if not path.is_file():
+        raise InputError(f"cannot resume {run_dir}: its inventory {path} is gone; put it back "
+                         "or start a new run")
+    inv = inventory.load(path)
+    lane = Lane(inv, path, then.get("use_host_config", False),
+                then.get("reconnect_s", RECONNECT_S))
+    return lane, (lambda s: s) if inv.shaping_host() else as_measured
 
 
 def dry_run(plan, lane: Lane) -> int:

@@ -29,7 +29,11 @@ DEFAULT_KEYS = ("id_ed25519_sk", "id_ecdsa_sk", "id_ed448", "id_ed25519", "id_ec
 
 
 class HostError(HarnessError):
-    """A host cannot be reached or refused what the run needs."""
+    """A host cannot be reached or refused what the run needs; `host` names it."""
+
+    def __init__(self, message: str, host: str | None = None):
+        super().__init__(message)
+        self.host = host
 
 
 class Loop:
@@ -109,14 +113,14 @@ class Connection:
         self.conn = await asyncssh.connect(ssh.host, port=ssh.port, tunnel=self._tunnel,
                                            **self._options(ssh.user))
 
-    def open(self) -> "Connection":
+    def open(self, timeout: float | None = None) -> "Connection":
         try:
-            self.loop.call(self._open(), self.host.ssh.connect_timeout_s * 2 + 5)
+            self.loop.call(self._open(), timeout or self.host.ssh.connect_timeout_s * 2 + 5)
         except Exception as exc:   # asyncssh, OS and timeout errors alike: one sentence
             self.close()
             raise HostError(f"host {self.host.name!r} ({self.host.ssh.target()}) is not "
                             f"reachable over SSH: {_reason(exc)}; check the inventory's ssh "
-                            "table, the key and known_hosts") from None
+                            "table, the key and known_hosts", self.host.name) from None
         log.info("connected to host %s (%s)", self.host.name, self.host.ssh.target())
         return self
 
@@ -129,12 +133,23 @@ class Connection:
         except Exception as exc:
             raise HostError(f"host {self.host.name!r} ({self.host.ssh.target()}) did not answer "
                             f"`{_short(argv)}` ({_reason(exc)}); check the network to it, then "
-                            "run `python -m bench clean --hosts` with this inventory") from None
+                            "run `python -m bench clean --hosts` with this inventory",
+                            self.host.name) from None
         if check and done.exit_status != 0:
             tail = (done.stderr or done.stdout or "").strip().splitlines()[-1:]
             raise HostError(f"host {self.host.name!r}: `{_short(argv)}` exited with status "
-                            f"{done.exit_status}: {tail[0] if tail else 'no output'}")
+                            f"{done.exit_status}: {tail[0] if tail else 'no output'}", self.host.name)
         return done
+
+    def alive(self, timeout: float = 5.0) -> bool:
+        """The host answers a command now."""
+        if self.conn is None:
+            return False
+        try:
+            self.run(["true"], timeout=timeout)
+        except HostError:
+            return False
+        return True
 
     def put(self, local: str, remote: str) -> None:
         async def copy():
@@ -144,7 +159,7 @@ class Connection:
             self.loop.call(copy(), COMMAND_TIMEOUT_S)
         except Exception as exc:
             raise HostError(f"host {self.host.name!r}: copying {os.path.basename(local)} to "
-                            f"{remote} failed: {_reason(exc)}") from None
+                            f"{remote} failed: {_reason(exc)}", self.host.name) from None
 
     def close(self) -> None:
         async def close():

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from bench import report, results_format
 from bench.catalog import Scenario, modes_label
@@ -36,6 +38,11 @@ class Interrupted(Exception):
         super().__init__(signal.Signals(signum).name)
 
 
+class Stopped(Exception):
+    """Where the trials run went away for good (a host that stays lost):
+    the run ends in order, resumable, with exit status 1."""
+
+
 @dataclass
 class Run:
     plan: Plan
@@ -48,6 +55,7 @@ class Run:
     checks: dict = field(default_factory=dict)    # preflight's capability probe
     delay_backends: dict = field(default_factory=dict)   # scenario -> the backend preflight chose
     interrupted_by: int | None = None
+    stopped: str | None = None                     # why the run stopped early (Stopped)
     done: set = field(default_factory=set)         # plan.trial_key()s finished before a resume
     resumed_meta: dict | None = None               # the metadata of the run being resumed
     next_seq: int = 0
@@ -129,14 +137,17 @@ class Run:
                     self._checkpoint(meta)
         except Interrupted as exc:
             self.interrupted_by = exc.signum
+        except (Stopped, *self.FAULTS) as exc:    # a fault between trials stops the run too
+            self.stopped = str(exc)
+            meta["stopped"] = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "reason": self.stopped}
         finally:
             for s in SIGNALS:
                 signal.signal(s, signal.SIG_IGN)
             self._write(meta)
-        self.progress.finish(self.trials, self.rundir.path, self.interrupted_by)
+        self.progress.finish(self.trials, self.rundir.path, self.interrupted_by, self.stopped)
         if self.interrupted_by:
             return 128 + self.interrupted_by
-        return self.exit_status()
+        return EXIT_BENCH_FAILURE if self.stopped else self.exit_status()
 
     def _open(self) -> dict:
         if self.resumed_meta is None:
@@ -218,13 +229,41 @@ class Run:
                                            reason=self.skipped[scenario.name]))
 
     def _warmup(self, driver, topo, scenario: Scenario, proto: str, w: int, entry: dict) -> None:
-        raw = trialrun.run_trial(driver, topo,
-                                 self.plan.params(scenario, driver.name, proto, WARMUP_DURATION_S))
         # (warm-ups run without link events: they only warm the path)
+        raw = self._raw(driver, topo, self.plan.params(scenario, driver.name, proto,
+                                                       WARMUP_DURATION_S))
         rec = trial.build(raw, scenario, proto, run_id=self.rundir.run_id, repeat=-1 - w, seq=-1)
         entry["warmup"].append({"protocol": proto, "driver": driver.name,
                                 "status": rec["status"], "reason": rec["reason"]})
         self.progress.warmup(scenario, proto, rec)
+        self._recover(raw)
+
+    # A fault of the place the trials run (FAULTS: a host lost on the hosts
+    # lane) fails the trial under way, never the run: the trial is recorded
+    # failed with the fault, then recover() gets the place back or stops the
+    # run (Stopped).  A local run has no such faults.
+    FAULTS: ClassVar[tuple] = ()
+
+    def _raw(self, driver, topo, params, events=(), helpers=()) -> dict:
+        """trialrun's raw result, or a failed one naming the fault."""
+        started = time.time()
+        try:
+            return trialrun.run_trial(driver, topo, params, events, helpers=helpers)
+        except self.FAULTS as exc:
+            return {"params": params.as_dict(), "driver": driver.name, "started_at": started,
+                    "mib": {}, "events": [], "fault": exc,
+                    "error": {"message": str(exc), "fault": self.fault_detail(exc)}}
+
+    def fault_detail(self, exc: Exception) -> dict:
+        return {}
+
+    def recover(self, exc: Exception) -> None:
+        """Get the place back after a fault, or raise Stopped."""
+        raise Stopped(str(exc))
+
+    def _recover(self, raw: dict) -> None:
+        if raw.get("fault") is not None:
+            self.recover(raw["fault"])
 
     def _calibrate(self, driver, topo, scenario: Scenario, entry: dict) -> None:
         """Pick the driver's modes per protocol among the suite's candidates
@@ -243,11 +282,12 @@ class Run:
             for r in results:        # interleaved: every candidate sees the same drift
                 params = self.plan.params(scenario, driver.name, proto, modes.calibration_s,
                                           modes=r["modes"])
-                rec = trial.build(trialrun.run_trial(driver, topo, params), scenario, proto,
-                                  run_id=self.rundir.run_id, repeat=-1, seq=-1)
+                raw = self._raw(driver, topo, params)
+                rec = trial.build(raw, scenario, proto, run_id=self.rundir.run_id, repeat=-1, seq=-1)
                 for key in ("goodput_bps", "cpu_system_s_per_gb"):
                     r[key].append(rec[key])
                 r["statuses"].append(rec["status"])
+                self._recover(raw)
         best, why = calibrate.choose(results)
         self.progress.calibrated(scenario, driver.name, proto, modes_label(results[best]["modes"]),
                                  why)
@@ -267,8 +307,8 @@ class Run:
         seq = self.next_seq
         try:
             with self._profiled(seq) as profile:
-                raw = trialrun.run_trial(driver, topo, params, scenario.link_events(),
-                                         helpers=profile.pop("_pids", ()))
+                raw = self._raw(driver, topo, params, scenario.link_events(),
+                                helpers=profile.pop("_pids", ()))
         except Interrupted as exc:
             rec = trial.interrupted(scenario, proto, params, driver.name, signame=str(exc),
                                     run_id=self.rundir.run_id, repeat=repeat, seq=seq)
@@ -283,6 +323,7 @@ class Run:
         if profile:
             rec["profile"] = profile
         self._record(rec)
+        self._recover(raw)
         return rec
 
     @contextmanager
@@ -326,7 +367,7 @@ class Run:
         stalls.classify(self.trials)
         self.progress.reclassified([t for t, was in zip(self.trials, before) if t["status"] != was])
         metadata.finish(meta)
-        state = "interrupted" if self.interrupted_by else "complete"
+        state = "interrupted" if self.interrupted_by or self.stopped else "complete"
         doc = results_format.results_document(self.rundir.run_id, meta, self.scenarios, self.trials, state)
         self.rundir.write_results(doc)
         self.rundir.write_csv(self.trials)

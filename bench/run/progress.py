@@ -91,9 +91,17 @@ class RunProgress:
         for rec in trials:
             self.console.print(Text.assemble("after the run: ", trial_line(rec)))
 
-    def finish(self, trials: list[dict], path, interrupted: int | None) -> None:
+    def finish(self, trials: list[dict], path, interrupted: int | None,
+               stopped: str | None = None) -> None:
         self.bar.stop()
         counts = Counter(t["status"] for t in trials)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials"
-        state = "interrupted" if interrupted else "done"
+        state = "interrupted" if interrupted else "stopped" if stopped else "done"
         self.console.print(Text.assemble((state, "bold"), f": {summary}. Report: {path}/{REPORT}"))
+        if stopped:
+            self.console.print(Text.assemble(("stopped: ", "bold red"), stopped, "\nfinish it "
+                                             f"with: python -m bench run --resume {path}"))
+
+    def note(self, text: str) -> None:
+        """A line about the run itself (a host lost, reconnecting)."""
+        self.console.print(text)

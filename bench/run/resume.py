@@ -41,7 +41,7 @@ def _first_difference(recorded, current, where: str = "") -> str | None:
     return None
 
 
-def _scenarios(run_dir: Path, suite: dict) -> list:
+def _scenarios(run_dir: Path, suite: dict, as_run=lambda s: s) -> list:
     try:
         catalog = Catalog(suite.get("scenario_files", []))
     except InputError as exc:
@@ -51,7 +51,7 @@ def _scenarios(run_dir: Path, suite: dict) -> list:
         if name not in catalog.scenarios:
             raise InputError(f"cannot resume {run_dir}: scenario {name!r} is no longer defined; "
                              "restore its definition or start a new run")
-        current = catalog.scenarios[name]
+        current = as_run(catalog.scenarios[name])
         diff = _first_difference(suite["definitions"][name], current.model_dump(mode="json"))
         if diff:
             raise InputError(f"cannot resume {run_dir}: scenario {name!r} changed since the run "
@@ -63,7 +63,9 @@ def _scenarios(run_dir: Path, suite: dict) -> list:
 def _check_same_machine(run_dir: Path, doc: dict) -> None:
     then = doc["metadata"].get("kernel", {}).get("release")
     now = platform.uname().release
-    if then != now:
+    # A hosts run measured the hosts' kernels (checked once they answer),
+    # not the controller's.
+    if then != now and _lane(doc).get("kind") != "hosts":
         raise InputError(f"cannot resume {run_dir}: it ran on kernel {then}, this is {now}; "
                          "one run measures one kernel, so start a new run")
     run_id = doc["run_id"]
@@ -72,9 +74,14 @@ def _check_same_machine(run_dir: Path, doc: dict) -> None:
                          f"(pid {ownership.entry(run_id)['pid']}); stop it first")
 
 
-def load(run_dir: Path) -> tuple[Plan, dict]:
+def _lane(doc: dict) -> dict:
+    return doc["metadata"].get("lane") or {}
+
+
+def load(run_dir: Path) -> tuple[Plan, dict, object]:
     """The recorded plan (scenarios re-validated against today's
-    definitions) and the results document it came from."""
+    definitions), the results document it came from, and for a hosts run
+    its lane (else None)."""
     doc = results_format.load_results(run_dir / RESULTS)
     if doc["state"] == "complete":
         raise InputError(f"{run_dir} is a complete run: there is nothing to resume")
@@ -83,7 +90,11 @@ def load(run_dir: Path) -> tuple[Plan, dict]:
         raise InputError(f"cannot resume {run_dir}: it was written by an mptcp-bench that did "
                          "not record its plan; start a new run")
     _check_same_machine(run_dir, doc)
-    return Plan.from_dict(suite, _scenarios(run_dir, suite)), doc
+    lane, as_run = None, (lambda s: s)
+    if _lane(doc).get("kind") == "hosts":
+        from bench.hosts import run as hosts
+        lane, as_run = hosts.resume_lane(run_dir, _lane(doc))
+    return Plan.from_dict(suite, _scenarios(run_dir, suite, as_run)), doc, lane
 
 
 def prepare(run_dir: Path, progress, argv: list[str]) -> Run:
@@ -93,16 +104,21 @@ def prepare(run_dir: Path, progress, argv: list[str]) -> Run:
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: no such run directory")
     names.check("run", run_dir.name, f"cannot resume {run_dir}: ")
-    plan, doc = load(run_dir)
+    plan, doc, lane = load(run_dir)
     journal = results_format.check_trials(read_journal(run_dir), str(run_dir / JOURNAL))
     kept = [t for t in journal if t["status"] != "interrupted"]
     meta = doc["metadata"]
-    if (meta.get("lane") or {}).get("kind") == "hosts":
-        raise InputError(f"{run_dir} ran on hosts (--hosts), which --resume cannot continue "
-                         "yet; start the run again")
     meta.setdefault("resumes", []).append({
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": argv, "pid": os.getpid(),
-        "trials_kept": len(kept), "interrupted_rerun": len(journal) - len(kept)})
-    return Run(plan, RunDir(run_dir.parent, run_dir.name), progress, argv, trials=kept,
+        "trials_kept": len(kept), "interrupted_rerun": len(journal) - len(kept),
+        "after_stop": meta.pop("stopped", None)})
+    kind = Run
+    if lane is not None:
+        from bench.hosts.run import HostsRun
+        kind = HostsRun
+    run = kind(plan, RunDir(run_dir.parent, run_dir.name), progress, argv, trials=kept,
                scenarios=doc["scenarios"], done={trial_key(t) for t in kept},
                resumed_meta=meta, next_seq=1 + max((t["seq"] for t in journal), default=-1))
+    if lane is not None:
+        run.lane = lane
+    return run

@@ -63,11 +63,13 @@ def controller(hosts: SshHosts, *args, **kw) -> subprocess.CompletedProcess:
     return bench(*args, wrap=hosts.controller([]), **kw)
 
 
-def long_run(hosts: SshHosts, out: Path) -> subprocess.Popen:
-    """A hosts run of 30-s trials, started as the controller, once its
-    workers run on both hosts."""
-    proc = start("run", "--hosts", hosts.inventory_path, "--scenario", "aggregate-2x",
-                 "--warmup", "0", "--repeat", "2", "--duration", "30", "--out", out,
+def long_run(hosts: SshHosts, out: Path, duration: int = 30, scenarios=("aggregate-2x",),
+             extra=()) -> subprocess.Popen:
+    """A hosts run of `duration`-s trials, 2 repeats, started as the
+    controller, once its workers run on both hosts."""
+    picked = [a for s in scenarios for a in ("--scenario", s)]
+    proc = start("run", "--hosts", hosts.inventory_path, *picked, "--warmup", "0", "--repeat", "2",
+                 "--duration", str(duration), "--out", out, *extra,
                  wrap=hosts.controller([]), stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not _workers_in_both(hosts):
@@ -201,22 +203,112 @@ def test_ctrl_c_ends_the_run_in_order_and_restores(hosts, tmp_path):
 
 def test_a_host_cut_off_from_the_controller_ends_its_workers_by_the_lease(hosts, tmp_path):
     """No FIN reaches the host (its management link goes down): the lease
-    lapses for want of renewals and the host ends the worker by itself."""
-    proc = long_run(hosts, tmp_path)
+    lapses for want of renewals and the host ends the worker by itself; the
+    host back within the reconnect window, the run goes on: that trial
+    failed, naming the host, the others ran."""
+    proc = long_run(hosts, tmp_path, duration=10)
     try:
         hosts.cut("client")
         time.sleep(LEASE_S + 2)
         assert not _harness_processes(hosts, "client")
         hosts.cut("client", down=False)
-        assert proc.wait(120) != 0
+        assert proc.wait(180) == 1, proc.stderr.read()
     finally:
         hosts.cut("client", down=False)
         proc.kill()
         proc.wait()
     err = proc.stderr.read()
-    assert "error: host 'clienthost'" in err and "Traceback" not in err, err
-    assert controller(hosts, "clean", "--hosts", hosts.inventory_path).returncode == 0
-    assert prior(hosts, "client") and prior(hosts, "server")
+    assert "host 'clienthost' is lost; reconnecting" in err and "host 'clienthost' is back" in err, err
+    assert "Traceback" not in err, err
+    doc = results_format.load_results((tmp_path / "latest").resolve() / "results.json")
+    assert doc["state"] == "complete"
+    assert [t["status"] for t in doc["trials"]].count("failed") == 1, _statuses(doc)
+    failed = next(t for t in doc["trials"] if t["status"] == "failed")
+    assert "clienthost" in failed["reason"], failed["reason"]
+    assert failed["error"]["fault"] == {"kind": "host", "host": "clienthost"}
+    assert len(doc["trials"]) == 4 and _unique(doc)
+    assert prior(hosts, "client") and prior(hosts, "server") and not hosts.workers()
+
+
+def test_a_killed_worker_fails_its_trial_and_the_run_completes(hosts, tmp_path):
+    """SIGKILL of the server host's worker mid-suite: one failed trial,
+    naming the host, and every other trial of the suite run."""
+    proc = long_run(hosts, tmp_path, duration=5, scenarios=("aggregate-2x", "single-link"))
+    try:
+        victim = _worker_in(hosts, "server")
+        os.kill(victim, signal.SIGKILL)
+        assert proc.wait(240) == 1, proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    doc = results_format.load_results((tmp_path / "latest").resolve() / "results.json")
+    assert doc["state"] == "complete" and len(doc["trials"]) == 8 and _unique(doc)
+    statuses = _statuses(doc)
+    assert statuses.count("failed") == 1, statuses
+    failed = next(t for t in doc["trials"] if t["status"] == "failed")
+    assert "serverhost" in failed["reason"] and failed["seq"] == 0, failed["reason"]
+    assert all(t["status"] == "ok" for t in doc["trials"] if t is not failed), statuses
+    assert prior(hosts, "client") and prior(hosts, "server") and not hosts.workers()
+
+
+def test_a_host_away_beyond_the_window_stops_the_run_and_resume_finishes_it(hosts, tmp_path):
+    """The client's management link down for longer than --reconnect-s: exit
+    1 and a resumable run; with the link back, --resume completes it with
+    every trial once."""
+    proc = long_run(hosts, tmp_path, duration=8, extra=("--reconnect-s", "3"))
+    try:
+        hosts.cut("client")
+        assert proc.wait(120) == 1, proc.stderr.read()
+    finally:
+        hosts.cut("client", down=False)
+        proc.kill()
+        proc.wait()
+    err = proc.stderr.read()
+    assert "did not come back within 3 s" in err and "--resume" in err and "Traceback" not in err, err
+    run = (tmp_path / "latest").resolve()
+    doc = results_format.load_results(run / "results.json")
+    assert doc["state"] == "interrupted" and "clienthost" in doc["metadata"]["stopped"]["reason"]
+    assert len(doc["trials"]) < 4
+    resumed = controller(hosts, "run", "--resume", run)
+    assert resumed.returncode == 1, resumed.stderr     # the trial the host was lost in failed
+    doc = results_format.load_results(run / "results.json")
+    assert doc["state"] == "complete" and len(doc["trials"]) == 4 and _unique(doc), _statuses(doc)
+    assert _statuses(doc).count("failed") == 1, _statuses(doc)
+    assert "clienthost" in doc["metadata"]["resumes"][0]["after_stop"]["reason"]
+    assert prior(hosts, "client") and prior(hosts, "server") and not hosts.workers()
+
+
+def test_resume_refuses_a_hosts_run_whose_hosts_changed(hosts, tmp_path):
+    proc = long_run(hosts, tmp_path)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 130
+    run = (tmp_path / "latest").resolve()
+    doc = results_format.load_results(run / "results.json")
+    doc["metadata"]["lane"]["hosts"]["serverhost"]["kernel"] = "5.10.0-old"
+    results_format.write_atomic(run / "results.json", json.dumps(doc))
+    done = controller(hosts, "run", "--resume", run)
+    assert done.returncode == 2
+    assert "host 'serverhost''s kernel is" in done.stderr and "5.10.0-old" in done.stderr, done.stderr
+
+
+def _statuses(doc: dict) -> list[str]:
+    return [t["status"] for t in doc["trials"]]
+
+
+def _unique(doc: dict) -> bool:
+    keys = [(t["scenario"], t["protocol"], t["driver"], t["repeat"]) for t in doc["trials"]]
+    return len(keys) == len(set(keys))
+
+
+def _worker_in(hosts: SshHosts, role: str) -> int:
+    for pid, ns in hosts.workers().items():
+        try:
+            if (ns == hosts.topo.ns(role)
+                    and b"harness.traffic.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()):
+                return pid
+        except OSError:
+            continue
+    raise AssertionError(f"no worker runs on the {role} host")
 
 
 def _harness_processes(hosts: SshHosts, role: str) -> list[int]:

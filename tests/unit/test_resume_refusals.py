@@ -48,7 +48,7 @@ def set_kernel(run, release: str) -> None:
 
 def test_the_material_is_resumable_when_nothing_stands_in_the_way(interrupted):
     """The control: the refusals below come from the kernel and the live run."""
-    plan, doc = resume.load(interrupted)
+    plan, doc, _ = resume.load(interrupted)
     assert plan.name == doc["metadata"]["suite"]["name"] and doc["state"] == "interrupted"
 
 
