@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.errors import EXIT_OK, InputError
-from bench.hosts import install, inventory
+from bench.hosts import install, inventory, survey
 from bench.hosts.lane import Lane, as_measured, unfit
 from bench.run.orchestrator import Run
 from harness.errors import CapabilityError
@@ -31,6 +31,7 @@ class HostsRun(Run):
         self.lane.preflight([s for s in self.plan.scenarios if s.name not in self.skipped],
                             self.plan.drivers)
         self.lane.install()
+        self.plan.scenarios = self.lane.survey_paths(self.plan.scenarios)
 
     def site(self, scenario):
         return self.lane.topology(scenario)
@@ -78,4 +79,6 @@ def dry_run(plan, lane: Lane) -> int:
                 print(f"skip: {unfit(s, lane.inv)}")
         for line in lane.changes(runnable, install.source_id()):
             print(f"would change: {line}")
+        for line in survey.planned(lane.inv):
+            print(f"would survey (changes nothing): {line}")
     return EXIT_OK

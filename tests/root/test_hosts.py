@@ -113,7 +113,7 @@ def test_hosts_run_agrees_with_the_local_run_and_restores_endpoints(hosts, tmp_p
             assert abs(got[lane][proto] / got["local"][proto] - 1) <= 0.05, got
     doc = results_format.load_results(runs["hosts"] / "results.json")
     lane = doc["metadata"]["lane"]
-    assert lane["kind"] == "hosts" and lane["link_model"] == "unknown"
+    assert lane["kind"] == "hosts" and lane["link_model"] == "surveyed"
     assert set(lane["hosts"]) == {"clienthost", "serverhost"}
     assert all(h["kernel"] == os.uname().release for h in lane["hosts"].values())
     client = lane["hosts"]["clienthost"]
