@@ -62,14 +62,12 @@ def planned(inv) -> list[str]:
 
 
 def _probe(site, link: int, family: int, workload: str) -> dict:
-    """The native driver's raw result of one probe, or {"error": ...} when
-    it could not even start (a host refused a worker)."""
+    """The native driver's raw result of one probe: a worker that failed is
+    its "error"; a host that cannot be reached ends the run (HostError),
+    as it would at the first scenario."""
     params = TrialParams(protocol="tcp", family=family, link=link, workload=workload,
                          duration_s=BULK_S if workload == "bulk" else RR_S)
-    try:
-        return drivers.get("native").run(site, params)
-    except HarnessError as exc:
-        return {"error": {"message": str(exc)}}
+    return drivers.get("native").run(site, params)
 
 
 def _failed(raw: dict) -> dict | None:

@@ -231,10 +231,12 @@ def _harness_processes(hosts: SshHosts, role: str) -> list[int]:
 
 
 def _workers_in_both(hosts: SshHosts) -> bool:
+    """A 30-s trial's workers run on both hosts (not the path survey's probes)."""
     found = set()
     for pid, ns in hosts.workers().items():
         try:
-            if b"harness.traffic.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"harness.traffic.worker" in cmd and b'"duration_s": 30' in cmd:
                 found.add(ns)
         except OSError:
             continue
@@ -248,6 +250,7 @@ def test_dry_run_prints_the_changes_and_makes_none(hosts, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "would change: host clienthost, scenario aggregate-2x: MPTCP limits subflows 8" in done.stdout
     assert f"install the worker into {tmp_path / 'never'}" in done.stdout
+    assert "would survey (changes nothing): path 1: 2 s of TCP bulk" in done.stdout
     assert not (tmp_path / "never").exists() and prior(hosts, "client")
 
 
