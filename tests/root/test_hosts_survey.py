@@ -32,7 +32,8 @@ def _sshd_and_asyncssh():
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """One hosts run of mode-zerocopy (TCP and MPTCP, one repeat)."""
+    """One hosts run of mode-zerocopy and mode-io_uring_zc (TCP and MPTCP,
+    one repeat each)."""
     cache = tmp_path_factory.mktemp("bundles")
     old = os.environ.get(install.CACHE_ENV)
     os.environ[install.CACHE_ENV] = str(cache)
@@ -44,7 +45,8 @@ def run(tmp_path_factory):
             inventory.write_text(hosts.inventory(tmp / "install"))
             out = tmp / "runs"
             done = controller(hosts, "run", "--hosts", inventory, "--scenario", "mode-zerocopy",
-                              "--warmup", "0", "--repeat", "1", "--duration", "2", "--out", out)
+                              "--scenario", "mode-io_uring_zc", "--warmup", "0", "--repeat", "1",
+                              "--duration", "2", "--out", out)
             assert done.returncode == 0, done.stderr
             yield (out / "latest").resolve()
     finally:
@@ -90,14 +92,15 @@ def test_the_report_opens_with_the_hosts_and_the_survey(run):
     assert "Link model **surveyed**" in hosts
 
 
-def test_zero_copy_sends_are_counted_and_copied_on_veth(run):
+@pytest.mark.parametrize("mode", ["zerocopy", "io_uring_zc"])
+def test_zero_copy_sends_are_counted_and_copied_on_veth(run, mode):
     doc = results_format.load_results(run / "results.json")
-    tcp = [t for t in doc["trials"] if t["protocol"] == "tcp"]
+    tcp = [t for t in doc["trials"] if t["protocol"] == "tcp" and t["scenario"] == f"mode-{mode}"]
     send = tcp[0]["mode_support"]["send"]
     print(json.dumps(send))
-    assert send["mode"] == "zerocopy" and send["zc_completions"] > 0
+    assert send["mode"] == mode and send["zc_completions"] > 0
     assert send["zc_copied"] == send["zc_completions"]     # veth copies every one (KERNEL_NOTES)
     text = (run / "report.md").read_text().split("## Hosts", 1)[1].split("\n## ", 1)[0]
-    row = next(line for line in text.splitlines() if "| zerocopy | TCP |" in line)
+    row = next(line for line in text.splitlines() if f"| {mode} | TCP |" in line)
     assert "clienthost: c0 (veth (virtual))" in row and "0.0% (all copied)" in row
     assert f"| {send['zc_completions']} | {send['zc_copied']} |" in row
