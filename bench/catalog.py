@@ -10,7 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bench import names, tomlfile
 from bench.errors import InputError
@@ -52,6 +60,18 @@ class Link(_Model):
                                      pattern=r"^[A-Za-z0-9_./-]+$")
     queue_ms: float = Field(25, gt=0, le=10_000)
     mtu: int = Field(1500, ge=1280, le=65535)
+    # Not a scenario's to give: the rate a hosts run's path survey measured on
+    # an unshaped path (bench/hosts/survey.py), the link model of its goodput
+    # limit.  Nothing is shaped to it, so it is never part of the recorded
+    # definition; model_copy sets it (no validation), a scenario file cannot.
+    surveyed_mbit: float | None = Field(None, exclude=True)
+
+    @field_validator("surveyed_mbit")
+    @classmethod
+    def _not_given(cls, v):
+        if v is not None:
+            raise ValueError("surveyed_mbit is measured by a hosts run's path survey, not given")
+        return v
 
     @model_validator(mode="after")
     def _jitter_options(self) -> "Link":

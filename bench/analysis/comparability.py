@@ -66,6 +66,16 @@ REGISTRY: tuple[Key, ...] = (
     Key("lane.kind", "where it ran (host or VM lane)", "incomparable", default="host"),
     # The hosts lane (docs/hosts.md): paths measured as they are or shaped on a router.
     Key("lane.link_model", "link model of the hosts' paths", "incomparable"),
+    # Which machines and NICs a hosts run measured (derived from lane.hosts by
+    # view(): by role and path, so that renamed hosts are a difference too).
+    Key("hosts_lane.*.host", "host of the hosts lane, by role", "incomparable"),
+    Key("hosts_lane.*.kernel", "kernel of a host, by role", "incomparable"),
+    Key("hosts_lane.path*.nic", "NIC (driver) of a path's end", "incomparable"),
+    Key("lane.survey.clocks.*", "a host's clock offset (survey)", "ignore", "float"),
+    Key("lane.survey.paths.*.bulk.*", "path survey: bulk probe", "info", "any"),
+    Key("lane.survey.paths.*.rr.*", "path survey: request/response probe", "info", "any"),
+    Key("lane.survey.paths.*.*_address", "path survey: addresses", "info"),
+    Key("lane.survey.*", "path survey: the paths' ends and the probe", "warn", "any"),
     Key("lane.hosts.*.clock.*", "a host's clock offset", "ignore", "float"),
     Key("lane.hosts.*.addresses.*_life_time", "address lifetime", "ignore", "int"),
     Key("lane.hosts.*.install", "a host's install directory", "info"),
@@ -162,12 +172,50 @@ def flatten(value, prefix: str = "") -> dict:
 
 def view(doc: dict, scenarios: set[str] | None = None) -> dict:
     """The comparable part of a results document, flattened: the run's
-    metadata and its scenario entries (only `scenarios`, when given), each
-    definition as the current model reads it."""
+    metadata (with a hosts run's identity, hosts_identity) and its scenario
+    entries (only `scenarios`, when given), each definition as the current
+    model reads it."""
     entries = {n: {**e, "definition": normalized(e.get("definition"))}
                for n, e in (doc.get("scenarios") or {}).items()
                if scenarios is None or n in scenarios}
-    return {**flatten(doc.get("metadata") or {}), **flatten({"scenarios": entries})}
+    meta = doc.get("metadata") or {}
+    return {**flatten(meta), **hosts_identity(meta.get("lane") or {}),
+            **flatten({"scenarios": entries})}
+
+
+HOST_ROLES = ("client", "server", "router")
+
+
+def hosts_identity(lane: dict) -> dict:
+    """What makes two hosts runs the same experiment, keyed by role and path
+    rather than by host name: each role's host name and kernel (None for a
+    router the inventory does not have) and the driver of each path's NIC
+    on either end (a virtual interface's kind when it has no driver)."""
+    if lane.get("kind") != "hosts":
+        return {}
+    by_role = {h.get("role"): (name, h) for name, h in (lane.get("hosts") or {}).items()}
+    out: dict = {}
+    for role in HOST_ROLES:
+        name, h = by_role.get(role, (None, {}))
+        out[f"hosts_lane.{role}.host"], out[f"hosts_lane.{role}.kernel"] = name, h.get("kernel")
+    for i, path in enumerate(lane.get("paths") or []):
+        for role in ("client", "server"):
+            host = by_role.get(role, (None, {}))[1]
+            nic = (host.get("nics") or {}).get(_ifname(host, path.get(f"{role}_address")))
+            out[f"hosts_lane.path{i}.{role}.nic"] = _nic(nic)
+    return out
+
+
+def _ifname(host: dict, address: str | None) -> str | None:
+    """The interface that holds `address`, as the preflight read it."""
+    return next((i for i, addrs in (host.get("addresses") or {}).items()
+                 if any(a.get("local") == address for a in addrs)), None)
+
+
+def _nic(nic: dict | None) -> str | None:
+    if not nic:
+        return None
+    return nic.get("driver") or (f"{nic['kind']} (virtual)" if nic.get("kind") else None)
 
 
 def normalized(definition: dict | None):

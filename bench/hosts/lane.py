@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench.catalog import Link, Scenario
-from bench.hosts import install, preflight
+from bench.hosts import install, preflight, survey
 from bench.hosts.inventory import Inventory
 from bench.hosts.remote import RemoteWatch, RemoteWorker
 from bench.hosts.ssh import Connection, HostError, Loop
@@ -48,9 +48,13 @@ def unfit(scenario: Scenario, inv: Inventory) -> str | None:
     return None
 
 
-def as_measured(scenario: Scenario) -> Scenario:
-    """The scenario on paths measured as they are: its links' model unknown."""
-    return scenario.model_copy(update={"links": tuple(Link(mtu=l.mtu) for l in scenario.links)})
+def as_measured(scenario: Scenario, surveyed_mbit: list[float | None] | None = None) -> Scenario:
+    """The scenario on paths measured as they are: nothing shaped, its
+    links' model unknown, or the rate each path's survey measured (never
+    applied, never in the recorded definition: catalog.Link.surveyed_mbit)."""
+    rates = [*(surveyed_mbit or ()), *[None] * len(scenario.links)]
+    return scenario.model_copy(update={"links": tuple(
+        Link(mtu=l.mtu).model_copy(update={"surveyed_mbit": r}) for l, r in zip(scenario.links, rates))})
 
 
 def pm_config(scenario: Scenario, side: str, inv: Inventory, ifnames: list[dict]) -> dict:
@@ -94,6 +98,7 @@ class Lane:
         self.installs: dict[str, install.Install] = {}
         self.bundle_id: str | None = None
         self.ifnames: list[dict] = []
+        self.survey: dict | None = None
         self.loop: Loop | None = None
         # The roles the run installs on and may change: a configurable router too.
         self.managed = ENDPOINT_ROLES + (("router",) if inv.shaping_host() else ())
@@ -212,6 +217,20 @@ class Lane:
                                                   {"python": f["python"], "machine": f["machine"]})
             self._restore(role)      # what a killed run changed, before anything else
 
+    def survey_paths(self, scenarios: list[Scenario]) -> list[Scenario]:
+        """Survey the paths (bench.hosts.survey); on paths nobody shapes, the
+        scenarios with the surveyed rates as their links' model."""
+        self.survey = survey.run(self, self.topology(None))
+        return self.surveyed(scenarios)
+
+    def surveyed(self, scenarios: list[Scenario]) -> list[Scenario]:
+        """The scenarios on this lane's survey (a resumed run's: the one it
+        recorded, so that its limits stay those of its first trials)."""
+        if self.inv.shaping_host():
+            return scenarios
+        return [as_measured(s, survey.capacities(self.survey, [l.mtu for l in s.links],
+                                                 self.inv.family)) for s in scenarios]
+
     def metadata(self) -> dict:
         hosts = {}
         for role, f in self.facts.items():
@@ -229,11 +248,13 @@ class Lane:
                              "install": self.installs[role].directory if role in self.installs else None}
         router = self.inv.shaping_host()
         return {"kind": "hosts", "inventory": str(self.path.resolve()),
-                "link_model": f"shaped on router {router.name}" if router else "unknown",
+                "link_model": f"shaped on router {router.name}" if router else
+                survey.link_model(self.survey),
                 "use_host_config": self.use_host_config, "reconnect_s": self.reconnect_s,
                 "inventory_sha256": self.inventory_digest(),
                 "worker": self.bundle_id,
-                "paths": [p.model_dump() for p in self.inv.paths], "hosts": hosts}
+                "paths": [p.model_dump() for p in self.inv.paths], "hosts": hosts,
+                "survey": self.survey}
 
     def inventory_digest(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
@@ -253,7 +274,9 @@ class Lane:
                     return f"host {name!r}'s {what} is {host[key]}, the run had {was.get(key)}"
         return None
 
-    def topology(self, scenario: Scenario) -> "HostsTopology":
+    def topology(self, scenario: Scenario | None) -> "HostsTopology":
+        """The scenario's topology; with None (the survey's), one that is
+        never entered: the hosts as they are."""
         return HostsTopology(self, scenario)
 
     def hostctl(self, role: str, *args: str) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.errors import EXIT_OK, InputError
-from bench.hosts import install, inventory
+from bench.hosts import install, inventory, survey
 from bench.hosts.lane import RECONNECT_S, Lane, as_measured, unfit
 from bench.hosts.ssh import HostError
 from bench.run.orchestrator import Run, Stopped
@@ -44,10 +44,15 @@ class HostsRun(Run):
         self.lane.preflight([s for s in self.plan.scenarios if s.name not in self.skipped],
                             self.plan.drivers)
         self.lane.install()
-        if self.resumed_meta is not None:
-            why = self.lane.resumable(self.resumed_meta["lane"])
-            if why:
-                raise InputError(f"cannot resume {self.rundir.path}: {why}; start a new run")
+        if self.resumed_meta is None:
+            self.plan.scenarios = self.lane.survey_paths(self.plan.scenarios)
+            return
+        then = self.resumed_meta["lane"]
+        self.lane.survey = then.get("survey")
+        why = self.lane.resumable(then)
+        if why:
+            raise InputError(f"cannot resume {self.rundir.path}: {why}; start a new run")
+        self.plan.scenarios = self.lane.surveyed(self.plan.scenarios)
 
     def site(self, scenario):
         return self.lane.topology(scenario)
@@ -109,4 +114,6 @@ def dry_run(plan, lane: Lane) -> int:
                 print(f"skip: {unfit(s, lane.inv)}")
         for line in lane.changes(runnable, install.source_id()):
             print(f"would change: {line}")
+        for line in survey.planned(lane.inv):
+            print(f"would survey (changes nothing): {line}")
     return EXIT_OK

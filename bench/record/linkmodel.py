@@ -38,15 +38,17 @@ def links_carrying(scenario, protocol: str) -> list[int]:
 
 
 def goodput_limit_bps(scenario, protocol: str) -> float | None:
-    """Client-to-server goodput limit over the links that carry data.  None
-    when one of them is unshaped (the CPU is then the bottleneck, which no
-    model predicts)."""
+    """Client-to-server goodput limit over the links that carry data: their
+    shaped rate, or on a real path nobody shapes the rate its survey
+    measured (bench/hosts/survey.py).  None when one of them has neither
+    (the CPU is then the bottleneck, which no model predicts)."""
     links = scenario.topology().links
     total = 0.0
-    for link in (links[i] for i in links_carrying(scenario, protocol)):
-        if link.rate_up_mbit is None:
+    for i in links_carrying(scenario, protocol):
+        rate = links[i].rate_up_mbit or scenario.links[i].surveyed_mbit
+        if rate is None:
             return None
-        total += link.rate_up_mbit * 1e6 * payload_share(protocol, scenario.family, link.mtu)
+        total += rate * 1e6 * payload_share(protocol, scenario.family, links[i].mtu)
     return total
 
 

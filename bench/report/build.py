@@ -20,6 +20,7 @@ from bench.report import (
     cpu_answer,
     driver_crosscheck,
     handover,
+    hosts,
     html_page,
     machine,
     md,
@@ -214,6 +215,7 @@ class Report:
                f"Suite **{md.text(suite.get('name'))}** — {md.text(suite.get('description'))}. "
                f"{len(trials)} trials, {md.text(suite.get('repeat'))} paired repeats per scenario, "
                f"driver {md.text(suite.get('driver'))}, run {md.text(self.doc['state'])}.", ""]
+        out += hosts.section(self.doc)     # a hosts run's first: where it ran, what the paths carry
         out += machine.section(self.doc)
         if self.df.empty:
             out += ["No trial finished.", ""]

@@ -80,6 +80,9 @@ def _limits(rep, scenario: str, driver, protos: list[str]) -> list[str]:
     df = rep.df[(rep.df["scenario"] == scenario) & (rep.df["driver"] == driver)]
     bound = df["expected_is_upper_bound"].dropna()
     note = " (an upper bound: loss and delay are not modelled)" if len(bound) and bound.iloc[0] else ""
+    model = str(((rep.doc.get("metadata") or {}).get("lane") or {}).get("link_model") or "")
+    if model.startswith("surveyed"):     # bench/report/hosts.py says what the survey is
+        return ["", "Goodput limit from the path survey (nothing shaped): " + "; ".join(parts) + "."]
     return ["", "Link-model goodput limit: " + "; ".join(parts) + note + "."]
 
 

@@ -72,7 +72,7 @@ def long_run(hosts: SshHosts, out: Path, duration: int = 30, scenarios=("aggrega
                  "--duration", str(duration), "--out", out, *extra,
                  wrap=hosts.controller([]), stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not _workers_in_both(hosts):
+    while not _workers_in_both(hosts, duration):
         if proc.poll() is not None or time.monotonic() >= deadline:
             proc.kill()
             raise AssertionError(f"the run's workers never ran on both hosts: {proc.stderr.read()}")
@@ -115,7 +115,7 @@ def test_hosts_run_agrees_with_the_local_run_and_restores_endpoints(hosts, tmp_p
             assert abs(got[lane][proto] / got["local"][proto] - 1) <= 0.05, got
     doc = results_format.load_results(runs["hosts"] / "results.json")
     lane = doc["metadata"]["lane"]
-    assert lane["kind"] == "hosts" and lane["link_model"] == "unknown"
+    assert lane["kind"] == "hosts" and lane["link_model"] == "surveyed"
     assert set(lane["hosts"]) == {"clienthost", "serverhost"}
     assert all(h["kernel"] == os.uname().release for h in lane["hosts"].values())
     client = lane["hosts"]["clienthost"]
@@ -322,11 +322,13 @@ def _harness_processes(hosts: SshHosts, role: str) -> list[int]:
     return out
 
 
-def _workers_in_both(hosts: SshHosts) -> bool:
+def _workers_in_both(hosts: SshHosts, duration: int = 30) -> bool:
+    """A `duration`-s trial's workers run on both hosts (not the path survey's probes)."""
     found = set()
     for pid, ns in hosts.workers().items():
         try:
-            if b"harness.traffic.worker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"harness.traffic.worker" in cmd and f'"duration_s": {duration}'.encode() in cmd:
                 found.add(ns)
         except OSError:
             continue
@@ -340,6 +342,7 @@ def test_dry_run_prints_the_changes_and_makes_none(hosts, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "would change: host clienthost, scenario aggregate-2x: MPTCP limits subflows 8" in done.stdout
     assert f"install the worker into {tmp_path / 'never'}" in done.stdout
+    assert "would survey (changes nothing): path 1: 2 s of TCP bulk" in done.stdout
     assert not (tmp_path / "never").exists() and prior(hosts, "client")
 
 
