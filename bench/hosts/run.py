@@ -45,7 +45,11 @@ class HostsRun(Run):
                             self.plan.drivers)
         self.lane.install()
         if self.resumed_meta is None:
+            self.progress.note(f"surveying {len(self.lane.inv.paths)} path(s), about "
+                               f"{survey.BULK_S + survey.RR_S + 1:g} s each")
             self.plan.scenarios = self.lane.survey_paths(self.plan.scenarios)
+            for line in survey.summary(self.lane.survey):
+                self.progress.note(line)
             return
         then = self.resumed_meta["lane"]
         self.lane.survey = then.get("survey")

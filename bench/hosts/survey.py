@@ -151,3 +151,17 @@ def capacities(survey: dict, nominal_mtu: list[int], family: int) -> list[float 
         gp = p["bulk"].get("goodput_bps") if p["bulk"]["status"] == "ok" else None
         out.append(gp / linkmodel.payload_share("tcp", family, mtu) / 1e6 if gp else None)
     return out
+
+
+def summary(survey: dict) -> list[str]:
+    """One console line per surveyed path."""
+    out = []
+    for p in survey["paths"]:
+        b, r = p["bulk"], p["rr"]
+        what = [f"TCP {b['goodput_bps'] / 1e6:.1f} Mbit/s" if b["status"] == "ok"
+                else f"bulk probe failed: {b['reason']}",
+                f"round trip p50 {r['p50_us'] / 1e3:.3f} ms" if r["status"] == "ok"
+                else f"round-trip probe failed: {r['reason']}"]
+        out.append(f"path {p['path']} ({p['client_address']} -> {p['server_address']}): "
+                   + ", ".join(what))
+    return out

@@ -48,6 +48,8 @@ def run(tmp_path_factory):
                               "--scenario", "mode-io_uring_zc", "--warmup", "0", "--repeat", "1",
                               "--duration", "2", "--out", out)
             assert done.returncode == 0, done.stderr
+            # The console says what the survey found before the first scenario.
+            assert "surveying 2 path(s)" in done.stderr and "path 1 (198.18.1.1 -> 198.19.1.1): TCP " in done.stderr
             yield (out / "latest").resolve()
     finally:
         if old is None:

@@ -95,3 +95,16 @@ def test_root_qdisc_and_what_a_dry_run_says():
         paths = [type("P", (), {"client_address": "192.0.2.1", "server_address": "203.0.113.5"})]
     assert survey.planned(Inv) == ["path 0: 2 s of TCP bulk and 1 s of request/response from "
                                    "192.0.2.1 to 203.0.113.5"]
+
+
+def test_the_console_says_each_paths_survey_or_why_it_failed():
+    err = {"error": {"message": "the receiver did not finish within 19 s"}}
+    doc = {"paths": [
+        {"path": 0, "client_address": "192.0.2.23", "server_address": "203.0.113.5",
+         "bulk": survey.bulk(_bulk_raw(), 4, 1500), "rr": survey.rr(_rr_raw())},
+        {"path": 1, "client_address": "198.51.100.2", "server_address": "203.0.113.5",
+         "bulk": survey.bulk(err, 4, 1500), "rr": survey.rr(_rr_raw())}]}
+    assert survey.summary(doc) == [
+        "path 0 (192.0.2.23 -> 203.0.113.5): TCP 50.0 Mbit/s, round trip p50 0.080 ms",
+        "path 1 (198.51.100.2 -> 203.0.113.5): bulk probe failed: the receiver did not finish "
+        "within 19 s, round trip p50 0.080 ms"]
