@@ -74,8 +74,8 @@ class NativeDriver:
                 if partial:
                     out["partial"] = partial
                 # The cause before its symptoms: a mode an end cannot do, then
-                # an end that died without a word (killed: the other end's
-                # error is what that did to it).
+                # an end killed without a word (the other end's error is what
+                # that did to it).
                 for name in sorted(ends, key=lambda n: (not _is_unsupported(ends[n][1]),
                                                         not _died(*ends[n]))):
                     worker, msg = ends[name]
@@ -105,7 +105,10 @@ def _is_unsupported(msg: dict | None) -> bool:
 
 
 def _died(worker: procs.Worker, msg: dict | None) -> bool:
-    return msg is None and worker.proc.poll() is not None
+    """Killed by a signal without a word (a remote one's status is 128 + N,
+    as a shell's), not ended by its own error."""
+    code = worker.proc.poll()
+    return msg is None and code is not None and (code < 0 or code > 128)
 
 
 def _final_message(worker: procs.Worker, deadline: float) -> dict | None:
