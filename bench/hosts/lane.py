@@ -8,17 +8,20 @@ import logging
 from pathlib import Path
 
 from bench.catalog import Link, Scenario
-from bench.hosts import install, preflight
+from bench.hosts import install, preflight, router
 from bench.hosts.inventory import Inventory
 from bench.hosts.remote import RemoteWatch, RemoteWorker
 from bench.hosts.ssh import Connection, HostError, Loop
 from harness.measure import cpustat, mib
+from harness.net.events import EventRunner
 from harness.traffic.site import NoLinkEvents
 
 log = logging.getLogger(__name__)
 ENDPOINT_ROLES = ("client", "server")
 PM_STATE = "state/pm-saved.json"
 LINKS_STATE = "state/links-saved.json"
+# Link events a configurable router host applies (bench.hosts.router).
+ROUTER_EVENTS = ("down", "up", "rate", "strip_mptcp")
 
 
 def unfit(scenario: Scenario, inv: Inventory) -> str | None:
@@ -31,17 +34,22 @@ def unfit(scenario: Scenario, inv: Inventory) -> str | None:
     if scenario.sysctls or scenario.client_sysctls:
         return (f"scenario {scenario.name!r} sets sysctls, and on hosts nothing but the MPTCP "
                 "endpoints is changed")
-    if scenario.middlebox.strip_mptcp or scenario.events:
-        return f"scenario {scenario.name!r} needs a router the suite configures (middlebox, events)"
+    if not inv.shaping_host() and (scenario.middlebox.strip_mptcp or scenario.middlebox.drop_syn or scenario.events):
+        return (f"scenario {scenario.name!r} needs a router the suite configures (middlebox, "
+                "events): mark a router host configurable in the inventory")
+    if scenario.middlebox.drop_syn:
+        return (f"scenario {scenario.name!r} drops SYNs at a middlebox, which only a local "
+                "topology's router does; on a router host the suite strips MPTCP options only")
+    other = sorted({e.action for e in scenario.events} - set(ROUTER_EVENTS))
+    if other:
+        return (f"scenario {scenario.name!r} has {other[0]} events, which only a local topology "
+                f"applies; a router host applies {', '.join(ROUTER_EVENTS)}")
     if scenario.mptcp.path_manager != "kernel":
         return (f"scenario {scenario.name!r} runs the userspace path manager (mptcpd), which "
                 "only a local topology starts; on hosts the in-kernel one sets the endpoints")
     if scenario.load:
         return (f"scenario {scenario.name!r} runs a competing CPU load, which only a local "
                 "topology starts")
-    if scenario.topology().delayed and scenario.delay_backend == "host":
-        return (f"scenario {scenario.name!r} asks for the host delay line, which runs only on a "
-                "local topology; a configurable router delays with netem")
     return None
 
 
@@ -63,21 +71,16 @@ def pm_config(scenario: Scenario, side: str, inv: Inventory, ifnames: list[dict]
                        "add_addr_accepted": spec.add_addr_accepted_limit}, "endpoints": eps}
 
 
-def links_config(scenario: Scenario, inv: Inventory) -> dict:
+def links_config(scenario: Scenario, inv: Inventory, delay_backend: str | None = None) -> dict:
     """The scenario's link model on a configurable router: per direction of
     each path, the egress interface it is shaped on and the ingress one its
-    loss is drawn on (as harness.net.topology does on its own router)."""
-    egress = []
-    for i, link in enumerate(scenario.topology().links):
-        p = inv.paths[i]
-        for way, out, into in (("up", p.router_up_interface, p.router_down_interface),
-                               ("down", p.router_down_interface, p.router_up_interface)):
-            d = link.direction(way)
-            if d.shaped or d.loss_pct or d.delayed:
-                egress.append({"ifname": out, "ingress": into, "rate_mbit": d.rate_mbit,
-                               "loss_pct": d.loss_pct, "delay_ms": d.delay_ms,
-                               "jitter_ms": d.jitter_ms, "queue_ms": d.queue_ms})
-    return {"egress": egress}
+    loss is drawn on (as harness.net.topology does on its own router); the
+    host delay line's queues when it delays, and the middlebox's interfaces."""
+    egress = [e for i in range(len(scenario.links)) for e in router.link_egress(scenario, inv, i)]
+    qs = router.queues(scenario, inv) if delay_backend == "host" else []
+    return {"egress": egress, "netem": delay_backend != "host", "families": [inv.family],
+            "queues": [{"num": q.num, "ifname": q.ifname} for q in qs],
+            "strip": router.strip_ifnames(scenario, inv)}
 
 
 class Lane:
@@ -88,6 +91,7 @@ class Lane:
         self.installs: dict[str, install.Install] = {}
         self.ifnames: list[dict] = []
         self.loop: Loop | None = None
+        self.delay_backends: dict[str, str] = {}    # scenario -> its backend on the router host
         # The roles the run installs on and may change: a configurable router too.
         self.managed = ENDPOINT_ROLES + (("router",) if inv.shaping_host() else ())
 
@@ -122,6 +126,10 @@ class Lane:
             if "iperf3" in drivers and role in ENDPOINT_ROLES:
                 preflight.check_iperf3(conn.host, self.facts[role])
         self.ifnames = preflight.check_paths(self.inv, self.facts)
+        if "router" in self.managed:
+            self.facts["router"]["router"] = router.probe(self.conns["router"])
+            self.delay_backends = router.resolve(scenarios, self.inv.host("router").name,
+                                                 self.facts["router"]["router"])
         for role, sides in (("client", 0), ("server", 1)):
             cpus = self.facts[role]["cpus"]
             for s in scenarios:
@@ -153,10 +161,29 @@ class Lane:
                              f"{cfg['limits']['subflows']} add_addr_accepted "
                              f"{cfg['limits']['add_addr_accepted']}, endpoints {eps}; restored after")
             if "router" in self.managed:
-                shaped = ", ".join(f"{e['ifname']} rate {e['rate_mbit']} Mbit/s loss {e['loss_pct']:g}% "
-                                   f"delay {e['delay_ms']:g} ms" for e in links_config(s, self.inv)["egress"])
-                lines.append(f"host {self.inv.host('router').name}, scenario {s.name}: shape "
-                             f"{shaped or 'nothing'}; removed after")
+                lines += self._router_changes(s)
+        return lines
+
+    def _router_changes(self, s: Scenario) -> list[str]:
+        where = f"host {self.inv.host('router').name}, scenario {s.name}"
+        backend = self.delay_backends.get(s.name)
+        cfg = links_config(s, self.inv, backend)
+        shaped = ", ".join(f"{e['ifname']} rate {e['rate_mbit']} Mbit/s loss {e['loss_pct']:g}% "
+                           f"delay {e['delay_ms']:g} ms" for e in cfg["egress"])
+        lines = [f"{where}: shape {shaped or 'nothing'}"
+                 + (f" (delay by {'netem' if backend == 'netem' else 'the host delay line'})"
+                    if backend else "") + "; removed after"]
+        if cfg["queues"]:
+            lines.append(f"{where}: run the host delay line, with iptables NFQUEUE rules on "
+                         + ", ".join(f"{q['ifname']} (queue {q['num']})" for q in cfg["queues"])
+                         + "; stopped and removed after")
+        if cfg["strip"]:
+            lines.append(f"{where}: strip the MPTCP option (iptables TCPOPTSTRIP) on "
+                         f"{', '.join(cfg['strip'])}; removed after")
+        for ev in s.events:
+            lines.append(f"{where}: at {ev.at_s:g} s of each trial, {ev.action}"
+                         + (f" {ev.rate_mbit:g} Mbit/s {ev.direction}" if ev.action == "rate" else "")
+                         + f" on {', '.join(router.path_ifnames(self.inv, ev.link))}; put back after")
         return lines
 
     def install(self) -> None:
@@ -218,36 +245,56 @@ class Lane:
 
 class HostsTopology:
     """One scenario on the hosts: its endpoints applied on entering and
-    restored on leaving (unless --use-host-config)."""
+    restored on leaving (unless --use-host-config); on a configurable
+    router, its link model, middlebox and host delay line."""
 
     def __init__(self, lane: Lane, scenario: Scenario):
         self.lane, self.scenario = lane, scenario
+        self.delay_backend = lane.delay_backends.get(scenario.name) if "router" in lane.managed else None
+        self.delay_line: router.RemoteDelayLine | None = None
+        self.clocks: tuple[router.Offset, router.Offset] | None = None
 
     def __enter__(self) -> "HostsTopology":
         self.changed: list[str] = []
         try:
             for role in self._roles():
+                if role == "router":
+                    self._enter_router()
+                    continue
                 self.changed.append(role)
-                self.lane.apply(role, links_config(self.scenario, self.lane.inv) if role == "router"
-                                else pm_config(self.scenario, role, self.lane.inv, self.lane.ifnames))
+                self.lane.apply(role, pm_config(self.scenario, role, self.lane.inv, self.lane.ifnames))
         except BaseException:
             self.__exit__()
             raise
         return self
 
+    def _enter_router(self) -> None:
+        """The delay line binds its queues before hostctl adds the rules
+        that send packets to them (an unbound queue drops)."""
+        if self.delay_backend == "host":
+            self.delay_line = router.RemoteDelayLine(self.lane, router.queues(self.scenario, self.lane.inv))
+            self.delay_line.__enter__()
+        self.changed.append("router")
+        self.lane.apply("router", links_config(self.scenario, self.lane.inv, self.delay_backend))
+        if self.scenario.events:    # once per scenario: each trial's events on the server's clock
+            self.clocks = (router.measure(self.lane.conns["router"]),
+                           router.measure(self.lane.conns["server"]))
+
     def _roles(self) -> list[str]:
         return [r for r in self.lane.managed if r == "router" or not self.lane.use_host_config]
 
     def __exit__(self, *exc) -> None:
-        for role in reversed(self.changed):
-            self.lane.restore(role)
+        try:
+            for role in reversed(self.changed):
+                self.lane.restore(role)
+        finally:
+            if self.delay_line is not None:     # after its rules are gone
+                self.delay_line.stop()
 
     # The harness Site contract (harness.traffic.site): workers run in the
     # hosts' own namespaces, measured there; links change only on a router.
     local = False
     owner = None
-    delay_backend = None
-    delay_line = None
     path_manager = "kernel"
     pm_daemon_pid = None
 
@@ -255,7 +302,9 @@ class HostsTopology:
         return None      # workers run in the host's own namespace
 
     def link_events(self, events):
-        return NoLinkEvents(events, "on --hosts yet")
+        if self.clocks is None:
+            return NoLinkEvents(events, "on hosts without a configurable router")
+        return EventRunner(self, events, links=router.RouterLinks(self, *self.clocks))
 
     def client_address(self, family: int, link: int = 0) -> str:
         return self.lane.inv.paths[link].client_address
@@ -298,4 +347,6 @@ class HostsTopology:
                "path_manager": {r: self.lane.hostctl(r, "pm-show") for r in ENDPOINT_ROLES}}
         if "router" in self.lane.managed:
             out["qdiscs"] = self.lane.hostctl("router", "qdiscs")
+            # also here: the scenario entry's own delay_backend is the orchestrator's
+            out["delay_backend"] = self.delay_backend
         return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict
+from typing import Protocol
 
 from harness.attack import kinds
 from harness.net import linkctl, middlebox
@@ -35,13 +36,39 @@ def apply(topo, ev: LinkEvent) -> None:
         raise ValueError(f"unknown link event {ev.action!r}")
 
 
+class LinkActions(Protocol):
+    """What changes a site's links for the runner."""
+
+    def apply(self, ev: LinkEvent) -> dict | None:
+        """Apply one event; what to put in its record instead of the
+        runner's own (e.g. `at_ns` on the receiver's clock), or None."""
+    def restore(self, link: int, stripped: bool) -> None:
+        """The link as the scenario has it (`stripped`: an event started a middlebox on it)."""
+
+
+class LocalLinks:
+    """Link events on a local topology's router namespace."""
+
+    def __init__(self, topo):
+        self.topo = topo
+
+    def apply(self, ev: LinkEvent) -> None:
+        apply(self.topo, ev)
+
+    def restore(self, link: int, stripped: bool) -> None:
+        linkctl.restore(self.topo, link)
+        if stripped:
+            middlebox.strip(self.topo.ns("router"), link, on=False)
+
+
 class EventRunner:
     """Use as a context manager around a trial.  An attack's attacker
     starts on entering (it must see the connection open) and attacks at
     its time; what it reports is the event's `result`."""
 
-    def __init__(self, topo, events: tuple[LinkEvent, ...]):
+    def __init__(self, topo, events: tuple[LinkEvent, ...], links: LinkActions | None = None):
         self.topo, self.events = topo, tuple(sorted(events, key=lambda e: e.at_s))
+        self.links = links or LocalLinks(topo)
         self.applied: list[dict] = []
         self._stop = threading.Event()
         self._started = False
@@ -79,7 +106,7 @@ class EventRunner:
                 i = self.events.index(ev)
                 self._results[i] = record["result"] = self._attackers[i].go()
             else:
-                apply(self.topo, ev)
+                record.update(self.links.apply(ev) or {})
         except Exception as exc:  # recorded with the trial, never silent
             record["error"] = str(exc)
         self.applied.append(record)
@@ -108,8 +135,7 @@ class EventRunner:
         if self._thread.is_alive():
             self._thread.join()
         self._end_attackers()
+        stripped = {rec["link"] for rec in self.applied
+                    if rec["action"] == "strip_mptcp" and not rec["error"]}
         for link in sorted({ev.link for ev in self.events if ev.action != ATTACK}):
-            linkctl.restore(self.topo, link)
-        for rec in self.applied:
-            if rec["action"] == "strip_mptcp" and not rec["error"]:
-                middlebox.strip(self.topo.ns("router"), rec["link"], on=False)
+            self.links.restore(link, link in stripped)
