@@ -77,6 +77,27 @@ def _iptables(argv: list[str], op: str, check: bool = True) -> bool:
     return done.returncode == 0
 
 
+def _nft_tables() -> list[str] | None:
+    done = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True)
+    return done.stdout.splitlines() if done.returncode == 0 else None
+
+
+def _drop_made_tables(before: list[str] | None, families) -> None:
+    """iptables-nft makes the `mangle` table when it adds the first rule and
+    keeps it, empty, when the rule goes: drop it when the run made it and no
+    rule is left in it."""
+    if before is None:
+        return
+    for f in families:
+        family = {4: "ip", 6: "ip6"}[f]
+        name = f"table {family} mangle"
+        if name in before or name not in (_nft_tables() or []):
+            continue
+        rules = subprocess.run([f"{IPTABLES[f]}-save", "-t", "mangle"], capture_output=True, text=True)
+        if rules.returncode == 0 and not any(l.startswith("-A") for l in rules.stdout.splitlines()):
+            subprocess.run(["nft", "delete", "table", family, "mangle"], capture_output=True)
+
+
 # ------------------------------------------------------------ qdiscs
 def _root_qdisc(ipr, index: int) -> dict | None:
     for msg in ipr.get_qdiscs(index=index):
@@ -156,7 +177,7 @@ def links_apply(state_file: str, config: dict) -> dict:
     rules = (queue_rules(config.get("queues", []), families)
              + strip_rules(config.get("strip", []), families))
     state = {"interfaces": [e["ifname"] for e in egress], "nft": bool(drops),
-             "iptables": rules, "down": {}}
+             "iptables": rules, "down": {}, "nft_tables": _nft_tables()}
     save(state_file, state)
     with _ipr() as ipr:
         for e in egress:
@@ -178,6 +199,7 @@ def links_restore(state_file: str) -> dict | None:
             _bring_up(ipr, ifname, down)
     for argv in saved.get("iptables", []):
         _iptables(argv, "-D", check=False)       # absent: never added
+    _drop_made_tables(saved.get("nft_tables"), families=(4, 6))
     with _ipr() as ipr:
         for ifname in saved["interfaces"]:
             _unshape(ipr, ifname)
