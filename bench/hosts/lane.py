@@ -295,6 +295,8 @@ class HostsTopology:
     # hosts' own namespaces, measured there; links change only on a router.
     local = False
     owner = None
+    delay_backend: str | None = None                 # per scenario: set on construction
+    delay_line: router.RemoteDelayLine | None = None   # the router's, while entered
     path_manager = "kernel"
     pm_daemon_pid = None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from harness.net.spec import LinkEvent
 
 READY_S = 15.0
 STATS_S = 5.0
-CLOCK_SAMPLES = 5
+CLOCK_SAMPLES = 9
 WAYS = {"up": ("router_up_interface", "router_down_interface"),      # (egress, ingress)
         "down": ("router_down_interface", "router_up_interface")}
 
@@ -146,21 +147,31 @@ def translate(router_ns: int, router: Offset, server: Offset) -> tuple[int, int]
     return router_ns - router.ns + server.ns, router.uncertainty_ns + server.uncertainty_ns
 
 
-def _reading(conn: Connection) -> int:
-    """The host's CLOCK_MONOTONIC in ns: the kernel's own line (root), else python3."""
-    done = conn.run(["sh", "-c", "head -3 /proc/timer_list 2>/dev/null | grep -m1 'now at' || "
-                     "python3 -c 'import time; print(time.monotonic_ns())'"], timeout=30)
-    words = done.stdout.split()
-    return int(words[2] if words[:2] == ["now", "at"] else words[0])
+# Answers each line on stdin with its CLOCK_MONOTONIC; ends with its stdin
+# (the channel closing, whoever closes it).
+ECHO = "import sys, time\nfor _ in sys.stdin:\n    print(time.monotonic_ns(), flush=True)\n"
 
 
 def measure(conn: Connection, samples: int = CLOCK_SAMPLES) -> Offset:
-    out = []
-    for _ in range(samples):
-        t0 = time.monotonic_ns()
-        remote = _reading(conn)
-        out.append((t0, remote, time.monotonic_ns()))
-    return offset_from(out)
+    """The host's monotonic clock against this one's, over one SSH channel
+    kept open for `samples` round trips (each one line each way)."""
+    async def run() -> list[tuple[int, int, int]]:
+        proc = await conn.conn.create_process(shlex.join([conn.host.python, "-u", "-c", ECHO]))
+        out = []
+        try:
+            for _ in range(samples):
+                t0 = time.monotonic_ns()
+                proc.stdin.write("\n")
+                line = await proc.stdout.readline()
+                out.append((t0, int(line), time.monotonic_ns()))
+        finally:
+            proc.stdin.write_eof()
+            proc.close()
+        return out
+    try:
+        return offset_from(conn.loop.call(run(), 30))
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise HostError(f"host {conn.host.name!r}: cannot read its monotonic clock: {exc}") from None
 
 
 # ------------------------------------------------------------ the runner's links
@@ -173,6 +184,10 @@ class RouterLinks:
         self.lane, self.scenario = topo.lane, topo.scenario
         self.netem = topo.delay_backend == "netem"
         self.router, self.server = router, server
+
+    def now_ns(self) -> int:
+        """The controller's now on the server's clock (an event that failed keeps it)."""
+        return time.monotonic_ns() + self.server.ns
 
     def _event(self, cfg: dict) -> dict:
         return self.lane.hostctl("router", "link-event", self.lane.state_file("router"), json.dumps(cfg))

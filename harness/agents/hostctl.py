@@ -9,7 +9,7 @@ limits, and restore exactly what was there.
     python -m harness.agents.hostctl links-apply STATE_FILE '{"egress": [...]}'   (a router)
     python -m harness.agents.hostctl links-restore STATE_FILE
     python -m harness.agents.hostctl link-event STATE_FILE '{"action": ..., "ifnames": [...]}'
-    python -m harness.agents.hostctl router-state | delayline-stats PID | monotonic
+    python -m harness.agents.hostctl router-state | delayline-stats PID
 
 pm-apply first saves the current configuration to STATE_FILE; pm-restore
 puts it back and removes the file.  A STATE_FILE left by a controller that
@@ -27,7 +27,6 @@ import json
 import os
 import socket
 import sys
-import time
 
 from harness.agents import routerctl
 from harness.net import pathmanager, shaping
@@ -127,7 +126,6 @@ COMMANDS = {
                    lambda state, ev: routerctl.link_event(state, json.loads(ev))),
     "router-state": ((), lambda: routerctl.state_of_links()),
     "delayline-stats": (("PID",), lambda pid: routerctl.delayline_stats(int(pid))),
-    "monotonic": ((), lambda: {"monotonic_ns": time.monotonic_ns()}),
 }
 
 

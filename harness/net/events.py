@@ -39,9 +39,11 @@ def apply(topo, ev: LinkEvent) -> None:
 class LinkActions(Protocol):
     """What changes a site's links for the runner."""
 
+    def now_ns(self) -> int:
+        """Now on the receiver's CLOCK_MONOTONIC (what an event's `at_ns` is on)."""
     def apply(self, ev: LinkEvent) -> dict | None:
         """Apply one event; what to put in its record instead of the
-        runner's own (e.g. `at_ns` on the receiver's clock), or None."""
+        runner's own (e.g. the time it took effect), or None."""
     def restore(self, link: int, stripped: bool) -> None:
         """The link as the scenario has it (`stripped`: an event started a middlebox on it)."""
 
@@ -51,6 +53,9 @@ class LocalLinks:
 
     def __init__(self, topo):
         self.topo = topo
+
+    def now_ns(self) -> int:
+        return time.monotonic_ns()      # one machine, one clock
 
     def apply(self, ev: LinkEvent) -> None:
         apply(self.topo, ev)
@@ -97,7 +102,7 @@ class EventRunner:
             self._thread.start()
 
     def _apply(self, ev: LinkEvent) -> None:
-        record = {**asdict(ev), "at_ns": time.monotonic_ns(), "error": None}
+        record = {**asdict(ev), "at_ns": self.links.now_ns(), "error": None}
         try:
             if ev.action == ATTACK and ev.attack in kinds.MIDDLEBOX:
                 middlebox.alter(self.topo.ns("router"), ev.link, ev.count)

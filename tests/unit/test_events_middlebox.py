@@ -132,3 +132,31 @@ def test_a_middlebox_that_appears_mid_trial_goes_when_the_trial_ends(monkeypatch
         runner._thread.join()
     assert calls == [("mpb-x-router", 1, True), ("mpb-x-router", 1, False)]
     assert runner.applied[0]["action"] == "strip_mptcp" and runner.applied[0]["error"] is None
+
+
+def test_the_runner_drives_any_sites_links_on_their_clock():
+    """What applies an event is the runner's `links` (a router host's over
+    SSH): its clock and what it reports go in the record, and a path is
+    put back once, told whether an event stripped it."""
+    class Links:
+        def __init__(self):
+            self.calls = []
+
+        def now_ns(self) -> int:
+            return 7
+
+        def apply(self, ev):
+            self.calls.append(("apply", ev.action))
+            if ev.action == "rate":
+                raise RuntimeError("no such interface")
+            return {"at_ns": 42, "at_clock": "server"}
+
+        def restore(self, link, stripped):
+            self.calls.append(("restore", link, stripped))
+    links = Links()
+    evs = (events.LinkEvent(0, 1, "strip_mptcp"), events.LinkEvent(0, 0, "rate", rate_mbit=5))
+    with events.EventRunner(object(), evs, links=links) as runner:
+        pass
+    assert [(r["action"], r["at_ns"], r["error"]) for r in runner.applied] == [
+        ("strip_mptcp", 42, None), ("rate", 7, "no such interface")]
+    assert links.calls[2:] == [("restore", 0, False), ("restore", 1, True)]
