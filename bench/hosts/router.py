@@ -180,6 +180,10 @@ class RouterLinks:
     hostctl link-event over SSH, timed by the router and placed on the
     receiver's (server's) clock."""
 
+    # An event goes to the router this early, and hostctl waits there for
+    # its time: starting hostctl over SSH took 180-360 ms here.
+    lead_s = 1.0
+
     def __init__(self, topo, router: Offset, server: Offset):
         self.lane, self.scenario = topo.lane, topo.scenario
         self.netem = topo.delay_backend == "netem"
@@ -192,12 +196,15 @@ class RouterLinks:
     def _event(self, cfg: dict) -> dict:
         return self.lane.hostctl("router", "link-event", self.lane.state_file("router"), json.dumps(cfg))
 
-    def apply(self, ev: LinkEvent) -> dict:
-        sent = time.monotonic_ns()
-        done = self._event(event_config(ev, self.scenario, self.lane.inv, self.netem))
+    def apply(self, ev: LinkEvent, due_ns: int | None) -> dict:
+        """Applied on the router at `due_ns` (on its clock), or as soon as it
+        gets there when that is later: `late_ms` says by how much."""
+        due_ns = time.monotonic_ns() if due_ns is None else due_ns
+        cfg = event_config(ev, self.scenario, self.lane.inv, self.netem)
+        done = self._event({**cfg, "due_ns": due_ns + self.router.ns})
         at_ns, unc = translate(done["at_ns"], self.router, self.server)
         return {"at_ns": at_ns, "at_clock": "server", "at_uncertainty_ns": unc,
-                "applied_after_ms": round((done["at_ns"] - self.router.ns - sent) / 1e6, 1)}
+                "late_ms": round((done["at_ns"] - self.router.ns - due_ns) / 1e6, 3)}
 
     def restore(self, link: int, stripped: bool) -> None:
         self._event(reset_config(self.scenario, self.lane.inv, link, self.netem, stripped))

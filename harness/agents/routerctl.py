@@ -27,6 +27,7 @@ MPTCP_OPTION = 30
 RTPROT_KERNEL = 2
 RT_TABLE_LOCAL = 255
 IPTABLES = {4: "iptables", 6: "ip6tables"}
+MAX_WAIT_S = 5.0     # an event's due time further off is a controller's mistake
 
 
 def _ipr():
@@ -215,12 +216,16 @@ def link_event(state_file: str, ev: dict) -> dict:
     {"action": "down" | "up" | "rate" | "strip_on" | "strip_off" | "reset",
     "ifnames": [...], "egress": [...] (rate, reset: the qdiscs to put on),
     "netem": bool, "strip": [...] (reset: strip rules to take off),
-    "families": [...]}.  Returns this host's CLOCK_MONOTONIC when it was
-    applied (the controller translates it to the receiver's clock)."""
+    "families": [...], "due_ns": when, on this host's CLOCK_MONOTONIC (waited
+    for, at most MAX_WAIT_S)}.  Returns this host's CLOCK_MONOTONIC when it
+    was applied (the controller translates it to the receiver's clock)."""
     state = load(state_file)
     if state is None:
         raise SystemExit("no link model applied on this router (links-apply first)")
     action, families = ev["action"], ev.get("families", [4])
+    wait_s = ((ev.get("due_ns") or 0) - time.monotonic_ns()) / 1e9
+    if wait_s > 0:
+        time.sleep(min(wait_s, MAX_WAIT_S))
     at_ns = _EVENTS[action](state_file, state, ev, families)
     return {"at_ns": at_ns, "done_ns": time.monotonic_ns()}
 

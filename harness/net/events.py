@@ -39,11 +39,14 @@ def apply(topo, ev: LinkEvent) -> None:
 class LinkActions(Protocol):
     """What changes a site's links for the runner."""
 
+    lead_s: float      # an event is handed over this long before its time
+
     def now_ns(self) -> int:
         """Now on the receiver's CLOCK_MONOTONIC (what an event's `at_ns` is on)."""
-    def apply(self, ev: LinkEvent) -> dict | None:
-        """Apply one event; what to put in its record instead of the
-        runner's own (e.g. the time it took effect), or None."""
+    def apply(self, ev: LinkEvent, due_ns: int | None) -> dict | None:
+        """Apply one event at `due_ns` (this machine's CLOCK_MONOTONIC; None:
+        now); what to put in its record instead of the runner's own (e.g.
+        the time it took effect), or None."""
     def restore(self, link: int, stripped: bool) -> None:
         """The link as the scenario has it (`stripped`: an event started a middlebox on it)."""
 
@@ -51,13 +54,15 @@ class LinkActions(Protocol):
 class LocalLinks:
     """Link events on a local topology's router namespace."""
 
+    lead_s = 0.0       # applied here and now
+
     def __init__(self, topo):
         self.topo = topo
 
     def now_ns(self) -> int:
         return time.monotonic_ns()      # one machine, one clock
 
-    def apply(self, ev: LinkEvent) -> None:
+    def apply(self, ev: LinkEvent, due_ns: int | None = None) -> None:
         apply(self.topo, ev)
 
     def restore(self, link: int, stripped: bool) -> None:
@@ -101,7 +106,7 @@ class EventRunner:
             self._started, self._t0 = True, time.monotonic()
             self._thread.start()
 
-    def _apply(self, ev: LinkEvent) -> None:
+    def _apply(self, ev: LinkEvent, due_ns: int | None = None) -> None:
         record = {**asdict(ev), "at_ns": self.links.now_ns(), "error": None}
         try:
             if ev.action == ATTACK and ev.attack in kinds.MIDDLEBOX:
@@ -111,7 +116,7 @@ class EventRunner:
                 i = self.events.index(ev)
                 self._results[i] = record["result"] = self._attackers[i].go()
             else:
-                record.update(self.links.apply(ev) or {})
+                record.update(self.links.apply(ev, due_ns) or {})
         except Exception as exc:  # recorded with the trial, never silent
             record["error"] = str(exc)
         self.applied.append(record)
@@ -131,9 +136,10 @@ class EventRunner:
         for ev in self.events:
             if ev.at_s == 0:
                 continue
-            if self._stop.wait(max(0.0, self._t0 + ev.at_s - time.monotonic())):
+            lead = self.links.lead_s if ev.action != ATTACK else 0.0
+            if self._stop.wait(max(0.0, self._t0 + ev.at_s - lead - time.monotonic())):
                 return
-            self._apply(ev)
+            self._apply(ev, int((self._t0 + ev.at_s) * 1e9))
 
     def __exit__(self, *exc) -> None:
         self._stop.set()

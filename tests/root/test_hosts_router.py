@@ -118,6 +118,8 @@ def test_failover_and_middlebox_on_the_router_host(hosts, tmp_path):
         assert [(e["action"], e["error"]) for e in t["events"]] == [("down", None), ("up", None)]
         assert all(e["at_clock"] == "server" and e["at_uncertainty_ns"] > 0 for e in t["events"])
         assert 1.5 <= t["events"][0]["at_s_from_first_byte"] < 4.0, t["events"]
+    lateness = [e["late_ms"] for t in hosted["trials"] for e in t["events"]]
+    print("late_ms", lateness)
     gb = {lane: ok_median(d, "middlebox", "tcp", "goodput_bps") for lane, d in runs.items()}
     print(json.dumps(gb))
     assert abs(gb["hosts"] / gb["local"] - 1) <= 0.05, gb
