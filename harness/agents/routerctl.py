@@ -223,27 +223,30 @@ def link_event(state_file: str, ev: dict) -> dict:
     if state is None:
         raise SystemExit("no link model applied on this router (links-apply first)")
     action, families = ev["action"], ev.get("families", [4])
-    wait_s = ((ev.get("due_ns") or 0) - time.monotonic_ns()) / 1e9
-    if wait_s > 0:
-        time.sleep(min(wait_s, MAX_WAIT_S))
-    at_ns = _EVENTS[action](state_file, state, ev, families)
+    def due() -> int:
+        """Called by each event right before its change: what it saves comes first."""
+        wait_s = ((ev.get("due_ns") or 0) - time.monotonic_ns()) / 1e9
+        if wait_s > 0:
+            time.sleep(min(wait_s, MAX_WAIT_S))
+        return time.monotonic_ns()
+    at_ns = _EVENTS[action](state_file, state, ev, families, due)
     return {"at_ns": at_ns, "done_ns": time.monotonic_ns()}
 
 
-def _down(state_file, state, ev, families) -> int:
+def _down(state_file, state, ev, families, due) -> int:
     with _ipr() as ipr:
         for ifname in ev["ifnames"]:
             if ifname not in state["down"]:
                 state["down"][ifname] = _down_state(ipr, ifname)
         save(state_file, state)
-        at_ns = time.monotonic_ns()
+        at_ns = due()
         for ifname in ev["ifnames"]:
             ipr.link("set", index=_index(ifname), state="down")
     return at_ns
 
 
-def _up(state_file, state, ev, families) -> int:
-    at_ns = time.monotonic_ns()
+def _up(state_file, state, ev, families, due=time.monotonic_ns) -> int:
+    at_ns = due()
     with _ipr() as ipr:
         for ifname in ev["ifnames"]:
             if ifname in state["down"]:
@@ -252,12 +255,12 @@ def _up(state_file, state, ev, families) -> int:
     return at_ns
 
 
-def _reshape(state_file, state, ev, families) -> int:
+def _reshape(state_file, state, ev, families, due) -> int:
     for e in ev["egress"]:
         if e["ifname"] not in state["interfaces"]:
             state["interfaces"].append(e["ifname"])
     save(state_file, state)
-    at_ns = time.monotonic_ns()
+    at_ns = due()
     with _ipr() as ipr:
         for e in ev["egress"]:
             _unshape(ipr, e["ifname"])
@@ -265,12 +268,12 @@ def _reshape(state_file, state, ev, families) -> int:
     return at_ns
 
 
-def _strip(state_file, state, ev, families, on: bool = True) -> int:
+def _strip(state_file, state, ev, families, due=time.monotonic_ns, on: bool = True) -> int:
     rules = strip_rules(ev["ifnames"], families)
     if on:
         state["iptables"] += rules
         save(state_file, state)
-    at_ns = time.monotonic_ns()
+    at_ns = due()
     for argv in rules:
         _iptables(argv, "-A" if on else "-D", check=on)
         if not on and argv in state["iptables"]:
@@ -280,9 +283,9 @@ def _strip(state_file, state, ev, families, on: bool = True) -> int:
     return at_ns
 
 
-def _reset(state_file, state, ev, families) -> int:
+def _reset(state_file, state, ev, families, due) -> int:
     """A link as its scenario has it: up, its qdiscs, no event's strip rule."""
-    at_ns = _up(state_file, state, ev, families)
+    at_ns = _up(state_file, state, ev, families, due)
     _strip(state_file, state, {"ifnames": ev.get("strip", [])}, families, on=False)
     state["interfaces"] = sorted({*state["interfaces"], *ev["ifnames"]})
     save(state_file, state)
