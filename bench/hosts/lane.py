@@ -38,8 +38,9 @@ def unfit(scenario: Scenario, inv: Inventory) -> str | None:
         return (f"scenario {scenario.name!r} needs a router the suite configures (middlebox, "
                 "events): mark a router host configurable in the inventory")
     if scenario.middlebox.drop_syn:
-        return (f"scenario {scenario.name!r} drops SYNs at a middlebox, which only a local "
-                "topology's router does; on a router host the suite strips MPTCP options only")
+        return (f"scenario {scenario.name!r} drops MPTCP SYNs at a middlebox, after which the "
+                "client's kernel may keep MPTCP off for its blackhole_timeout beyond the run, so "
+                "only a local topology (whose namespaces go with it) does that")
     other = sorted({e.action for e in scenario.events} - set(ROUTER_EVENTS))
     if other:
         return (f"scenario {scenario.name!r} has {other[0]} events, which only a local topology "
