@@ -47,7 +47,7 @@ def test_router_scenarios_fit_only_with_a_configurable_router(tmp_path):
         assert "router the suite configures" in why and why.count(".") <= 1
     drops = [s for s in cat.scenarios.values()
              if s.middlebox.drop_syn and len(s.links) <= 2 and not (s.sysctls or s.client_sysctls)]
-    assert drops and all("drops SYNs" in unfit(s, with_router) for s in drops)
+    assert drops and all("drops MPTCP SYNs" in unfit(s, with_router) for s in drops)
     readdress = [s for s in cat.scenarios.values()
                  if any(e.action.startswith("readdress") for e in s.events) and len(s.links) <= 2
                  and s.mptcp.path_manager == "kernel" and not s.sysctls]
