@@ -117,7 +117,8 @@ def test_failover_and_middlebox_on_the_router_host(hosts, tmp_path):
     for t in (t for t in hosted["trials"] if t["scenario"] == "failover"):
         assert [(e["action"], e["error"]) for e in t["events"]] == [("down", None), ("up", None)]
         assert all(e["at_clock"] == "server" and e["at_uncertainty_ns"] > 0 for e in t["events"])
-        assert 1.5 <= t["events"][0]["at_s_from_first_byte"] < 4.0, t["events"]
+        down, up = (e["at_s_from_first_byte"] for e in t["events"])
+        assert 0 < down < up, t["events"]      # on the receiver's series, in order
     lateness = [e["late_ms"] for t in hosted["trials"] for e in t["events"]]
     print("late_ms", lateness)
     gb = {lane: ok_median(d, "middlebox", "tcp", "goodput_bps") for lane, d in runs.items()}
