@@ -76,7 +76,7 @@ def ok_median(doc: dict, scenario: str, proto: str, key: str) -> float:
 def test_the_host_delay_line_runs_on_the_router_and_agrees(hosts, tmp_path):
     before = router_state(hosts)
     runs = both(hosts, tmp_path, "--scenario", "fidelity-rr-20ms", "--scenario", "fidelity-bulk-10m-40ms",
-                "--warmup", "0", "--repeat", "2", "--duration", "4")
+                "--warmup", "0", "--repeat", "2", "--duration", "3")
     got = {lane: {"rr_p50_ms": {p: ok_median(d, "fidelity-rr-20ms", p, "latency_us_p50") / 1000
                                 for p in ("tcp", "mptcp")},
                   "bulk": ok_median(d, "fidelity-bulk-10m-40ms", "tcp", "goodput_bps")}
@@ -98,7 +98,7 @@ def test_failover_and_middlebox_on_the_router_host(hosts, tmp_path):
     """Outcomes as each scenario expects, events on the receiver's clock,
     and the middlebox's TCP goodput as the local run's."""
     before = router_state(hosts)
-    common = ("--warmup", "0", "--repeat", "2", "--duration", "4")
+    common = ("--warmup", "0", "--repeat", "2", "--duration", "3")
     done = bench("run", "--hosts", hosts.inventory_path, "--scenario", "failover", "--scenario",
                  "middlebox", *common, "--out", tmp_path / "hosts", wrap=hosts.controller([]))
     assert done.returncode == 0, done.stderr
