@@ -159,3 +159,27 @@ def test_clean_puts_back_what_a_killed_run_left_on_the_router(hosts, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "restored the link shaping" in done.stdout
     assert router_state(hosts) == before and not state.exists()
+
+
+def test_rate_and_strip_events_and_the_reset_after_a_trial(hosts, tmp_path):
+    """hostctl's link events on the router host's interfaces (no scenario
+    of the catalog has a rate event): each change, then the path as the
+    scenario has it, then nothing left."""
+    before = router_state(hosts)
+    ns, state = hosts.topo.ns("router"), str(tmp_path / "links.json")
+    model = [{"ifname": i, "ingress": o, "rate_mbit": 50, "loss_pct": 0, "delay_ms": 0,
+              "jitter_ms": 0, "queue_ms": 50} for i, o in (("rs0", "rc0"), ("rc0", "rs0"))]
+    netns.call_in(ns, routerctl.links_apply, state, {"egress": model, "netem": False, "families": [4]})
+    rate = {**model[0], "rate_mbit": 5}
+    netns.call_in(ns, routerctl.link_event, state, {"action": "rate", "egress": [rate], "ifnames": ["rs0"]})
+    netns.call_in(ns, routerctl.link_event, state, {"action": "strip_on", "ifnames": ["rc0", "rs0"]})
+    during = router_state(hosts)
+    assert during["qdiscs"]["rs0"][0]["rate_bps"] == 5_000_000
+    assert sum("TCPOPTSTRIP" in r for r in during["iptables"]["iptables"]) == 2
+    netns.call_in(ns, routerctl.link_event, state, {"action": "reset", "ifnames": ["rs0", "rc0"],
+                                                    "egress": model, "strip": ["rc0", "rs0"]})
+    after = router_state(hosts)
+    assert [q[0]["rate_bps"] for q in (after["qdiscs"]["rs0"], after["qdiscs"]["rc0"])] == [50_000_000] * 2
+    assert not any("TCPOPTSTRIP" in r for r in after["iptables"]["iptables"])
+    netns.call_in(ns, routerctl.links_restore, state)
+    assert router_state(hosts) == before
