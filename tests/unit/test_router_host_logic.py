@@ -109,3 +109,15 @@ def test_a_router_time_lands_on_the_server_clock():
     assert at == 5_000_000_000 and unc == 500
     same = router.Offset(0, 100)
     assert router.translate(42, same, same) == (42, 200)
+
+
+def test_the_router_hosts_rules_are_the_local_routers():
+    from harness.agents import routerctl
+    from harness.net import addressing, delayline, middlebox
+    names = addressing.ifnames(0)
+    local = middlebox.strip_mptcp_rules((0,))
+    here = routerctl.strip_rules([names["router_client"], names["router_server"]], [4, 6])
+    assert here == local
+    qs = [delayline.Queue(0, "eth2", 20), delayline.Queue(1, "eth1", 20)]
+    assert routerctl.queue_rules([{"num": q.num, "ifname": q.ifname} for q in qs], [4]) == \
+        delayline.rules(qs, (4,))
