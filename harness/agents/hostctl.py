@@ -29,7 +29,7 @@ import socket
 import sys
 
 from harness.agents import routerctl
-from harness.net import pathmanager, shaping
+from harness.net import pathmanager
 
 
 def _mptcp_pm():
@@ -82,18 +82,6 @@ def apply(state_file: str, config: dict) -> dict:
     return {"saved": saved, "applied": show(), "restored_leftover": left}
 
 
-def qdiscs() -> dict:
-    """Every interface's qdiscs as the kernel reports them."""
-    from pyroute2 import IPRoute
-    with IPRoute() as ipr:
-        names = {l["index"]: l.get_attr("IFLA_IFNAME") for l in ipr.get_links()}
-        out: dict = {}
-        for msg in ipr.get_qdiscs():
-            out.setdefault(names.get(msg["index"], str(msg["index"])), []).append(
-                shaping.describe_qdisc(msg))
-    return out
-
-
 def _save(state_file: str, doc: dict) -> None:
     os.makedirs(os.path.dirname(state_file) or ".", exist_ok=True)
     tmp = f"{state_file}.tmp"
@@ -118,7 +106,7 @@ COMMANDS = {
     "pm-show": ((), show),
     "pm-apply": (("STATE_FILE", "JSON"), lambda state, spec: apply(state, json.loads(spec))),
     "pm-restore": (("STATE_FILE",), lambda state: {"restored": restore(state)}),
-    "qdiscs": ((), qdiscs),
+    "qdiscs": ((), routerctl.qdiscs),
     "links-apply": (("STATE_FILE", "JSON"),
                     lambda state, spec: routerctl.links_apply(state, json.loads(spec))),
     "links-restore": (("STATE_FILE",), lambda state: {"restored": routerctl.links_restore(state)}),

@@ -119,6 +119,17 @@ def _shape(ipr, e: dict, netem: bool) -> None:
     shaping.install_qdiscs(ipr, _index(e["ifname"]), d, netem=netem)
 
 
+def qdiscs() -> dict:
+    """Every interface's qdiscs as the kernel reports them."""
+    with _ipr() as ipr:
+        names = {l["index"]: l.get_attr("IFLA_IFNAME") for l in ipr.get_links()}
+        out: dict = {}
+        for msg in ipr.get_qdiscs():
+            out.setdefault(names.get(msg["index"], str(msg["index"])), []).append(
+                shaping.describe_qdisc(msg))
+    return out
+
+
 # ------------------------------------------------------------ link state
 def _routes_via(ipr, index: int) -> list[dict]:
     """The routes over an interface that the kernel deletes when it goes
@@ -304,7 +315,6 @@ _EVENTS = {"down": _down, "up": _up, "rate": _reshape, "strip_on": _strip,
 def state_of_links() -> dict:
     """What a test (or a reader) compares before and after: every
     interface's state, qdiscs, iptables mangle rules and nftables tables."""
-    from harness.agents.hostctl import qdiscs
     with _ipr() as ipr:
         links = {l.get_attr("IFLA_IFNAME"): l.get_attr("IFLA_OPERSTATE") for l in ipr.get_links()}
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
