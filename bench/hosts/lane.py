@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 from bench.catalog import Link, Scenario
-from bench.hosts import install, preflight, survey
+from bench.hosts import install, preflight, router, survey
 from bench.hosts.inventory import Inventory
 from bench.hosts.remote import RemoteWatch, RemoteWorker
 from bench.hosts.ssh import Connection, HostError, Loop
 from harness.measure import cpustat, mib
+from harness.net.events import EventRunner
 from harness.traffic.site import NoLinkEvents
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ ENDPOINT_ROLES = ("client", "server")
 PM_STATE = "state/pm-saved.json"
 LINKS_STATE = "state/links-saved.json"
 RECONNECT_S = 60.0      # how long a lost host is waited for before the run stops (resumable)
+# Link events a configurable router host applies (bench.hosts.router).
+ROUTER_EVENTS = ("down", "up", "rate", "strip_mptcp")
 
 
 def unfit(scenario: Scenario, inv: Inventory) -> str | None:
@@ -34,17 +37,23 @@ def unfit(scenario: Scenario, inv: Inventory) -> str | None:
     if scenario.sysctls or scenario.client_sysctls:
         return (f"scenario {scenario.name!r} sets sysctls, and on hosts nothing but the MPTCP "
                 "endpoints is changed")
-    if scenario.middlebox.strip_mptcp or scenario.events:
-        return f"scenario {scenario.name!r} needs a router the suite configures (middlebox, events)"
+    if not inv.shaping_host() and (scenario.middlebox.strip_mptcp or scenario.middlebox.drop_syn or scenario.events):
+        return (f"scenario {scenario.name!r} needs a router the suite configures (middlebox, "
+                "events): mark a router host configurable in the inventory")
+    if scenario.middlebox.drop_syn:
+        return (f"scenario {scenario.name!r} drops MPTCP SYNs at a middlebox, after which the "
+                "client's kernel may keep MPTCP off for its blackhole_timeout beyond the run, so "
+                "only a local topology (whose namespaces go with it) does that")
+    other = sorted({e.action for e in scenario.events} - set(ROUTER_EVENTS))
+    if other:
+        return (f"scenario {scenario.name!r} has {other[0]} events, which only a local topology "
+                f"applies; a router host applies {', '.join(ROUTER_EVENTS)}")
     if scenario.mptcp.path_manager != "kernel":
         return (f"scenario {scenario.name!r} runs the userspace path manager (mptcpd), which "
                 "only a local topology starts; on hosts the in-kernel one sets the endpoints")
     if scenario.load:
         return (f"scenario {scenario.name!r} runs a competing CPU load, which only a local "
                 "topology starts")
-    if scenario.topology().delayed and scenario.delay_backend == "host":
-        return (f"scenario {scenario.name!r} asks for the host delay line, which runs only on a "
-                "local topology; a configurable router delays with netem")
     return None
 
 
@@ -70,21 +79,16 @@ def pm_config(scenario: Scenario, side: str, inv: Inventory, ifnames: list[dict]
                        "add_addr_accepted": spec.add_addr_accepted_limit}, "endpoints": eps}
 
 
-def links_config(scenario: Scenario, inv: Inventory) -> dict:
+def links_config(scenario: Scenario, inv: Inventory, delay_backend: str | None = None) -> dict:
     """The scenario's link model on a configurable router: per direction of
     each path, the egress interface it is shaped on and the ingress one its
-    loss is drawn on (as harness.net.topology does on its own router)."""
-    egress = []
-    for i, link in enumerate(scenario.topology().links):
-        p = inv.paths[i]
-        for way, out, into in (("up", p.router_up_interface, p.router_down_interface),
-                               ("down", p.router_down_interface, p.router_up_interface)):
-            d = link.direction(way)
-            if d.shaped or d.loss_pct or d.delayed:
-                egress.append({"ifname": out, "ingress": into, "rate_mbit": d.rate_mbit,
-                               "loss_pct": d.loss_pct, "delay_ms": d.delay_ms,
-                               "jitter_ms": d.jitter_ms, "queue_ms": d.queue_ms})
-    return {"egress": egress}
+    loss is drawn on (as harness.net.topology does on its own router); the
+    host delay line's queues when it delays, and the middlebox's interfaces."""
+    egress = [e for i in range(len(scenario.links)) for e in router.link_egress(scenario, inv, i)]
+    qs = router.queues(scenario, inv) if delay_backend == "host" else []
+    return {"egress": egress, "netem": delay_backend != "host", "families": [inv.family],
+            "queues": [{"num": q.num, "ifname": q.ifname} for q in qs],
+            "strip": router.strip_ifnames(scenario, inv)}
 
 
 class Lane:
@@ -100,6 +104,8 @@ class Lane:
         self.ifnames: list[dict] = []
         self.survey: dict | None = None
         self.loop: Loop | None = None
+        self.delay_backends: dict[str, str] = {}    # scenario -> its backend on the router host
+        self.unserved: dict[str, str] = {}          # scenario -> why the router cannot serve it
         # The roles the run installs on and may change: a configurable router too.
         self.managed = ENDPOINT_ROLES + (("router",) if inv.shaping_host() else ())
 
@@ -160,6 +166,9 @@ class Lane:
                             h.name)
         if self.current is not None and role in self.current.changed:
             self.current.apply(role)
+        if self.current is not None and self.current.clocks is not None:   # a reboot moves them
+            self.current.clocks = (router.measure(self.conns["router"]),
+                                   router.measure(self.conns["server"]))
         say(f"host {h.name!r} is back after {time.monotonic() - t0:.1f} s ({attempts} attempt(s))")
 
     def preflight(self, scenarios: list[Scenario], drivers=("native",)) -> None:
@@ -171,6 +180,13 @@ class Lane:
             if "iperf3" in drivers and role in ENDPOINT_ROLES:
                 preflight.check_iperf3(conn.host, self.facts[role])
         self.ifnames = preflight.check_paths(self.inv, self.facts)
+        if "router" in self.managed:
+            caps = self.facts["router"]["router"] = router.probe(self.conns["router"])
+            for s in scenarios:     # what the router cannot serve: why, per scenario
+                try:
+                    self.delay_backends.update(router.resolve([s], self.inv.host("router").name, caps))
+                except HostError as exc:
+                    self.unserved[s.name] = str(exc)
         for role, sides in (("client", 0), ("server", 1)):
             cpus = self.facts[role]["cpus"]
             for s in scenarios:
@@ -202,10 +218,29 @@ class Lane:
                              f"{cfg['limits']['subflows']} add_addr_accepted "
                              f"{cfg['limits']['add_addr_accepted']}, endpoints {eps}; restored after")
             if "router" in self.managed:
-                shaped = ", ".join(f"{e['ifname']} rate {e['rate_mbit']} Mbit/s loss {e['loss_pct']:g}% "
-                                   f"delay {e['delay_ms']:g} ms" for e in links_config(s, self.inv)["egress"])
-                lines.append(f"host {self.inv.host('router').name}, scenario {s.name}: shape "
-                             f"{shaped or 'nothing'}; removed after")
+                lines += self._router_changes(s)
+        return lines
+
+    def _router_changes(self, s: Scenario) -> list[str]:
+        where = f"host {self.inv.host('router').name}, scenario {s.name}"
+        backend = self.delay_backends.get(s.name)
+        cfg = links_config(s, self.inv, backend)
+        shaped = ", ".join(f"{e['ifname']} rate {e['rate_mbit']} Mbit/s loss {e['loss_pct']:g}% "
+                           f"delay {e['delay_ms']:g} ms" for e in cfg["egress"])
+        lines = [f"{where}: shape {shaped or 'nothing'}"
+                 + (f" (delay by {'netem' if backend == 'netem' else 'the host delay line'})"
+                    if backend else "") + "; removed after"]
+        if cfg["queues"]:
+            lines.append(f"{where}: run the host delay line, with iptables NFQUEUE rules on "
+                         + ", ".join(f"{q['ifname']} (queue {q['num']})" for q in cfg["queues"])
+                         + "; stopped and removed after")
+        if cfg["strip"]:
+            lines.append(f"{where}: strip the MPTCP option (iptables TCPOPTSTRIP) on "
+                         f"{', '.join(cfg['strip'])}; removed after")
+        for ev in s.events:
+            lines.append(f"{where}: at {ev.at_s:g} s of each trial, {ev.action}"
+                         + (f" {ev.rate_mbit:g} Mbit/s {ev.direction}" if ev.action == "rate" else "")
+                         + f" on {', '.join(router.path_ifnames(self.inv, ev.link))}; put back after")
         return lines
 
     def install(self) -> None:
@@ -306,16 +341,24 @@ class Lane:
 
 class HostsTopology:
     """One scenario on the hosts: its endpoints applied on entering and
-    restored on leaving (unless --use-host-config)."""
+    restored on leaving (unless --use-host-config); on a configurable
+    router, its link model, middlebox and host delay line."""
 
     def __init__(self, lane: Lane, scenario: Scenario):
         self.lane, self.scenario = lane, scenario
+        self.delay_backend = (lane.delay_backends.get(scenario.name)
+                              if scenario is not None and "router" in lane.managed else None)
+        self.delay_line: router.RemoteDelayLine | None = None
+        self.clocks: tuple[router.Offset, router.Offset] | None = None
 
     def __enter__(self) -> "HostsTopology":
         self.changed: list[str] = []
         self.lane.current = self
         try:
             for role in self._roles():
+                if role == "router":
+                    self._enter_router()
+                    continue
                 self.changed.append(role)
                 self.apply(role)
         except BaseException:
@@ -324,27 +367,49 @@ class HostsTopology:
         return self
 
     def apply(self, role: str) -> None:
-        self.lane.apply(role, links_config(self.scenario, self.lane.inv) if role == "router"
-                        else pm_config(self.scenario, role, self.lane.inv, self.lane.ifnames))
+        """The scenario's changes on one endpoint host (again, after it was lost)."""
+        if role == "router":
+            if self.delay_line is not None:
+                raise HostError(f"host {self.lane.inv.host('router').name!r} was lost, and the "
+                                "delay line it ran with it", self.lane.inv.host("router").name)
+            self.lane.apply("router", links_config(self.scenario, self.lane.inv, self.delay_backend))
+            return
+        self.lane.apply(role, pm_config(self.scenario, role, self.lane.inv, self.lane.ifnames))
+
+    def _enter_router(self) -> None:
+        """The delay line binds its queues before hostctl adds the rules
+        that send packets to them (an unbound queue drops)."""
+        if self.delay_backend == "host":
+            self.delay_line = router.RemoteDelayLine(self.lane, router.queues(self.scenario, self.lane.inv))
+            self.delay_line.__enter__()
+        self.changed.append("router")
+        self.lane.apply("router", links_config(self.scenario, self.lane.inv, self.delay_backend))
+        if self.scenario.events:    # once per scenario: each trial's events on the server's clock
+            self.clocks = (router.measure(self.lane.conns["router"]),
+                           router.measure(self.lane.conns["server"]))
 
     def _roles(self) -> list[str]:
         return [r for r in self.lane.managed if r == "router" or not self.lane.use_host_config]
 
     def __exit__(self, *exc) -> None:
         self.lane.current = None
-        for role in reversed(self.changed):
-            try:
-                self.lane.restore(role)
-            except HostError as err:     # a lost host: its saved state waits for the next run
-                log.warning("%s; what the scenario changed there is restored by the next run on "
-                            "it or `python -m bench clean --hosts`", err)
+        try:
+            for role in reversed(self.changed):
+                try:
+                    self.lane.restore(role)
+                except HostError as err:     # a lost host: its saved state waits for the next run
+                    log.warning("%s; what the scenario changed there is restored by the next run "
+                                "on it or `python -m bench clean --hosts`", err)
+        finally:
+            if self.delay_line is not None:     # after its rules are gone
+                self.delay_line.stop()
 
     # The harness Site contract (harness.traffic.site): workers run in the
     # hosts' own namespaces, measured there; links change only on a router.
     local = False
     owner = None
-    delay_backend = None
-    delay_line = None
+    delay_backend: str | None = None                 # per scenario: set on construction
+    delay_line: router.RemoteDelayLine | None = None   # the router's, while entered
     path_manager = "kernel"
     pm_daemon_pid = None
 
@@ -352,7 +417,9 @@ class HostsTopology:
         return None      # workers run in the host's own namespace
 
     def link_events(self, events):
-        return NoLinkEvents(events, "on --hosts yet")
+        if self.clocks is None:
+            return NoLinkEvents(events, "on hosts without a configurable router")
+        return EventRunner(self, events, links=router.RouterLinks(self, *self.clocks))
 
     def client_address(self, family: int, link: int = 0) -> str:
         return self.lane.inv.paths[link].client_address

@@ -43,6 +43,14 @@ class HostsRun(Run):
                 self.skipped[s.name] = why
         self.lane.preflight([s for s in self.plan.scenarios if s.name not in self.skipped],
                             self.plan.drivers)
+        for name, why in self.lane.unserved.items():
+            if self.plan.explicit:
+                raise HostError(why)
+            self.skipped[name] = why
+        if len(self.skipped) == len(self.plan.scenarios):
+            raise InputError(f"no scenario of suite {self.plan.name!r} can run on these hosts: "
+                             f"{next(iter(self.skipped.values()))}")
+        self.delay_backends = dict(self.lane.delay_backends)
         self.lane.install()
         if self.resumed_meta is None:
             self.progress.note(f"surveying {len(self.lane.inv.paths)} path(s), about "
@@ -114,8 +122,10 @@ def dry_run(plan, lane: Lane) -> int:
                           f"{f['cpus']} CPU(s), MPTCP {'on' if f['mptcp_enabled'] else 'off'}, "
                           f"clock {f['clock']['skew_s']:+.3f} s from here")
         for s in plan.scenarios:
-            if unfit(s, lane.inv):
-                print(f"skip: {unfit(s, lane.inv)}")
+            why = unfit(s, lane.inv) or lane.unserved.get(s.name)
+            if why:
+                print(f"skip: {why}")
+        runnable = [s for s in runnable if s.name not in lane.unserved]
         for line in lane.changes(runnable, install.source_id()):
             print(f"would change: {line}")
         for line in survey.planned(lane.inv):

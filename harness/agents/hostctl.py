@@ -8,13 +8,17 @@ limits, and restore exactly what was there.
     python -m harness.agents.hostctl pm-restore STATE_FILE
     python -m harness.agents.hostctl links-apply STATE_FILE '{"egress": [...]}'   (a router)
     python -m harness.agents.hostctl links-restore STATE_FILE
+    python -m harness.agents.hostctl link-event STATE_FILE '{"action": ..., "ifnames": [...]}'
+    python -m harness.agents.hostctl router-state | delayline-stats PID
 
 pm-apply first saves the current configuration to STATE_FILE; pm-restore
 puts it back and removes the file.  A STATE_FILE left by a controller that
 died is restored before anything new is applied, so a later run (or
 `bench clean --hosts`) undoes what a killed one changed.  links-apply and
-links-restore do the same for a configurable router's link shaping (tbf,
-netem, an nftables loss table: harness.net.shaping).  Output: one JSON
+links-restore do the same for a configurable router's links (tbf, netem or
+the host delay line's NFQUEUE rules, an nftables loss table, a middlebox's
+TCPOPTSTRIP rules), and link-event changes them during a trial, saved
+first in the same state file (harness.agents.routerctl).  Output: one JSON
 document on stdout.
 """
 from __future__ import annotations
@@ -22,12 +26,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 
-from harness.net import pathmanager, shaping
-
-TC_H_ROOT = 0xFFFFFFFF
+from harness.agents import routerctl
+from harness.net import pathmanager
 
 
 def _mptcp_pm():
@@ -80,72 +82,6 @@ def apply(state_file: str, config: dict) -> dict:
     return {"saved": saved, "applied": show(), "restored_leftover": left}
 
 
-def _ipr():
-    from pyroute2 import IPRoute
-    return IPRoute()
-
-
-def _root_qdisc(ipr, index: int) -> dict | None:
-    for msg in ipr.get_qdiscs(index=index):
-        if msg["parent"] == TC_H_ROOT:
-            return {"kind": msg.get_attr("TCA_KIND"), "handle": msg["handle"]}
-    return None
-
-
-def qdiscs() -> dict:
-    """Every interface's qdiscs as the kernel reports them."""
-    with _ipr() as ipr:
-        names = {l["index"]: l.get_attr("IFLA_IFNAME") for l in ipr.get_links()}
-        out: dict = {}
-        for msg in ipr.get_qdiscs():
-            out.setdefault(names.get(msg["index"], str(msg["index"])), []).append(
-                shaping.describe_qdisc(msg))
-    return out
-
-
-def links_restore(state_file: str) -> dict | None:
-    """Remove the qdiscs and loss rules links-apply put on this router."""
-    saved = _load(state_file)
-    if saved is None:
-        return None
-    with _ipr() as ipr:
-        for ifname in saved["interfaces"]:
-            try:      # the kernel puts its default root qdisc back
-                ipr.tc("del", index=socket.if_nametoindex(ifname), root=True)
-            except Exception:      # already gone (not shaped, or the interface went)
-                pass
-    if saved["nft"]:
-        subprocess.run(["nft", "delete", "table", "inet", shaping.NFT_TABLE], capture_output=True)
-    os.unlink(state_file)
-    return saved
-
-
-def links_apply(state_file: str, config: dict) -> dict:
-    """Shape this router's egress interfaces as `config` says: {"egress":
-    [{"ifname", "rate_mbit", "loss_pct", "delay_ms", "jitter_ms", "queue_ms"}]}.
-    An interface with a qdisc someone configured (a non-zero root handle) is
-    refused: it could not be put back exactly."""
-    left = links_restore(state_file)
-    egress = config["egress"]
-    with _ipr() as ipr:
-        for e in egress:
-            root = _root_qdisc(ipr, socket.if_nametoindex(e["ifname"]))
-            if root and root["handle"]:
-                raise SystemExit(f"interface {e['ifname']} has a configured root qdisc "
-                                 f"({root['kind']}); remove it or do not mark this host configurable")
-    drops = [(e["ingress"], e["loss_pct"]) for e in egress if e["loss_pct"] > 0]
-    _save(state_file, {"interfaces": [e["ifname"] for e in egress], "nft": bool(drops)})
-    with _ipr() as ipr:
-        for e in egress:
-            d = shaping.Direction(e["rate_mbit"], e["loss_pct"], e["delay_ms"], e["jitter_ms"],
-                                  e["queue_ms"])
-            # A router host delays with netem: the delay line runs on local topologies only.
-            shaping.install_qdiscs(ipr, socket.if_nametoindex(e["ifname"]), d, netem=True)
-    if drops:
-        subprocess.run(["nft", "-f", "-"], input=shaping.loss_ruleset(drops), text=True, check=True)
-    return {"applied": egress, "restored_leftover": left}
-
-
 def _save(state_file: str, doc: dict) -> None:
     os.makedirs(os.path.dirname(state_file) or ".", exist_ok=True)
     tmp = f"{state_file}.tmp"
@@ -170,9 +106,14 @@ COMMANDS = {
     "pm-show": ((), show),
     "pm-apply": (("STATE_FILE", "JSON"), lambda state, spec: apply(state, json.loads(spec))),
     "pm-restore": (("STATE_FILE",), lambda state: {"restored": restore(state)}),
-    "qdiscs": ((), qdiscs),
-    "links-apply": (("STATE_FILE", "JSON"), lambda state, spec: links_apply(state, json.loads(spec))),
-    "links-restore": (("STATE_FILE",), lambda state: {"restored": links_restore(state)}),
+    "qdiscs": ((), routerctl.qdiscs),
+    "links-apply": (("STATE_FILE", "JSON"),
+                    lambda state, spec: routerctl.links_apply(state, json.loads(spec))),
+    "links-restore": (("STATE_FILE",), lambda state: {"restored": routerctl.links_restore(state)}),
+    "link-event": (("STATE_FILE", "JSON"),
+                   lambda state, ev: routerctl.link_event(state, json.loads(ev))),
+    "router-state": ((), lambda: routerctl.state_of_links()),
+    "delayline-stats": (("PID",), lambda pid: routerctl.delayline_stats(int(pid))),
 }
 
 

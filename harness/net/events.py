@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict
+from typing import Protocol
 
 from harness.attack import kinds
 from harness.net import linkctl, middlebox
@@ -35,13 +36,49 @@ def apply(topo, ev: LinkEvent) -> None:
         raise ValueError(f"unknown link event {ev.action!r}")
 
 
+class LinkActions(Protocol):
+    """What changes a site's links for the runner."""
+
+    lead_s: float      # an event is handed over this long before its time
+
+    def now_ns(self) -> int:
+        """Now on the receiver's CLOCK_MONOTONIC (what an event's `at_ns` is on)."""
+    def apply(self, ev: LinkEvent, due_ns: int | None) -> dict | None:
+        """Apply one event at `due_ns` (this machine's CLOCK_MONOTONIC; None:
+        now); what to put in its record instead of the runner's own (e.g.
+        the time it took effect), or None."""
+    def restore(self, link: int, stripped: bool) -> None:
+        """The link as the scenario has it (`stripped`: an event started a middlebox on it)."""
+
+
+class LocalLinks:
+    """Link events on a local topology's router namespace."""
+
+    lead_s = 0.0       # applied here and now
+
+    def __init__(self, topo):
+        self.topo = topo
+
+    def now_ns(self) -> int:
+        return time.monotonic_ns()      # one machine, one clock
+
+    def apply(self, ev: LinkEvent, due_ns: int | None = None) -> None:
+        apply(self.topo, ev)
+
+    def restore(self, link: int, stripped: bool) -> None:
+        linkctl.restore(self.topo, link)
+        if stripped:
+            middlebox.strip(self.topo.ns("router"), link, on=False)
+
+
 class EventRunner:
     """Use as a context manager around a trial.  An attack's attacker
     starts on entering (it must see the connection open) and attacks at
     its time; what it reports is the event's `result`."""
 
-    def __init__(self, topo, events: tuple[LinkEvent, ...]):
+    def __init__(self, topo, events: tuple[LinkEvent, ...], links: LinkActions | None = None):
         self.topo, self.events = topo, tuple(sorted(events, key=lambda e: e.at_s))
+        self.links = links or LocalLinks(topo)
         self.applied: list[dict] = []
         self._stop = threading.Event()
         self._started = False
@@ -69,8 +106,8 @@ class EventRunner:
             self._started, self._t0 = True, time.monotonic()
             self._thread.start()
 
-    def _apply(self, ev: LinkEvent) -> None:
-        record = {**asdict(ev), "at_ns": time.monotonic_ns(), "error": None}
+    def _apply(self, ev: LinkEvent, due_ns: int | None = None) -> None:
+        record = {**asdict(ev), "at_ns": self.links.now_ns(), "error": None}
         try:
             if ev.action == ATTACK and ev.attack in kinds.MIDDLEBOX:
                 middlebox.alter(self.topo.ns("router"), ev.link, ev.count)
@@ -79,7 +116,7 @@ class EventRunner:
                 i = self.events.index(ev)
                 self._results[i] = record["result"] = self._attackers[i].go()
             else:
-                apply(self.topo, ev)
+                record.update(self.links.apply(ev, due_ns) or {})
         except Exception as exc:  # recorded with the trial, never silent
             record["error"] = str(exc)
         self.applied.append(record)
@@ -99,17 +136,17 @@ class EventRunner:
         for ev in self.events:
             if ev.at_s == 0:
                 continue
-            if self._stop.wait(max(0.0, self._t0 + ev.at_s - time.monotonic())):
+            lead = self.links.lead_s if ev.action != ATTACK else 0.0
+            if self._stop.wait(max(0.0, self._t0 + ev.at_s - lead - time.monotonic())):
                 return
-            self._apply(ev)
+            self._apply(ev, int((self._t0 + ev.at_s) * 1e9))
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
         self._end_attackers()
+        stripped = {rec["link"] for rec in self.applied
+                    if rec["action"] == "strip_mptcp" and not rec["error"]}
         for link in sorted({ev.link for ev in self.events if ev.action != ATTACK}):
-            linkctl.restore(self.topo, link)
-        for rec in self.applied:
-            if rec["action"] == "strip_mptcp" and not rec["error"]:
-                middlebox.strip(self.topo.ns("router"), rec["link"], on=False)
+            self.links.restore(link, link in stripped)

@@ -132,3 +132,58 @@ def test_a_middlebox_that_appears_mid_trial_goes_when_the_trial_ends(monkeypatch
         runner._thread.join()
     assert calls == [("mpb-x-router", 1, True), ("mpb-x-router", 1, False)]
     assert runner.applied[0]["action"] == "strip_mptcp" and runner.applied[0]["error"] is None
+
+
+def test_the_runner_drives_any_sites_links_on_their_clock():
+    """What applies an event is the runner's `links` (a router host's over
+    SSH): its clock and what it reports go in the record, and a path is
+    put back once, told whether an event stripped it."""
+    class Links:
+        lead_s = 0.0
+
+        def __init__(self):
+            self.calls = []
+
+        def now_ns(self) -> int:
+            return 7
+
+        def apply(self, ev, due_ns):
+            self.calls.append(("apply", ev.action))
+            if ev.action == "rate":
+                raise RuntimeError("no such interface")
+            return {"at_ns": 42, "at_clock": "server"}
+
+        def restore(self, link, stripped):
+            self.calls.append(("restore", link, stripped))
+    links = Links()
+    evs = (events.LinkEvent(0, 1, "strip_mptcp"), events.LinkEvent(0, 0, "rate", rate_mbit=5))
+    with events.EventRunner(object(), evs, links=links) as runner:
+        pass
+    assert [(r["action"], r["at_ns"], r["error"]) for r in runner.applied] == [
+        ("strip_mptcp", 42, None), ("rate", 7, "no such interface")]
+    assert links.calls[2:] == [("restore", 0, False), ("restore", 1, True)]
+
+
+def test_links_that_need_time_get_each_event_early_with_its_due_time(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(events, "time", clock)
+
+    class Remote:
+        lead_s = 0.5
+        handed: list = []
+
+        def now_ns(self) -> int:
+            return 0
+
+        def apply(self, ev, due_ns):
+            self.handed.append((round(clock.now, 3), due_ns))
+
+        def restore(self, link, stripped):
+            pass
+    links = Remote()
+    runner = events.EventRunner(object(), (events.LinkEvent(2.0, 0, "down"),), links=links)
+    runner._stop = _Stop(clock)
+    with runner:
+        runner.start()
+        runner._thread.join()
+    assert links.handed == [(101.5, 102_000_000_000)]
