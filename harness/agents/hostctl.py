@@ -56,17 +56,8 @@ def _set(config: dict) -> None:
                                      ep.get("id") or 0, ep.get("port") or 0)
 
 
-def _load(state_file: str) -> dict | None:
-    """What an apply saved, or None when nothing is saved."""
-    try:
-        with open(state_file) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-
-
 def restore(state_file: str) -> dict | None:
-    saved = _load(state_file)
+    saved = routerctl.load(state_file)   # what an apply saved, or None
     if saved is None:
         return None
     _set(saved)
@@ -77,19 +68,9 @@ def restore(state_file: str) -> dict | None:
 def apply(state_file: str, config: dict) -> dict:
     left = restore(state_file)
     saved = show()
-    _save(state_file, saved)
+    routerctl.save(state_file, saved)
     _set(config)
     return {"saved": saved, "applied": show(), "restored_leftover": left}
-
-
-def _save(state_file: str, doc: dict) -> None:
-    os.makedirs(os.path.dirname(state_file) or ".", exist_ok=True)
-    tmp = f"{state_file}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, state_file)
 
 
 def version() -> dict:
