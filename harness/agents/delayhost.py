@@ -21,7 +21,7 @@ from harness.net import delayline
 
 def main(argv: list[str]) -> int:
     try:
-        from harness import _delayline, _engine
+        from harness import _delayline, _engine  # noqa: F401  (the loop is built here)
     except ImportError as exc:
         print(f"the delay line is not built here ({exc}): install libnetfilter-queue1 and "
               "libmnl0 (to build it here, libnetfilter-queue-dev libmnl-dev)", file=sys.stderr)
@@ -29,18 +29,7 @@ def main(argv: list[str]) -> int:
     cfg = json.loads(argv[1])
     _engine.set_pdeathsig(signal.SIGKILL)
     print(json.dumps({"event": "started", "pid": os.getpid()}), flush=True)
-    try:   # a wire does not wait for a CPU (as on a local router)
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(delayline.RT_PRIORITY))
-    except OSError as exc:
-        print(f"delay line: SCHED_FIFO refused ({exc.strerror}); running at normal priority",
-              file=sys.stderr)
-    try:
-        _delayline.run([tuple(q) for q in cfg["queues"]], rcvbuf=delayline.RCVBUF,
-                       maxlen=delayline.MAXLEN, seed=cfg["seed"])
-    except OSError as exc:
-        print(str(exc), file=sys.stderr)
-        return 3
-    return 0
+    return delayline.run_loop(cfg["queues"], cfg["seed"])   # as on a local router
 
 
 if __name__ == "__main__":

@@ -249,20 +249,26 @@ def kernel_queues() -> dict[str, dict]:
 
 
 def main(argv: list[str]) -> int:
-    from harness import _delayline, _engine
+    from harness import _engine
     cfg = json.loads(argv[1])
     _engine.set_pdeathsig(signal.SIGKILL)
     if os.getppid() == 1:
         return 1
     netns.enter(cfg["ns"])
+    return run_loop(cfg["queues"], cfg["seed"])
+
+
+def run_loop(queues: list, seed: int) -> int:
+    """The C loop on `queues` until it is killed, at SCHED_FIFO when allowed;
+    its exit status (3: it could not run)."""
+    from harness import _delayline
     try:   # a wire does not wait for a CPU: run before the workers (RT-throttled by the kernel)
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(RT_PRIORITY))
     except OSError as exc:
         print(f"delay line: SCHED_FIFO refused ({exc.strerror}); running at normal priority",
               file=sys.stderr)
     try:
-        _delayline.run([tuple(q) for q in cfg["queues"]], rcvbuf=RCVBUF, maxlen=MAXLEN,
-                       seed=cfg["seed"])
+        _delayline.run([tuple(q) for q in queues], rcvbuf=RCVBUF, maxlen=MAXLEN, seed=seed)
     except OSError as exc:
         print(str(exc), file=sys.stderr)
         return 3
