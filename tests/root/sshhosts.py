@@ -9,6 +9,7 @@ by its PID, every namespace is registered with harness.ownership.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import signal
@@ -29,6 +30,14 @@ ROLES = ("client", "router", "server")
 # must put these back exactly.
 PRIOR_LIMITS = (2, 1)
 PRIOR_ENDPOINT = "198.18.253.1"    # on lo: an address no path uses
+
+
+def require_tools() -> None:
+    """What every hosts-lane test needs here, or a skip saying how to get it."""
+    import installed
+    installed.require(os.path.exists(SSHD), "needs Debian's openssh-server (make test-deps)")
+    installed.require(importlib.util.find_spec("asyncssh") is not None,
+                      "needs asyncssh: pip install 'mptcp-bench[hosts]' (make venv does)")
 
 
 def mgmt_address(i: int, host: bool) -> str:

@@ -4,7 +4,6 @@ endpoint restore, and refusals.  The controller runs in the management
 namespace; the root namespace is not touched."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -13,10 +12,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import installed
 import pytest
 from clirun import bench, start
-from sshhosts import PRIOR_ENDPOINT, PRIOR_LIMITS, SshHosts
+from sshhosts import PRIOR_ENDPOINT, PRIOR_LIMITS, SshHosts, require_tools
 
 from bench import results_format
 from bench.hosts import install
@@ -25,10 +23,7 @@ from bench.hosts.ssh import LEASE_S
 
 @pytest.fixture(scope="module", autouse=True)
 def _sshd_and_asyncssh():
-    installed.require(os.path.exists("/usr/sbin/sshd"),
-                      "needs Debian's openssh-server (make test-deps)")
-    installed.require(importlib.util.find_spec("asyncssh") is not None,
-                      "needs asyncssh: pip install 'mptcp-bench[hosts]' (make venv does)")
+    require_tools()
 
 
 SCENARIO = ("--scenario", "aggregate-2x", "--warmup", "1", "--repeat", "3", "--duration", "5")

@@ -4,13 +4,11 @@ tests/root/sshhosts.py (two paths shaped to 50 Mbit/s on their router
 namespace, which the inventory does not name: the run shapes nothing)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 
-import installed
 import pytest
-from sshhosts import SshHosts
+from sshhosts import SshHosts, require_tools
 from test_hosts import controller
 
 from bench import results_format
@@ -24,10 +22,7 @@ TOLERANCE = 0.10
 
 @pytest.fixture(scope="module", autouse=True)
 def _sshd_and_asyncssh():
-    installed.require(os.path.exists("/usr/sbin/sshd"),
-                      "needs Debian's openssh-server (make test-deps)")
-    installed.require(importlib.util.find_spec("asyncssh") is not None,
-                      "needs asyncssh: pip install 'mptcp-bench[hosts]' (make venv does)")
+    require_tools()
 
 
 @pytest.fixture(scope="module")
